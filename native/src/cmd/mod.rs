@@ -1,0 +1,68 @@
+//! One module per subcommand, plus the shared error type that maps to exit codes.
+
+pub mod forward;
+pub mod parse;
+pub mod plan;
+pub mod push;
+pub mod reply;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Why a command failed, and therefore which exit code it ends with.
+#[derive(Debug)]
+pub enum CliError {
+    /// The input was wrong (unreadable file, malformed message or config): exit code 2.
+    BadInput(String),
+    /// Something outside the input failed (network, disk): exit code 1.
+    Failed(String),
+}
+
+impl CliError {
+    pub fn report(&self) -> ExitCode {
+        match self {
+            CliError::BadInput(msg) => {
+                eprintln!("mailtrail: {msg}");
+                ExitCode::from(2)
+            }
+            CliError::Failed(msg) => {
+                eprintln!("mailtrail: {msg}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Reads a file, or stdin when the path is `-` or absent.
+pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
+    match path {
+        None => read_stdin(),
+        Some(p) if p.as_os_str() == "-" => read_stdin(),
+        Some(p) => std::fs::read(p)
+            .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", p.display()))),
+    }
+}
+
+fn read_stdin() -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::BadInput(format!("cannot read standard input: {e}")))?;
+    Ok(buf)
+}
+
+/// Prints one JSON value on stdout, pretty when stdout is a terminal.
+pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
+    use std::io::IsTerminal;
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Forwarded-email and reply extraction (see issue "Forwarded-email and reply extraction").

@@ -1,0 +1,1 @@
+//! WASM bindings for forward and reply extraction.

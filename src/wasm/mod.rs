@@ -1,0 +1,3 @@
+//! The WebAssembly face of the engine (`wasm-bindgen`). Only compiled for wasm32.
+
+mod extract;
