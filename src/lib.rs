@@ -4,7 +4,23 @@
 //! no clock, no storage, no network policy lives here. The edges (service worker,
 //! Office add-in, CLI, server, IMAP watcher) pass time and I/O in through small ports.
 
+pub mod address;
+pub mod base64;
+pub mod email;
 pub mod extract;
+pub mod http;
+pub mod ids;
+pub mod reason;
+pub mod record;
+pub mod settings;
+pub mod subject;
+pub mod webhook;
+
+pub use address::{normalize_address, Mailbox};
+pub use email::{ComposeData, Email, EmailError, ParseOptions, Source};
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+pub use reason::{Reason, ReasonCode};
+pub use record::{Direction, Record};
+pub use settings::{EndpointConfig, LogMode, Settings};

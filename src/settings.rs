@@ -1,0 +1,398 @@
+//! User and team settings: how to log, where to, and what never to log.
+//!
+//! The same JSON document (camelCase) is stored by the Chrome extension, set by Chrome enterprise
+//! policy, kept in Outlook's roaming settings and read by the CLI from `--config`. It is documented
+//! in docs/settings.md. [`Settings::validate`] returns a normalised copy or every error at once,
+//! so a settings page can show them all.
+
+use crate::address::{domain_matches, normalize_address, normalize_domain};
+use serde::{Deserialize, Serialize};
+
+/// 50 MiB: the attachment limit CRMs apply (HubSpot drops larger attachments and logs the email).
+pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 50 * 1024 * 1024;
+/// 1 MiB of body text/HTML: larger bodies are truncated (and say so).
+pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// How a checked email reaches the CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogMode {
+    /// Push a record to the configured endpoint.
+    #[default]
+    Api,
+    /// Add the CRM's BCC address to the email.
+    Bcc,
+    /// Both: the BCC copy is a safety net, the Message-ID deduplicates the two.
+    Both,
+}
+
+impl LogMode {
+    pub fn pushes(self) -> bool {
+        matches!(self, LogMode::Api | LogMode::Both)
+    }
+    pub fn adds_bcc(self) -> bool {
+        matches!(self, LogMode::Bcc | LogMode::Both)
+    }
+}
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EndpointConfig {
+    /// Mailtrail's own endpoint (`mailtrail serve`): the token is both the bearer token and the
+    /// signing secret.
+    Local { url: String, token: String },
+    /// Any HTTPS endpoint that accepts Mailtrail's signed record format.
+    Webhook { url: String, secret: String },
+    /// HubSpot's CRM API with a private-app token.
+    #[serde(rename_all = "camelCase")]
+    Hubspot {
+        token: String,
+        #[serde(default = "default_hubspot_base")]
+        base_url: String,
+        /// Path of the emails object (HubSpot is moving to date-versioned paths).
+        #[serde(default = "default_hubspot_emails_path")]
+        emails_path: String,
+        #[serde(default = "default_hubspot_contacts_path")]
+        contacts_path: String,
+    },
+}
+
+pub fn default_hubspot_base() -> String {
+    "https://api.hubapi.com".into()
+}
+pub fn default_hubspot_emails_path() -> String {
+    "/crm/v3/objects/emails".into()
+}
+pub fn default_hubspot_contacts_path() -> String {
+    "/crm/v3/objects/contacts".into()
+}
+
+/// The local endpoint's default address (`mailtrail serve`).
+pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8787";
+
+impl EndpointConfig {
+    /// The URL whose origin the browser must be allowed to reach.
+    pub fn url(&self) -> &str {
+        match self {
+            EndpointConfig::Local { url, .. } | EndpointConfig::Webhook { url, .. } => url,
+            EndpointConfig::Hubspot { base_url, .. } => base_url,
+        }
+    }
+}
+
+/// All settings. Every field has a sensible default so `{}` is a valid document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    pub mode: LogMode,
+    /// The CRM's BCC address (BCC mode).
+    pub bcc_address: Option<String>,
+    /// The CRM's forwarding address: emails forwarded there are logged as forwards.
+    pub forwarding_address: Option<String>,
+    /// The mailbox owner's own addresses (aliases included): they are never contacts.
+    pub user_addresses: Vec<String>,
+    /// Addresses never logged.
+    pub never_log_addresses: Vec<String>,
+    /// Domains never logged (a domain also covers its subdomains).
+    pub never_log_domains: Vec<String>,
+    /// The organisation's own domains: mail among them only is "internal".
+    pub internal_domains: Vec<String>,
+    /// Log emails whose participants are all internal (default: no).
+    pub log_internal_only: bool,
+    /// Initial state of the Log checkbox.
+    pub log_by_default: bool,
+    /// Unknown recipients become contacts (default: yes).
+    pub create_contacts: bool,
+    /// Send attachments (names and sizes are always recorded).
+    pub include_attachments: bool,
+    /// Total attachment size allowed per email, in bytes; larger attachments are dropped.
+    pub attachment_limit: u64,
+    /// Longest text or HTML body kept, in bytes.
+    pub body_limit: u64,
+    /// Where records go. `None` means the local endpoint at its default address.
+    pub endpoint: Option<EndpointConfig>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: LogMode::Api,
+            bcc_address: None,
+            forwarding_address: None,
+            user_addresses: Vec::new(),
+            never_log_addresses: Vec::new(),
+            never_log_domains: Vec::new(),
+            internal_domains: Vec::new(),
+            log_internal_only: false,
+            log_by_default: true,
+            create_contacts: true,
+            include_attachments: true,
+            attachment_limit: DEFAULT_ATTACHMENT_LIMIT,
+            body_limit: DEFAULT_BODY_LIMIT,
+            endpoint: None,
+        }
+    }
+}
+
+/// One invalid setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{field}: {message}")]
+pub struct SettingsError {
+    /// The JSON field (with an index for list entries, e.g. `neverLogDomains[2]`).
+    pub field: String,
+    pub message: String,
+}
+
+impl Settings {
+    /// Checks and normalises every field; returns all errors, not just the first.
+    pub fn validate(&self) -> Result<Settings, Vec<SettingsError>> {
+        let mut errors = Vec::new();
+        let mut out = self.clone();
+        let addr = |field: String, value: &str, errors: &mut Vec<SettingsError>| match normalize_address(value) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.push(SettingsError { field, message: e.to_string() });
+                None
+            }
+        };
+        out.bcc_address = self
+            .bcc_address
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .and_then(|a| addr("bccAddress".into(), a, &mut errors));
+        out.forwarding_address = self
+            .forwarding_address
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .and_then(|a| addr("forwardingAddress".into(), a, &mut errors));
+        if self.mode.adds_bcc() && out.bcc_address.is_none() && !errors.iter().any(|e| e.field == "bccAddress") {
+            errors.push(SettingsError {
+                field: "bccAddress".into(),
+                message: "BCC mode needs the CRM's BCC address".into(),
+            });
+        }
+        let addresses = |name: &str, list: &[String], errors: &mut Vec<SettingsError>| {
+            let mut v: Vec<String> = list
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.trim().is_empty())
+                .filter_map(|(i, s)| addr(format!("{name}[{i}]"), s, errors))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        out.user_addresses = addresses("userAddresses", &self.user_addresses, &mut errors);
+        out.never_log_addresses = addresses("neverLogAddresses", &self.never_log_addresses, &mut errors);
+        let domains = |name: &str, list: &[String], errors: &mut Vec<SettingsError>| {
+            let mut v: Vec<String> = Vec::new();
+            for (i, s) in list.iter().enumerate() {
+                let s = s.trim();
+                if s.is_empty() {
+                    continue;
+                }
+                // Accept "@example.com", "*.example.com" and "example.com".
+                let d = s.trim_start_matches("*.").trim_start_matches('@');
+                match normalize_domain(d) {
+                    Some(d) if d.contains('.') || d.starts_with('[') => v.push(d),
+                    _ => errors.push(SettingsError {
+                        field: format!("{name}[{i}]"),
+                        message: format!("{s:?} is not a domain"),
+                    }),
+                }
+            }
+            v.sort();
+            v.dedup();
+            v
+        };
+        out.never_log_domains = domains("neverLogDomains", &self.never_log_domains, &mut errors);
+        out.internal_domains = domains("internalDomains", &self.internal_domains, &mut errors);
+        if self.attachment_limit == 0 {
+            out.include_attachments = false;
+        }
+        if self.body_limit < 1024 {
+            errors.push(SettingsError {
+                field: "bodyLimit".into(),
+                message: "must be at least 1024 bytes".into(),
+            });
+        }
+        if let Some(endpoint) = &self.endpoint {
+            check_endpoint(endpoint, &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The endpoint records go to (the local endpoint when none is configured).
+    pub fn endpoint_or_default(&self) -> EndpointConfig {
+        self.endpoint.clone().unwrap_or(EndpointConfig::Local {
+            url: DEFAULT_LOCAL_URL.into(),
+            token: String::new(),
+        })
+    }
+
+    /// Why this (normalised) address must never be logged, if it must not.
+    pub fn never_log_reason(&self, normalized: &str) -> Option<crate::reason::ReasonCode> {
+        use crate::reason::ReasonCode;
+        if self.never_log_addresses.iter().any(|a| a == normalized) {
+            return Some(ReasonCode::NeverLogAddress);
+        }
+        let domain = crate::address::domain_of(normalized);
+        if self.never_log_domains.iter().any(|d| domain_matches(domain, d)) {
+            return Some(ReasonCode::NeverLogDomain);
+        }
+        None
+    }
+
+    /// True for the organisation's own addresses (internal domains and the user's addresses).
+    pub fn is_internal(&self, normalized: &str) -> bool {
+        let domain = crate::address::domain_of(normalized);
+        self.user_addresses.iter().any(|a| a == normalized)
+            || self.internal_domains.iter().any(|d| domain_matches(domain, d))
+    }
+
+    /// True for the mailbox owner's own addresses.
+    pub fn is_user(&self, normalized: &str) -> bool {
+        self.user_addresses.iter().any(|a| a == normalized)
+    }
+
+    /// True for the CRM's own addresses (BCC, forwarding): never contacts.
+    pub fn is_crm_address(&self, normalized: &str) -> bool {
+        self.bcc_address.as_deref() == Some(normalized)
+            || self.forwarding_address.as_deref() == Some(normalized)
+    }
+}
+
+fn check_endpoint(endpoint: &EndpointConfig, errors: &mut Vec<SettingsError>) {
+    let (field, url) = match endpoint {
+        EndpointConfig::Local { url, .. } | EndpointConfig::Webhook { url, .. } => ("endpoint.url", url.as_str()),
+        EndpointConfig::Hubspot { base_url, .. } => ("endpoint.baseUrl", base_url.as_str()),
+    };
+    if let Err(message) = check_endpoint_url(url) {
+        errors.push(SettingsError { field: field.into(), message });
+    }
+    let secret_missing = match endpoint {
+        EndpointConfig::Local { .. } => false, // the local endpoint's token can be pasted later
+        EndpointConfig::Webhook { secret, .. } => secret.trim().is_empty(),
+        EndpointConfig::Hubspot { token, .. } => token.trim().is_empty(),
+    };
+    if secret_missing {
+        let field = match endpoint {
+            EndpointConfig::Webhook { .. } => "endpoint.secret",
+            _ => "endpoint.token",
+        };
+        errors.push(SettingsError { field: field.into(), message: "is required".into() });
+    }
+}
+
+/// Endpoint URLs must be HTTPS, except on the loopback interface (the local endpoint).
+pub fn check_endpoint_url(url: &str) -> Result<(), String> {
+    let url = url.trim();
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not a URL (it needs https://)"))?;
+    let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = host_port.rsplit_once('@').map(|(_, h)| h).unwrap_or(host_port);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(host) => Ok(()),
+        "http" => Err(format!(
+            "{url:?} must use https:// (plain http is only allowed for 127.0.0.1 and localhost)"
+        )),
+        other => Err(format!("{url:?}: unsupported scheme {other:?}")),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host.split('.').next() == Some("127") && host.split('.').count() == 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::ReasonCode;
+
+    #[test]
+    fn empty_document_is_valid_with_defaults() {
+        let s: Settings = serde_json::from_str("{}").unwrap();
+        let s = s.validate().unwrap();
+        assert_eq!(s.mode, LogMode::Api);
+        assert_eq!(s.attachment_limit, 50 * 1024 * 1024);
+        assert!(!s.log_internal_only);
+        assert!(s.log_by_default);
+        assert!(matches!(s.endpoint_or_default(), EndpointConfig::Local { .. }));
+    }
+
+    #[test]
+    fn normalises_lists_and_reports_every_error() {
+        let s = Settings {
+            mode: LogMode::Bcc,
+            never_log_addresses: vec!["Boss@Example.com".into(), "broken".into()],
+            never_log_domains: vec!["@Competitor.example".into(), "*.rivals.example".into(), "not a domain".into()],
+            internal_domains: vec!["OurCo.example".into()],
+            ..Settings::default()
+        };
+        let errors = s.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["bccAddress", "neverLogAddresses[1]", "neverLogDomains[2]"]);
+
+        let ok = Settings { bcc_address: Some("Log@Bcc.CRM.example".into()), never_log_addresses: vec!["Boss@Example.com".into()], never_log_domains: vec!["@Competitor.example".into(), "*.rivals.example".into()], ..s }
+            .validate()
+            .unwrap();
+        assert_eq!(ok.bcc_address.as_deref(), Some("log@bcc.crm.example"));
+        assert_eq!(ok.never_log_domains, vec!["competitor.example", "rivals.example"]);
+        assert_eq!(ok.never_log_reason("boss@example.com"), Some(ReasonCode::NeverLogAddress));
+        assert_eq!(ok.never_log_reason("x@eu.rivals.example"), Some(ReasonCode::NeverLogDomain));
+        assert_eq!(ok.never_log_reason("x@notrivals.example"), None);
+        assert!(ok.is_internal("anyone@ourco.example"));
+    }
+
+    #[test]
+    fn endpoint_urls_need_https_except_loopback() {
+        assert!(check_endpoint_url("https://crm.example/hook").is_ok());
+        assert!(check_endpoint_url("http://127.0.0.1:8787").is_ok());
+        assert!(check_endpoint_url("http://localhost:8787/v1").is_ok());
+        assert!(check_endpoint_url("http://[::1]:8787").is_ok());
+        assert!(check_endpoint_url("http://crm.example/hook").is_err());
+        assert!(check_endpoint_url("http://127.0.0.1.evil.example/").is_err());
+        assert!(check_endpoint_url("ftp://x").is_err());
+        assert!(check_endpoint_url("crm.example").is_err());
+        let s = Settings {
+            endpoint: Some(EndpointConfig::Webhook { url: "http://crm.example".into(), secret: " ".into() }),
+            ..Settings::default()
+        };
+        let fields: Vec<_> = s.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["endpoint.url", "endpoint.secret"]);
+    }
+
+    #[test]
+    fn endpoint_json_shape() {
+        let e: EndpointConfig = serde_json::from_str(r#"{"type":"hubspot","token":"pat-x"}"#).unwrap();
+        assert_eq!(
+            e,
+            EndpointConfig::Hubspot {
+                token: "pat-x".into(),
+                base_url: "https://api.hubapi.com".into(),
+                emails_path: "/crm/v3/objects/emails".into(),
+                contacts_path: "/crm/v3/objects/contacts".into(),
+            }
+        );
+    }
+}
