@@ -6,20 +6,30 @@
 
 pub mod address;
 pub mod base64;
+#[cfg(feature = "wip")]
+pub mod delivery;
 pub mod email;
+#[cfg(feature = "wip")]
+pub mod engine;
 pub mod extract;
+#[cfg(feature = "wip")]
+pub mod forward;
 pub mod http;
+pub mod hubspot;
 pub mod ids;
+pub mod outbox;
+pub mod policy;
 pub mod reason;
 pub mod record;
 pub mod settings;
 pub mod subject;
+pub mod threads;
 pub mod webhook;
 
 pub use address::{normalize_address, Mailbox};
 pub use email::{ComposeData, Email, EmailError, ParseOptions, Source};
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "wip"))]
 pub mod wasm;
 pub use reason::{Reason, ReasonCode};
 pub use record::{Direction, Record};

@@ -49,6 +49,8 @@ pub enum ReasonCode {
     ForwardNotRecognised,
     /// The email has no sender address to log it by.
     NoSender,
+    /// An incoming message that the user sent themself (seen in a thread or mailbox).
+    OwnMessage,
 
     // ---- per recipient / per part
     /// This recipient's address is on the never-log list.
@@ -90,6 +92,7 @@ impl ReasonCode {
             AutoSubmitted => "auto-submitted",
             ForwardNotRecognised => "forward-not-recognised",
             NoSender => "no-sender",
+            OwnMessage => "own-message",
             NeverLogAddress => "never-log-address",
             NeverLogDomain => "never-log-domain",
             InternalRecipient => "internal-recipient",
@@ -120,6 +123,7 @@ impl ReasonCode {
         ReasonCode::AutoSubmitted,
         ReasonCode::ForwardNotRecognised,
         ReasonCode::NoSender,
+        ReasonCode::OwnMessage,
         ReasonCode::NeverLogAddress,
         ReasonCode::NeverLogDomain,
         ReasonCode::InternalRecipient,

@@ -99,6 +99,9 @@ pub struct Record {
     pub references: Vec<String>,
     /// The provider's thread id (Gmail thread id, Outlook conversationId).
     pub thread_id: Option<String>,
+    /// The compose window's draft id, so ids learnt after sending can be attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_id: Option<String>,
     /// Contacts to associate the email with.
     pub contacts: Vec<ContactRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +156,70 @@ pub fn idempotency_key(email: &Email, direction: Direction) -> String {
     field("text", email.text.as_deref().unwrap_or(""));
     field("html", email.html.as_deref().unwrap_or(""));
     format!("c1-{}", &hex(&h.finalize())[..32])
+}
+
+/// What the record needs beyond the email and the decision.
+#[derive(Debug, Clone, Default)]
+pub struct RecordMeta {
+    /// The mailbox the email is logged from (normalised).
+    pub mailbox: Option<String>,
+    pub forwarded: Option<ForwardInfo>,
+    /// Used as the timestamp when the email has no date (a compose window at send time).
+    pub now_ms: i64,
+}
+
+/// Builds the record for a decision that says to log. Drops the attachments the decision
+/// dropped (keeping their metadata) and truncates bodies at the body limit.
+pub fn build(email: &Email, decision: &crate::policy::Decision, settings: &crate::settings::Settings, meta: RecordMeta) -> Record {
+    let mut dropped_pool: Vec<&Attachment> = decision.dropped_attachments.iter().collect();
+    let mut attachments = Vec::new();
+    let mut dropped = Vec::new();
+    for a in &email.attachments {
+        if let Some(pos) = dropped_pool.iter().position(|d| *d == a) {
+            dropped_pool.remove(pos);
+            dropped.push(Attachment { data: None, ..a.clone() });
+        } else {
+            attachments.push(a.clone());
+        }
+    }
+    let limit = settings.body_limit as usize;
+    let mut text = email.text.clone();
+    let mut html = email.html.clone();
+    let mut truncated = false;
+    if let Some(t) = text.as_mut() {
+        truncated |= truncate_utf8(t, limit);
+    }
+    if let Some(h) = html.as_mut() {
+        truncated |= truncate_utf8(h, limit);
+    }
+    let people = |v: &[crate::address::Mailbox]| v.iter().map(Participant::from).collect::<Vec<_>>();
+    Record {
+        schema: RECORD_SCHEMA.into(),
+        idempotency_key: idempotency_key(email, decision.direction),
+        direction: decision.direction,
+        timestamp: email.date.as_ref().map(|d| d.timestamp).unwrap_or(meta.now_ms),
+        subject: email.subject.clone(),
+        from: email.from.as_ref().map(Participant::from),
+        to: people(&email.to),
+        cc: people(&email.cc),
+        bcc: people(&email.bcc),
+        text,
+        html,
+        body_truncated: truncated,
+        attachments,
+        dropped_attachments: dropped,
+        message_id: email.message_id.clone(),
+        in_reply_to: email.in_reply_to.clone(),
+        references: email.references.clone(),
+        thread_id: email.thread_id.clone(),
+        draft_id: email.draft_id.clone(),
+        contacts: decision.contacts.clone(),
+        forwarded: meta.forwarded,
+        reasons: decision.codes(),
+        mailbox: meta.mailbox,
+        source: email.source,
+        client: client_string(),
+    }
 }
 
 /// Cuts `s` to at most `limit` bytes on a character boundary. Returns whether it was cut.

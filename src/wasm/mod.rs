@@ -1,3 +1,303 @@
 //! The WebAssembly face of the engine (`wasm-bindgen`). Only compiled for wasm32.
+//!
+//! JS gets one class, `Engine`, plus a few free functions. Values cross the boundary as plain
+//! JS objects (serde-wasm-bindgen, JSON-compatible: maps become objects, 64-bit integers become
+//! numbers), with the same camelCase shapes as the native JSON. Errors are JS `Error`s carrying a
+//! stable `code` property; nothing traps.
+//!
+//! The engine lives in an `Rc<RefCell<_>>` so the async `flush` never holds a borrow across an
+//! `await`: JS may call other methods while a flush is in flight.
 
 mod extract;
+mod transport;
+
+use crate::email::{ComposeData, Email};
+use crate::engine::{Engine as Core, ProcessOptions};
+use crate::outbox::{Change, DeliveryOutcome, Entry};
+use crate::policy::Trigger;
+use crate::settings::Settings;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// A JS `Error` with a `code` property.
+pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    // Reflect::set on a fresh Error object cannot fail; ignore the Result rather than unwrap.
+    let _ = js_sys::Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value
+        .serialize(&serializer)
+        .map_err(|e| js_error("serialize", &format!("cannot convert the result: {e}")))
+}
+
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| js_error("invalid-input", &format!("{what}: {e}")))
+}
+
+fn engine_error(e: crate::engine::EngineError) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+fn now_or(now: Option<f64>) -> i64 {
+    now.map(|n| n as i64).unwrap_or_else(|| js_sys::Date::now() as i64)
+}
+
+/// The Mailtrail engine.
+#[wasm_bindgen]
+pub struct Engine {
+    inner: Rc<RefCell<Core>>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// `new Engine(settings)`: settings is the documented settings object (`{}` for defaults).
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings: JsValue) -> Result<Engine, JsValue> {
+        let settings: Settings = if settings.is_undefined() || settings.is_null() {
+            Settings::default()
+        } else {
+            from_js(settings, "settings")?
+        };
+        let core = Core::new(&settings).map_err(engine_error)?;
+        Ok(Engine { inner: Rc::new(RefCell::new(core)) })
+    }
+
+    /// Replaces the settings; throws (code `invalid-settings`) and changes nothing when invalid.
+    pub fn configure(&self, settings: JsValue) -> Result<(), JsValue> {
+        let settings: Settings = from_js(settings, "settings")?;
+        self.inner.borrow_mut().configure(&settings).map_err(engine_error)
+    }
+
+    /// The current (normalised) settings.
+    pub fn settings(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.borrow().settings())
+    }
+
+    /// Parses raw RFC 5322 bytes into an email object.
+    #[wasm_bindgen(js_name = parseRaw)]
+    pub fn parse_raw(&self, raw: &[u8]) -> Result<JsValue, JsValue> {
+        let email = self.inner.borrow().parse(raw).map_err(engine_error)?;
+        to_js(&email)
+    }
+
+    /// Builds an email object from compose-window fields.
+    #[wasm_bindgen(js_name = fromCompose)]
+    pub fn from_compose(&self, data: JsValue) -> Result<JsValue, JsValue> {
+        let data: ComposeData = from_js(data, "compose data")?;
+        let email = Email::from_compose(&data).map_err(|e| js_error("invalid-compose", &e.to_string()))?;
+        to_js(&email)
+    }
+
+    /// Addresses whose contact status the decision needs (look them up, pass the known ones).
+    #[wasm_bindgen(js_name = addressesToCheck)]
+    pub fn addresses_to_check(&self, email: JsValue) -> Result<Vec<String>, JsValue> {
+        let email: Email = from_js(email, "email")?;
+        Ok(self.inner.borrow().addresses_to_check(&email))
+    }
+
+    /// Decides without queueing or remembering anything.
+    pub fn decide(&self, email: JsValue, trigger: JsValue, contacts: Vec<String>, now: Option<f64>) -> Result<JsValue, JsValue> {
+        let options = ProcessOptions { dry_run: true, ..Default::default() };
+        self.run(email, trigger, contacts, now, options)
+    }
+
+    /// Decides and, when the email is to be logged, queues its record and remembers the thread.
+    /// Returns `{decision, record, queued, thread, forwarded}`.
+    pub fn process(&self, email: JsValue, trigger: JsValue, contacts: Vec<String>, now: Option<f64>, options: JsValue) -> Result<JsValue, JsValue> {
+        let options: ProcessOptions = if options.is_undefined() || options.is_null() { ProcessOptions::default() } else { from_js(options, "options")? };
+        self.run(email, trigger, contacts, now, options)
+    }
+
+    fn run(&self, email: JsValue, trigger: JsValue, contacts: Vec<String>, now: Option<f64>, options: ProcessOptions) -> Result<JsValue, JsValue> {
+        let email: Email = from_js(email, "email")?;
+        let trigger: Trigger = from_js(trigger, "trigger")?;
+        let contacts: HashSet<String> = contacts.into_iter().collect();
+        let outcome = self.inner.borrow_mut().process(&email, trigger, &contacts, now_or(now), &options);
+        to_js(&outcome)
+    }
+
+    /// Like `process` for raw bytes ("Log this email", a BCC copy): recognises forwards.
+    #[wasm_bindgen(js_name = processRaw)]
+    pub fn process_raw(&self, raw: &[u8], trigger: JsValue, contacts: Vec<String>, now: Option<f64>, options: JsValue) -> Result<JsValue, JsValue> {
+        let trigger: Trigger = from_js(trigger, "trigger")?;
+        let options: ProcessOptions = if options.is_undefined() || options.is_null() { ProcessOptions::default() } else { from_js(options, "options")? };
+        let contacts: HashSet<String> = contacts.into_iter().collect();
+        let outcome = self
+            .inner
+            .borrow_mut()
+            .process_raw(raw, trigger, &contacts, now_or(now), &options)
+            .map_err(engine_error)?;
+        to_js(&outcome)
+    }
+
+    /// The logged thread an email belongs to, or `null`.
+    #[wasm_bindgen(js_name = matchReply)]
+    pub fn match_reply(&self, email: JsValue) -> Result<JsValue, JsValue> {
+        let email: Email = from_js(email, "email")?;
+        to_js(&self.inner.borrow().threads().match_reply(&email))
+    }
+
+    /// Attaches the Message-ID and thread id the provider assigned after sending.
+    #[wasm_bindgen(js_name = attachSentIds)]
+    pub fn attach_sent_ids(&self, draft_id: &str, message_id: Option<String>, thread_id: Option<String>, now: Option<f64>) -> bool {
+        self.inner
+            .borrow_mut()
+            .attach_sent_ids(draft_id, message_id.as_deref(), thread_id.as_deref(), now_or(now))
+    }
+
+    /// Records due now: `[{key, record, maybeSent}]`, marked as being sent.
+    #[wasm_bindgen(js_name = takeDue)]
+    pub fn take_due(&self, now: Option<f64>, limit: Option<u32>) -> Result<JsValue, JsValue> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Due {
+            key: String,
+            record: crate::record::Record,
+            maybe_sent: bool,
+        }
+        let due: Vec<Due> = self
+            .inner
+            .borrow_mut()
+            .take_due(now_or(now), limit.unwrap_or(20) as usize)
+            .into_iter()
+            .map(|(key, record, maybe_sent)| Due { key, record, maybe_sent })
+            .collect();
+        to_js(&due)
+    }
+
+    /// Reports a delivery outcome for a key taken with `takeDue`.
+    pub fn complete(&self, key: &str, outcome: JsValue, now: Option<f64>) -> Result<(), JsValue> {
+        let outcome: DeliveryOutcome = from_js(outcome, "outcome")?;
+        self.inner.borrow_mut().complete(key, outcome, now_or(now), js_sys::Math::random());
+        Ok(())
+    }
+
+    /// The user's retry button on a failed record.
+    pub fn retry(&self, key: &str, now: Option<f64>) -> bool {
+        self.inner.borrow_mut().retry(key, now_or(now))
+    }
+
+    /// Cancels a record not yet sent.
+    pub fn cancel(&self, key: &str, now: Option<f64>) -> bool {
+        self.inner.borrow_mut().cancel(key, now_or(now))
+    }
+
+    /// Cancels what a compose window queued (Undo Send). Returns how many records.
+    #[wasm_bindgen(js_name = cancelDraft)]
+    pub fn cancel_draft(&self, draft_id: &str, now: Option<f64>) -> u32 {
+        self.inner.borrow_mut().cancel_draft(draft_id, now_or(now)) as u32
+    }
+
+    /// Outbox changes to persist, in order: `[{put: entry} | {remove: key}]`.
+    #[wasm_bindgen(js_name = takeChanges)]
+    pub fn take_changes(&self) -> Result<JsValue, JsValue> {
+        let changes: Vec<Change> = self.inner.borrow_mut().take_changes();
+        to_js(&changes)
+    }
+
+    /// True when `exportState` has something new to save.
+    #[wasm_bindgen(js_name = stateDirty)]
+    pub fn state_dirty(&self) -> bool {
+        self.inner.borrow().state_dirty()
+    }
+
+    /// Threads, known contacts and activity (and the outbox when asked) as bytes.
+    #[wasm_bindgen(js_name = exportState)]
+    pub fn export_state(&self, include_outbox: Option<bool>) -> Vec<u8> {
+        self.inner.borrow_mut().export_state(include_outbox.unwrap_or(false))
+    }
+
+    /// Restores `exportState` bytes and persisted outbox entries.
+    #[wasm_bindgen(js_name = importState)]
+    pub fn import_state(&self, snapshot: Option<Vec<u8>>, entries: JsValue) -> Result<(), JsValue> {
+        let entries: Vec<Entry> = if entries.is_undefined() || entries.is_null() { Vec::new() } else { from_js(entries, "outbox entries")? };
+        self.inner
+            .borrow_mut()
+            .import_state(snapshot.as_deref().unwrap_or(&[]), entries)
+            .map_err(engine_error)
+    }
+
+    /// Drops old done entries, expires old threads.
+    pub fn compact(&self, now: Option<f64>) {
+        self.inner.borrow_mut().compact(now_or(now));
+    }
+
+    /// `{counts, queue, activity, nextWakeup, threads}` for the popup.
+    pub fn status(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.borrow().status())
+    }
+
+    /// When the next record becomes due (ms), or undefined.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.inner.borrow().next_wakeup().map(|t| t as f64)
+    }
+
+    /// Sends every due record with `fetch` and reports `{delivered, duplicates, retrying, failed}`.
+    pub fn flush(&self, now: Option<f64>) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let report = transport::flush(&inner, now).await;
+            to_js(&report)
+        })
+    }
+
+    /// "Test connection": reaches the endpoint with the configured credentials.
+    #[wasm_bindgen(js_name = testConnection)]
+    pub fn test_connection(&self) -> js_sys::Promise {
+        let endpoint = self.inner.borrow().settings().endpoint_or_default();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let report = crate::delivery::test_connection(&endpoint, &transport::Fetch).await;
+            to_js(&report)
+        })
+    }
+
+    /// Asks the endpoint which addresses are contacts. Resolves to an array, or `null` when the
+    /// endpoint cannot answer (generic webhook).
+    #[wasm_bindgen(js_name = lookupContacts)]
+    pub fn lookup_contacts(&self, addresses: Vec<String>) -> js_sys::Promise {
+        let endpoint = self.inner.borrow().settings().endpoint_or_default();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match crate::delivery::lookup_contacts(&endpoint, &addresses, &transport::Fetch).await {
+                Ok(found) => to_js(&found),
+                Err(e) => Err(js_error("lookup-failed", &e.message)),
+            }
+        })
+    }
+}
+
+/// Validates a settings object: `{ok: true, settings}` or `{ok: false, errors: [{field, message}]}`.
+#[wasm_bindgen(js_name = validateSettings)]
+pub fn validate_settings(settings: JsValue) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Report {
+        ok: bool,
+        settings: Option<Settings>,
+        errors: Vec<crate::settings::SettingsError>,
+    }
+    let settings: Settings = from_js(settings, "settings")?;
+    let report = match settings.validate() {
+        Ok(s) => Report { ok: true, settings: Some(s), errors: Vec::new() },
+        Err(errors) => Report { ok: false, settings: None, errors },
+    };
+    to_js(&report)
+}
+
+/// Every reason code (for translation tables and tests).
+#[wasm_bindgen(js_name = reasonCodes)]
+pub fn reason_codes() -> Vec<String> {
+    crate::reason::ReasonCode::ALL.iter().map(|c| c.as_str().to_string()).collect()
+}
+
+/// The engine's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,14 +1,25 @@
-//! `mailtrail plan` (not implemented yet).
+//! `mailtrail plan FILE --config FILE`: the decision, with its reasons, and the record that
+//! would be sent. Nothing is queued or sent.
 
-use super::{CliError, CliResult};
-use std::path::PathBuf;
+use super::engine_input::{load_engine, EngineArgs, Input};
+use super::{print_json, CliResult};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input file, or `-` for standard input.
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
-pub fn run(_args: Args) -> CliResult {
-    Err(CliError::Failed("`mailtrail plan` is not implemented yet".into()))
+pub fn run(args: Args) -> CliResult {
+    let (mut engine, input) = load_engine(&args.engine)?;
+    let contacts = args.engine.contact_set();
+    let options = mailtrail::engine::ProcessOptions { dry_run: true, ..Default::default() };
+    let now = super::engine_input::now_ms();
+    let outcome = match &input {
+        Input::Raw(raw) => engine
+            .process_raw(raw, args.engine.trigger(), &contacts, now, &options)
+            .map_err(|e| super::CliError::BadInput(e.to_string()))?,
+        Input::Email(email) => engine.process(email, args.engine.trigger(), &contacts, now, &options),
+    };
+    print_json(&outcome)
 }

@@ -1,0 +1,132 @@
+//! What `plan` and `push` share: settings, engine state, the input email and the trigger.
+
+use super::{read_input, CliError};
+use mailtrail::email::{ComposeData, Email};
+use mailtrail::engine::Engine;
+use mailtrail::policy::Trigger;
+use mailtrail::settings::Settings;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TriggerArg {
+    /// Sent with the Log checkbox checked.
+    Send,
+    /// Sent with the Log checkbox unchecked.
+    Unchecked,
+    /// "Log this email" (recognises forwards).
+    Manual,
+    /// A message that arrived (logged if it is a contact's reply in a logged thread).
+    Incoming,
+    /// A BCC copy received by the logging mailbox.
+    BccCopy,
+    /// Forwarded to the CRM's forwarding address.
+    Forwarded,
+}
+
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    /// The email: a raw message (.eml), or compose JSON (`{"to": [...], ...}`); `-` for stdin.
+    pub file: Option<PathBuf>,
+    /// Settings JSON (the document described in docs/settings.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// What asks for the decision. Default: `send` for compose JSON, `manual` for a message.
+    #[arg(long, value_enum)]
+    pub trigger: Option<TriggerArg>,
+    /// Addresses known to be contacts (comma-separated), in addition to the engine's own.
+    #[arg(long, value_delimiter = ',')]
+    pub contacts: Vec<String>,
+    /// Engine state file (threads, known contacts, outbox). `plan` only reads it.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    #[arg(skip)]
+    pub detected_compose: std::cell::Cell<bool>,
+}
+
+pub enum Input {
+    Raw(Vec<u8>),
+    Email(Email),
+}
+
+impl EngineArgs {
+    pub fn trigger(&self) -> Trigger {
+        match self.trigger {
+            Some(TriggerArg::Send) => Trigger::Send { log_checked: true },
+            Some(TriggerArg::Unchecked) => Trigger::Send { log_checked: false },
+            Some(TriggerArg::Manual) => Trigger::Manual,
+            Some(TriggerArg::Incoming) => Trigger::Incoming,
+            Some(TriggerArg::BccCopy) => Trigger::BccCopy,
+            Some(TriggerArg::Forwarded) => Trigger::Forwarded,
+            None if self.detected_compose.get() => Trigger::Send { log_checked: true },
+            None => Trigger::Manual,
+        }
+    }
+
+    pub fn contact_set(&self) -> HashSet<String> {
+        self.contacts
+            .iter()
+            .filter_map(|c| mailtrail::normalize_address(c).ok())
+            .collect()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn load_settings(path: Option<&Path>) -> Result<Settings, CliError> {
+    let Some(path) = path else {
+        return Ok(Settings::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::BadInput(format!("cannot read config {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::BadInput(format!("config {} is not valid settings JSON: {e}", path.display())))
+}
+
+/// Loads settings, state and the input. The state file may not exist yet.
+pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
+    let settings = load_settings(args.config.as_deref())?;
+    let mut engine = Engine::new(&settings).map_err(|e| CliError::BadInput(e.to_string()))?;
+    if let Some(state) = &args.state {
+        match std::fs::read(state) {
+            Ok(bytes) => engine
+                .import_state(&bytes, Vec::new())
+                .map_err(|e| CliError::BadInput(format!("state {}: {e}", state.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CliError::Failed(format!("cannot read state {}: {e}", state.display()))),
+        }
+    }
+    let raw = read_input(args.file.as_deref())?;
+    let first = raw.iter().find(|b| !b.is_ascii_whitespace());
+    let input = if first == Some(&b'{') {
+        let data: ComposeData = serde_json::from_slice(&raw)
+            .map_err(|e| CliError::BadInput(format!("compose JSON is invalid: {e}")))?;
+        let mut email = Email::from_compose(&data).map_err(|e| CliError::BadInput(e.to_string()))?;
+        if email.source == mailtrail::Source::Cli && data.source.is_none() {
+            email.source = mailtrail::Source::Cli;
+        }
+        args.detected_compose.set(true);
+        Input::Email(email)
+    } else {
+        // Parse once here so bad input fails with exit code 2 before anything else happens.
+        engine.parse(&raw).map_err(|e| CliError::BadInput(e.to_string()))?;
+        Input::Raw(raw)
+    };
+    Ok((engine, input))
+}
+
+/// Writes the engine state atomically (temp file + rename) so a crash never leaves half a file.
+pub fn save_state(engine: &mut Engine, path: &Path) -> Result<(), CliError> {
+    let bytes = engine.export_state(true);
+    let tmp = path.with_extension("tmp");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&tmp, &bytes).map_err(|e| CliError::Failed(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,516 @@
+//! The engine: settings, thread tracker, outbox, known contacts and recent activity behind one
+//! API, shared by the browser (through [`crate::wasm`]), the CLI and the IMAP watcher.
+//!
+//! Still pure: time, randomness, contact lookups and the network are passed in. Every change to
+//! the outbox is also queued as a [`Change`] for the edge to persist *before* it reports success
+//! to the user (see [`Engine::take_changes`]); the rest of the state (threads, contacts,
+//! activity) is saved as one snapshot whenever [`Engine::state_dirty`] says so.
+
+use crate::email::{Email, ParseOptions};
+use crate::outbox::{Change, DeliveryOutcome, Enqueued, Entry, Outbox, OutboxCounts, RetryPolicy};
+use crate::policy::{decide, ContactDirectory, Context, Decision, Trigger};
+use crate::reason::ReasonCode;
+use crate::record::{self, ForwardInfo, Record, RecordMeta};
+use crate::settings::{Settings, SettingsError};
+use crate::threads::{ThreadMatch, ThreadTracker, TrackerLimits};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+
+/// How many recent decisions the popup can show.
+pub const ACTIVITY_LIMIT: usize = 100;
+/// How many addresses are remembered as contacts Mailtrail logged against.
+pub const KNOWN_CONTACTS_LIMIT: usize = 50_000;
+
+/// One decision, as the popup and the web UI list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    pub at: i64,
+    pub subject: String,
+    pub logged: bool,
+    pub direction: record::Direction,
+    pub reasons: Vec<crate::reason::Reason>,
+    /// The record's idempotency key when one was queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub contacts: Vec<String>,
+}
+
+/// The result of [`Engine::process`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The record queued (or that would be queued, for a dry run).
+    pub record: Option<Record>,
+    /// True when the record was added to the outbox now; false for a duplicate or dry run.
+    pub queued: bool,
+    /// The logged thread the email was matched to, if any.
+    pub thread: Option<ThreadMatch>,
+    /// When the email was recognised as a forward: the forwarder and their note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<ForwardInfo>,
+}
+
+/// Options for [`Engine::process`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProcessOptions {
+    /// Do not send before this time (Undo Send window), ms.
+    pub not_before_ms: Option<i64>,
+    /// The mailbox the email is logged from (overrides the first user address).
+    pub mailbox: Option<String>,
+    /// Decide and build, but do not queue or remember anything.
+    pub dry_run: bool,
+}
+
+/// Status for the popup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub counts: OutboxCounts,
+    /// Every entry that is not done (pending, sending, retrying, dead).
+    pub queue: Vec<QueueItem>,
+    pub activity: Vec<Activity>,
+    pub next_wakeup: Option<i64>,
+    pub threads: usize,
+}
+
+/// An outbox entry as the popup shows it (without bodies).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueItem {
+    pub key: String,
+    pub subject: String,
+    pub state: crate::outbox::EntryState,
+    pub attempts: u32,
+    pub last_error: Option<crate::outbox::DeliveryError>,
+    pub created_at: i64,
+}
+
+/// Everything but the outbox, for persistence.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Snapshot {
+    version: u32,
+    threads: String, // base64 of the tracker's binary form
+    known_contacts: Vec<(String, i64)>,
+    activity: Vec<Activity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outbox: Option<Vec<Entry>>,
+}
+
+const SNAPSHOT_VERSION: u32 = 1;
+
+/// Why the engine refused something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid settings: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Settings(Vec<SettingsError>),
+    #[error(transparent)]
+    Email(#[from] crate::email::EmailError),
+    #[error("saved state could not be read: {0}")]
+    State(String),
+}
+
+impl EngineError {
+    /// A stable code for JS errors and exit messages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Settings(_) => "invalid-settings",
+            EngineError::Email(crate::email::EmailError::Empty) => "empty-input",
+            EngineError::Email(crate::email::EmailError::TooLarge { .. }) => "too-large",
+            EngineError::Email(crate::email::EmailError::InvalidCompose(_)) => "invalid-compose",
+            EngineError::Email(_) => "not-an-email",
+            EngineError::State(_) => "invalid-state",
+        }
+    }
+}
+
+/// The engine.
+pub struct Engine {
+    settings: Settings,
+    threads: ThreadTracker,
+    outbox: Outbox,
+    known_contacts: HashMap<String, i64>,
+    activity: VecDeque<Activity>,
+    changes: Vec<Change>,
+    dirty: bool,
+}
+
+impl Engine {
+    /// An engine with validated settings.
+    pub fn new(settings: &Settings) -> Result<Self, EngineError> {
+        Ok(Engine {
+            settings: settings.validate().map_err(EngineError::Settings)?,
+            threads: ThreadTracker::new(TrackerLimits::default()),
+            outbox: Outbox::new(RetryPolicy::default()),
+            known_contacts: HashMap::new(),
+            activity: VecDeque::new(),
+            changes: Vec::new(),
+            dirty: false,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Replaces the settings (validated; nothing changes on error).
+    pub fn configure(&mut self, settings: &Settings) -> Result<(), EngineError> {
+        self.settings = settings.validate().map_err(EngineError::Settings)?;
+        Ok(())
+    }
+
+    /// Parses raw bytes the way the engine needs them (attachment data kept when attachments
+    /// are sent).
+    pub fn parse(&self, raw: &[u8]) -> Result<Email, EngineError> {
+        Ok(Email::from_raw(raw, ParseOptions { keep_attachment_data: self.settings.include_attachments, ..Default::default() })?)
+    }
+
+    /// The addresses whose contact status a decision about `email` may need; the edge looks
+    /// them up (endpoint lookup API) and passes the known ones to [`Engine::process`].
+    pub fn addresses_to_check(&self, email: &Email) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in email.participants() {
+            let a = &m.normalized;
+            if !self.settings.is_user(a) && !self.settings.is_crm_address(a) && !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
+    /// True when Mailtrail itself logged a record associated with this address.
+    pub fn is_known_contact(&self, normalized: &str) -> bool {
+        self.known_contacts.contains_key(normalized)
+    }
+
+    /// Decides about an email and, when it is to be logged by pushing, queues its record.
+    ///
+    /// `contacts` are the addresses the endpoint knows as contacts; addresses Mailtrail logged
+    /// against before count too. For a "Log this email" or an email to the forwarding address,
+    /// `forward` is the original recovered by forward extraction (see [`Engine::process_raw`]).
+    pub fn process(
+        &mut self,
+        email: &Email,
+        trigger: Trigger,
+        contacts: &dyn ContactDirectory,
+        now_ms: i64,
+        options: &ProcessOptions,
+    ) -> Outcome {
+        self.process_inner(email, trigger, contacts, now_ms, options, None)
+    }
+
+    /// Like [`Engine::process`] for a raw message: parses it, and for a manual log, a BCC copy
+    /// or anything addressed to the forwarding address, recognises a forward and logs the
+    /// original instead.
+    pub fn process_raw(
+        &mut self,
+        raw: &[u8],
+        trigger: Trigger,
+        contacts: &dyn ContactDirectory,
+        now_ms: i64,
+        options: &ProcessOptions,
+    ) -> Result<Outcome, EngineError> {
+        let email = self.parse(raw)?;
+        let to_forwarding = self
+            .settings
+            .forwarding_address
+            .as_deref()
+            .is_some_and(|f| email.recipients().any(|m| m.normalized == f));
+        let may_be_forward = to_forwarding || matches!(trigger, Trigger::Manual | Trigger::Forwarded);
+        if may_be_forward {
+            if let Some((original, info)) = crate::forward::original_of(raw, &email, self.settings.include_attachments) {
+                return Ok(self.process_inner(&original, Trigger::Forwarded, contacts, now_ms, options, Some(info)));
+            }
+            if to_forwarding || trigger == Trigger::Forwarded {
+                let decision = Decision {
+                    log: false,
+                    direction: record::Direction::Forwarded,
+                    push: false,
+                    add_bcc: None,
+                    contacts: Vec::new(),
+                    dropped_attachments: Vec::new(),
+                    reasons: vec![crate::reason::Reason::new(ReasonCode::ForwardNotRecognised)],
+                };
+                self.remember_activity(&email, &decision, None, now_ms, options.dry_run);
+                return Ok(Outcome { decision, record: None, queued: false, thread: None, forwarded: None });
+            }
+        }
+        Ok(self.process_inner(&email, trigger, contacts, now_ms, options, None))
+    }
+
+    fn process_inner(
+        &mut self,
+        email: &Email,
+        trigger: Trigger,
+        contacts: &dyn ContactDirectory,
+        now_ms: i64,
+        options: &ProcessOptions,
+        forwarded: Option<ForwardInfo>,
+    ) -> Outcome {
+        let thread = self.threads.match_reply(email);
+        let merged = MergedContacts { endpoint: contacts, known: &self.known_contacts };
+        let direction_guess = match trigger {
+            Trigger::Incoming => record::Direction::Incoming,
+            Trigger::Forwarded => record::Direction::Forwarded,
+            _ => record::Direction::Outgoing,
+        };
+        let key = record::idempotency_key(email, direction_guess);
+        let already_logged = self.outbox.get(&key).is_some_and(|e| !matches!(e.state, crate::outbox::EntryState::Cancelled { .. }));
+        let ctx = Context { trigger, contacts: &merged, in_logged_thread: thread.is_some(), already_logged };
+        let decision = decide(email, &self.settings, &ctx);
+        let mut record_out = None;
+        let mut queued = false;
+        if decision.log && decision.push {
+            let meta = RecordMeta {
+                mailbox: options.mailbox.clone().or_else(|| self.settings.user_addresses.first().cloned()),
+                forwarded: forwarded.clone(),
+                now_ms,
+            };
+            let rec = record::build(email, &decision, &self.settings, meta);
+            if !options.dry_run {
+                let (enqueued, changes) = self.outbox.enqueue(rec.clone(), now_ms, options.not_before_ms.unwrap_or(now_ms));
+                queued = matches!(enqueued, Enqueued::Added);
+                self.changes.extend(changes);
+            }
+            record_out = Some(rec);
+        }
+        if decision.log && !options.dry_run {
+            self.threads.track(email, now_ms);
+            if let Some(t) = &thread {
+                self.threads.touch(t.thread, now_ms);
+            }
+            for c in &decision.contacts {
+                self.known_contacts.insert(c.address.clone(), now_ms);
+            }
+            self.bound_known_contacts();
+            self.dirty = true;
+        }
+        let key = record_out.as_ref().map(|r| r.idempotency_key.clone());
+        self.remember_activity(email, &decision, key, now_ms, options.dry_run);
+        Outcome { decision, record: record_out, queued, thread, forwarded }
+    }
+
+    fn remember_activity(&mut self, email: &Email, decision: &Decision, key: Option<String>, now_ms: i64, dry_run: bool) {
+        if dry_run {
+            return;
+        }
+        self.activity.push_front(Activity {
+            at: now_ms,
+            subject: email.subject.clone(),
+            logged: decision.log,
+            direction: decision.direction,
+            reasons: decision.reasons.clone(),
+            key,
+            contacts: decision.contacts.iter().map(|c| c.address.clone()).collect(),
+        });
+        self.activity.truncate(ACTIVITY_LIMIT);
+        self.dirty = true;
+    }
+
+    fn bound_known_contacts(&mut self) {
+        if self.known_contacts.len() > KNOWN_CONTACTS_LIMIT {
+            let mut by_age: Vec<(i64, String)> = self.known_contacts.iter().map(|(a, t)| (*t, a.clone())).collect();
+            by_age.sort_unstable();
+            let excess = self.known_contacts.len() - KNOWN_CONTACTS_LIMIT;
+            for (_, a) in by_age.into_iter().take(excess) {
+                self.known_contacts.remove(&a);
+            }
+        }
+    }
+
+    /// After the provider sent the email: attach the Message-ID and thread id it assigned, to the
+    /// queued record (if not sent yet) and to the thread tracker, so replies can be matched.
+    pub fn attach_sent_ids(&mut self, draft_id: &str, message_id: Option<&str>, thread_id: Option<&str>, now_ms: i64) -> bool {
+        let message_id = message_id.and_then(crate::ids::clean_message_id);
+        let thread_id = thread_id.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+        let keys: Vec<String> = self
+            .outbox
+            .entries()
+            .filter(|e| e.record.as_ref().is_some_and(|r| r.draft_id.as_deref() == Some(draft_id)))
+            .map(|e| e.key.clone())
+            .collect();
+        let mut found = false;
+        let mut tracked = Email { draft_id: Some(draft_id.to_string()), message_id: message_id.clone(), thread_id: thread_id.clone(), ..Default::default() };
+        for key in keys {
+            if let Some(change) = self.outbox.update_record(&key, |r| {
+                if r.message_id.is_none() {
+                    r.message_id = message_id.clone();
+                }
+                if r.thread_id.is_none() {
+                    r.thread_id = thread_id.clone();
+                }
+            }) {
+                self.changes.push(change);
+            }
+            if let Some(r) = self.outbox.get(&key).and_then(|e| e.record.as_ref()) {
+                tracked.subject = r.subject.clone();
+            }
+            found = true;
+        }
+        if found || message_id.is_some() || thread_id.is_some() {
+            // Merges into the thread created at send time through the draft id.
+            self.threads.track(&tracked, now_ms);
+            self.dirty = true;
+        }
+        found
+    }
+
+    /// Records due for delivery: `(key, record, maybe_sent)`; they are marked as being sent.
+    pub fn take_due(&mut self, now_ms: i64, limit: usize) -> Vec<(String, Record, bool)> {
+        let (due, changes) = self.outbox.due(now_ms, limit);
+        self.changes.extend(changes);
+        due.into_iter()
+            .map(|(key, rec)| {
+                let maybe_sent = self.outbox.get(&key).is_some_and(|e| e.maybe_sent);
+                (key, rec, maybe_sent)
+            })
+            .collect()
+    }
+
+    /// Reports the result of a delivery. `jitter` ∈ [0, 1).
+    pub fn complete(&mut self, key: &str, outcome: DeliveryOutcome, now_ms: i64, jitter: f64) {
+        if let Some(change) = self.outbox.complete(key, outcome, now_ms, jitter) {
+            self.changes.push(change);
+        }
+    }
+
+    /// The user's "retry" on a failed record.
+    pub fn retry(&mut self, key: &str, now_ms: i64) -> bool {
+        match self.outbox.retry_now(key, now_ms) {
+            Some(c) => {
+                self.changes.push(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels a record not yet sent (Undo Send).
+    pub fn cancel(&mut self, key: &str, now_ms: i64) -> bool {
+        match self.outbox.cancel(key, now_ms) {
+            Some(c) => {
+                self.changes.push(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels the records queued from a compose window (Undo Send).
+    pub fn cancel_draft(&mut self, draft_id: &str, now_ms: i64) -> usize {
+        let keys: Vec<String> = self
+            .outbox
+            .entries()
+            .filter(|e| e.record.as_ref().is_some_and(|r| r.draft_id.as_deref() == Some(draft_id)))
+            .map(|e| e.key.clone())
+            .collect();
+        keys.iter().filter(|k| self.cancel(k, now_ms)).count()
+    }
+
+    /// Drops old done entries and bodies of delivered records; expires old threads.
+    pub fn compact(&mut self, now_ms: i64) {
+        let changes = self.outbox.compact(now_ms);
+        self.changes.extend(changes);
+        if self.threads.evict_expired(now_ms) > 0 {
+            self.dirty = true;
+        }
+    }
+
+    /// Outbox changes to persist (in order) since the last call.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// True when threads, contacts or activity changed since the last [`Engine::export_state`].
+    pub fn state_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// When the next record becomes due (for a timer or `chrome.alarms`).
+    pub fn next_wakeup(&self) -> Option<i64> {
+        self.outbox.next_wakeup()
+    }
+
+    pub fn status(&self) -> Status {
+        let queue = self
+            .outbox
+            .entries()
+            .filter(|e| !matches!(e.state, crate::outbox::EntryState::Done { .. } | crate::outbox::EntryState::Cancelled { .. }))
+            .map(|e| QueueItem {
+                key: e.key.clone(),
+                subject: e.record.as_ref().map(|r| r.subject.clone()).unwrap_or_default(),
+                state: e.state.clone(),
+                attempts: e.attempts,
+                last_error: e.last_error.clone(),
+                created_at: e.created_at,
+            })
+            .collect();
+        Status {
+            counts: self.outbox.counts(),
+            queue,
+            activity: self.activity.iter().cloned().collect(),
+            next_wakeup: self.outbox.next_wakeup(),
+            threads: self.threads.len(),
+        }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn threads(&self) -> &ThreadTracker {
+        &self.threads
+    }
+
+    /// Serialises threads, known contacts and activity (and the outbox when asked: the browser
+    /// persists the outbox entry by entry instead).
+    pub fn export_state(&mut self, include_outbox: bool) -> Vec<u8> {
+        let snapshot = Snapshot {
+            version: SNAPSHOT_VERSION,
+            threads: crate::base64::encode(&self.threads.to_bytes()),
+            known_contacts: self.known_contacts.iter().map(|(a, t)| (a.clone(), *t)).collect(),
+            activity: self.activity.iter().cloned().collect(),
+            outbox: include_outbox.then(|| self.outbox.entries().cloned().collect()),
+        };
+        self.dirty = false;
+        serde_json::to_vec(&snapshot).unwrap_or_default()
+    }
+
+    /// Restores a snapshot and, separately persisted, outbox entries. Either may be empty.
+    pub fn import_state(&mut self, snapshot: &[u8], outbox_entries: Vec<Entry>) -> Result<(), EngineError> {
+        let mut entries = outbox_entries;
+        if !snapshot.is_empty() {
+            let s: Snapshot = serde_json::from_slice(snapshot).map_err(|e| EngineError::State(e.to_string()))?;
+            if s.version != SNAPSHOT_VERSION {
+                return Err(EngineError::State(format!("unsupported state version {}", s.version)));
+            }
+            let bytes = crate::base64::decode(&s.threads).ok_or_else(|| EngineError::State("threads are not base64".into()))?;
+            self.threads = ThreadTracker::from_bytes(&bytes).map_err(|e| EngineError::State(e.to_string()))?;
+            self.known_contacts = s.known_contacts.into_iter().collect();
+            self.activity = s.activity.into_iter().take(ACTIVITY_LIMIT).collect();
+            if let Some(o) = s.outbox {
+                if entries.is_empty() {
+                    entries = o;
+                }
+            }
+        }
+        self.outbox = Outbox::from_entries(RetryPolicy::default(), entries);
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// The endpoint's contacts plus the addresses Mailtrail logged against itself.
+struct MergedContacts<'a> {
+    endpoint: &'a dyn ContactDirectory,
+    known: &'a HashMap<String, i64>,
+}
+
+impl ContactDirectory for MergedContacts<'_> {
+    fn is_contact(&self, normalized: &str) -> bool {
+        self.endpoint.is_contact(normalized) || self.known.contains_key(normalized)
+    }
+}

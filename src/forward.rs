@@ -1,0 +1,83 @@
+//! Turning a forwarding message into the original email that should be logged.
+//!
+//! Two shapes exist in the wild: the original attached as `message/rfc822` (Outlook's "forward as
+//! attachment", Apple Mail, the IMAP logging mailbox), which is parsed as a full message with its
+//! own Message-ID and attachments; and the original pasted into the body under a localised
+//! header block, which [`crate::extract`] recovers.
+
+use crate::address::Mailbox;
+use crate::email::{Email, EmailDate, ParseOptions};
+use crate::extract;
+use crate::record::{ForwardInfo, Participant};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+/// The original email inside a forward, and who forwarded it. `None` when `raw` is not a forward.
+pub fn original_of(raw: &[u8], forwarding: &Email, keep_attachment_data: bool) -> Option<(Email, ForwardInfo)> {
+    let attached = attached_original(raw, keep_attachment_data);
+    let (original, note) = match attached {
+        Some(original) => {
+            let note = forwarding.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+            (original, note)
+        }
+        None => {
+            let forward = extract::forward_from_message(raw).ok()?;
+            if !forward.forwarded {
+                return None;
+            }
+            let email = forward.email?;
+            (from_extracted(&email, forwarding), forward.message)
+        }
+    };
+    original.from.as_ref()?;
+    let info = ForwardInfo {
+        by: forwarding.from.as_ref().map(Participant::from),
+        note,
+        at: forwarding.date.as_ref().map(|d| d.timestamp),
+        message_id: forwarding.message_id.clone(),
+    };
+    Some((original, info))
+}
+
+/// The first `message/rfc822` (or `.eml`) attachment, parsed.
+fn attached_original(raw: &[u8], keep_attachment_data: bool) -> Option<Email> {
+    let message = MessageParser::default().parse(raw)?;
+    for part in message.attachments() {
+        let is_message = matches!(part.body, PartType::Message(_))
+            || part.attachment_name().is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"));
+        if !is_message {
+            continue;
+        }
+        let bytes: &[u8] = match &part.body {
+            PartType::Message(nested) => nested.raw_message(),
+            _ => part.contents(),
+        };
+        let options = ParseOptions { keep_attachment_data, ..Default::default() };
+        if let Ok(mut email) = Email::from_raw(bytes, options) {
+            if email.from.is_some() {
+                email.source = crate::email::Source::default();
+                return Some(email);
+            }
+        }
+    }
+    None
+}
+
+/// An [`Email`] from the fields forward extraction recovered from the body.
+fn from_extracted(fwd: &extract::ForwardedEmail, forwarding: &Email) -> Email {
+    let mailbox = |p: &extract::Person| Mailbox::new(p.name.as_deref(), &p.address).ok();
+    Email {
+        source: forwarding.source,
+        subject: fwd
+            .subject
+            .clone()
+            .unwrap_or_else(|| crate::subject::strip_prefixes(&forwarding.subject).0.to_string()),
+        date: fwd.timestamp.map(EmailDate::from_timestamp_ms),
+        from: fwd.from.as_ref().and_then(mailbox),
+        to: fwd.to.iter().filter_map(mailbox).collect(),
+        cc: fwd.cc.iter().filter_map(mailbox).collect(),
+        text: Some(fwd.body.clone()),
+        // Clients forward the original's attachments along with the text.
+        attachments: forwarding.attachments.clone(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,475 @@
+//! The logging policy: should this email be logged, against whom, and why (or why not).
+//!
+//! [`decide`] is a pure function of the email, the settings and a [`Context`] of facts the edges
+//! looked up beforehand (who is a contact, which logged thread the email belongs to, whether it
+//! was logged already). Every outcome carries [`Reason`]s, whole-email and per-recipient, so the
+//! UI can tell the user in their language exactly why something was or was not logged.
+//!
+//! The rules follow what users of CRM email logging expect (see docs/policy.md):
+//! - a checked email is logged against every external recipient not on the never-log list; an
+//!   excluded recipient does not stop the others from being logged;
+//! - mail among internal addresses only is not logged unless the settings say so;
+//! - an incoming email is logged automatically only when it belongs to a logged thread and its
+//!   sender is a known contact (and not never-log);
+//! - a forward is logged against the original sender;
+//! - attachments beyond the size limit are dropped, the email still logs.
+
+use crate::address::Mailbox;
+use crate::email::{Attachment, Email};
+use crate::reason::{Reason, ReasonCode};
+use crate::record::{ContactRef, Direction};
+use crate::settings::Settings;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet};
+
+/// What asks for a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trigger {
+    /// The user sent the email from a compose window; `logChecked` is the Log checkbox.
+    #[serde(rename_all = "camelCase")]
+    Send { log_checked: bool },
+    /// "Log this email" on an opened message.
+    Manual,
+    /// A message arrived (thread tracking in the browser, the connected inbox over IMAP).
+    Incoming,
+    /// A BCC copy reached the logging mailbox.
+    BccCopy,
+    /// A forwarded original (the email given to [`decide`] is the original, reconstructed by
+    /// forward extraction); forwarded to the CRM's address or logged manually.
+    Forwarded,
+}
+
+/// Who is a contact in the CRM. Implemented by the edges (a set fetched from the endpoint's
+/// lookup API, a database query); addresses are normalised.
+pub trait ContactDirectory {
+    fn is_contact(&self, normalized: &str) -> bool;
+}
+
+impl ContactDirectory for HashSet<String> {
+    fn is_contact(&self, normalized: &str) -> bool {
+        self.contains(normalized)
+    }
+}
+
+impl ContactDirectory for BTreeSet<String> {
+    fn is_contact(&self, normalized: &str) -> bool {
+        self.contains(normalized)
+    }
+}
+
+impl ContactDirectory for [String] {
+    fn is_contact(&self, normalized: &str) -> bool {
+        self.iter().any(|c| c == normalized)
+    }
+}
+
+impl ContactDirectory for Vec<String> {
+    fn is_contact(&self, normalized: &str) -> bool {
+        self.as_slice().is_contact(normalized)
+    }
+}
+
+/// Facts the edges looked up before asking.
+pub struct Context<'a> {
+    pub trigger: Trigger,
+    pub contacts: &'a dyn ContactDirectory,
+    /// True when the email belongs to a logged thread (the thread tracker matched it).
+    pub in_logged_thread: bool,
+    /// True when a record with this email's idempotency key already exists (outbox, endpoint).
+    pub already_logged: bool,
+}
+
+/// The outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// Log it (by pushing a record, adding the BCC, or both).
+    pub log: bool,
+    pub direction: Direction,
+    /// Push a record to the endpoint.
+    pub push: bool,
+    /// Add this BCC address to the outgoing email before it is sent (BCC mode).
+    pub add_bcc: Option<String>,
+    /// Contacts to associate.
+    pub contacts: Vec<ContactRef>,
+    /// Attachments that will not be sent (metadata only).
+    pub dropped_attachments: Vec<Attachment>,
+    /// Whole-email reasons first, then per-address and per-attachment ones.
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    fn not_logged(direction: Direction, reasons: Vec<Reason>) -> Self {
+        Decision {
+            log: false,
+            direction,
+            push: false,
+            add_bcc: None,
+            contacts: Vec::new(),
+            dropped_attachments: Vec::new(),
+            reasons,
+        }
+    }
+
+    /// True when any reason has this code.
+    pub fn has(&self, code: ReasonCode) -> bool {
+        self.reasons.iter().any(|r| r.code == code)
+    }
+
+    /// The reason codes, in order, without repeats.
+    pub fn codes(&self) -> Vec<ReasonCode> {
+        let mut seen = Vec::new();
+        for r in &self.reasons {
+            if !seen.contains(&r.code) {
+                seen.push(r.code);
+            }
+        }
+        seen
+    }
+}
+
+/// Decides. `settings` must be validated ([`Settings::validate`]) so addresses are normalised.
+pub fn decide(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
+    match ctx.trigger {
+        Trigger::Send { log_checked } => decide_outgoing(email, settings, ctx, log_checked, ReasonCode::LogChecked),
+        Trigger::BccCopy => decide_outgoing(email, settings, ctx, true, ReasonCode::BccCopy),
+        Trigger::Incoming => decide_incoming(email, settings, ctx),
+        Trigger::Manual => decide_manual(email, settings, ctx),
+        Trigger::Forwarded => decide_forwarded(email, settings, ctx),
+    }
+}
+
+/// Sent by the user: logged against the external recipients.
+fn decide_outgoing(email: &Email, settings: &Settings, ctx: &Context<'_>, checked: bool, why: ReasonCode) -> Decision {
+    let direction = Direction::Outgoing;
+    if !checked {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::LogUnchecked)]);
+    }
+    if ctx.already_logged {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::Duplicate)]);
+    }
+    let mut reasons = vec![Reason::new(why)];
+    let people: Vec<&Mailbox> = unique(email.recipients())
+        .into_iter()
+        .filter(|m| !settings.is_crm_address(&m.normalized))
+        .collect();
+    let (contacts, excluded) = associate(&people, settings, ctx, true);
+    if contacts.is_empty() {
+        // The sender is the user, so it is internal-only when every recipient is internal.
+        let internal_only = !people.is_empty() && people.iter().all(|m| settings.is_internal(&m.normalized));
+        return not_logged_with(direction, settings, people, excluded, internal_only, email, ctx);
+    }
+    reasons.extend(excluded);
+    let mut decision = Decision {
+        log: true,
+        direction,
+        push: true,
+        add_bcc: None,
+        contacts,
+        dropped_attachments: Vec::new(),
+        reasons,
+    };
+    if matches!(ctx.trigger, Trigger::Send { .. }) {
+        decision.push = settings.mode.pushes();
+        if settings.mode.adds_bcc() {
+            if let Some(bcc) = &settings.bcc_address {
+                if email.recipients().any(|m| &m.normalized == bcc) {
+                    decision.reasons.push(Reason::about(ReasonCode::BccAlreadyPresent, bcc));
+                } else {
+                    decision.add_bcc = Some(bcc.clone());
+                    decision.reasons.push(Reason::about(ReasonCode::BccAdded, bcc));
+                }
+            }
+        }
+    }
+    apply_size_limits(email, settings, &mut decision);
+    decision
+}
+
+/// Builds the "not logged" decision when nobody was left, choosing the most useful reason:
+/// internal-only when every participant is internal (and internal mail is not logged), else
+/// no-loggable-recipients. The internal-only case is logged when the settings say so.
+fn not_logged_with(
+    direction: Direction,
+    settings: &Settings,
+    people: Vec<&Mailbox>,
+    excluded: Vec<Reason>,
+    internal_only: bool,
+    email: &Email,
+    ctx: &Context<'_>,
+) -> Decision {
+    if internal_only && settings.log_internal_only {
+        // Internal mail is wanted: associate the internal recipients themselves.
+        let contacts: Vec<ContactRef> = people
+            .iter()
+            .filter(|m| !settings.is_user(&m.normalized) && settings.never_log_reason(&m.normalized).is_none())
+            .map(|m| contact_ref(m, settings, ctx))
+            .collect();
+        if !contacts.is_empty() {
+            let mut reasons = vec![Reason::new(match ctx.trigger {
+                Trigger::BccCopy => ReasonCode::BccCopy,
+                Trigger::Manual => ReasonCode::LoggedManually,
+                Trigger::Forwarded => ReasonCode::ForwardedToCrm,
+                _ => ReasonCode::LogChecked,
+            })];
+            reasons.extend(excluded.into_iter().filter(|r| r.code != ReasonCode::InternalRecipient));
+            let mut d = Decision {
+                log: true,
+                direction,
+                push: true,
+                add_bcc: None,
+                contacts,
+                dropped_attachments: Vec::new(),
+                reasons,
+            };
+            if matches!(ctx.trigger, Trigger::Send { .. }) {
+                d.push = settings.mode.pushes();
+                if settings.mode.adds_bcc() {
+                    d.add_bcc = settings.bcc_address.clone().filter(|b| !email.recipients().any(|m| &m.normalized == b));
+                    if let Some(b) = &d.add_bcc {
+                        d.reasons.push(Reason::about(ReasonCode::BccAdded, b));
+                    }
+                }
+            }
+            apply_size_limits(email, settings, &mut d);
+            return d;
+        }
+    }
+    let mut reasons = vec![Reason::new(if internal_only {
+        ReasonCode::InternalOnly
+    } else {
+        ReasonCode::NoLoggableRecipients
+    })];
+    reasons.extend(excluded);
+    Decision::not_logged(direction, reasons)
+}
+
+/// Splits people into contacts to associate and per-address exclusion reasons.
+/// `external_only`: internal people are excluded (with a reason) rather than associated.
+fn associate(people: &[&Mailbox], settings: &Settings, ctx: &Context<'_>, external_only: bool) -> (Vec<ContactRef>, Vec<Reason>) {
+    let mut contacts = Vec::new();
+    let mut excluded = Vec::new();
+    for m in people {
+        let addr = &m.normalized;
+        if settings.is_user(addr) {
+            continue; // the user themself is never a contact, and not worth a reason
+        }
+        if let Some(code) = settings.never_log_reason(addr) {
+            excluded.push(Reason::about(code, addr));
+            continue;
+        }
+        if external_only && settings.is_internal(addr) {
+            excluded.push(Reason::about(ReasonCode::InternalRecipient, addr));
+            continue;
+        }
+        if !settings.create_contacts && !ctx.contacts.is_contact(addr) {
+            excluded.push(Reason::about(ReasonCode::RecipientNotContact, addr));
+            continue;
+        }
+        contacts.push(contact_ref(m, settings, ctx));
+    }
+    (contacts, excluded)
+}
+
+fn contact_ref(m: &Mailbox, settings: &Settings, ctx: &Context<'_>) -> ContactRef {
+    ContactRef {
+        address: m.normalized.clone(),
+        name: m.name.clone(),
+        create: settings.create_contacts && !ctx.contacts.is_contact(&m.normalized),
+    }
+}
+
+/// A message that arrived: logged only as a contact's reply in a logged thread.
+fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
+    let direction = Direction::Incoming;
+    let Some(sender) = &email.from else {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::NoSender)]);
+    };
+    let addr = &sender.normalized;
+    if ctx.already_logged {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::Duplicate)]);
+    }
+    if settings.is_user(addr) {
+        return Decision::not_logged(direction, vec![Reason::about(ReasonCode::OwnMessage, addr)]);
+    }
+    if let Some(code) = settings.never_log_reason(addr) {
+        return Decision::not_logged(
+            direction,
+            vec![Reason::about(ReasonCode::SenderNeverLog, addr), Reason::about(code, addr)],
+        );
+    }
+    if !ctx.in_logged_thread {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::ThreadNotLogged)]);
+    }
+    if email.auto_submitted {
+        return Decision::not_logged(direction, vec![Reason::about(ReasonCode::AutoSubmitted, addr)]);
+    }
+    if settings.is_internal(addr) && !settings.log_internal_only {
+        let all_internal = email.participants().all(|m| settings.is_internal(&m.normalized) || settings.is_crm_address(&m.normalized));
+        if all_internal {
+            return Decision::not_logged(direction, vec![Reason::new(ReasonCode::InternalOnly)]);
+        }
+    }
+    if !ctx.contacts.is_contact(addr) {
+        // Replies from someone who is not a contact are not logged and create no contact.
+        return Decision::not_logged(direction, vec![Reason::about(ReasonCode::SenderNotContact, addr)]);
+    }
+    let mut contacts = vec![ContactRef { address: addr.clone(), name: sender.name.clone(), create: false }];
+    // Other known contacts on the reply are associated too (never created from a reply).
+    for m in unique(email.recipients()) {
+        let a = &m.normalized;
+        if a != addr
+            && !settings.is_internal(a)
+            && !settings.is_crm_address(a)
+            && settings.never_log_reason(a).is_none()
+            && ctx.contacts.is_contact(a)
+        {
+            contacts.push(ContactRef { address: a.clone(), name: m.name.clone(), create: false });
+        }
+    }
+    let mut decision = Decision {
+        log: true,
+        direction,
+        push: true,
+        add_bcc: None,
+        contacts,
+        dropped_attachments: Vec::new(),
+        reasons: vec![Reason::about(ReasonCode::ReplyInLoggedThread, addr)],
+    };
+    apply_size_limits(email, settings, &mut decision);
+    decision
+}
+
+/// "Log this email": the user's explicit choice. Sent by the user → like a checked send;
+/// received → logged against its sender.
+fn decide_manual(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
+    let Some(sender) = &email.from else {
+        return Decision::not_logged(Direction::Incoming, vec![Reason::new(ReasonCode::NoSender)]);
+    };
+    if settings.is_user(&sender.normalized) {
+        let mut d = decide_outgoing(email, settings, ctx, true, ReasonCode::LoggedManually);
+        d.add_bcc = None; // already sent: nothing to add a BCC to
+        d.reasons.retain(|r| !matches!(r.code, ReasonCode::BccAdded | ReasonCode::BccAlreadyPresent));
+        return d;
+    }
+    decide_from_sender(email, settings, ctx, Direction::Incoming, ReasonCode::LoggedManually)
+}
+
+/// A forwarded original: logged against its original sender (or, when the user forwarded their
+/// own sent email, against its external recipients).
+fn decide_forwarded(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
+    let Some(sender) = &email.from else {
+        return Decision::not_logged(Direction::Forwarded, vec![Reason::new(ReasonCode::ForwardNotRecognised)]);
+    };
+    if settings.is_user(&sender.normalized) {
+        let mut d = decide_outgoing(email, settings, ctx, true, ReasonCode::ForwardedToCrm);
+        d.direction = Direction::Forwarded;
+        return d;
+    }
+    decide_from_sender(email, settings, ctx, Direction::Forwarded, ReasonCode::ForwardedToCrm)
+}
+
+fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, direction: Direction, why: ReasonCode) -> Decision {
+    let Some(sender) = &email.from else {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::NoSender)]);
+    };
+    let addr = &sender.normalized;
+    if ctx.already_logged {
+        return Decision::not_logged(direction, vec![Reason::new(ReasonCode::Duplicate)]);
+    }
+    if let Some(code) = settings.never_log_reason(addr) {
+        return Decision::not_logged(
+            direction,
+            vec![Reason::about(ReasonCode::SenderNeverLog, addr), Reason::about(code, addr)],
+        );
+    }
+    if settings.is_internal(addr) {
+        // An internal sender: log against the external people on the email, if any.
+        let people: Vec<&Mailbox> = unique(email.recipients())
+            .into_iter()
+            .filter(|m| !settings.is_crm_address(&m.normalized))
+            .collect();
+        let (contacts, excluded) = associate(&people, settings, ctx, true);
+        if contacts.is_empty() {
+            let mut all: Vec<&Mailbox> = vec![sender];
+            all.extend(people);
+            let internal_only = all.iter().all(|m| settings.is_internal(&m.normalized));
+            return not_logged_with(direction, settings, all, excluded, internal_only, email, ctx);
+        }
+        let mut d = Decision {
+            log: true,
+            direction,
+            push: true,
+            add_bcc: None,
+            contacts,
+            dropped_attachments: Vec::new(),
+            reasons: std::iter::once(Reason::new(why)).chain(excluded).collect(),
+        };
+        apply_size_limits(email, settings, &mut d);
+        return d;
+    }
+    let mut reasons = vec![Reason::new(why)];
+    if !settings.create_contacts && !ctx.contacts.is_contact(addr) {
+        reasons.push(Reason::about(ReasonCode::RecipientNotContact, addr));
+        return Decision::not_logged(direction, {
+            let mut r = vec![Reason::new(ReasonCode::NoLoggableRecipients)];
+            r.extend(reasons.into_iter().skip(1));
+            r
+        });
+    }
+    let contact = contact_ref(sender, settings, ctx);
+    if contact.create {
+        reasons.push(Reason::about(ReasonCode::ContactCreated, addr));
+    }
+    let mut d = Decision {
+        log: true,
+        direction,
+        push: true,
+        add_bcc: None,
+        contacts: vec![contact],
+        dropped_attachments: Vec::new(),
+        reasons,
+    };
+    apply_size_limits(email, settings, &mut d);
+    d
+}
+
+/// Attachments: first-fit within the total limit (the email still logs without the rest);
+/// bodies: flagged when over the body limit (the record builder truncates).
+fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
+    for c in &d.contacts {
+        if c.create && !d.reasons.iter().any(|r| r.code == ReasonCode::ContactCreated && r.address.as_deref() == Some(&c.address)) {
+            d.reasons.push(Reason::about(ReasonCode::ContactCreated, &c.address));
+        }
+    }
+    if !settings.include_attachments {
+        if !email.attachments.is_empty() {
+            d.dropped_attachments = email.attachments.clone();
+            d.reasons.push(Reason::new(ReasonCode::AttachmentsDisabled));
+        }
+    } else {
+        let mut used: u64 = 0;
+        for a in &email.attachments {
+            if used.saturating_add(a.size) <= settings.attachment_limit {
+                used += a.size;
+            } else {
+                d.dropped_attachments.push(a.clone());
+                d.reasons.push(
+                    Reason::new(ReasonCode::AttachmentsTooLarge)
+                        .with_detail(format!("{} ({} bytes)", a.name.as_deref().unwrap_or("attachment"), a.size)),
+                );
+            }
+        }
+    }
+    let limit = settings.body_limit as usize;
+    if email.text.as_ref().is_some_and(|t| t.len() > limit) || email.html.as_ref().is_some_and(|h| h.len() > limit) {
+        d.reasons.push(Reason::new(ReasonCode::BodyTruncated));
+    }
+}
+
+/// Mailboxes without repeats (by normalised address), in first-seen order.
+fn unique<'a>(items: impl Iterator<Item = &'a Mailbox>) -> Vec<&'a Mailbox> {
+    let mut seen = HashSet::new();
+    items.filter(|m| seen.insert(m.normalized.as_str())).collect()
+}
