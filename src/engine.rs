@@ -321,6 +321,19 @@ impl Engine {
         }
     }
 
+    /// Remembers `email`'s thread as logged without logging anything: for emails known to be
+    /// logged elsewhere (the IMAP Sent folder when the record exists at the endpoint, a BCC copy
+    /// seen by the CRM).
+    pub fn track_thread(&mut self, email: &Email, now_ms: i64) -> u64 {
+        self.dirty = true;
+        self.threads.track(email, now_ms)
+    }
+
+    /// The logged thread `email` belongs to, if any.
+    pub fn match_reply(&self, email: &Email) -> Option<ThreadMatch> {
+        self.threads.match_reply(email)
+    }
+
     /// After the provider sent the email: attach the Message-ID and thread id it assigned, to the
     /// queued record (if not sent yet) and to the thread tracker, so replies can be matched.
     pub fn attach_sent_ids(&mut self, draft_id: &str, message_id: Option<&str>, thread_id: Option<&str>, now_ms: i64) -> bool {

@@ -144,6 +144,13 @@ impl Engine {
         to_js(&self.inner.borrow().threads().match_reply(&email))
     }
 
+    /// Remembers an email's thread as logged (without logging it).
+    #[wasm_bindgen(js_name = trackThread)]
+    pub fn track_thread(&self, email: JsValue, now: Option<f64>) -> Result<f64, JsValue> {
+        let email: Email = from_js(email, "email")?;
+        Ok(self.inner.borrow_mut().track_thread(&email, now_or(now)) as f64)
+    }
+
     /// Attaches the Message-ID and thread id the provider assigned after sending.
     #[wasm_bindgen(js_name = attachSentIds)]
     pub fn attach_sent_ids(&self, draft_id: &str, message_id: Option<String>, thread_id: Option<String>, now: Option<f64>) -> bool {
