@@ -7,7 +7,6 @@
 
 use crate::address::Mailbox;
 use crate::email::{Email, EmailDate, ParseOptions};
-use crate::extract;
 use crate::record::{ForwardInfo, Participant};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
@@ -20,12 +19,8 @@ pub fn original_of(raw: &[u8], forwarding: &Email, keep_attachment_data: bool) -
             (original, note)
         }
         None => {
-            let forward = extract::forward_from_message(raw).ok()?;
-            if !forward.forwarded {
-                return None;
-            }
-            let email = forward.email?;
-            (from_extracted(&email, forwarding), forward.message)
+            let (email, note) = body_forward(raw)?;
+            (from_extracted(&email, forwarding), note)
         }
     };
     original.from.as_ref()?;
@@ -62,9 +57,30 @@ fn attached_original(raw: &[u8], keep_attachment_data: bool) -> Option<Email> {
     None
 }
 
+/// Forward extraction from the body (text or HTML). Wired to `crate::extract` once that module's
+/// entry points land; until then no body forward is recognised.
+fn body_forward(_raw: &[u8]) -> Option<(ForwardedEmail, Option<String>)> {
+    None
+}
+
+/// The fields forward extraction recovers (mirrors `crate::extract`'s output).
+struct ForwardedEmail {
+    subject: Option<String>,
+    timestamp: Option<i64>,
+    body: String,
+    from: Option<Person>,
+    to: Vec<Person>,
+    cc: Vec<Person>,
+}
+
+struct Person {
+    address: String,
+    name: Option<String>,
+}
+
 /// An [`Email`] from the fields forward extraction recovered from the body.
-fn from_extracted(fwd: &extract::ForwardedEmail, forwarding: &Email) -> Email {
-    let mailbox = |p: &extract::Person| Mailbox::new(p.name.as_deref(), &p.address).ok();
+fn from_extracted(fwd: &ForwardedEmail, forwarding: &Email) -> Email {
+    let mailbox = |p: &Person| Mailbox::new(p.name.as_deref(), &p.address).ok();
     Email {
         source: forwarding.source,
         subject: fwd

@@ -6,13 +6,10 @@
 
 pub mod address;
 pub mod base64;
-#[cfg(feature = "wip")]
 pub mod delivery;
 pub mod email;
-#[cfg(feature = "wip")]
 pub mod engine;
 pub mod extract;
-#[cfg(feature = "wip")]
 pub mod forward;
 pub mod http;
 pub mod hubspot;
@@ -29,7 +26,7 @@ pub mod webhook;
 pub use address::{normalize_address, Mailbox};
 pub use email::{ComposeData, Email, EmailError, ParseOptions, Source};
 
-#[cfg(all(target_arch = "wasm32", feature = "wip"))]
+#[cfg(target_arch = "wasm32")]
 pub mod wasm;
 pub use reason::{Reason, ReasonCode};
 pub use record::{Direction, Record};

@@ -4,7 +4,6 @@
 //! exit code 2; an unexpected failure (I/O, network) exit code 1.
 
 mod cmd;
-#[cfg(feature = "wip")]
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -21,10 +20,8 @@ struct Cli {
 enum Command {
     /// Parse a raw RFC 5322 message (file or `-` for stdin) and print it as JSON.
     Parse(cmd::parse::Args),
-    #[cfg(feature = "wip")]
     /// Show the logging decision (with reasons) and the records that would be sent.
     Plan(cmd::plan::Args),
-    #[cfg(feature = "wip")]
     /// Decide, queue and send the records through the outbox.
     Push(cmd::push::Args),
     /// Extract the original email from a forwarded message.
@@ -37,10 +34,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
-        #[cfg(feature = "wip")]
-        Command::Plan(args) => cmd::plan::run(args),
-        #[cfg(feature = "wip")]
-        Command::Push(args) => cmd::push::run(args),
+            Command::Plan(args) => cmd::plan::run(args),
+            Command::Push(args) => cmd::push::run(args),
         Command::Forward(args) => cmd::forward::run(args),
         Command::Reply(args) => cmd::reply::run(args),
     };

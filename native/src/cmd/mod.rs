@@ -1,12 +1,9 @@
 //! One module per subcommand, plus the shared error type that maps to exit codes.
 
-#[cfg(feature = "wip")]
 pub mod engine_input;
 pub mod forward;
 pub mod parse;
-#[cfg(feature = "wip")]
 pub mod plan;
-#[cfg(feature = "wip")]
 pub mod push;
 pub mod reply;
 
