@@ -1,0 +1,305 @@
+//! Finding the forwarded email in a body.
+//!
+//! We scan lines top-down for the first place a forwarded email starts:
+//!
+//! 1. an explicit forward separator (`---------- Forwarded message ---------`,
+//!    `Begin forwarded message:`, `-------- Weitergeleitete Nachricht --------`, …), with the
+//!    header block after it (on the next lines, on the same line as Yahoo does, or quoted
+//!    one level deeper as MailMate does);
+//! 2. an "original message" separator (`-----Original Message-----`, Outlook's line of
+//!    underscores, an HTML `<hr>` or Outlook/OWA reply container) followed by a header block
+//!    with a sender and one more field;
+//! 3. a bare header block (`From:` / `Sent:` / `To:` / `Subject:`, Outlook 2013+, IONOS,
+//!    GMX), which needs a sender and two more fields (one when the subject says "forward");
+//! 4. a reply attribution ("On … wrote:"): when the subject says "forward" (Outlook for Mac
+//!    forwards that way) it starts the forwarded email; otherwise the message is a reply and
+//!    the search stops, so a forward quoted inside a reply is not mistaken for one.
+//!
+//! When the subject says "reply" (`Re:`, `AW:`, …) only the explicit forms of (1) count:
+//! a reply that was BCC'd to the CRM quotes its history under `-----Original Message-----`
+//! and must not be logged as the quoted email.
+
+use super::address::{parse_people, parse_person};
+use super::attribution::{self, attribution_at, Attribution};
+use super::date;
+use super::headers::{header_line, parse_block, HeaderBlock};
+use super::lang::{eq_lower, Field, LangSet, PrefixKind, SeparatorKind, SEPARATORS};
+use super::lines::{non_empty, render, trim, Line, Mark};
+use super::subject;
+use super::{Forward, ForwardedEmail};
+
+/// How many nested forwards we follow.
+pub(crate) const MAX_CHAIN: u8 = 8;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Hint {
+    Forward,
+    Reply,
+    Unknown,
+}
+
+fn hint_of(subject: Option<&str>) -> Hint {
+    match subject.and_then(subject::kind) {
+        Some(PrefixKind::Forward) => Hint::Forward,
+        Some(PrefixKind::Reply) => Hint::Reply,
+        None => Hint::Unknown,
+    }
+}
+
+/// Where a forwarded email starts and what introduces it.
+struct Start<'a> {
+    /// First line of the forward (separator, header, or attribution).
+    at: usize,
+    block: Option<HeaderBlock<'a>>,
+    attribution: Option<Attribution>,
+    /// First line after the headers.
+    body_from: usize,
+    /// Quote depth of the forwarded content.
+    depth: u16,
+    indent: usize,
+}
+
+/// Recognises a separator line; returns its kind and any text glued after it.
+pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
+    if t.len() > 200 {
+        return None;
+    }
+    let decorated_start = t.starts_with(['-', '_', '=', '*', '—', '–']);
+    let core = t.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–' | '>') || super::lines::is_ws(c));
+    // The phrase runs up to the closing decoration (or the end).
+    let phrase_end = decoration_start(core).unwrap_or(core.len());
+    let phrase = trim(&core[..phrase_end]);
+    let after = &core[phrase_end..];
+    let rest = trim(after.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–')));
+    let had_colon = phrase.ends_with([':', '：']);
+    let phrase = trim(phrase.trim_end_matches([':', '：']));
+    let decorated = decorated_start || after.starts_with(['-', '=', '*', '—', '–']);
+    if !(decorated || had_colon) || phrase.is_empty() {
+        return None;
+    }
+    // "Preposlaná správa --- Forwarded Message", "Välitetty viesti / Fwd.Msg": the phrase
+    // may carry a translation after it.
+    let kind = SEPARATORS.iter().find_map(|&(p, k)| {
+        if eq_lower(phrase, p) {
+            return Some(k);
+        }
+        let rest = super::lang::strip_prefix_lower(phrase, p)?;
+        rest.starts_with([' ', '/', '(']).then_some(k)
+    })?;
+    let rest = if rest.is_empty() || !decorated { "" } else { rest };
+    Some((kind, rest))
+}
+
+/// Where the closing decoration of a separator starts: a run of two decoration characters or
+/// one after a blank (so `Original-Nachricht` and `E-Mail` stay whole).
+fn decoration_start(core: &str) -> Option<usize> {
+    let deco = |c: char| matches!(c, '-' | '=' | '*' | '—' | '–');
+    let mut prev: Option<char> = None;
+    let mut it = core.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if deco(c) && i > 0 {
+            let next_deco = it.peek().is_some_and(|&(_, n)| deco(n));
+            if next_deco || prev.is_some_and(super::lines::is_ws) {
+                return Some(i);
+            }
+        }
+        prev = Some(c);
+    }
+    None
+}
+
+/// A line of underscores (Outlook) or similar rule.
+pub(crate) fn is_rule(t: &str) -> bool {
+    t.len() >= 10 && t.chars().all(|c| c == '_' || c == '—' || c == '━')
+}
+
+fn next_non_blank(lines: &[Line<'_>], from: usize, within: usize) -> Option<usize> {
+    (from..lines.len().min(from + within)).find(|&j| !lines[j].is_blank())
+}
+
+/// The header block after a separator at `i` (glued on the same line, or on the next lines).
+fn block_after<'a>(lines: &[Line<'a>], i: usize, glued: &'a str, allow_glued: bool) -> Option<(HeaderBlock<'a>, usize, u16)> {
+    if !glued.is_empty() && header_line(glued).is_some() {
+        let b = parse_block(lines, i + 1, lines[i].depth, Some(glued), allow_glued)?;
+        return Some((b, i, lines[i].depth));
+    }
+    let j = next_non_blank(lines, i + 1, 4)?;
+    if lines[j].depth < lines[i].depth {
+        return None;
+    }
+    let b = parse_block(lines, j, lines[j].depth, None, allow_glued)?;
+    Some((b, j, lines[j].depth))
+}
+
+fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
+    let n = lines.len();
+    let mut i = 0;
+    while i < n {
+        let line = &lines[i];
+        let t = line.text();
+        if t.is_empty() {
+            i += 1;
+            continue;
+        }
+        if let Some((kind, glued)) = separator(t) {
+            match kind {
+                SeparatorKind::Forward => {
+                    if let Some((block, j, depth)) = block_after(lines, i, glued, true) {
+                        if block.has(Field::From) || block.has(Field::Subject) || block.has(Field::Date) {
+                            let indent = lines.get(j).map(|l| l.indent()).unwrap_or(0);
+                            let body_from = block.end.max(i + 1);
+                            return Some(Start { at: i, body_from, block: Some(block), attribution: None, depth, indent });
+                        }
+                    }
+                    if let Some(j) = next_non_blank(lines, i + 1, usize::MAX) {
+                        return Some(Start { at: i, body_from: j, block: None, attribution: None, depth: lines[j].depth, indent: 0 });
+                    }
+                }
+                SeparatorKind::Original if hint != Hint::Reply => {
+                    if let Some((block, j, depth)) = block_after(lines, i, glued, false) {
+                        if block.has(Field::From) && block.others() >= 1 {
+                            let indent = lines[j].indent();
+                            return Some(Start { at: i, body_from: block.end, block: Some(block), attribution: None, depth, indent });
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if hint != Hint::Reply {
+            if is_rule(t) {
+                if let Some((block, j, depth)) = block_after(lines, i, "", false) {
+                    if block.has(Field::From) && block.others() >= 1 {
+                        let indent = lines[j].indent();
+                        return Some(Start { at: i, body_from: block.end, block: Some(block), attribution: None, depth, indent });
+                    }
+                }
+            }
+            if let Some(m) = header_line(t) {
+                if matches!(m.field, Field::From | Field::Date) {
+                    if let Some(block) = parse_block(lines, i, line.depth, None, false) {
+                        let marked = line.mark.has(Mark::QUOTE_START) || line.mark.has(Mark::RULE);
+                        let need = if hint == Hint::Forward || marked { 1 } else { 2 };
+                        if block.has(Field::From) && block.others() >= need {
+                            return Some(Start {
+                                at: i,
+                                body_from: block.end,
+                                depth: line.depth,
+                                indent: line.indent(),
+                                block: Some(block),
+                                attribution: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(a) = attribution_at(lines, i) {
+            if hint != Hint::Forward {
+                return None;
+            }
+            let j = next_non_blank(lines, a.last + 1, usize::MAX)?;
+            return Some(Start {
+                at: i,
+                body_from: j,
+                block: None,
+                attribution: Some(a),
+                depth: lines[j].depth,
+                indent: lines[j].indent().saturating_sub(line.indent()),
+            });
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Result of looking for a forward in some lines.
+pub(crate) struct Level {
+    pub note: Option<String>,
+    pub email: ForwardedEmail,
+    pub chain: Vec<ForwardedEmail>,
+}
+
+/// Finds the outermost forwarded email in `lines` (and, `levels` deep, the ones inside it).
+pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -> Option<Level> {
+    let hint = hint_of(subject_hint);
+    let start = find_start(lines, hint)?;
+    let d = start.depth;
+    let body_from = (start.body_from..lines.len()).find(|&k| !lines[k].is_blank()).unwrap_or(lines.len());
+    let body_end = (body_from..lines.len())
+        .find(|&k| lines[k].depth < d && !lines[k].is_blank())
+        .unwrap_or(lines.len());
+    let body_lines = &lines[body_from..body_end];
+
+    let mut email = ForwardedEmail {
+        body: render(body_lines, d, start.indent),
+        ..ForwardedEmail::default()
+    };
+    let mut langs = LangSet::ALL;
+    if let Some(block) = &start.block {
+        langs = block.langs;
+        email.subject = block.get(Field::Subject).map(trim).filter(|s| !s.is_empty()).map(str::to_string);
+        email.date = block.get(Field::Date).map(trim).filter(|s| !s.is_empty()).map(str::to_string);
+        email.from = block.get(Field::From).and_then(parse_person);
+        email.to = block.get(Field::To).map(parse_people).unwrap_or_default();
+        email.cc = block.get(Field::Cc).map(parse_people).unwrap_or_default();
+    } else if let Some(a) = start.attribution {
+        let (from, date) = attribution::parts(&attribution::text_of(lines, a));
+        email.from = from;
+        email.date = date;
+    }
+    email.timestamp = email.date.as_deref().and_then(|d| date::parse(d, langs));
+    if email.subject.is_none() {
+        email.subject = subject_hint.map(subject::strip_forward).filter(|s| !s.is_empty()).map(str::to_string);
+    }
+
+    let mut chain = Vec::new();
+    if levels > 1 {
+        if let Some(inner) = find(body_lines, email.subject.as_deref(), levels - 1) {
+            chain.push(inner.email);
+            chain.extend(inner.chain);
+        }
+    }
+
+    // The forwarder's note: everything above the forward, plus anything written below it
+    // at a shallower quote depth (a signature after an Apple Mail blockquote, say).
+    let mut note = render(&lines[..start.at], 0, 0);
+    let trailer = render(&lines[body_end..], 0, 0);
+    if !trailer.is_empty() {
+        if !note.is_empty() {
+            note.push_str("\n\n");
+        }
+        note.push_str(&trailer);
+    }
+    Some(Level { note: non_empty(note), email, chain })
+}
+
+/// Forward extraction over prepared lines.
+pub(crate) fn forward_in(lines: &[Line<'_>], subject: Option<&str>) -> Forward {
+    match find(lines, subject, MAX_CHAIN) {
+        Some(level) => Forward { forwarded: true, message: level.note, email: Some(level.email), chain: level.chain },
+        None => Forward::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators() {
+        assert_eq!(separator("---------- Forwarded message ---------").map(|s| s.0), Some(SeparatorKind::Forward));
+        assert_eq!(separator("Begin forwarded message:").map(|s| s.0), Some(SeparatorKind::Forward));
+        assert_eq!(separator("-----Original Message-----").map(|s| s.0), Some(SeparatorKind::Original));
+        assert_eq!(separator("-----Ursprüngliche Nachricht-----").map(|s| s.0), Some(SeparatorKind::Original));
+        assert_eq!(
+            separator("-------- Preposlaná správa --- Forwarded Message --------").map(|s| s.0),
+            Some(SeparatorKind::Forward)
+        );
+        assert_eq!(separator("----- Forwarded Message -----From: A <a@x.com>"), Some((SeparatorKind::Forward, "From: A <a@x.com>")));
+        assert_eq!(separator("Forwarded message"), None);
+        assert_eq!(separator("---"), None);
+    }
+}

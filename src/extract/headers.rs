@@ -1,0 +1,298 @@
+//! Header blocks inside bodies: the `From: … / Sent: … / To: … / Subject: …` lines a client
+//! writes above a forwarded or quoted message, in any of the languages of [`super::lang`].
+
+use std::borrow::Cow;
+
+use super::lang::{eq_lower, Field, LangSet, HEADER_KEYS};
+use super::lines::{is_ws, trim, Line};
+
+/// A recognised `Key: value` line.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyMatch<'a> {
+    pub field: Field,
+    pub langs: LangSet,
+    pub value: &'a str,
+}
+
+/// Longest keyword we know, in bytes, with some slack for bold markers and spacing.
+const MAX_KEY_BYTES: usize = 48;
+
+/// Looks up a header keyword (case-insensitively, inner runs of blanks count as one space).
+pub(crate) fn lookup_key(key: &str) -> Option<(Field, LangSet)> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return None;
+    }
+    let first = key.chars().next()?;
+    if first.is_ascii_digit() {
+        return None;
+    }
+    let mut buf = String::new();
+    let key = if key.contains(|c: char| is_ws(c) && c != ' ') || key.contains("  ") {
+        for (n, w) in key.split(is_ws).filter(|w| !w.is_empty()).enumerate() {
+            if n > 0 {
+                buf.push(' ');
+            }
+            buf.push_str(w);
+        }
+        buf.as_str()
+    } else {
+        key
+    };
+    HEADER_KEYS
+        .iter()
+        .find(|(k, _, _)| eq_lower(key, k))
+        .map(|&(_, f, l)| (f, l))
+}
+
+/// Recognises `Key: value` (also `Key : value`, `*Key:* value`, `Key：value`).
+pub(crate) fn header_line(text: &str) -> Option<KeyMatch<'_>> {
+    let (colon, colon_len) = find_key_colon(text)?;
+    let key = text[..colon].trim_matches(|c: char| is_ws(c) || c == '*');
+    let (field, langs) = lookup_key(key)?;
+    let value = text[colon + colon_len..].trim_start_matches(|c: char| is_ws(c) || c == '*');
+    Some(KeyMatch { field, langs, value: trim(value) })
+}
+
+/// Position of the colon ending a header key, if one appears early enough.
+fn find_key_colon(text: &str) -> Option<(usize, usize)> {
+    for (i, c) in text.char_indices() {
+        if i > MAX_KEY_BYTES {
+            return None;
+        }
+        match c {
+            ':' => return Some((i, 1)),
+            '：' => return Some((i, '：'.len_utf8())),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Yahoo's plain text glues the headers together: `From: A <a@x>To: B <b@x>Sent: …`.
+/// Finds the first keyword glued to the end of the previous value (no blank before it,
+/// starting with a capital letter) and returns (value before it, the next header).
+fn split_glued(value: &str) -> Option<(&str, KeyMatch<'_>)> {
+    let limit = value.len().min(4096);
+    let mut colons = 0;
+    for (ci, c) in value[..floor_char_boundary(value, limit)].char_indices() {
+        if c != ':' {
+            continue;
+        }
+        colons += 1;
+        if colons > 32 {
+            return None;
+        }
+        let before = &value[..ci];
+        let starts: Vec<usize> = before.char_indices().rev().take(24).map(|(i, _)| i).collect();
+        for &s in starts.iter().rev() {
+            let Some(first) = before[s..].chars().next() else { continue };
+            if !first.is_uppercase() || s == 0 {
+                continue;
+            }
+            let prev = before[..s].chars().next_back().unwrap_or(' ');
+            if is_ws(prev) {
+                continue;
+            }
+            if let Some((field, langs)) = lookup_key(&before[s..]) {
+                let rest = &value[ci + 1..];
+                return Some((
+                    trim(&value[..s]),
+                    KeyMatch { field, langs, value: trim(rest.trim_start_matches('*')) },
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A header block found in a body.
+#[derive(Debug, Default)]
+pub(crate) struct HeaderBlock<'a> {
+    pub fields: Vec<(Field, Cow<'a, str>)>,
+    seen: u8,
+    pub langs: LangSet,
+    /// Index of the first line after the block.
+    pub end: usize,
+}
+
+impl Default for LangSet {
+    fn default() -> Self {
+        LangSet::ALL
+    }
+}
+
+impl<'a> HeaderBlock<'a> {
+    pub(crate) fn has(&self, f: Field) -> bool {
+        self.seen & f.bit() != 0
+    }
+    pub(crate) fn get(&self, f: Field) -> Option<&str> {
+        self.fields.iter().find(|(g, _)| *g == f).map(|(_, v)| v.as_ref())
+    }
+    /// How many of To, Subject and Date the block has.
+    pub(crate) fn others(&self) -> usize {
+        [Field::To, Field::Subject, Field::Date, Field::Cc].iter().filter(|f| self.has(**f)).count()
+    }
+    fn push(&mut self, m: KeyMatch<'a>) {
+        self.seen |= m.field.bit();
+        self.langs = self.langs.narrow(m.langs);
+        self.fields.push((m.field, Cow::Borrowed(m.value)));
+    }
+    /// Pushes a header, splitting glued headers out of its value when `glued` is set.
+    fn push_split(&mut self, mut m: KeyMatch<'a>, glued: bool) {
+        if glued {
+            let mut guard = 0;
+            while let Some((head, next)) = split_glued(m.value) {
+                guard += 1;
+                if guard > 16 || self.has(next.field) || next.field == m.field {
+                    break;
+                }
+                m.value = head;
+                self.push(m);
+                m = next;
+            }
+        }
+        self.push(m);
+    }
+    fn append(&mut self, text: &str) {
+        if let Some((_, v)) = self.fields.last_mut() {
+            let s = v.to_mut();
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(text);
+        }
+    }
+}
+
+/// Reads a header block starting at `lines[start]` (all lines at `depth`). `first`, when
+/// given, is header text that shared a line with a separator and comes before `lines[start]`.
+/// `glued` allows Yahoo-style glued headers.
+pub(crate) fn parse_block<'a>(
+    lines: &[Line<'a>],
+    start: usize,
+    depth: u16,
+    first: Option<&'a str>,
+    glued: bool,
+) -> Option<HeaderBlock<'a>> {
+    let mut block = HeaderBlock { end: start, ..HeaderBlock::default() };
+    if let Some(text) = first {
+        let m = header_line(trim(text))?;
+        block.push_split(m, glued);
+    }
+    let mut k = start;
+    let mut continuations = 0;
+    let base_indent = lines.get(start).map(|l| l.indent()).unwrap_or(0);
+    while k < lines.len() {
+        let line = &lines[k];
+        if line.depth != depth {
+            break;
+        }
+        let text = line.text();
+        if text.is_empty() {
+            if block.fields.is_empty() {
+                break;
+            }
+            // One blank line inside a block is tolerated when a header we have not seen yet
+            // follows (some HTML layouts put a paragraph break between header lines).
+            let next = lines.get(k + 1).filter(|n| n.depth == depth).and_then(|n| header_line(n.text()));
+            match next {
+                Some(m) if !block.has(m.field) => {
+                    k += 1;
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        if let Some(m) = header_line(text) {
+            if block.has(m.field) {
+                break;
+            }
+            block.push_split(m, glued);
+            continuations = 0;
+            k += 1;
+            block.end = k;
+            continue;
+        }
+        let Some((last, value)) = block.fields.last() else { break };
+        if continuations < 50 && is_continuation(*last, value, text, line.indent() > base_indent) {
+            block.append(text);
+            continuations += 1;
+            k += 1;
+            block.end = k;
+            continue;
+        }
+        break;
+    }
+    if block.fields.is_empty() {
+        return None;
+    }
+    if first.is_some() && block.end == start {
+        block.end = start;
+    }
+    Some(block)
+}
+
+/// Whether `text` continues the previous header's value (wrapped recipient lists, folded
+/// subjects) rather than starting the body.
+fn is_continuation(field: Field, value: &str, text: &str, indented: bool) -> bool {
+    match field {
+        Field::To | Field::Cc | Field::Bcc | Field::From | Field::ReplyTo => {
+            value.ends_with(',') || value.ends_with(';') || indented || looks_like_addresses(text)
+        }
+        Field::Subject => indented,
+        Field::Date => false,
+    }
+}
+
+/// A wrapped line of a recipient list: has an address and nothing that reads like prose.
+fn looks_like_addresses(text: &str) -> bool {
+    if !text.contains('@') || text.len() > 300 {
+        return false;
+    }
+    // Every word either holds the address, is bracketed, or is a short name part.
+    text.split(is_ws).filter(|w| !w.is_empty()).all(|w| {
+        w.contains('@') || w.starts_with(['<', '[', '(', '"', '\'']) || w.chars().count() <= 20
+    }) && (text.contains('<') || text.contains('[') || text.contains(',') || text.contains(';') || !text.contains(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::lines::split_lines;
+
+    #[test]
+    fn keys_in_languages() {
+        assert_eq!(header_line("From: a@b.c").map(|m| m.field), Some(Field::From));
+        assert_eq!(header_line("De : Jean <j@x.fr>").map(|m| m.value), Some("Jean <j@x.fr>"));
+        assert_eq!(header_line("*Von:* Hans").map(|m| m.value), Some("Hans"));
+        assert_eq!(header_line("差出人： 山田").map(|m| m.field), Some(Field::From));
+        assert_eq!(header_line("Envoyé\u{a0}: lundi").map(|m| m.field), Some(Field::Date));
+        assert!(header_line("Note: this is not a header").is_none());
+        assert!(header_line("10:30 meeting").is_none());
+    }
+
+    #[test]
+    fn glued_yahoo_headers() {
+        let lines = split_lines("From: A <a@x.com>To: B <b@x.com>Sent: Monday, 1 Jan 2024, 10:00:00 GMT+1Subject: Hi\n", &[]);
+        let b = parse_block(&lines, 0, 0, None, true).unwrap();
+        assert_eq!(b.get(Field::From), Some("A <a@x.com>"));
+        assert_eq!(b.get(Field::To), Some("B <b@x.com>"));
+        assert_eq!(b.get(Field::Date), Some("Monday, 1 Jan 2024, 10:00:00 GMT+1"));
+        assert_eq!(b.get(Field::Subject), Some("Hi"));
+    }
+
+    #[test]
+    fn continuation_of_recipients() {
+        let lines = split_lines("To: A <a@x.com>,\n B <b@x.com>\nSubject: Hi\n\nBody", &[]);
+        let b = parse_block(&lines, 0, 0, None, false).unwrap();
+        assert_eq!(b.get(Field::To), Some("A <a@x.com>, B <b@x.com>"));
+        assert_eq!(b.end, 3);
+    }
+}

@@ -1,0 +1,91 @@
+//! Subject prefixes: `Fwd:`, `FW:`, `WG:`, `TR:`, `RV:`, `I:`, `VS:`, `Doorst:`, `PD:`,
+//! `転送:`, `转发:` (forwards) and `Re:`, `AW:`, `SV:`, `Odp:`, `返信:` (replies), with counts
+//! (`Re[2]:`, `RE (2):`) and leading tags such as `[EXTERNAL]`.
+
+use super::lang::{eq_lower, PrefixKind, SUBJECT_PREFIXES};
+use super::lines::{is_ws, trim};
+
+/// One prefix at the start of `s`: its kind and the text after it.
+fn one_prefix(s: &str) -> Option<(PrefixKind, &str)> {
+    let s = s.trim_start_matches(is_ws);
+    let (colon, len) = s
+        .char_indices()
+        .take(20)
+        .find(|&(_, c)| c == ':' || c == '：')
+        .map(|(i, c)| (i, c.len_utf8()))?;
+    let mut token = trim(&s[..colon]);
+    // Counts: "Re[2]", "RE (2)", "Re^2".
+    if let Some(open) = token.find(['[', '(', '^']) {
+        let count = &token[open..];
+        if count.chars().all(|c| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')' | '^' | ' ')) {
+            token = trim(&token[..open]);
+        }
+    }
+    let kind = SUBJECT_PREFIXES.iter().find(|(p, _)| eq_lower(token, p)).map(|&(_, k)| k)?;
+    Some((kind, &s[colon + len..]))
+}
+
+/// Skips leading `[TAG]` blocks when a prefix follows them.
+fn skip_tags(s: &str) -> &str {
+    let mut rest = s.trim_start_matches(is_ws);
+    for _ in 0..3 {
+        if !rest.starts_with('[') {
+            break;
+        }
+        match rest.find(']') {
+            Some(e) if e <= 40 => rest = rest[e + 1..].trim_start_matches(is_ws),
+            _ => break,
+        }
+    }
+    if one_prefix(rest).is_some() {
+        rest
+    } else {
+        s
+    }
+}
+
+/// The kind of the first prefix, if any.
+pub(crate) fn kind(subject: &str) -> Option<PrefixKind> {
+    one_prefix(skip_tags(subject)).map(|(k, _)| k)
+}
+
+/// The subject with one leading forward prefix removed (the forwarded email's own subject).
+pub(crate) fn strip_forward(subject: &str) -> &str {
+    match one_prefix(skip_tags(subject)) {
+        Some((PrefixKind::Forward, rest)) => trim(rest),
+        _ => trim(subject),
+    }
+}
+
+/// The subject with every leading reply/forward prefix and tag removed.
+pub fn strip_prefixes(subject: &str) -> &str {
+    let mut s = skip_tags(subject);
+    for _ in 0..16 {
+        match one_prefix(s) {
+            Some((_, rest)) => s = skip_tags(rest),
+            None => break,
+        }
+    }
+    trim(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(kind("Fwd: Hello"), Some(PrefixKind::Forward));
+        assert_eq!(kind("WG: Angebot"), Some(PrefixKind::Forward));
+        assert_eq!(kind("TR : Devis"), Some(PrefixKind::Forward));
+        assert_eq!(kind("転送: 見積もり"), Some(PrefixKind::Forward));
+        assert_eq!(kind("转发：报价"), Some(PrefixKind::Forward));
+        assert_eq!(kind("[EXTERNAL] FW: Quote"), Some(PrefixKind::Forward));
+        assert_eq!(kind("Re[2]: Quote"), Some(PrefixKind::Reply));
+        assert_eq!(kind("AW: Angebot"), Some(PrefixKind::Reply));
+        assert_eq!(kind("Meeting: today"), None);
+        assert_eq!(strip_forward("Fwd: Re: Hello"), "Re: Hello");
+        assert_eq!(strip_prefixes("RE: FW: Re[3]: Hello"), "Hello");
+        assert_eq!(strip_prefixes("Hello"), "Hello");
+    }
+}
