@@ -4,6 +4,7 @@
 //! exit code 2; an unexpected failure (I/O, network) exit code 1.
 
 mod cmd;
+mod serve;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     Forward(cmd::forward::Args),
     /// Split a reply into new text, quoted history and signature.
     Reply(cmd::reply::Args),
+    /// Run the local CRM endpoint and its timeline web UI.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
             Command::Push(args) => cmd::push::run(args),
         Command::Forward(args) => cmd::forward::run(args),
         Command::Reply(args) => cmd::reply::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

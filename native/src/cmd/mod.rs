@@ -6,6 +6,7 @@ pub mod parse;
 pub mod plan;
 pub mod push;
 pub mod reply;
+pub mod serve;
 
 use std::io::Read;
 use std::path::Path;

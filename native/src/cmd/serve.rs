@@ -1,0 +1,99 @@
+//! `mailtrail serve`: run the local CRM endpoint and its web UI (see docs/server.md).
+
+use super::{CliError, CliResult};
+use crate::serve;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (the real one is printed).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: String,
+    /// `sqlite:PATH` or `postgres://USER@HOST/DB` [default: sqlite:<data-dir>/mailtrail.db]
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Token file and default database [default: $MAILTRAIL_DATA_DIR, else ~/.local/share/mailtrail]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Serve these static files (the built Outlook add-in) under /addin/.
+    #[arg(long)]
+    pub addin_dir: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (needed to host the Outlook add-in).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Requests per second per token (`N/s`), or `off`.
+    #[arg(long, default_value = "1000/s")]
+    pub rate_limit: String,
+    /// Largest record accepted: attachments plus bodies, in MiB (larger gets 413).
+    #[arg(long, default_value_t = 50)]
+    pub max_record_mb: u64,
+    /// Allow listening on a non-loopback address (use with --tls-cert on untrusted networks).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        CliError::BadInput(format!("--listen must be IP:PORT such as 127.0.0.1:8787, not {:?}", args.listen))
+    })?;
+    if !listen.ip().is_loopback() && !args.allow_remote {
+        return Err(CliError::BadInput(format!(
+            "refusing to listen on {listen}: that is reachable from other machines. Pass --allow-remote \
+             to mean it (and --tls-cert/--tls-key on a network you do not trust)"
+        )));
+    }
+    let rate_limit = serve::ratelimit::parse_rate(&args.rate_limit).map_err(CliError::BadInput)?;
+    if args.max_record_mb == 0 {
+        return Err(CliError::BadInput("--max-record-mb must be at least 1".into()));
+    }
+    let data_dir = match args.data_dir.or_else(default_data_dir) {
+        Some(d) => d,
+        None => {
+            return Err(CliError::BadInput(
+                "no data directory: pass --data-dir or set MAILTRAIL_DATA_DIR (HOME is not set)".into(),
+            ))
+        }
+    };
+    let cfg = serve::Config {
+        listen,
+        database: args.database,
+        data_dir,
+        addin_dir: args.addin_dir,
+        tls: args.tls_cert.zip(args.tls_key),
+        rate_limit,
+        max_record_bytes: args.max_record_mb.saturating_mul(1024 * 1024),
+    };
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mailtrail-serve")
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve::run(cfg)).map_err(|e| CliError::Failed(format!("{e:#}")))
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MAILTRAIL_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("mailtrail"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/mailtrail"))
+}
+
+/// Logs on stderr (stdout carries the banner); `MAILTRAIL_LOG` or `RUST_LOG` set the filter.
+fn init_logging() {
+    let filter = std::env::var("MAILTRAIL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,688 @@
+//! The `/v1` JSON API (contract in docs/server.md).
+//!
+//! `POST /v1/records` is authenticated by the webhook signature; every other route by
+//! `Authorization: Bearer <token>`. Both count against the token's rate limit. Errors are
+//! always `{"error": {"code", "message", "field"}}` (see `error.rs`).
+
+use super::db::{now_ms, Contact, ContactPatch, ContactSummary, StoredRecord, TimelineRow};
+use super::error::{parse_json, ApiError};
+use super::ingest::{self, Summary};
+use super::token::constant_time_eq;
+use super::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type St = State<Arc<AppState>>;
+type ApiResult = Result<Response, ApiError>;
+
+/// Most addresses one lookup may ask about.
+const MAX_LOOKUP: usize = 1000;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/records", post(post_record))
+        .route("/v1/records/{key}", get(get_record).delete(delete_record))
+        .route("/v1/emails/{id}", get(get_email))
+        .route("/v1/attachments/{sha256}", get(get_attachment))
+        .route("/v1/contacts", get(list_contacts).post(create_contact))
+        .route("/v1/contacts/lookup", post(lookup_contacts))
+        .route("/v1/contacts/{id}", get(get_contact).patch(patch_contact))
+        .route("/v1/contacts/{id}/timeline", get(timeline))
+        .route("/v1/watch-status", get(list_watch_status))
+        .route("/v1/watch-status/{account}", put(put_watch_status).delete(delete_watch_status))
+        .route("/v1/stats", get(stats))
+        .route("/v1/{*rest}", axum::routing::any(not_found))
+        .layer(axum::middleware::from_fn(cors))
+        // Records carry attachments: the route reads its body itself, with its own limit.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such API route; see docs/server.md for the routes this server offers")
+}
+
+/// CORS for the API: bearer tokens are not ambient credentials, so any origin may call it
+/// (the Outlook add-in's pages, an extension page); no cookies are ever accepted here.
+async fn cors(req: Request<Body>, next: Next) -> Response {
+    if req.method() == Method::OPTIONS {
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Authorization, Content-Type, Idempotency-Key, Mailtrail-Timestamp, Mailtrail-Signature",
+            ),
+        );
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        // Chrome's Private Network Access: a public page asking for a loopback server.
+        h.insert("access-control-allow-private-network", HeaderValue::from_static("true"));
+        return resp;
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+// ---- authentication
+
+/// A request that presented the right bearer token and was within the rate limit.
+pub struct Authed;
+
+impl FromRequestParts<Arc<AppState>> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        check_bearer(&parts.headers, state)?;
+        check_rate(state)?;
+        Ok(Authed)
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn check_bearer(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    match bearer(headers) {
+        None => Err(ApiError::unauthorized(
+            "missing_token",
+            "this request needs the header Authorization: Bearer <token> — the token printed by \
+             `mailtrail serve` on first start (also in the token file of its data directory)",
+        )),
+        Some(t) if constant_time_eq(t.as_bytes(), state.token.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized(
+            "invalid_token",
+            "the token does not match this server's token: copy it again from the token file \
+             of the server's data directory into the extension's settings",
+        )),
+    }
+}
+
+fn check_rate(state: &AppState) -> Result<(), ApiError> {
+    let Some(limiter) = &state.limiter else { return Ok(()) };
+    limiter.check("token").map_err(|wait| {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} requests per second with this token; retry after {wait} s",
+                limiter.per_second()
+            ),
+        );
+        e.retry_after = Some(wait);
+        e
+    })
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+// ---- health and stats
+
+async fn health(State(st): St, headers: HeaderMap) -> ApiResult {
+    let authenticated = if headers.contains_key(header::AUTHORIZATION) {
+        check_bearer(&headers, &st)?;
+        Some(true)
+    } else {
+        None
+    };
+    let db_ok = st.store.ping().await.is_ok();
+    let mut body = json!({
+        "status": if db_ok { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": st.store.kind().as_str(),
+        "recordSchema": mailtrail::record::RECORD_SCHEMA,
+    });
+    if let Some(a) = authenticated {
+        body["authenticated"] = json!(a);
+    }
+    if !db_ok {
+        body["message"] = json!("the database is not answering");
+    }
+    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn stats(_: Authed, State(st): St) -> ApiResult {
+    let stats = st.store.stats().await?;
+    let version = st.store.schema_version().await?;
+    let mut body = serde_json::to_value(stats).map_err(ApiError::internal)?;
+    body["database"] = json!(st.store.kind().as_str());
+    body["schemaVersion"] = json!(version);
+    Ok(Json(body).into_response())
+}
+
+// ---- records
+
+async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult {
+    let limit = st.http_body_limit();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(http_too_large(st.max_record_bytes));
+    }
+    let bytes = read_limited(body, limit as usize, st.max_record_bytes).await?;
+
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = now_ms() / 1000;
+    if let Err(e) = mailtrail::webhook::verify(
+        st.token.as_bytes(),
+        header(mailtrail::webhook::HEADER_TIMESTAMP),
+        header(mailtrail::webhook::HEADER_SIGNATURE),
+        &bytes,
+        now,
+        mailtrail::webhook::DEFAULT_TOLERANCE_SECONDS,
+    ) {
+        return Err(signature_error(e, bearer(&headers).is_some()));
+    }
+    check_rate(&st)?;
+
+    let header_key = header(mailtrail::webhook::HEADER_IDEMPOTENCY_KEY).map(str::to_string);
+    let max = st.max_record_bytes;
+    let received_at = now_ms();
+    let parse = move || -> Result<_, ApiError> {
+        let record: mailtrail::Record = parse_json(&bytes)?;
+        ingest::prepare(record, header_key.as_deref(), max, received_at)
+    };
+    // Decoding and hashing megabytes of attachments must not stall the request threads.
+    let prepared = if limit > 0 && declared.unwrap_or(0) > 256 * 1024 {
+        tokio::task::spawn_blocking(parse).await.map_err(ApiError::internal)??
+    } else {
+        parse()?
+    };
+    let outcome = st.store.insert_record(prepared).await?;
+    let status = if outcome.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    if !outcome.duplicate {
+        tracing::debug!(id = outcome.record.id, key = %outcome.record.idempotency_key, "record stored");
+    }
+    Ok(json_response(status, record_json(&outcome.record, Some(outcome.duplicate))))
+}
+
+fn signature_error(e: mailtrail::webhook::VerifyError, had_bearer: bool) -> ApiError {
+    use mailtrail::webhook::VerifyError as V;
+    let code = match e {
+        V::MissingTimestamp => "missing_timestamp",
+        V::BadTimestamp => "bad_timestamp",
+        V::OutsideWindow(_) => "timestamp_out_of_window",
+        V::MissingSignature => "missing_signature",
+        V::NoV1Signature | V::Mismatch => "bad_signature",
+    };
+    let mut message = match e {
+        V::OutsideWindow(skew) => format!(
+            "Mailtrail-Timestamp is {} seconds away from the server's clock (at most {} allowed): check the computer's clock",
+            skew.abs(),
+            mailtrail::webhook::DEFAULT_TOLERANCE_SECONDS
+        ),
+        V::Mismatch => "the signature does not match: the token used to sign differs from this server's token, \
+                        or the body changed on the way"
+            .to_string(),
+        other => other.to_string(),
+    };
+    if had_bearer && matches!(code, "missing_timestamp" | "missing_signature") {
+        message.push_str(
+            " (POST /v1/records is authenticated by its signature — HMAC-SHA256 of \"<timestamp>.<body>\" \
+             with the token — not by the bearer token; see docs/server.md)",
+        );
+    }
+    ApiError::unauthorized(code, message)
+}
+
+fn http_too_large(max_record_bytes: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "record_too_large",
+        format!(
+            "the request is larger than this server accepts (records up to {} of attachments and body, \
+             base64-encoded); drop the attachments (the email still logs) or raise --max-record-mb",
+            ingest::human_size(max_record_bytes)
+        ),
+    )
+}
+
+async fn read_limited(body: Body, limit: usize, max_record_bytes: u64) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(http_too_large(max_record_bytes)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable_body",
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// The JSON of a stored record: `{"id", "idempotencyKey", ["duplicate",] "threadKey",
+/// "receivedAt", "contacts", "record"}`. Built by hand to embed the stored JSON as is.
+fn record_json(r: &StoredRecord, duplicate: Option<bool>) -> String {
+    let contacts = serde_json::to_string(&r.contacts).unwrap_or_else(|_| "[]".into());
+    let key = serde_json::to_string(&r.idempotency_key).unwrap_or_else(|_| "\"\"".into());
+    let thread = serde_json::to_string(&r.thread_key).unwrap_or_else(|_| "\"\"".into());
+    let dup = match duplicate {
+        Some(d) => format!("\"duplicate\":{d},"),
+        None => String::new(),
+    };
+    format!(
+        "{{\"id\":{},\"idempotencyKey\":{key},{dup}\"threadKey\":{thread},\"receivedAt\":{},\"contacts\":{contacts},\"record\":{}}}",
+        r.id, r.received_at, r.body
+    )
+}
+
+async fn get_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiResult {
+    match st.store.record_by_key(&key).await? {
+        Some(r) => Ok(json_response(StatusCode::OK, record_json(&r, None))),
+        None => Err(ApiError::not_found(format!("no record with idempotency key {key:?}"))),
+    }
+}
+
+async fn delete_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiResult {
+    if st.store.delete_record(&key).await? {
+        Ok(Json(json!({"deleted": true, "idempotencyKey": key})).into_response())
+    } else {
+        Err(ApiError::not_found(format!("no record with idempotency key {key:?}")))
+    }
+}
+
+fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request("invalid_id", "id", format!("{what} id must be a positive number, not {text:?}")))
+}
+
+async fn get_email(_: Authed, State(st): St, Path(id): Path<String>) -> ApiResult {
+    let id = parse_id(&id, "email")?;
+    match st.store.record_by_id(id).await? {
+        Some(r) => Ok(json_response(StatusCode::OK, record_json(&r, None))),
+        None => Err(ApiError::not_found(format!("no email with id {id}"))),
+    }
+}
+
+async fn get_attachment(_: Authed, State(st): St, Path(sha): Path<String>) -> ApiResult {
+    attachment_response(&st, &sha, None).await
+}
+
+/// An attachment's bytes, always as a download: never rendered by the browser in our origin.
+pub async fn attachment_response(st: &AppState, sha: &str, name: Option<&str>) -> ApiResult {
+    let sha = sha.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request("invalid_sha256", "sha256", "an attachment is named by 64 hex digits"));
+    }
+    let Some(data) = st.store.blob(&sha).await? else {
+        return Err(ApiError::not_found("this attachment's content is not stored on this server"));
+    };
+    let filename: String = name
+        .unwrap_or("attachment")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    let mut resp = (StatusCode::OK, data).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    Ok(resp)
+}
+
+// ---- contacts
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    q: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn parse_limit(text: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(t) => t.parse::<i64>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            ApiError::bad_request("invalid_limit", "limit", format!("limit must be a number from 1 to {max}"))
+        }),
+    }
+}
+
+/// Contact-list cursor: hex of the sort key, a dot, the id.
+pub fn contact_cursor(sort_key: &str, id: i64) -> String {
+    format!("{}.{id}", ingest::hex(sort_key.as_bytes()))
+}
+
+pub fn parse_contact_cursor(c: &str) -> Result<(String, i64), ApiError> {
+    let bad = || ApiError::bad_request("invalid_cursor", "cursor", "cursor is not one this server handed out");
+    let (hex, id) = c.rsplit_once('.').ok_or_else(bad)?;
+    let id: i64 = id.parse().map_err(|_| bad())?;
+    if hex.len() % 2 != 0 {
+        return Err(bad());
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+    let key = String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())?;
+    Ok((key, id))
+}
+
+fn contact_summary_json(c: &ContactSummary) -> Value {
+    serde_json::to_value(c).unwrap_or(Value::Null)
+}
+
+async fn list_contacts(_: Authed, State(st): St, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
+    let limit = parse_limit(p.limit.as_deref(), 50, 500)?;
+    let after = p.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_contact_cursor).transpose()?;
+    let rows = st.store.list_contacts(p.q.as_deref().unwrap_or(""), limit, after).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|c| contact_cursor(&c.sort_key, c.contact.id)))
+        .flatten();
+    let contacts: Vec<Value> = rows.iter().map(contact_summary_json).collect();
+    Ok(Json(json!({"contacts": contacts, "nextCursor": next})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewContact {
+    address: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+fn normalise_contact_address(address: &str, field: &str) -> Result<String, ApiError> {
+    mailtrail::normalize_address(address).map_err(|e| {
+        ApiError::bad_request("invalid_address", field, format!("{field} is not an email address: {e}"))
+    })
+}
+
+fn clean_name(name: Option<&str>) -> Option<String> {
+    name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_string)
+}
+
+async fn create_contact(_: Authed, State(st): St, body: Bytes) -> ApiResult {
+    let new: NewContact = parse_json(&body)?;
+    let address = normalise_contact_address(&new.address, "address")?;
+    let name = clean_name(new.name.as_deref());
+    match st.store.create_contact(&address, name.as_deref()).await {
+        Ok(c) => Ok((StatusCode::CREATED, Json(contact_json(&c, 0, None))).into_response()),
+        Err(super::db::StoreError::Conflict(id)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "contact_exists",
+            format!("a contact with the address {address} already exists (id {id})"),
+        )
+        .field("address")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn contact_json(c: &Contact, email_count: i64, last_email_at: Option<i64>) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    v["emailCount"] = json!(email_count);
+    v["lastEmailAt"] = json!(last_email_at);
+    v
+}
+
+async fn get_contact(_: Authed, State(st): St, Path(id): Path<String>) -> ApiResult {
+    let id = parse_id(&id, "contact")?;
+    match st.store.contact(id).await? {
+        Some(c) => Ok(Json(contact_summary_json(&c)).into_response()),
+        None => Err(ApiError::not_found(format!("no contact with id {id}"))),
+    }
+}
+
+async fn patch_contact(_: Authed, State(st): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let id = parse_id(&id, "contact")?;
+    let map: serde_json::Map<String, Value> = parse_json(&body)?;
+    let mut patch = ContactPatch::default();
+    for (k, v) in &map {
+        match (k.as_str(), v) {
+            ("name", Value::Null) => patch.name = Some(None),
+            ("name", Value::String(s)) => patch.name = Some(clean_name(Some(s))),
+            ("name", _) => return Err(ApiError::bad_request("invalid_value", "name", "name must be a string or null")),
+            ("address", Value::String(s)) => patch.address = Some(normalise_contact_address(s, "address")?),
+            ("address", _) => {
+                return Err(ApiError::bad_request("invalid_value", "address", "address must be a string"))
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    other,
+                    format!("{other} cannot be changed (a contact has name and address)"),
+                ))
+            }
+        }
+    }
+    match st.store.update_contact(id, patch).await {
+        Ok(Some(_)) => match st.store.contact(id).await? {
+            Some(c) => Ok(Json(contact_summary_json(&c)).into_response()),
+            None => Err(ApiError::not_found(format!("no contact with id {id}"))),
+        },
+        Ok(None) => Err(ApiError::not_found(format!("no contact with id {id}"))),
+        Err(super::db::StoreError::Conflict(other)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "contact_exists",
+            format!("another contact (id {other}) already has this address"),
+        )
+        .field("address")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupRequest {
+    addresses: Vec<String>,
+}
+
+async fn lookup_contacts(_: Authed, State(st): St, body: Bytes) -> ApiResult {
+    let req: LookupRequest = parse_json(&body)?;
+    if req.addresses.len() > MAX_LOOKUP {
+        return Err(ApiError::bad_request(
+            "too_many_addresses",
+            "addresses",
+            format!("at most {MAX_LOOKUP} addresses per lookup ({} given); split the list", req.addresses.len()),
+        ));
+    }
+    let mut normalised: Vec<String> = Vec::with_capacity(req.addresses.len());
+    let mut invalid: Vec<&str> = Vec::new();
+    for a in &req.addresses {
+        match mailtrail::normalize_address(a) {
+            Ok(n) => {
+                if !normalised.contains(&n) {
+                    normalised.push(n)
+                }
+            }
+            Err(_) => invalid.push(a),
+        }
+    }
+    let found = st.store.lookup_contacts(&normalised).await?;
+    let mut contacts = serde_json::Map::with_capacity(normalised.len());
+    for a in normalised {
+        let v = found.get(&a).map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+        contacts.insert(a, v);
+    }
+    Ok(Json(json!({"contacts": contacts, "invalid": invalid})).into_response())
+}
+
+/// Emails grouped by thread: threads ordered by their newest email, emails newest first.
+pub fn group_threads(rows: &[TimelineRow]) -> Vec<(String, Vec<&TimelineRow>)> {
+    let mut order: Vec<(String, Vec<&TimelineRow>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for r in rows {
+        match index.get(r.thread_key.as_str()) {
+            Some(&i) => order[i].1.push(r),
+            None => {
+                index.insert(&r.thread_key, order.len());
+                order.push((r.thread_key.clone(), vec![r]));
+            }
+        }
+    }
+    order
+}
+
+pub fn summary_of(r: &TimelineRow) -> Summary {
+    serde_json::from_str(&r.summary).unwrap_or_default()
+}
+
+fn timeline_email_json(r: &TimelineRow) -> Value {
+    let s = summary_of(r);
+    json!({
+        "id": r.id, "idempotencyKey": r.idempotency_key, "direction": r.direction,
+        "timestamp": r.sent_at, "subject": r.subject, "from": s.from, "to": s.to, "cc": s.cc,
+        "snippet": r.snippet, "attachments": s.attachments, "droppedAttachments": s.dropped_attachments,
+        "reasons": s.reasons, "forwardedBy": s.forwarded_by, "source": s.source,
+        "bodyTruncated": s.body_truncated,
+    })
+}
+
+async fn timeline(_: Authed, State(st): St, Path(id): Path<String>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let id = parse_id(&id, "contact")?;
+    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
+    let limit = parse_limit(p.limit.as_deref(), 100, 1000)?;
+    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::bad_request("invalid_cursor", "cursor", "cursor is not one this server handed out");
+            let (at, rid) = c.split_once('.').ok_or_else(bad)?;
+            Some((at.parse().map_err(|_| bad())?, rid.parse().map_err(|_| bad())?))
+        }
+    };
+    let Some(contact) = st.store.contact(id).await? else {
+        return Err(ApiError::not_found(format!("no contact with id {id}")));
+    };
+    let rows = st.store.timeline(id, limit, before).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| format!("{}.{}", r.sent_at, r.id))).flatten();
+    let threads: Vec<Value> = group_threads(&rows)
+        .into_iter()
+        .map(|(key, emails)| {
+            // The thread's subject: its oldest email's on this page, which is the one that started it.
+            let subject = emails.last().map(|e| e.subject.clone()).unwrap_or_default();
+            let latest = emails.first().map(|e| e.sent_at).unwrap_or(0);
+            json!({
+                "threadKey": key, "subject": subject, "latestAt": latest, "count": emails.len(),
+                "emails": emails.iter().map(|e| timeline_email_json(e)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next})).into_response())
+}
+
+// ---- connected-inbox status (from `mailtrail watch`)
+
+pub const WATCH_STATES: &[&str] = &["connected", "reconnecting", "disconnected"];
+
+async fn put_watch_status(_: Authed, State(st): St, Path(account): Path<String>, body: Bytes) -> ApiResult {
+    let account = account.trim().to_string();
+    if account.is_empty() || account.len() > 320 || account.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_account", "account", "the account name must be 1 to 320 printable characters"));
+    }
+    if body.len() > 64 * 1024 {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "status_too_large", "a status must be under 64 KiB"));
+    }
+    let status: serde_json::Map<String, Value> = parse_json(&body)?;
+    match status.get("state").and_then(Value::as_str) {
+        Some(s) if WATCH_STATES.contains(&s) => {}
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_state",
+                "state",
+                "state must be \"connected\", \"reconnecting\" or \"disconnected\"",
+            ))
+        }
+    }
+    for (field, ok) in [
+        ("reason", status.get("reason").is_none_or(|v| v.is_string() || v.is_null())),
+        ("message", status.get("message").is_none_or(|v| v.is_string() || v.is_null())),
+        ("attempt", status.get("attempt").is_none_or(|v| v.is_u64() || v.is_null())),
+        ("nextTryAt", status.get("nextTryAt").is_none_or(|v| v.is_i64() || v.is_null())),
+        ("lastSyncAt", status.get("lastSyncAt").is_none_or(|v| v.is_i64() || v.is_null())),
+    ] {
+        if !ok {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                field,
+                format!("{field} has the wrong type (reason/message: string; attempt: count; nextTryAt/lastSyncAt: ms since the epoch)"),
+            ));
+        }
+    }
+    let text = serde_json::to_string(&status).map_err(ApiError::internal)?;
+    let row = st.store.put_watch_status(&account, &text).await?;
+    Ok(Json(watch_json(&row.account, &row.status, row.updated_at)).into_response())
+}
+
+pub fn watch_json(account: &str, status: &str, updated_at: i64) -> Value {
+    let mut v: Value = serde_json::from_str(status).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("account".into(), json!(account));
+        obj.insert("updatedAt".into(), json!(updated_at));
+    }
+    v
+}
+
+async fn list_watch_status(_: Authed, State(st): St) -> ApiResult {
+    let rows = st.store.watch_statuses().await?;
+    let accounts: Vec<Value> = rows.iter().map(|r| watch_json(&r.account, &r.status, r.updated_at)).collect();
+    Ok(Json(json!({"accounts": accounts})).into_response())
+}
+
+async fn delete_watch_status(_: Authed, State(st): St, Path(account): Path<String>) -> ApiResult {
+    if st.store.delete_watch_status(&account).await? {
+        Ok(Json(json!({"deleted": true, "account": account})).into_response())
+    } else {
+        Err(ApiError::not_found(format!("no status for account {account:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip() {
+        let c = contact_cursor("żaneta kowalska", 42);
+        assert_eq!(parse_contact_cursor(&c).unwrap(), ("żaneta kowalska".to_string(), 42));
+        assert!(parse_contact_cursor("zz.1").is_err());
+        assert!(parse_contact_cursor("nope").is_err());
+    }
+
+    #[test]
+    fn threads_keep_newest_first() {
+        let row = |id: i64, thread: &str, at: i64| TimelineRow {
+            id,
+            idempotency_key: format!("k{id}"),
+            thread_key: thread.into(),
+            direction: "outgoing".into(),
+            sent_at: at,
+            subject: String::new(),
+            snippet: String::new(),
+            summary: "{}".into(),
+        };
+        let rows = vec![row(4, "b", 40), row(3, "a", 30), row(2, "b", 20), row(1, "a", 10)];
+        let g = group_threads(&rows);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].0, "b");
+        assert_eq!(g[0].1.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4, 2]);
+        assert_eq!(g[1].1.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3, 1]);
+    }
+}

@@ -1,0 +1,729 @@
+// One backend's implementation. Included twice by `define_backend!` in db/mod.rs, once for
+// SQLite and once for PostgreSQL; `Db`, `Conn`, `Options`, `IS_SQLITE`, `BEGIN_WRITE` and
+// `MIGRATIONS` come from the macro. Keep the SQL portable (`$N` placeholders, ON CONFLICT,
+// RETURNING, CAST) and branch on `IS_SQLITE` where the dialects differ.
+
+use sqlx::{ConnectOptions, Connection, Row};
+use tokio::sync::mpsc;
+
+pub struct Backend {
+    pool: sqlx::Pool<Db>,
+    writer: std::sync::Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// `$start, $start+1, …` n placeholders.
+fn placeholders(start: usize, n: usize) -> String {
+    let mut s = String::with_capacity(n * 4);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('$');
+        s.push_str(&(start + i).to_string());
+    }
+    s
+}
+
+const CONTACT_COLUMNS: &str = "id, address, name, created_at, updated_at";
+
+fn contact_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Contact, sqlx::Error> {
+    Ok(Contact {
+        id: row.try_get(0)?,
+        address: row.try_get(1)?,
+        name: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        updated_at: row.try_get(4)?,
+    })
+}
+
+impl Backend {
+    pub async fn open(opts: Options, pool_size: u32) -> Result<Backend, sqlx::Error> {
+        let pool = sqlx::pool::PoolOptions::<Db>::new()
+            .max_connections(pool_size)
+            .min_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(opts.clone())
+            .await?;
+        migrate(&pool).await?;
+        let writer_conn = opts.connect().await?;
+        let (tx, rx) = mpsc::channel::<WriteJob>(4 * MAX_BATCH);
+        let task = tokio::spawn(writer_loop(opts, writer_conn, rx));
+        Ok(Backend {
+            pool,
+            writer: std::sync::Mutex::new(Some(tx)),
+            writer_task: tokio::sync::Mutex::new(Some(task)),
+        })
+    }
+
+    pub async fn close(&self) {
+        // Dropping the sender lets the writer finish the jobs already queued, then stop.
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Some(task) = self.writer_task.lock().await.take() {
+            let _ = task.await;
+        }
+        self.pool.close().await;
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn insert_record(&self, record: NewRecord) -> Result<InsertOutcome, StoreError> {
+        let sender = match self.writer.lock() {
+            Ok(w) => w.clone(),
+            Err(_) => None,
+        };
+        let sender = sender.ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender.send(WriteJob { record, reply }).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn lookup_contacts(&self, addresses: &[String]) -> Result<HashMap<String, Contact>, StoreError> {
+        let mut found = HashMap::with_capacity(addresses.len());
+        for chunk in addresses.chunks(500) {
+            let sql = format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE address IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q.bind(a.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let c = contact_from_row(&row)?;
+                found.insert(c.address.clone(), c);
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn list_contacts(
+        &self,
+        query: &str,
+        limit: i64,
+        after: Option<(String, i64)>,
+    ) -> Result<Vec<ContactSummary>, StoreError> {
+        let (after_key, after_id) = after.unwrap_or_default();
+        let pattern = like_pattern(query.trim());
+        let rows = sqlx::query(
+            "SELECT c.id, c.address, c.name, c.created_at, c.updated_at, c.sort_key, \
+               (SELECT COUNT(*) FROM record_contacts rc WHERE rc.contact_id = c.id), \
+               (SELECT MAX(rc.sent_at) FROM record_contacts rc WHERE rc.contact_id = c.id) \
+             FROM contacts c \
+             WHERE c.search LIKE $1 ESCAPE '\\' \
+               AND (c.sort_key > $2 OR (c.sort_key = $2 AND c.id > $3)) \
+             ORDER BY c.sort_key, c.id LIMIT $4",
+        )
+        .bind(pattern)
+        .bind(after_key)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(ContactSummary {
+                contact: contact_from_row(&row)?,
+                sort_key: row.try_get(5)?,
+                email_count: row.try_get(6)?,
+                last_email_at: row.try_get(7)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn contact(&self, id: i64) -> Result<Option<ContactSummary>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.id, c.address, c.name, c.created_at, c.updated_at, c.sort_key, \
+               (SELECT COUNT(*) FROM record_contacts rc WHERE rc.contact_id = c.id), \
+               (SELECT MAX(rc.sent_at) FROM record_contacts rc WHERE rc.contact_id = c.id) \
+             FROM contacts c WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(Some(ContactSummary {
+                contact: contact_from_row(&row)?,
+                sort_key: row.try_get(5)?,
+                email_count: row.try_get(6)?,
+                last_email_at: row.try_get(7)?,
+            })),
+        }
+    }
+
+    pub async fn create_contact(&self, address: &str, name: Option<&str>) -> Result<Contact, StoreError> {
+        let now = now_ms();
+        let (search, sort_key) = search_text(address, name);
+        let sql = format!(
+            "INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (address) DO NOTHING RETURNING {CONTACT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(address)
+            .bind(name)
+            .bind(search)
+            .bind(sort_key)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(contact_from_row(&row)?),
+            None => {
+                let existing: i64 = sqlx::query("SELECT id FROM contacts WHERE address = $1")
+                    .bind(address)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get(0)?;
+                Err(StoreError::Conflict(existing))
+            }
+        }
+    }
+
+    pub async fn update_contact(&self, id: i64, patch: ContactPatch) -> Result<Option<Contact>, StoreError> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+        let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let current = contact_from_row(&row)?;
+        let address = patch.address.unwrap_or(current.address.clone());
+        let name = match patch.name {
+            Some(n) => n,
+            None => current.name.clone(),
+        };
+        if address != current.address {
+            if let Some(other) = sqlx::query("SELECT id FROM contacts WHERE address = $1")
+                .bind(&address)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                return Err(StoreError::Conflict(other.try_get(0)?));
+            }
+        }
+        let (search, sort_key) = search_text(&address, name.as_deref());
+        let sql = format!(
+            "UPDATE contacts SET address = $1, name = $2, search = $3, sort_key = $4, updated_at = $5 \
+             WHERE id = $6 RETURNING {CONTACT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&address)
+            .bind(&name)
+            .bind(search)
+            .bind(sort_key)
+            .bind(now_ms())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let updated = contact_from_row(&row)?;
+        tx.commit().await?;
+        Ok(Some(updated))
+    }
+
+    pub async fn timeline(
+        &self,
+        contact_id: i64,
+        limit: i64,
+        before: Option<(i64, i64)>,
+    ) -> Result<Vec<TimelineRow>, StoreError> {
+        let (before_at, before_id) = before.unwrap_or((i64::MAX, i64::MAX));
+        let rows = sqlx::query(
+            "SELECT r.id, r.idempotency_key, r.thread_key, r.direction, r.sent_at, r.subject, \
+                    r.snippet, r.summary \
+             FROM record_contacts rc JOIN records r ON r.id = rc.record_id \
+             WHERE rc.contact_id = $1 AND (rc.sent_at < $2 OR (rc.sent_at = $2 AND rc.record_id < $3)) \
+             ORDER BY rc.sent_at DESC, rc.record_id DESC LIMIT $4",
+        )
+        .bind(contact_id)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(TimelineRow {
+                id: row.try_get(0)?,
+                idempotency_key: row.try_get(1)?,
+                thread_key: row.try_get(2)?,
+                direction: row.try_get(3)?,
+                sent_at: row.try_get(4)?,
+                subject: row.try_get(5)?,
+                snippet: row.try_get(6)?,
+                summary: row.try_get(7)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn record_where(&self, _what: &str, key: RecordKey<'_>) -> Result<Option<StoredRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(find_record(&mut conn, key).await?)
+    }
+
+    pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let Some(row) = sqlx::query("SELECT id FROM records WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let id: i64 = row.try_get(0)?;
+        let hashes: Vec<String> = sqlx::query("SELECT sha256 FROM record_blobs WHERE record_id = $1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        // Cascades to record_contacts and record_blobs.
+        sqlx::query("DELETE FROM records WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        for sha in hashes {
+            // Keep the blob while another record still uses it.
+            sqlx::query(
+                "DELETE FROM blobs WHERE sha256 = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM record_blobs WHERE sha256 = $1)",
+            )
+            .bind(sha)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT data FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    pub async fn small_blobs(&self, hashes: &[String], max_each: i64) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let mut out = HashMap::new();
+        if hashes.is_empty() {
+            return Ok(out);
+        }
+        for chunk in hashes.chunks(100) {
+            let sql = format!(
+                "SELECT sha256, data FROM blobs WHERE size <= $1 AND sha256 IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(max_each);
+            for h in chunk {
+                q = q.bind(h.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn blobs_present(&self, hashes: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in hashes.chunks(100) {
+            let sql = format!("SELECT sha256 FROM blobs WHERE sha256 IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for h in chunk {
+                q = q.bind(h.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(row.try_get(0)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn put_watch_status(&self, account: &str, status: &str) -> Result<WatchRow, StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO watch_status (account, status, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+        )
+        .bind(account)
+        .bind(status)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(WatchRow { account: account.to_string(), status: status.to_string(), updated_at: now })
+    }
+
+    pub async fn watch_statuses(&self) -> Result<Vec<WatchRow>, StoreError> {
+        let rows = sqlx::query("SELECT account, status, updated_at FROM watch_status ORDER BY account")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(WatchRow { account: row.try_get(0)?, status: row.try_get(1)?, updated_at: row.try_get(2)? });
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_watch_status(&self, account: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM watch_status WHERE account = $1")
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM records), (SELECT COUNT(*) FROM contacts), \
+                    (SELECT COUNT(*) FROM blobs), \
+                    (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Stats {
+            records: row.try_get(0)?,
+            contacts: row.try_get(1)?,
+            blobs: row.try_get(2)?,
+            blob_bytes: row.try_get(3)?,
+        })
+    }
+
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM mailtrail_schema")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+/// Applies the embedded migrations not yet applied, in one transaction, under a lock so that
+/// several instances starting together against one PostgreSQL apply each migration once.
+async fn migrate(pool: &sqlx::Pool<Db>) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    if !IS_SQLITE {
+        // Any constant shared by all instances; released at commit.
+        sqlx::query("SELECT pg_advisory_xact_lock(7216354090)").execute(&mut *tx).await?;
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS mailtrail_schema (\
+           version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM mailtrail_schema")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(newer) = applied.iter().copied().filter(|v| *v > known).max() {
+        return Err(sqlx::Error::Protocol(format!(
+            "the database is at schema version {newer}, newer than this mailtrail understands ({known}): \
+             upgrade mailtrail, or point it at another database"
+        )));
+    }
+    for m in MIGRATIONS {
+        if applied.contains(&m.version) {
+            continue;
+        }
+        tracing::info!(version = m.version, name = m.name, "applying schema migration");
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO mailtrail_schema (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// The single writer: takes every job waiting, stores them in one transaction, answers each.
+async fn writer_loop(opts: Options, conn: Conn, mut rx: mpsc::Receiver<WriteJob>) {
+    let mut conn = Some(conn);
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = rx.recv().await {
+        let mut bytes = job.record.blob_bytes();
+        batch.push(job);
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(job) => {
+                    bytes += job.record.blob_bytes();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        if conn.is_none() {
+            match opts.connect().await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "record writer cannot reconnect to the database");
+                    for job in batch.drain(..) {
+                        let _ = job.reply.send(Err(StoreError::Db(sqlx::Error::PoolTimedOut)));
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let started = std::time::Instant::now();
+        let size = batch.len();
+        match write_batch(c, &batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, records = size, "batch failed; storing its records one by one");
+                // One transaction per record, so one bad record fails alone.
+                for job in batch.drain(..) {
+                    let result = write_batch(c, std::slice::from_ref(&job)).await;
+                    let result = result.map_err(StoreError::from).and_then(|mut v| v.pop().ok_or(StoreError::Closed));
+                    let _ = job.reply.send(result);
+                }
+                if c.ping().await.is_err() {
+                    tracing::warn!("record writer lost its database connection; reconnecting");
+                    conn = None;
+                }
+            }
+        }
+        tracing::debug!(records = size, elapsed_us = started.elapsed().as_micros() as u64, "batch stored");
+    }
+    if let Some(c) = conn {
+        let _ = c.close().await;
+    }
+}
+
+async fn write_batch(conn: &mut Conn, batch: &[WriteJob]) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    let mut tx = conn.begin_with(BEGIN_WRITE).await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        outcomes.push(insert_one(&mut tx, &job.record).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The thread an incoming record joins: the thread of any stored message it refers to, else
+/// the thread of a stored message with the same provider thread id in the same mailbox, else
+/// its own default key.
+async fn thread_key_for(conn: &mut Conn, r: &NewRecord) -> Result<String, sqlx::Error> {
+    if !r.thread_refs.is_empty() {
+        let sql = format!(
+            "SELECT thread_key FROM records WHERE message_id IN ({}) ORDER BY sent_at LIMIT 1",
+            placeholders(1, r.thread_refs.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in &r.thread_refs {
+            q = q.bind(id.as_str());
+        }
+        if let Some(row) = q.fetch_optional(&mut *conn).await? {
+            return row.try_get(0);
+        }
+    }
+    if let Some(thread_id) = &r.thread_id {
+        if let Some(row) = sqlx::query(
+            "SELECT thread_key FROM records WHERE mailbox = $1 AND thread_id = $2 ORDER BY sent_at LIMIT 1",
+        )
+        .bind(&r.mailbox)
+        .bind(thread_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        {
+            return row.try_get(0);
+        }
+    }
+    Ok(r.default_thread_key.clone())
+}
+
+async fn insert_one(conn: &mut Conn, r: &NewRecord) -> Result<InsertOutcome, sqlx::Error> {
+    let thread_key = thread_key_for(conn, r).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO records (idempotency_key, mailbox, message_id, thread_id, thread_key, direction, \
+           sent_at, received_at, subject, from_address, snippet, summary, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&r.idempotency_key)
+    .bind(&r.mailbox)
+    .bind(&r.message_id)
+    .bind(&r.thread_id)
+    .bind(&thread_key)
+    .bind(r.direction)
+    .bind(r.sent_at)
+    .bind(r.received_at)
+    .bind(&r.subject)
+    .bind(&r.from_address)
+    .bind(&r.snippet)
+    .bind(&r.summary)
+    .bind(&r.body)
+    .fetch_optional(&mut *conn)
+    .await?;
+
+    let Some(row) = inserted else {
+        // Same key, or same Message-ID in the same mailbox: answer with what is stored.
+        let existing = match find_record(conn, RecordKey::Key(&r.idempotency_key)).await? {
+            Some(e) => Some(e),
+            None => match &r.message_id {
+                Some(mid) => find_record_by_message_id(conn, &r.mailbox, mid).await?,
+                None => None,
+            },
+        };
+        return match existing {
+            Some(record) => Ok(InsertOutcome { duplicate: true, record }),
+            None => Err(sqlx::Error::Protocol(
+                "a conflicting record vanished during the insert (deleted concurrently); retry".into(),
+            )),
+        };
+    };
+    let id: i64 = row.try_get(0)?;
+
+    let now = r.received_at;
+    for c in r.contacts.iter().filter(|c| c.create) {
+        let (search, sort_key) = search_text(&c.address, c.name.as_deref());
+        sqlx::query(
+            "INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
+             ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
+               sort_key = excluded.sort_key, updated_at = excluded.updated_at \
+             WHERE contacts.name IS NULL AND excluded.name IS NOT NULL",
+        )
+        .bind(&c.address)
+        .bind(&c.name)
+        .bind(search)
+        .bind(sort_key)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut contacts = Vec::with_capacity(r.contacts.len());
+    if !r.contacts.is_empty() {
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE address IN ({}) ORDER BY address",
+            placeholders(1, r.contacts.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for c in &r.contacts {
+            q = q.bind(c.address.as_str());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            contacts.push(contact_from_row(&row)?);
+        }
+        for c in &contacts {
+            sqlx::query(
+                "INSERT INTO record_contacts (contact_id, record_id, sent_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(c.id)
+            .bind(id)
+            .bind(r.sent_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+
+    for blob in &r.blobs {
+        // Stored once by content: skip sending the bytes again when they are already there.
+        let exists = sqlx::query("SELECT 1 FROM blobs WHERE sha256 = $1")
+            .bind(&blob.sha256)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some();
+        if !exists {
+            sqlx::query(
+                "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(&blob.sha256)
+            .bind(blob.data.len() as i64)
+            .bind(&blob.data[..])
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query("INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(&blob.sha256)
+            .execute(&mut *conn)
+            .await?;
+    }
+
+    Ok(InsertOutcome {
+        duplicate: false,
+        record: StoredRecord {
+            id,
+            idempotency_key: r.idempotency_key.clone(),
+            thread_key,
+            received_at: r.received_at,
+            body: r.body.clone(),
+            contacts,
+        },
+    })
+}
+
+const RECORD_COLUMNS: &str = "id, idempotency_key, thread_key, received_at, body";
+
+async fn find_record(conn: &mut Conn, key: RecordKey<'_>) -> Result<Option<StoredRecord>, sqlx::Error> {
+    let row = match key {
+        RecordKey::Id(id) => {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = $1");
+            sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?
+        }
+        RecordKey::Key(k) => {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE idempotency_key = $1");
+            sqlx::query(&sql).bind(k).fetch_optional(&mut *conn).await?
+        }
+    };
+    match row {
+        Some(row) => Ok(Some(stored_from_row(conn, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn find_record_by_message_id(
+    conn: &mut Conn,
+    mailbox: &str,
+    message_id: &str,
+) -> Result<Option<StoredRecord>, sqlx::Error> {
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE mailbox = $1 AND message_id = $2");
+    let row = sqlx::query(&sql).bind(mailbox).bind(message_id).fetch_optional(&mut *conn).await?;
+    match row {
+        Some(row) => Ok(Some(stored_from_row(conn, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn stored_from_row(conn: &mut Conn, row: &<Db as sqlx::Database>::Row) -> Result<StoredRecord, sqlx::Error> {
+    let id: i64 = row.try_get(0)?;
+    let rows = sqlx::query(
+        "SELECT c.id, c.address, c.name, c.created_at, c.updated_at \
+         FROM record_contacts rc JOIN contacts c ON c.id = rc.contact_id \
+         WHERE rc.record_id = $1 ORDER BY c.address",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut contacts = Vec::with_capacity(rows.len());
+    for r in &rows {
+        contacts.push(contact_from_row(r)?);
+    }
+    Ok(StoredRecord {
+        id,
+        idempotency_key: row.try_get(1)?,
+        thread_key: row.try_get(2)?,
+        received_at: row.try_get(3)?,
+        body: row.try_get(4)?,
+        contacts,
+    })
+}

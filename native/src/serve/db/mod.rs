@@ -1,0 +1,464 @@
+//! Storage for the local endpoint: SQLite (default) or PostgreSQL (teams, several instances).
+//!
+//! The two backends share one body of code (`backend.rs`), compiled twice with different sqlx
+//! types, so every query and every invariant is written once. Where the SQL dialects differ the
+//! code branches on `IS_SQLITE`; both accept `$N` placeholders.
+//!
+//! Writes of records go through one writer task per process that takes whatever requests are
+//! waiting and stores them in one transaction: one fsync for many records, which is what makes
+//! thousands of durable records per second possible on SQLite. Deduplication does not depend on
+//! that task: it is enforced by unique constraints (`ON CONFLICT DO NOTHING`), so concurrent
+//! duplicates and several instances sharing a PostgreSQL database are safe too.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// One embedded schema migration.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+const SQLITE_MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("migrations/sqlite/0001_init.sql") }];
+const POSTGRES_MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("migrations/postgres/0001_init.sql") }];
+
+/// Records stored per writer transaction, at most.
+const MAX_BATCH: usize = 256;
+/// Attachment bytes per writer transaction, at most (a batch always takes at least one record).
+const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+macro_rules! define_backend {
+    ($name:ident, $db:ty, $conn:ty, $opts:ty, $is_sqlite:expr, $begin:expr, $migrations:expr) => {
+        pub mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            pub type Db = $db;
+            pub type Conn = $conn;
+            pub type Options = $opts;
+            const IS_SQLITE: bool = $is_sqlite;
+            /// Starts a write transaction. SQLite: take the write lock now, so a transaction
+            /// that read first never fails to upgrade.
+            const BEGIN_WRITE: &str = $begin;
+            const MIGRATIONS: &[Migration] = $migrations;
+            include!("backend.rs");
+        }
+    };
+}
+
+define_backend!(
+    sqlite,
+    sqlx::Sqlite,
+    sqlx::SqliteConnection,
+    sqlx::sqlite::SqliteConnectOptions,
+    true,
+    "BEGIN IMMEDIATE",
+    SQLITE_MIGRATIONS
+);
+define_backend!(
+    postgres,
+    sqlx::Postgres,
+    sqlx::PgConnection,
+    sqlx::postgres::PgConnectOptions,
+    false,
+    "BEGIN",
+    POSTGRES_MIGRATIONS
+);
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A unique value (contact address) is already taken; carries the existing row's id.
+    #[error("already exists")]
+    Conflict(i64),
+    /// The writer task has stopped (shutting down).
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+/// A record ready to store: validated, normalised, attachments decoded and hashed.
+#[derive(Debug)]
+pub struct NewRecord {
+    pub idempotency_key: String,
+    pub mailbox: String,
+    pub message_id: Option<String>,
+    pub thread_id: Option<String>,
+    /// In-Reply-To and References: earlier messages of the same conversation.
+    pub thread_refs: Vec<String>,
+    /// The thread key used when no earlier message of the conversation is stored.
+    pub default_thread_key: String,
+    pub direction: &'static str,
+    pub sent_at: i64,
+    pub received_at: i64,
+    pub subject: String,
+    pub from_address: Option<String>,
+    pub snippet: String,
+    pub summary: String,
+    pub body: String,
+    pub contacts: Vec<NewContactRef>,
+    pub blobs: Vec<NewBlob>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewContactRef {
+    pub address: String,
+    pub name: Option<String>,
+    pub create: bool,
+}
+
+#[derive(Debug)]
+pub struct NewBlob {
+    pub sha256: String,
+    pub data: Vec<u8>,
+}
+
+impl NewRecord {
+    fn blob_bytes(&self) -> usize {
+        self.blobs.iter().map(|b| b.data.len()).sum()
+    }
+}
+
+/// A contact as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub id: i64,
+    pub address: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A contact with its activity, for lists.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactSummary {
+    #[serde(flatten)]
+    pub contact: Contact,
+    pub email_count: i64,
+    pub last_email_at: Option<i64>,
+    #[serde(skip)]
+    pub sort_key: String,
+}
+
+/// A stored record with its associations.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub thread_key: String,
+    pub received_at: i64,
+    /// The record JSON (attachment data removed).
+    pub body: String,
+    pub contacts: Vec<Contact>,
+}
+
+/// What storing a record did.
+#[derive(Debug, Clone)]
+pub struct InsertOutcome {
+    pub duplicate: bool,
+    pub record: StoredRecord,
+}
+
+/// One email in a contact's timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub thread_key: String,
+    pub direction: String,
+    pub sent_at: i64,
+    pub subject: String,
+    pub snippet: String,
+    /// JSON written by `ingest::summary`.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WatchRow {
+    pub account: String,
+    pub status: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub records: i64,
+    pub contacts: i64,
+    pub blobs: i64,
+    pub blob_bytes: i64,
+}
+
+/// A change to a contact (PATCH).
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<String>>,
+    pub address: Option<String>,
+}
+
+pub(crate) struct WriteJob {
+    record: NewRecord,
+    reply: oneshot::Sender<Result<InsertOutcome, StoreError>>,
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgres",
+        }
+    }
+}
+
+/// The store: a read pool and the record writer, for one backend.
+pub enum Store {
+    Sqlite(sqlite::Backend),
+    Postgres(postgres::Backend),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $b:ident => $body:expr) => {
+        match $self {
+            Store::Sqlite($b) => $body,
+            Store::Postgres($b) => $body,
+        }
+    };
+}
+
+/// Lower-cased text used for contact search and ordering (full Unicode case folding, which
+/// SQLite's `lower()` does not do).
+pub fn search_text(address: &str, name: Option<&str>) -> (String, String) {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    let search = format!("{} {}", name.unwrap_or(""), address).to_lowercase();
+    let sort_key = name.unwrap_or(address).to_lowercase();
+    (search, sort_key)
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database named by `url` and brings its schema up to date.
+    ///
+    /// `sqlite:PATH` or `postgres://…` / `postgresql://…`.
+    pub async fn open(url: &str) -> anyhow::Result<Store> {
+        use std::str::FromStr;
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            if path.is_empty() {
+                anyhow::bail!("--database sqlite: needs a file path, e.g. sqlite:/var/lib/mailtrail/mailtrail.db");
+            }
+            let path = std::path::Path::new(path);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+            }
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                // FULL: an acknowledged record survives a power cut, not only a crash. The
+                // writer's batching pays for the fsync once per transaction.
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("temp_store", "memory");
+            let backend = sqlite::Backend::open(opts, 4)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display()))?;
+            Ok(Store::Sqlite(backend))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+                .map_err(|e| anyhow::anyhow!("--database {}: {e}", redact_url(url)))?
+                .application_name("mailtrail");
+            let backend = postgres::Backend::open(opts, 8)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL database {}: {e}", redact_url(url)))?;
+            Ok(Store::Postgres(backend))
+        } else {
+            anyhow::bail!(
+                "--database must be sqlite:PATH or postgres://USER@HOST/DB (got {:?})",
+                redact_url(url)
+            )
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Store::Sqlite(_) => Kind::Sqlite,
+            Store::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    /// Stores a record once; a repeat (same key, or same Message-ID in the same mailbox)
+    /// returns the stored one.
+    pub async fn insert_record(&self, record: NewRecord) -> Result<InsertOutcome, StoreError> {
+        dispatch!(self, b => b.insert_record(record).await)
+    }
+
+    /// Waits for the writer to finish what it was given, then closes the pools.
+    pub async fn close(&self) {
+        dispatch!(self, b => b.close().await)
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, b => b.ping().await)
+    }
+
+    pub async fn lookup_contacts(&self, addresses: &[String]) -> Result<HashMap<String, Contact>, StoreError> {
+        dispatch!(self, b => b.lookup_contacts(addresses).await)
+    }
+
+    pub async fn list_contacts(
+        &self,
+        query: &str,
+        limit: i64,
+        after: Option<(String, i64)>,
+    ) -> Result<Vec<ContactSummary>, StoreError> {
+        dispatch!(self, b => b.list_contacts(query, limit, after).await)
+    }
+
+    pub async fn contact(&self, id: i64) -> Result<Option<ContactSummary>, StoreError> {
+        dispatch!(self, b => b.contact(id).await)
+    }
+
+    pub async fn create_contact(&self, address: &str, name: Option<&str>) -> Result<Contact, StoreError> {
+        dispatch!(self, b => b.create_contact(address, name).await)
+    }
+
+    pub async fn update_contact(&self, id: i64, patch: ContactPatch) -> Result<Option<Contact>, StoreError> {
+        dispatch!(self, b => b.update_contact(id, patch).await)
+    }
+
+    pub async fn timeline(
+        &self,
+        contact_id: i64,
+        limit: i64,
+        before: Option<(i64, i64)>,
+    ) -> Result<Vec<TimelineRow>, StoreError> {
+        dispatch!(self, b => b.timeline(contact_id, limit, before).await)
+    }
+
+    pub async fn record_by_id(&self, id: i64) -> Result<Option<StoredRecord>, StoreError> {
+        dispatch!(self, b => b.record_where("id", RecordKey::Id(id)).await)
+    }
+
+    pub async fn record_by_key(&self, key: &str) -> Result<Option<StoredRecord>, StoreError> {
+        dispatch!(self, b => b.record_where("key", RecordKey::Key(key)).await)
+    }
+
+    pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
+        dispatch!(self, b => b.delete_record(key).await)
+    }
+
+    pub async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, b => b.blob(sha256).await)
+    }
+
+    /// Small blobs by hash, for inlining `cid:` images; larger ones are left out.
+    pub async fn small_blobs(&self, hashes: &[String], max_each: i64) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        dispatch!(self, b => b.small_blobs(hashes, max_each).await)
+    }
+
+    /// Which of these blobs are stored (without loading them).
+    pub async fn blobs_present(&self, hashes: &[String]) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, b => b.blobs_present(hashes).await)
+    }
+
+    pub async fn put_watch_status(&self, account: &str, status: &str) -> Result<WatchRow, StoreError> {
+        dispatch!(self, b => b.put_watch_status(account, status).await)
+    }
+
+    pub async fn watch_statuses(&self) -> Result<Vec<WatchRow>, StoreError> {
+        dispatch!(self, b => b.watch_statuses().await)
+    }
+
+    pub async fn delete_watch_status(&self, account: &str) -> Result<bool, StoreError> {
+        dispatch!(self, b => b.delete_watch_status(account).await)
+    }
+
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        dispatch!(self, b => b.stats().await)
+    }
+
+    /// The schema version the database is at.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        dispatch!(self, b => b.schema_version().await)
+    }
+}
+
+/// How a single record is looked up.
+#[derive(Debug, Clone, Copy)]
+pub enum RecordKey<'a> {
+    Id(i64),
+    Key(&'a str),
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            if let Some((user, _)) = userinfo.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+
+    #[test]
+    fn search_text_folds_unicode() {
+        let (search, sort) = search_text("zofia@x.pl", Some("ŁUKASZ Żak"));
+        assert_eq!(search, "łukasz żak zofia@x.pl");
+        assert_eq!(sort, "łukasz żak");
+        assert_eq!(search_text("a@b.c", Some("  ")).1, "a@b.c");
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

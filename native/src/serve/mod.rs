@@ -1,0 +1,170 @@
+//! `mailtrail serve`: Mailtrail's own CRM endpoint and timeline web UI.
+//!
+//! - `api`: the `/v1` JSON API the extension, the add-in and the IMAP watcher call.
+//! - `ingest`: validation and preparation of received records.
+//! - `db`: SQLite / PostgreSQL storage with one batching record writer.
+//! - `ui`: server-rendered pages (en/ja/pl), email HTML sanitised and sandboxed.
+//! - `tls`: HTTPS (rustls) for hosting the Outlook add-in.
+//!
+//! The contract is documented in docs/server.md.
+
+pub mod api;
+pub mod db;
+pub mod error;
+pub mod ingest;
+pub mod ratelimit;
+pub mod tls;
+pub mod token;
+pub mod ui;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything `mailtrail serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `sqlite:PATH` or `postgres://…`; default `sqlite:<data_dir>/mailtrail.db`.
+    pub database: Option<String>,
+    pub data_dir: PathBuf,
+    pub addin_dir: Option<PathBuf>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Requests per second per token; `None` turns limiting off.
+    pub rate_limit: Option<u32>,
+    /// Decoded attachments plus bodies of one record, in bytes.
+    pub max_record_bytes: u64,
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub token: String,
+    pub ui_session: String,
+    pub store: db::Store,
+    pub limiter: Option<ratelimit::RateLimiter>,
+    pub max_record_bytes: u64,
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// The largest request body accepted on `POST /v1/records`: the record limit in base64
+    /// (4/3) plus room for JSON escaping and metadata.
+    pub fn http_body_limit(&self) -> u64 {
+        self.max_record_bytes.saturating_mul(4) / 3 + 8 * 1024 * 1024
+    }
+}
+
+/// Builds the whole application: API, web UI and (optionally) the add-in's static files.
+pub fn app(state: Arc<AppState>, addin_dir: Option<&std::path::Path>) -> axum::Router {
+    let mut router = api::router().merge(ui::router());
+    if let Some(dir) = addin_dir {
+        let files = tower_http::services::ServeDir::new(dir)
+            .append_index_html_on_directories(true)
+            .call_fallback_on_method_not_allowed(false);
+        router = router.nest_service("/addin", files);
+    }
+    router
+        .layer(tower_http::trace::TraceLayer::new_for_http()
+            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG))
+            .on_request(())
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)))
+        .with_state(state)
+}
+
+/// Runs the server until SIGINT or SIGTERM, then finishes the requests in flight and stores
+/// every record already accepted before exiting.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", cfg.data_dir.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let (token, source) = token::load_or_create(&cfg.data_dir)?;
+    let database = cfg
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", cfg.data_dir.join("mailtrail.db").display()));
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let store = db::Store::open(&database).await?;
+    tracing::info!(database = %db::redact_url(&database), "database ready");
+
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let host = match local {
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => a.to_string(),
+    };
+    let url = format!("{scheme}://{host}");
+
+    let state = Arc::new(AppState {
+        ui_session: token::ui_session(&token),
+        token: token.clone(),
+        store,
+        limiter: cfg.rate_limit.map(ratelimit::RateLimiter::new),
+        max_record_bytes: cfg.max_record_bytes,
+        secure_cookies: tls.is_some(),
+    });
+    let app = app(state.clone(), cfg.addin_dir.as_deref());
+
+    // The banner: the first line is machine-readable (tests and scripts wait for it).
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {url}");
+    let _ = writeln!(out, "web UI: {url}/ (sign in with the API token)");
+    match &source {
+        token::TokenSource::Created(path) => {
+            let _ = writeln!(out, "new API token (stored in {}):", path.display());
+            let _ = writeln!(out, "  {token}");
+            let _ = writeln!(out, "paste the URL and this token into the extension's settings (endpoint: Mailtrail local endpoint)");
+        }
+        token::TokenSource::File(path) => {
+            let _ = writeln!(out, "token file: {}", path.display());
+        }
+        token::TokenSource::Environment => {
+            let _ = writeln!(out, "token: from MAILTRAIL_TOKEN");
+        }
+    }
+    if let Some(dir) = &cfg.addin_dir {
+        let _ = writeln!(out, "add-in files: {url}/addin/ (from {})", dir.display());
+    }
+    let _ = out.flush();
+    drop(out);
+    tracing::info!(%url, tls = tls.is_some(), "mailtrail serve started");
+
+    let result = match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(anyhow::Error::from),
+        Some(acceptor) => tls::serve(listener, acceptor, app, shutdown_signal()).await,
+    };
+    tracing::info!("stopping: storing the records already accepted");
+    state.store.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
