@@ -141,8 +141,10 @@ pub(crate) fn parts(text: &str) -> (Option<Person>, Option<String>) {
     // The name: quoted right before the address, or the words before it.
     let before = t[..as_].trim_end_matches(|c: char| is_ws(c) || c == '(');
     let (name_start, name) = if let Some(stripped) = before.strip_suffix(['"', '»', '”', '\'']) {
-        let open = stripped.rfind(['"', '«', '„', '“', '\'']).unwrap_or(0);
-        (open, trim(&stripped[(open + 1).min(stripped.len())..]).to_string())
+        match stripped.char_indices().rev().find(|(_, c)| matches!(c, '"' | '«' | '„' | '“' | '\'')) {
+            Some((open, c)) => (open, trim(&stripped[open + c.len_utf8()..]).to_string()),
+            None => (0, trim(stripped).to_string()),
+        }
     } else {
         let mut start = before.len();
         let mut words = 0;

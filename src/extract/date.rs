@@ -106,7 +106,9 @@ fn find_time(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS]) -> Option<Time> {
             _ => continue,
         };
         let Some(&Tok::Num(m, 2)) = t.get(i + 2) else { continue };
-        if sep == '.' && !after_time_word(t, i) {
+        // `11.17` is a time after "klo"/"kl." or right after the year (Finnish Outlook:
+        // "25. lokakuuta 2021 11.17"); elsewhere dots separate dates.
+        if sep == '.' && !after_time_word(t, i) && !(i > 0 && matches!(t[i - 1], Tok::Num(_, 4))) {
             continue;
         }
         let mut end = i + 3;

@@ -61,13 +61,13 @@ struct Start<'a> {
 
 /// Recognises a separator line; returns its kind and any text glued after it.
 pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
-    if t.len() > 200 {
-        return None;
-    }
     let decorated_start = t.starts_with(['-', '_', '=', '*', '—', '–']);
     let core = t.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–' | '>') || super::lines::is_ws(c));
     // The phrase runs up to the closing decoration (or the end).
     let phrase_end = decoration_start(core).unwrap_or(core.len());
+    if phrase_end > 120 {
+        return None;
+    }
     let phrase = trim(&core[..phrase_end]);
     let after = &core[phrase_end..];
     let rest = trim(after.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–')));
@@ -114,7 +114,7 @@ pub(crate) fn is_rule(t: &str) -> bool {
 }
 
 fn next_non_blank(lines: &[Line<'_>], from: usize, within: usize) -> Option<usize> {
-    (from..lines.len().min(from + within)).find(|&j| !lines[j].is_blank())
+    (from..lines.len().min(from.saturating_add(within))).find(|&j| !lines[j].is_blank())
 }
 
 /// The header block after a separator at `i` (glued on the same line, or on the next lines).

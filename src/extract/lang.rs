@@ -539,7 +539,6 @@ pub(crate) static SUBJECT_PREFIXES: &[(&str, PrefixKind)] = &[
     ("pd", PrefixKind::Forward),
     ("prześlij", PrefixKind::Forward),
     ("ilt", PrefixKind::Forward),
-    ("i̇lt", PrefixKind::Forward),
     ("redir.", PrefixKind::Forward),
     ("redir", PrefixKind::Forward),
     ("tov", PrefixKind::Forward),
@@ -598,7 +597,7 @@ pub(crate) static MONTHS: &[(&str, u8, LangSet)] = &[
     ("oct", 10, langs!(En, Fr, Es, Ro)), ("nov", 11, langs!(En, De, Fr, Nl, Sv, No, Da, Es, It, Hu, Ro)), ("dec", 12, langs!(En, Ro, Hu)),
     // German
     ("januar", 1, langs!(De, No, Da)), ("jänner", 1, langs!(De)), ("februar", 2, langs!(De, No, Da)), ("märz", 3, langs!(De)), ("mär", 3, langs!(De)),
-    ("mai", 5, langs!(De, Fr, No, Ro, Et)), ("juni", 6, langs!(De, Nl, Sv, No, Da, Et)), ("juli", 7, langs!(De, Nl, Sv, No, Da, Et)),
+    ("mai", 5, langs!(De, Fr, No, Ro, Et)), ("juuni", 6, langs!(Et)), ("juuli", 7, langs!(Et)), ("juni", 6, langs!(De, Nl, Sv, No, Da, Et)), ("juli", 7, langs!(De, Nl, Sv, No, Da, Et)),
     ("oktober", 10, langs!(De, Nl, Sv, No, Da)), ("dezember", 12, langs!(De)), ("okt", 10, langs!(De, Nl, Sv, No, Da, Hu, Et)), ("dez", 12, langs!(De, Pt)),
     // French
     ("janvier", 1, langs!(Fr)), ("janv", 1, langs!(Fr)), ("février", 2, langs!(Fr)), ("févr", 2, langs!(Fr)), ("fevrier", 2, langs!(Fr)),
@@ -704,11 +703,23 @@ pub(crate) static TIME_ZONES: &[(&str, i32)] = &[
     ("hkt", 480), ("sgt", 480), ("awst", 480), ("acst", 570), ("aest", 600), ("aedt", 660), ("nzst", 720), ("nzdt", 780),
     ("est", -300), ("edt", -240), ("cst", -360), ("cdt", -300), ("mst", -420), ("mdt", -360), ("pst", -480),
     ("pdt", -420), ("akst", -540), ("akdt", -480), ("hst", -600), ("ast", -240), ("adt", -180), ("nst", -210),
+    ("brt", -180), ("art", -180), ("sečč", 120), ("seč", 60), ("selč", 120), ("oez", 120), ("oesz", 180), ("wez", 0),
+    ("wesz", 60), ("мск", 180),
 ];
+
+/// Lowercases one character; Turkish `İ` becomes a plain `i` (not `i` + combining dot) so
+/// that "İleti" matches "ileti".
+fn lower_char(c: char) -> std::char::ToLowercase {
+    if c == 'İ' {
+        'i'.to_lowercase()
+    } else {
+        c.to_lowercase()
+    }
+}
 
 /// Case-insensitive equality of `s` with a lowercase table entry, without allocating.
 pub(crate) fn eq_lower(s: &str, lower: &str) -> bool {
-    let mut a = s.chars().flat_map(char::to_lowercase);
+    let mut a = s.chars().flat_map(lower_char);
     let mut b = lower.chars();
     loop {
         match (a.next(), b.next()) {
@@ -727,7 +738,7 @@ pub(crate) fn strip_prefix_lower<'a>(s: &'a str, prefix: &str) -> Option<&'a str
         if want_c.is_none() {
             return Some(&s[i..]);
         }
-        for lc in c.to_lowercase() {
+        for lc in lower_char(c) {
             match want_c {
                 Some(w) if w == lc => want_c = want.next(),
                 _ => return None,
