@@ -31,6 +31,8 @@ enum Command {
     Reply(cmd::reply::Args),
     /// Run the local CRM endpoint and its timeline web UI.
     Serve(cmd::serve::Args),
+    /// Write the Outlook add-in's manifests (XML and unified JSON) for the URL it is served from.
+    OutlookManifest(cmd::outlook::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Forward(args) => cmd::forward::run(args),
         Command::Reply(args) => cmd::reply::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::OutlookManifest(args) => cmd::outlook::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod engine_input;
 pub mod forward;
+pub mod outlook;
 pub mod parse;
 pub mod plan;
 pub mod push;
