@@ -6,6 +6,7 @@
 mod cmd;
 mod serve;
 mod transport;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Write the Outlook add-in's manifests (XML and unified JSON) for the URL it is served from.
     OutlookManifest(cmd::outlook::Args),
+    /// Watch IMAP accounts (connected inbox, logging mailbox) and log BCC copies, forwards and
+    /// replies; `--status` shows each account's connection state.
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Reply(args) => cmd::reply::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::OutlookManifest(args) => cmd::outlook::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

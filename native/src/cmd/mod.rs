@@ -8,6 +8,7 @@ pub mod plan;
 pub mod push;
 pub mod reply;
 pub mod serve;
+pub mod watch;
 
 use std::io::Read;
 use std::path::Path;

@@ -1,0 +1,746 @@
+//! One watched account: connect, scan, wait for mail (IDLE or polling), reconnect with capped
+//! exponential backoff, and keep its status current.
+//!
+//! A folder is scanned from its checkpoint (UIDVALIDITY + last UID handled): new UIDs are found
+//! with UID SEARCH, fetched in batches, handed to the engine, and the checkpoint moves only
+//! after the batch's records are on disk (see `store`). Mail that arrives while the connection
+//! is down has higher UIDs, so it is found after reconnecting; a UIDVALIDITY change makes every
+//! UID meaningless, so the folder is scanned again and idempotency keys (the outbox, then the
+//! endpoint's deduplication) keep the rescan from logging anything twice.
+
+use super::config::{Account, Backfill, Role};
+use super::endpoint::Endpoint;
+use super::folders;
+use super::imap::{self, Connection, Folder, IdleEnd, ImapError};
+use super::ingest::{self, Fetched, Handled, SentVerdict, Verdict};
+use super::progress::Progress;
+use super::status::{AccountStatus, Reason, State};
+use super::store::{AccountStore, Checkpoints, FolderCheckpoint, Recheck};
+use super::StatusBoard;
+use mailtrail::engine::Engine;
+use mailtrail::outbox::RetryPolicy;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_rustls::rustls::ClientConfig;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Header fields the engine needs to decide about an incoming message or a sent one.
+const HEADER_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM TO CC BCC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES AUTO-SUBMITTED PRECEDENCE X-AUTOREPLY X-AUTORESPOND)])";
+const BODY_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[])";
+const SIZE_ITEMS: &str = "(UID RFC822.SIZE)";
+/// Header batches: large, headers are small.
+const HEADER_BATCH: usize = 1000;
+/// Whole messages per batch, and bytes per batch (a batch may hold one larger message).
+const BODY_BATCH: usize = 100;
+const BODY_BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// The engine refuses larger messages; they are not even fetched.
+const MAX_MESSAGE_BYTES: u64 = 100 * 1024 * 1024;
+/// Records waiting for the endpoint beyond which scanning pauses: mail stays on the server
+/// rather than piling up in memory and on disk while the CRM is down.
+const MAX_WAITING_RECORDS: usize = 1000;
+/// How long a sent email missing at the endpoint is looked up again (Undo Send windows, slow
+/// browsers), and how often.
+const RECHECK_WINDOW_MS: i64 = 15 * 60 * 1000;
+const RECHECK_EVERY: Duration = Duration::from_secs(20);
+const RECHECK_MAX: usize = 500;
+/// The longest single IDLE (RFC 2177 asks for less than 29 minutes).
+const IDLE_MAX: Duration = Duration::from_secs(10 * 60);
+/// How often a refused password or token is reread to see whether it was changed.
+const CREDENTIALS_CHECK: Duration = Duration::from_secs(10);
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How a watch ended without error.
+pub enum Ended {
+    Stopped,
+    /// `--once`: one full sync done.
+    Synced,
+}
+
+/// What every account shares.
+pub struct Shared {
+    pub endpoint: Rc<Endpoint>,
+    pub board: StatusBoard,
+    pub stop: tokio::sync::watch::Receiver<bool>,
+    pub once: bool,
+    pub unreachable_after: Duration,
+    pub max_backoff: Duration,
+    /// Addresses whose presence on a sent email means it was logged (logging mailboxes).
+    pub crm_addresses: Vec<String>,
+}
+
+pub struct AccountWatcher {
+    account: Account,
+    shared: Rc<Shared>,
+    engine: Engine,
+    store: AccountStore,
+    checkpoints: Checkpoints,
+    tls: Arc<ClientConfig>,
+    status: AccountStatus,
+    attempt: u32,
+    unreachable_since: Option<i64>,
+    warned_no_sent: bool,
+}
+
+/// Which folder a scan is about; decides how messages are handled.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    LoggingInbox,
+    ConnectedInbox,
+    Sent,
+}
+
+impl AccountWatcher {
+    pub fn new(account: Account, engine: Engine, store: AccountStore, tls: Arc<ClientConfig>, shared: Rc<Shared>) -> Result<Self, String> {
+        let checkpoints = store.load_checkpoints()?;
+        let status = AccountStatus::new(&account.name, account.role.as_str(), now_ms());
+        Ok(AccountWatcher {
+            account,
+            shared,
+            engine,
+            store,
+            checkpoints,
+            tls,
+            status,
+            attempt: 0,
+            unreachable_since: None,
+            warned_no_sent: false,
+        })
+    }
+
+    fn publish(&mut self) {
+        self.status.pending = self.waiting_records();
+        self.shared.board.publish(&self.status);
+    }
+
+    fn set_state(&mut self, state: State, reason: Option<Reason>, message: Option<String>) {
+        if self.status.state != state || self.status.reason != reason {
+            self.status.since = now_ms();
+        }
+        self.status.state = state;
+        self.status.reason = reason;
+        self.status.message = message;
+        if state != State::Reconnecting {
+            self.status.attempt = None;
+            self.status.next_try_at = None;
+        }
+        if state != State::Connected {
+            self.status.mode = None;
+        }
+        self.publish();
+    }
+
+    fn stopped(&self) -> bool {
+        *self.shared.stop.borrow()
+    }
+
+    fn waiting_records(&self) -> usize {
+        let c = self.engine.outbox().counts();
+        c.pending + c.sending + c.retrying
+    }
+
+    /// Runs until stopped (or, with `--once`, until one sync is done or fails).
+    pub async fn run(mut self) -> Result<(), String> {
+        if self.account.trust_any_certificate {
+            tracing::warn!(
+                account = %self.account.name,
+                "!!! trustAnyCertificate is on: the server's certificate is NOT checked. Anyone on the network path can \
+                 impersonate {} and read the password and the mail. Use caFile with the server's CA instead.",
+                self.account.host
+            );
+        }
+        self.publish();
+        loop {
+            if self.stopped() {
+                break;
+            }
+            let result = self.connect_and_watch().await;
+            self.persist_quietly();
+            match result {
+                Ok(Ended::Stopped) => break,
+                Ok(Ended::Synced) => return Ok(()),
+                Err(e) => {
+                    let failed = self.handle_failure(e).await;
+                    if let Some(err) = failed {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides what to do after a failure and waits accordingly. Returns an error to end the
+    /// watch (`--once`).
+    async fn handle_failure(&mut self, e: ImapError) -> Option<String> {
+        let now = now_ms();
+        let text = e.to_string();
+        let permanent = match &e {
+            ImapError::AuthFailed(_) => Some(Reason::AuthenticationFailed),
+            ImapError::AccessRevoked(_) => Some(Reason::AccessRevoked),
+            ImapError::Credentials(_) => Some(Reason::CredentialsMissing),
+            _ => None,
+        };
+        if let Some(reason) = permanent {
+            // Trying the same refused password again only risks locking the account: wait
+            // until the password or token changes.
+            tracing::error!(account = %self.account.name, "disconnected: {text}");
+            self.set_state(State::Disconnected, Some(reason), Some(text.clone()));
+            if self.shared.once {
+                return Some(format!("{}: {text}", self.account.name));
+            }
+            self.wait_for_new_credentials().await;
+            self.attempt = 0;
+            self.unreachable_since = None;
+            return None;
+        }
+        self.attempt += 1;
+        let since = *self.unreachable_since.get_or_insert(now);
+        let policy = RetryPolicy { base_ms: 1_000, max_ms: self.shared.max_backoff.as_millis() as u64, ..Default::default() };
+        let delay = Duration::from_millis(policy.backoff_ms(self.attempt, super::endpoint::jitter()));
+        let long = now - since >= self.shared.unreachable_after.as_millis() as i64;
+        let (state, reason) = match &e {
+            ImapError::Certificate(_) => (State::Disconnected, Reason::CertificateUntrusted),
+            _ if long => (State::Disconnected, Reason::ServerUnreachable),
+            ImapError::Unavailable(_) => (State::Reconnecting, Reason::ServerUnavailable),
+            ImapError::Mailbox(_) => (State::Reconnecting, Reason::MailboxUnavailable),
+            _ => (State::Reconnecting, Reason::ConnectionLost),
+        };
+        tracing::warn!(
+            account = %self.account.name,
+            "{}: {text}; attempt {} in {:.1} s",
+            state.as_str(),
+            self.attempt,
+            delay.as_secs_f64()
+        );
+        self.set_state(state, Some(reason), Some(text.clone()));
+        // Disconnected for a long time, still retrying: say when.
+        self.status.attempt = Some(self.attempt);
+        self.status.next_try_at = Some(now + delay.as_millis() as i64);
+        self.publish();
+        if self.shared.once {
+            return Some(format!("{}: {text}", self.account.name));
+        }
+        let mut stop = self.shared.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+        None
+    }
+
+    async fn wait_for_new_credentials(&mut self) {
+        let source = self.account.credentials.source().clone();
+        let before = super::config::read_secret(&source).ok();
+        let mut stop = self.shared.stop.clone();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CREDENTIALS_CHECK) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let now = super::config::read_secret(&source).ok();
+            if now.is_some() && now != before {
+                tracing::info!(account = %self.account.name, "the credentials changed: reconnecting");
+                return;
+            }
+        }
+    }
+
+    async fn connect_and_watch(&mut self) -> Result<Ended, ImapError> {
+        tracing::debug!(account = %self.account.name, "connecting to {}:{}", self.account.host, self.account.port);
+        let mut conn = imap::connect(&self.account, self.tls.clone()).await?;
+        let use_idle = self.account.idle && conn.caps.idle;
+        tracing::info!(
+            account = %self.account.name,
+            "connected to {}:{} ({})",
+            self.account.host,
+            self.account.port,
+            if use_idle { "IDLE" } else { "polling" }
+        );
+        self.status.mode = Some(if use_idle { "idle" } else { "polling" }.into());
+        self.set_state(State::Connected, None, None);
+        let sent = if self.account.role == Role::ConnectedInbox { self.find_sent(&mut conn).await? } else { None };
+        loop {
+            let paused = self.sync_all(&mut conn, sent.as_ref()).await?;
+            // A full sync worked: the connection is good again.
+            self.attempt = 0;
+            self.unreachable_since = None;
+            self.status.last_sync_at = Some(now_ms());
+            if paused {
+                let n = self.waiting_records();
+                self.status.state = State::Connected;
+                self.status.reason = Some(Reason::EndpointUnreachable);
+                self.status.message = Some(format!("{n} records wait for the endpoint; scanning resumes when it accepts them"));
+            } else if self.status.reason.is_some() {
+                self.status.reason = None;
+                self.status.message = None;
+            }
+            self.publish();
+            if self.shared.once {
+                conn.logout().await;
+                return Ok(Ended::Synced);
+            }
+            if self.stopped() {
+                conn.logout().await;
+                return Ok(Ended::Stopped);
+            }
+            let wait = self.next_wait(use_idle);
+            if use_idle {
+                // IDLE watches the selected folder: INBOX (the last folder synced).
+                let (c, end) = imap::idle(conn, wait, &self.shared.stop).await?;
+                conn = c;
+                if end == IdleEnd::Stopped {
+                    conn.logout().await;
+                    return Ok(Ended::Stopped);
+                }
+            } else {
+                let mut stop = self.shared.stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => {
+                        conn.logout().await;
+                        return Ok(Ended::Stopped);
+                    }
+                }
+            }
+            conn.drain_notifications();
+        }
+    }
+
+    /// How long to wait for mail before looking again on our own: the poll interval (or the
+    /// IDLE limit), shortened when records are due for a retry or sent emails wait for a
+    /// recheck.
+    fn next_wait(&self, idle: bool) -> Duration {
+        let mut wait = if idle { IDLE_MAX } else { self.account.poll_interval };
+        if let Some(at) = self.engine.next_wakeup() {
+            let ms = (at - now_ms()).max(500) as u64;
+            wait = wait.min(Duration::from_millis(ms));
+        }
+        if self.checkpoints.folders.values().any(|f| !f.recheck.is_empty()) {
+            wait = wait.min(RECHECK_EVERY);
+        }
+        wait.max(Duration::from_millis(500))
+    }
+
+    async fn find_sent(&mut self, conn: &mut Connection) -> Result<Option<Folder>, ImapError> {
+        let list = conn.list().await?;
+        let found = folders::find_sent(&list, self.account.sent_folder.as_deref()).cloned();
+        match &found {
+            Some(f) => tracing::info!(
+                account = %self.account.name,
+                "Sent folder: {:?}{}",
+                f.name,
+                if f.sent { " (special-use \\Sent)" } else { " (by its name)" }
+            ),
+            None if !self.warned_no_sent => {
+                self.warned_no_sent = true;
+                tracing::warn!(
+                    account = %self.account.name,
+                    "no Sent folder found{}: threads logged from other devices are not known, only replies to \
+                     emails this watcher logged are followed (set sentFolder to name it)",
+                    self.account.sent_folder.as_deref().map(|n| format!(" (sentFolder {n:?} does not exist)")).unwrap_or_default()
+                );
+            }
+            None => {}
+        }
+        Ok(found)
+    }
+
+    /// One pass over the account's folders, then delivery. Returns true when scanning paused
+    /// because the endpoint is not taking records.
+    async fn sync_all(&mut self, conn: &mut Connection, sent: Option<&Folder>) -> Result<bool, ImapError> {
+        let inbox_kind = match self.account.role {
+            Role::LoggingMailbox => Kind::LoggingInbox,
+            Role::ConnectedInbox => {
+                // Sent first: a reply can only be matched once its thread is known.
+                if let Some(f) = sent {
+                    self.scan(conn, &f.raw, &f.name, Kind::Sent).await?;
+                }
+                Kind::ConnectedInbox
+            }
+        };
+        let inbox = self.account.inbox.clone();
+        let paused = self.scan(conn, &inbox, &inbox, inbox_kind).await?;
+        self.deliver().await;
+        Ok(paused)
+    }
+
+    /// Sends what is due and saves the outcome.
+    async fn deliver(&mut self) {
+        let report = self.shared.endpoint.flush(&mut self.engine, now_ms()).await;
+        self.engine.compact(now_ms());
+        self.persist_quietly();
+        if report.delivered + report.duplicates > 0 {
+            tracing::debug!(account = %self.account.name, "delivered {} records ({} were already there)", report.delivered + report.duplicates, report.duplicates);
+        }
+        for (key, e) in report.errors.iter().take(3) {
+            tracing::warn!(account = %self.account.name, "record {key} not delivered yet: {}", e.message);
+        }
+        self.status.pending = self.waiting_records();
+    }
+
+    fn persist(&mut self) -> Result<(), ImapError> {
+        self.store
+            .save(&mut self.engine)
+            .map_err(|e| ImapError::Protocol(format!("cannot save the state in {}: {e}", self.store.dir().display())))
+    }
+
+    fn persist_quietly(&mut self) {
+        if let Err(e) = self.store.save(&mut self.engine) {
+            tracing::error!(account = %self.account.name, "cannot save the state in {}: {e}", self.store.dir().display());
+        }
+    }
+
+    fn save_checkpoint(&mut self, key: &str, cp: FolderCheckpoint) -> Result<(), ImapError> {
+        self.checkpoints.folders.insert(key.to_string(), cp);
+        self.store
+            .save_checkpoints(&self.checkpoints)
+            .map_err(|e| ImapError::Protocol(format!("cannot save the checkpoint in {}: {e}", self.store.dir().display())))
+    }
+
+    /// Scans one folder from its checkpoint. Returns true when it paused for the endpoint.
+    async fn scan(&mut self, conn: &mut Connection, raw: &str, name: &str, kind: Kind) -> Result<bool, ImapError> {
+        let opened = conn.examine(raw).await?;
+        let key = if kind == Kind::Sent { "sent".to_string() } else { raw.to_string() };
+        let now = now_ms();
+        let mut cp = match self.checkpoints.folders.get(&key).cloned() {
+            None => {
+                let backfill = match kind {
+                    Kind::Sent => Backfill::Days(self.account.sent_lookback_days),
+                    _ => self.account.backfill,
+                };
+                let since_ms = match backfill {
+                    Backfill::All => None,
+                    Backfill::Days(d) => Some(now - i64::from(d) * DAY_MS),
+                };
+                let mut cp = FolderCheckpoint { uid_validity: opened.uid_validity, last_uid: 0, since_ms, ..Default::default() };
+                if backfill == Backfill::Days(0) {
+                    // Only mail from now on: everything already there is behind the checkpoint.
+                    cp.last_uid = match opened.uid_next {
+                        Some(n) => n.saturating_sub(1),
+                        None => conn.uid_search("ALL").await?.last().copied().unwrap_or(0),
+                    };
+                    tracing::info!(account = %self.account.name, "{name}: watching new mail from UID {}", cp.last_uid + 1);
+                    self.save_checkpoint(&key, cp)?;
+                    return Ok(false);
+                }
+                cp
+            }
+            Some(mut cp) if cp.uid_validity != opened.uid_validity => {
+                tracing::warn!(
+                    account = %self.account.name,
+                    "{name}: UIDVALIDITY changed ({} -> {}): the server renumbered the folder; scanning it again \
+                     (records already sent are recognised and not logged twice)",
+                    cp.uid_validity,
+                    opened.uid_validity
+                );
+                cp.uid_validity = opened.uid_validity;
+                cp.last_uid = 0;
+                cp.recheck.clear();
+                cp.rescans += 1;
+                cp
+            }
+            Some(cp) => cp,
+        };
+
+        if kind == Kind::Sent {
+            self.recheck_sent(conn, &mut cp, name).await?;
+        }
+
+        let mut query = format!("UID {}:*", cp.last_uid.saturating_add(1));
+        if let Some(since) = cp.since_ms {
+            query.push_str(&format!(" SINCE {}", imap_date(since)));
+        }
+        let uids: Vec<u32> = conn.uid_search(&query).await?.into_iter().filter(|u| *u > cp.last_uid).collect();
+        if uids.is_empty() {
+            self.save_checkpoint(&key, cp)?;
+            return Ok(false);
+        }
+        let total = uids.len() as u64;
+        let label = format!("{} {name}", self.account.name);
+        let mut progress = Progress::start(&label, total);
+        let live = total < super::progress::MIN_TOTAL;
+        if !live {
+            self.status.message = Some(format!("scanning {name}: {total} messages"));
+            self.publish();
+        }
+        let mut paused = false;
+        let chunk = match kind {
+            Kind::LoggingInbox => HEADER_BATCH * 2,
+            _ => HEADER_BATCH,
+        };
+        for batch in uids.chunks(chunk) {
+            if self.stopped() {
+                break;
+            }
+            if kind != Kind::Sent && self.waiting_records() >= MAX_WAITING_RECORDS {
+                self.deliver().await;
+                if self.waiting_records() >= MAX_WAITING_RECORDS {
+                    tracing::warn!(
+                        account = %self.account.name,
+                        "{} records wait for the endpoint: pausing the scan of {name} (the mail stays on the server)",
+                        self.waiting_records()
+                    );
+                    paused = true;
+                    break;
+                }
+            }
+            match kind {
+                Kind::LoggingInbox => self.logging_batch(conn, batch, &key, &mut cp, name, live, &mut progress).await?,
+                Kind::ConnectedInbox => {
+                    self.inbox_batch(conn, batch, &mut cp, name, live).await?;
+                    if let Some(p) = progress.as_mut() {
+                        p.advance(batch.len() as u64);
+                    }
+                }
+                Kind::Sent => {
+                    self.sent_batch(conn, batch, &mut cp, name, live).await?;
+                    if let Some(p) = progress.as_mut() {
+                        p.advance(batch.len() as u64);
+                    }
+                }
+            }
+            if kind != Kind::LoggingInbox {
+                self.persist()?;
+                if let Some(last) = batch.last() {
+                    cp.last_uid = cp.last_uid.max(*last);
+                }
+                self.save_checkpoint(&key, cp.clone())?;
+                if kind == Kind::ConnectedInbox {
+                    self.deliver().await;
+                }
+            }
+            self.publish();
+        }
+        if let Some(p) = progress {
+            p.finish();
+        }
+        if !live {
+            self.status.message = None;
+        }
+        self.save_checkpoint(&key, cp)?;
+        Ok(paused)
+    }
+
+    /// Logging mailbox: sizes first (to batch whole messages by bytes), then whole messages.
+    #[allow(clippy::too_many_arguments)]
+    async fn logging_batch(
+        &mut self,
+        conn: &mut Connection,
+        uids: &[u32],
+        key: &str,
+        cp: &mut FolderCheckpoint,
+        name: &str,
+        live: bool,
+        progress: &mut Option<Progress>,
+    ) -> Result<(), ImapError> {
+        let sizes = conn.uid_fetch(uids, SIZE_ITEMS).await?;
+        let mut sized: Vec<(u32, u64)> = sizes.iter().filter_map(|f| f.uid.map(|u| (u, u64::from(f.size.unwrap_or(0))))).collect();
+        sized.sort_unstable();
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        let mut current: Vec<u32> = Vec::new();
+        let mut bytes = 0u64;
+        for (uid, size) in &sized {
+            if *size > MAX_MESSAGE_BYTES {
+                self.report(name, live, &Handled {
+                    uid: *uid,
+                    subject: String::new(),
+                    from: String::new(),
+                    verdict: Verdict::Failed { error: format!("the message is {size} bytes, over the {MAX_MESSAGE_BYTES} byte limit; it was not fetched") },
+                });
+                continue;
+            }
+            if !current.is_empty() && (current.len() >= BODY_BATCH || bytes + size > BODY_BATCH_BYTES) {
+                groups.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            current.push(*uid);
+            bytes += size;
+        }
+        if !current.is_empty() {
+            groups.push(current);
+        }
+        // UIDs the server no longer has (expunged meanwhile) are simply passed.
+        let mut done_up_to = cp.last_uid;
+        for group in groups {
+            let fetched = to_fetched(conn.uid_fetch(&group, BODY_ITEMS).await?, true);
+            let handled = ingest::logging_batch(&mut self.engine, &self.shared.endpoint, &self.account, &fetched, now_ms()).await;
+            for h in &handled {
+                self.report(name, live, h);
+            }
+            // Records on disk first, then the checkpoint past them.
+            self.persist()?;
+            if let Some(last) = group.last() {
+                done_up_to = done_up_to.max(*last);
+            }
+            cp.last_uid = cp.last_uid.max(done_up_to);
+            self.save_checkpoint(key, cp.clone())?;
+            self.deliver().await;
+            if let Some(p) = progress.as_mut() {
+                p.advance(group.len() as u64);
+            }
+        }
+        cp.last_uid = cp.last_uid.max(uids.last().copied().unwrap_or(0));
+        self.persist()?;
+        self.save_checkpoint(key, cp.clone())?;
+        Ok(())
+    }
+
+    async fn inbox_batch(&mut self, conn: &mut Connection, uids: &[u32], cp: &mut FolderCheckpoint, name: &str, live: bool) -> Result<(), ImapError> {
+        let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
+        let (fetch, contacts, skipped) = ingest::inbox_screen(&mut self.engine, &self.shared.endpoint, &headers, cp.since_ms, now_ms()).await;
+        for h in &skipped {
+            self.report(name, live, h);
+        }
+        for group in fetch.chunks(BODY_BATCH) {
+            let whole = to_fetched(conn.uid_fetch(group, BODY_ITEMS).await?, true);
+            let handled = ingest::inbox_log(&mut self.engine, &self.account, &whole, &contacts, now_ms());
+            for h in &handled {
+                // Replies are few and matter: always at info.
+                self.report(name, true, h);
+            }
+        }
+        Ok(())
+    }
+
+    async fn sent_batch(&mut self, conn: &mut Connection, uids: &[u32], cp: &mut FolderCheckpoint, name: &str, live: bool) -> Result<(), ImapError> {
+        let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
+        let now = now_ms();
+        let verdicts = ingest::sent_batch(&mut self.engine, &self.shared.endpoint, &headers, &self.shared.crm_addresses, now).await;
+        for (uid, v) in verdicts {
+            let recent = headers
+                .iter()
+                .find(|h| h.uid == uid)
+                .and_then(|h| h.internal_date_ms)
+                .is_none_or(|at| now - at < RECHECK_WINDOW_MS);
+            self.note_sent(name, live, uid, &v);
+            if matches!(v, SentVerdict::NotLogged | SentVerdict::AskAgain(_)) && recent && cp.recheck.len() < RECHECK_MAX {
+                cp.recheck.push_back(Recheck { uid, first_seen_ms: now });
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks again at recent sent emails the endpoint did not have yet.
+    async fn recheck_sent(&mut self, conn: &mut Connection, cp: &mut FolderCheckpoint, name: &str) -> Result<(), ImapError> {
+        let now = now_ms();
+        cp.recheck.retain(|r| now - r.first_seen_ms < RECHECK_WINDOW_MS);
+        if cp.recheck.is_empty() {
+            return Ok(());
+        }
+        let uids: Vec<u32> = cp.recheck.iter().map(|r| r.uid).collect();
+        let headers = to_fetched(conn.uid_fetch(&uids, HEADER_ITEMS).await?, false);
+        let verdicts = ingest::sent_batch(&mut self.engine, &self.shared.endpoint, &headers, &self.shared.crm_addresses, now).await;
+        // Kept: those still unknown. Dropped: settled ones, and those gone from the server.
+        let mut keep: Vec<u32> = Vec::new();
+        for (uid, v) in verdicts {
+            if matches!(v, SentVerdict::NotLogged | SentVerdict::AskAgain(_)) {
+                keep.push(uid);
+            } else {
+                self.note_sent(name, true, uid, &v);
+            }
+        }
+        cp.recheck.retain(|r| keep.contains(&r.uid));
+        self.persist()?;
+        Ok(())
+    }
+
+    fn note_sent(&mut self, name: &str, live: bool, uid: u32, v: &SentVerdict) {
+        match v {
+            SentVerdict::Tracked(why) => {
+                self.status.counts.threads_learnt += 1;
+                if live {
+                    tracing::info!(account = %self.account.name, "{name} uid {uid}: thread is logged ({why})");
+                } else {
+                    tracing::debug!(account = %self.account.name, "{name} uid {uid}: thread is logged ({why})");
+                }
+            }
+            SentVerdict::AskAgain(e) => tracing::warn!(account = %self.account.name, "{name} uid {uid}: cannot ask the endpoint ({e}); asking again later"),
+            other => tracing::debug!(account = %self.account.name, "{name} uid {uid}: {other:?}"),
+        }
+    }
+
+    /// Logs one message's verdict and counts it.
+    fn report(&mut self, folder: &str, live: bool, h: &Handled) {
+        let who = if h.from.is_empty() { String::new() } else { format!(" from {}", h.from) };
+        match &h.verdict {
+            Verdict::Logged { key, direction, contacts } => {
+                self.status.counts.logged += 1;
+                let line = format!("{folder} uid {}: logged {direction} {:?}{who} for {} [{key}]", h.uid, h.subject, contacts.join(", "));
+                if live {
+                    tracing::info!(account = %self.account.name, "{line}");
+                } else {
+                    tracing::debug!(account = %self.account.name, "{line}");
+                }
+            }
+            Verdict::Skipped { reasons } => {
+                self.status.counts.skipped += 1;
+                let line = format!("{folder} uid {}: not logged {:?}{who}: {reasons}", h.uid, h.subject);
+                if live {
+                    tracing::info!(account = %self.account.name, "{line}");
+                } else {
+                    tracing::debug!(account = %self.account.name, "{line}");
+                }
+            }
+            Verdict::Failed { error } => {
+                self.status.counts.failed += 1;
+                tracing::warn!(account = %self.account.name, "{folder} uid {}: cannot be logged{who}: {error}", h.uid);
+            }
+        }
+    }
+}
+
+/// The messages of a fetch answer. `whole`: BODY[] (else the header fields).
+fn to_fetched(fetches: Vec<async_imap::types::Fetch>, whole: bool) -> Vec<Fetched> {
+    let mut out: Vec<Fetched> = fetches
+        .iter()
+        .filter_map(|f| {
+            let uid = f.uid?;
+            let bytes = if whole { f.body() } else { f.header() };
+            Some(Fetched {
+                uid,
+                bytes: bytes.map(<[u8]>::to_vec).unwrap_or_default(),
+                internal_date_ms: f.internal_date().map(|d| d.timestamp_millis()),
+            })
+        })
+        .collect();
+    out.sort_by_key(|f| f.uid);
+    out.dedup_by_key(|f| f.uid);
+    out
+}
+
+/// An IMAP date (`2-Mar-2026`) for SEARCH SINCE, in UTC.
+pub fn imap_date(ms: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let days = ms.div_euclid(DAY_MS);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{day}-{}-{year}", MONTHS[(month - 1) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imap_dates() {
+        assert_eq!(imap_date(0), "1-Jan-1970");
+        assert_eq!(imap_date(1_772_445_600_000), "2-Mar-2026");
+        assert_eq!(imap_date(951_782_400_000), "29-Feb-2000");
+        assert_eq!(imap_date(-DAY_MS), "31-Dec-1969");
+    }
+}

@@ -1,0 +1,313 @@
+//! What happens to each message the watcher sees, by role. The engine decides (policy, thread
+//! tracking, records, outbox); this module only chooses the trigger, looks contacts up at the
+//! endpoint once per batch, and turns outcomes into verdicts the log and the status can show.
+//!
+//! - Logging mailbox: a message sent to the mailbox directly (To/Cc) is a forward and is logged
+//!   as forwarded with its original sender (the engine's forward extraction); one that reached it
+//!   as a BCC copy is logged as outgoing, against its recipients. A message CC'd to the mailbox
+//!   that is not a forward is logged like a BCC copy. Only messages from the team's own
+//!   addresses are accepted, like a CRM's BCC address: otherwise anyone who learns the address
+//!   could put mail on customers' timelines.
+//! - Connected inbox, INBOX: headers first; the engine's dry run says whether the message could
+//!   be a reply to log (logged thread, known contact); only those are fetched in full.
+//! - Connected inbox, Sent folder: a sent email whose record the endpoint has (or that carried
+//!   the CRM's BCC address) makes its thread a logged thread, whatever device sent it.
+
+use super::config::Account;
+use super::endpoint::Endpoint;
+use mailtrail::email::Email;
+use mailtrail::engine::{Engine, Outcome, ProcessOptions};
+use mailtrail::policy::Trigger;
+use mailtrail::reason::{Reason, ReasonCode};
+use std::collections::HashSet;
+
+/// A fetched message (headers only or whole, depending on the stage).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub uid: u32,
+    pub bytes: Vec<u8>,
+    pub internal_date_ms: Option<i64>,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A record was queued for the endpoint.
+    Logged { key: String, direction: String, contacts: Vec<String> },
+    /// Not logged, with the engine's reasons (or the watcher's own).
+    Skipped { reasons: String },
+    /// The message could not be handled (not an email, too large).
+    Failed { error: String },
+}
+
+/// A verdict with what people need to recognise the message in a log line.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub uid: u32,
+    pub subject: String,
+    pub from: String,
+    pub verdict: Verdict,
+}
+
+/// Reasons as one line: `sender-not-contact (carol@example.com), …`.
+pub fn reasons_text(reasons: &[Reason]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for r in reasons {
+        let mut s = r.code.as_str().to_string();
+        if let Some(a) = &r.address {
+            s.push_str(&format!(" ({a})"));
+        }
+        if let Some(d) = &r.detail {
+            s.push_str(&format!(": {d}"));
+        }
+        if !parts.contains(&s) {
+            parts.push(s);
+        }
+    }
+    parts.join(", ")
+}
+
+fn verdict_of(outcome: &Outcome) -> Verdict {
+    match &outcome.record {
+        Some(r) if outcome.decision.log && outcome.queued => Verdict::Logged {
+            key: r.idempotency_key.clone(),
+            direction: format!("{:?}", outcome.decision.direction).to_lowercase(),
+            contacts: outcome.decision.contacts.iter().map(|c| c.address.clone()).collect(),
+        },
+        Some(_) if outcome.decision.log => Verdict::Skipped { reasons: "duplicate (already in the outbox)".into() },
+        _ => Verdict::Skipped { reasons: reasons_text(&outcome.decision.reasons) },
+    }
+}
+
+fn describe(email: &Email) -> (String, String) {
+    (email.subject.clone(), email.from.as_ref().map(|m| m.normalized.clone()).unwrap_or_default())
+}
+
+/// Asks the endpoint about these addresses; without an answer, the engine's own knowledge
+/// (contacts it logged against before) is used, as `mailtrail push` does.
+async fn lookup(endpoint: &Endpoint, addresses: Vec<String>) -> HashSet<String> {
+    if addresses.is_empty() {
+        return HashSet::new();
+    }
+    match endpoint.lookup(&addresses).await {
+        Ok(Some(found)) => found,
+        Ok(None) => HashSet::new(),
+        Err(e) => {
+            tracing::warn!("contact lookup failed ({e}); deciding with the contacts known locally");
+            HashSet::new()
+        }
+    }
+}
+
+fn dry() -> ProcessOptions {
+    ProcessOptions { dry_run: true, ..Default::default() }
+}
+
+/// True when the logging mailbox is a direct recipient (To/Cc): the message was forwarded (or
+/// CC'd) to it rather than BCC'd.
+fn addressed_to(email: &Email, addresses: &[String]) -> bool {
+    email.to.iter().chain(email.cc.iter()).any(|m| addresses.contains(&m.normalized))
+}
+
+/// Whether the sender may log through the logging mailbox. With neither user addresses nor
+/// internal domains configured, everyone may (the watcher warns about it at start).
+fn sender_allowed(engine: &Engine, email: &Email) -> Result<(), String> {
+    let s = engine.settings();
+    if s.user_addresses.is_empty() && s.internal_domains.is_empty() {
+        return Ok(());
+    }
+    match &email.from {
+        Some(m) if s.is_user(&m.normalized) || s.is_internal(&m.normalized) => Ok(()),
+        Some(m) => Err(format!("sender-not-a-user ({}): only mail from userAddresses or internalDomains is logged", m.normalized)),
+        None => Err("no-sender".into()),
+    }
+}
+
+/// Logging mailbox: every message, BCC copy or forward.
+pub async fn logging_batch(engine: &mut Engine, endpoint: &Endpoint, account: &Account, messages: &[Fetched], now: i64) -> Vec<Handled> {
+    struct Plan<'a> {
+        message: &'a Fetched,
+        email: Email,
+        trigger: Trigger,
+    }
+    let mut out = Vec::new();
+    let mut plans = Vec::new();
+    let mut addresses: Vec<String> = Vec::new();
+    let empty: HashSet<String> = HashSet::new();
+    let own = vec![account.address.clone()];
+    for m in messages {
+        let email = match engine.parse(&m.bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(Handled { uid: m.uid, subject: String::new(), from: String::new(), verdict: Verdict::Failed { error: e.to_string() } });
+                continue;
+            }
+        };
+        if let Err(why) = sender_allowed(engine, &email) {
+            let (subject, from) = describe(&email);
+            out.push(Handled { uid: m.uid, subject, from, verdict: Verdict::Skipped { reasons: why } });
+            continue;
+        }
+        let trigger = if addressed_to(&email, &own) { Trigger::Forwarded } else { Trigger::BccCopy };
+        // A dry run names the people the record would be about: those are looked up.
+        if let Ok(outcome) = engine.process_raw(&m.bytes, trigger, &empty, now, &dry()) {
+            addresses.extend(outcome.decision.contacts.iter().map(|c| c.address.clone()));
+            if outcome.decision.has(ReasonCode::ForwardNotRecognised) {
+                addresses.extend(engine.addresses_to_check(&email));
+            }
+        }
+        plans.push(Plan { message: m, email, trigger });
+    }
+    addresses.sort();
+    addresses.dedup();
+    let contacts = lookup(endpoint, addresses).await;
+    for p in plans {
+        let mailbox = p.email.from.as_ref().map(|m| m.normalized.clone());
+        let options = ProcessOptions { mailbox, ..Default::default() };
+        let (subject, from) = describe(&p.email);
+        let verdict = match engine.process_raw(&p.message.bytes, p.trigger, &contacts, now, &options) {
+            Err(e) => Verdict::Failed { error: e.to_string() },
+            Ok(outcome) if p.trigger == Trigger::Forwarded && outcome.decision.has(ReasonCode::ForwardNotRecognised) => {
+                // Not a forward: the mailbox was CC'd on an email the user sent. Log it the way a
+                // BCC copy is logged.
+                let copy = engine.process(&p.email, Trigger::BccCopy, &contacts, now, &options);
+                verdict_of(&copy)
+            }
+            Ok(outcome) => verdict_of(&outcome),
+        };
+        out.push(Handled { uid: p.message.uid, subject, from, verdict });
+    }
+    out.sort_by_key(|h| h.uid);
+    out
+}
+
+/// Connected inbox, first stage: which of these messages (headers only) are worth fetching in
+/// full. Returns the UIDs to fetch, the contacts looked up, and the verdicts for the others.
+pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fetched], since_ms: Option<i64>, now: i64) -> (Vec<u32>, HashSet<String>, Vec<Handled>) {
+    let empty: HashSet<String> = HashSet::new();
+    let mut fetch = Vec::new();
+    let mut skipped = Vec::new();
+    let mut candidates: Vec<(u32, Email)> = Vec::new();
+    for m in headers {
+        if let (Some(since), Some(at)) = (since_ms, m.internal_date_ms) {
+            if at < since {
+                // Arrived before the inbox was connected (seen again after a UIDVALIDITY change).
+                continue;
+            }
+        }
+        let email = match engine.parse(&m.bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                skipped.push(Handled { uid: m.uid, subject: String::new(), from: String::new(), verdict: Verdict::Failed { error: e.to_string() } });
+                continue;
+            }
+        };
+        let outcome = engine.process(&email, Trigger::Incoming, &empty, now, &dry());
+        if outcome.decision.log {
+            fetch.push(m.uid);
+        } else if outcome.decision.has(ReasonCode::SenderNotContact) {
+            candidates.push((m.uid, email));
+        } else {
+            let (subject, from) = describe(&email);
+            skipped.push(Handled { uid: m.uid, subject, from, verdict: verdict_of(&outcome) });
+        }
+    }
+    let mut addresses: Vec<String> = candidates.iter().flat_map(|(_, e)| engine.addresses_to_check(e)).collect();
+    addresses.sort();
+    addresses.dedup();
+    let contacts = lookup(endpoint, addresses).await;
+    for (uid, email) in candidates {
+        let outcome = engine.process(&email, Trigger::Incoming, &contacts, now, &dry());
+        if outcome.decision.log {
+            fetch.push(uid);
+        } else {
+            let (subject, from) = describe(&email);
+            skipped.push(Handled { uid, subject, from, verdict: verdict_of(&outcome) });
+        }
+    }
+    fetch.sort_unstable();
+    (fetch, contacts, skipped)
+}
+
+/// Connected inbox, second stage: the whole messages chosen by [`inbox_screen`].
+pub fn inbox_log(engine: &mut Engine, account: &Account, messages: &[Fetched], contacts: &HashSet<String>, now: i64) -> Vec<Handled> {
+    let options = ProcessOptions { mailbox: Some(account.address.clone()), ..Default::default() };
+    messages
+        .iter()
+        .map(|m| match engine.parse(&m.bytes) {
+            Err(e) => Handled { uid: m.uid, subject: String::new(), from: String::new(), verdict: Verdict::Failed { error: e.to_string() } },
+            Ok(email) => {
+                let (subject, from) = describe(&email);
+                let verdict = match engine.process_raw(&m.bytes, Trigger::Incoming, contacts, now, &options) {
+                    Ok(outcome) => verdict_of(&outcome),
+                    Err(e) => Verdict::Failed { error: e.to_string() },
+                };
+                Handled { uid: m.uid, subject, from, verdict }
+            }
+        })
+        .collect()
+}
+
+/// What the Sent folder taught about one sent email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SentVerdict {
+    /// Its thread is now a logged thread.
+    Tracked(&'static str),
+    /// Not logged (as far as the endpoint knows now).
+    NotLogged,
+    /// The endpoint cannot say (not Mailtrail's local endpoint): only BCC copies are recognised.
+    Unknown,
+    /// Could not ask (endpoint down): look again later.
+    AskAgain(String),
+    /// No Message-ID: replies could not be matched to it anyway.
+    Unusable,
+}
+
+/// Connected inbox, Sent folder: learns the logged threads among these sent emails (headers).
+/// `crm_addresses` are the CRM's BCC/forwarding addresses (and the logging mailboxes).
+pub async fn sent_batch(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fetched], crm_addresses: &[String], now: i64) -> Vec<(u32, SentVerdict)> {
+    let mut out = Vec::with_capacity(headers.len());
+    for m in headers {
+        let Ok(email) = engine.parse(&m.bytes) else {
+            out.push((m.uid, SentVerdict::Unusable));
+            continue;
+        };
+        let Some(message_id) = email.message_id.clone() else {
+            out.push((m.uid, SentVerdict::Unusable));
+            continue;
+        };
+        let key = mailtrail::record::idempotency_key(&email, mailtrail::Direction::Outgoing);
+        let verdict = if engine.outbox().get(&key).is_some() {
+            SentVerdict::Tracked("logged by this watcher")
+        } else if email.recipients().any(|r| crm_addresses.contains(&r.normalized) || engine.settings().is_crm_address(&r.normalized)) {
+            SentVerdict::Tracked("sent with the CRM's BCC address")
+        } else {
+            match endpoint.is_logged(&key, &message_id).await {
+                Ok(Some(true)) => SentVerdict::Tracked("the endpoint has its record"),
+                Ok(Some(false)) => SentVerdict::NotLogged,
+                Ok(None) => SentVerdict::Unknown,
+                Err(e) => SentVerdict::AskAgain(e),
+            }
+        };
+        if matches!(verdict, SentVerdict::Tracked(_)) {
+            engine.track_thread(&email, now);
+        }
+        out.push((m.uid, verdict));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_one_line() {
+        let r = vec![
+            Reason::about(ReasonCode::SenderNotContact, "carol@x.test"),
+            Reason::new(ReasonCode::AttachmentsTooLarge).with_detail("big.zip (60 bytes)"),
+            Reason::about(ReasonCode::SenderNotContact, "carol@x.test"),
+        ];
+        assert_eq!(reasons_text(&r), "sender-not-contact (carol@x.test), attachments-too-large: big.zip (60 bytes)");
+    }
+}
