@@ -40,6 +40,10 @@ pub(crate) fn attribution_at(lines: &[Line<'_>], i: usize) -> Option<Attribution
         if next.depth != line.depth || nt.is_empty() || joined.len() + nt.len() + 1 > MAX_LEN || header_line(nt).is_some() {
             return None;
         }
+        if ends_with_colon(nt) && is_attribution(nt, quoted_follows(lines, j, j)) && (starts_with_prefix(nt) || has_wrote_word(nt) && nt.contains(|c: char| c.is_ascii_digit())) {
+            // The next line is a whole attribution by itself: this line is not part of it.
+            return None;
+        }
         joined.push(' ');
         joined.push_str(nt);
         if ends_with_colon(nt) {

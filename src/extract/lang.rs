@@ -463,10 +463,10 @@ pub(crate) static SEPARATORS: &[(&str, SeparatorKind)] = &[
 /// attribution detector splits candidate lines into words and looks them up.
 pub(crate) static WROTE_WORDS: &[&str] = &[
     "wrote", "writes", "schrieb", "geschrieben", "écrit", "ecrit", "escribió", "escribio",
-    "scritto", "escreveu", "schreef", "skrev", "kirjoitti", "napsal", "napsala",
+    "scritto", "escreveu", "schreef", "geschreven", "skrev", "kirjoitti", "napsal", "napsala",
     "napísal", "napísala", "írta", "scris", "пишет", "написал", "написала", "пише",
     "написав", "написала", "yazdı", "napisao", "napisala", "kirjutas", "napisał",
-    "napisała", "pisze", "följande",
+    "napisała", "napisana", "pisze", "följande",
 ];
 
 /// Attribution markers in scripts without spaces between words.

@@ -169,27 +169,35 @@ pub(crate) fn render(lines: &[Line<'_>], strip_depth: u16, strip_indent: usize) 
     out
 }
 
-/// Like [`render`] for the lines given by index (which need not be contiguous).
+/// Like [`render`] for the lines given by index (which need not be contiguous): raw lines
+/// joined, a gap between picked runs shown as one blank line, and the result trimmed.
 pub(crate) fn render_picked(lines: &[Line<'_>], picked: &[usize]) -> String {
-    let mut out = String::new();
+    let mut out: Vec<&str> = Vec::with_capacity(picked.len());
     let mut prev: Option<usize> = None;
     for &i in picked {
         let line = &lines[i];
-        if prev.is_none() && line.is_blank() {
+        let blank = line.is_blank();
+        let last_blank = out.last().is_none_or(|l| trim(l).is_empty());
+        if out.is_empty() && blank {
             continue;
         }
-        if let Some(p) = prev {
-            out.push('\n');
-            if p + 1 != i {
-                out.push('\n');
+        if prev.is_some_and(|p| p + 1 != i) {
+            if blank && last_blank {
+                prev = Some(i);
+                continue;
+            }
+            if !blank && !last_blank {
+                out.push("");
             }
         }
-        out.push_str(line.raw.trim_end_matches(is_ws));
+        out.push(line.raw.trim_end_matches(is_ws));
         prev = Some(i);
     }
-    let trimmed = out.trim_end_matches(is_ws).len();
-    out.truncate(trimmed);
-    out
+    while out.last().is_some_and(|l| trim(l).is_empty()) {
+        out.pop();
+    }
+    let joined = out.join("\n");
+    trim(&joined).to_string()
 }
 
 /// Returns `Some(s)` unless `s` is empty.

@@ -50,8 +50,7 @@ fn quote_start(lines: &[Line<'_>]) -> Option<(usize, QuoteKind)> {
         if let Some(m) = header_line(t) {
             if matches!(m.field, Field::From | Field::Date) {
                 if let Some(block) = parse_block(lines, i, line.depth, None, false) {
-                    let need = if line.mark.has(Mark::RULE) { 0 } else { 1 };
-                    if block.has(Field::From) && block.others() >= need.max(1) {
+                    if block.has(Field::From) && block.others() >= 1 {
                         return Some((i, QuoteKind::Block));
                     }
                 }
@@ -67,9 +66,32 @@ fn quote_start(lines: &[Line<'_>]) -> Option<(usize, QuoteKind)> {
 /// Splits prepared lines.
 pub(crate) fn split(lines: &[Line<'_>]) -> ReplyParts {
     let n = lines.len();
+    let mut trailing_sig: Option<Vec<usize>> = None;
     let (reply_idx, quoted_idx): (Vec<usize>, Vec<usize>) = match quote_start(lines) {
         None => ((0..n).collect(), Vec::new()),
-        Some((q, QuoteKind::Block)) => ((0..q).collect(), (q..n).collect()),
+        Some((q, QuoteKind::Block)) if (0..q).all(|i| lines[i].is_blank()) && attribution_at(lines, q).is_some() => {
+            // Nothing above the attribution: the answers are written between the quoted
+            // lines (inline or bottom posting).
+            let last = attribution_at(lines, q).map(|a| a.last).unwrap_or(q);
+            let reply: Vec<usize> = (last + 1..n).filter(|&i| lines[i].depth == 0).collect();
+            let quoted: Vec<usize> = (q..=last).chain((last + 1..n).filter(|&i| lines[i].depth > 0)).collect();
+            (reply, quoted)
+        }
+        Some((q, QuoteKind::Block)) => {
+            // A signature written below the quoted history (Thunderbird's default): a `-- `
+            // line after the last quoted line with only blank lines between.
+            let mut end = n;
+            if let Some(last_quoted) = (q..n).rev().find(|&i| lines[i].depth > 0) {
+                let delim = (last_quoted + 1..n).find(|&i| !lines[i].is_blank());
+                if let Some(d) = delim.filter(|&d| is_delimiter(&lines[d]) && n - d <= 16) {
+                    if lines[d..].iter().all(|l| l.depth == 0) {
+                        trailing_sig = Some((d + 1..n).collect());
+                        end = d;
+                    }
+                }
+            }
+            ((0..q).collect(), (q..end).collect())
+        }
         Some((q, QuoteKind::Plain)) => {
             let reply: Vec<usize> = (0..n).filter(|&i| i < q || lines[i].depth == 0).collect();
             let quoted: Vec<usize> = (q..n).filter(|&i| lines[i].depth > 0).collect();
@@ -77,10 +99,13 @@ pub(crate) fn split(lines: &[Line<'_>]) -> ReplyParts {
         }
     };
     let (body_idx, sig_idx) = split_signature(lines, &reply_idx);
+    let signature = sig_idx
+        .and_then(|s| non_empty(render_picked(lines, s)))
+        .or_else(|| trailing_sig.and_then(|s| non_empty(render_picked(lines, &s))));
     ReplyParts {
         reply: render_picked(lines, body_idx),
         quoted: non_empty(render_picked(lines, &quoted_idx)),
-        signature: sig_idx.and_then(|s| non_empty(render_picked(lines, s))),
+        signature,
     }
 }
 
@@ -88,12 +113,13 @@ pub(crate) fn split(lines: &[Line<'_>]) -> ReplyParts {
 fn split_signature<'i>(lines: &[Line<'_>], idx: &'i [usize]) -> (&'i [usize], Option<&'i [usize]>) {
     for (k, &i) in idx.iter().enumerate() {
         let line = &lines[i];
-        if line.mark.has(Mark::SIGNATURE) {
-            return (&idx[..k], Some(&idx[k..]));
-        }
-        let raw = line.content.trim_end_matches('\r');
-        if (raw == "-- " || raw == "--" || raw == "-- \u{a0}") && idx.len() - k <= 40 {
+        if is_delimiter(line) && idx.len() - k <= 40 {
             return (&idx[..k], Some(&idx[k + 1..]));
+        }
+        if line.mark.has(Mark::SIGNATURE) {
+            // An HTML signature container may start with its own `-- ` line.
+            let rest = if is_delimiter(line) { &idx[k + 1..] } else { &idx[k..] };
+            return (&idx[..k], Some(rest));
         }
     }
     // "Sent from my iPhone" among the last three non-blank lines.
@@ -116,6 +142,11 @@ fn split_signature<'i>(lines: &[Line<'_>], idx: &'i [usize]) -> (&'i [usize], Op
         Some(k) => (&idx[..k], Some(&idx[k..])),
         None => (idx, None),
     }
+}
+
+/// The `-- ` signature delimiter (also without its space, as HTML-to-text leaves it).
+fn is_delimiter(line: &Line<'_>) -> bool {
+    line.depth == 0 && matches!(line.content.trim_end_matches(['\r', ' ', '\u{a0}']), "--")
 }
 
 /// "Sent from my iPhone", "Von meinem iPhone gesendet", "iPhoneから送信", …
