@@ -40,6 +40,9 @@ pub struct EngineArgs {
     /// Engine state file (threads, known contacts, outbox). `plan` only reads it.
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// The current time in ms since the epoch (default: the clock), for reproducible output.
+    #[arg(long)]
+    pub now: Option<i64>,
     #[arg(skip)]
     pub detected_compose: std::cell::Cell<bool>,
 }
@@ -68,6 +71,13 @@ impl EngineArgs {
             .iter()
             .filter_map(|c| mailtrail::normalize_address(c).ok())
             .collect()
+    }
+}
+
+impl EngineArgs {
+    /// `--now`, or the clock.
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(now_ms)
     }
 }
 

@@ -14,7 +14,7 @@ pub fn run(args: Args) -> CliResult {
     let (mut engine, input) = load_engine(&args.engine)?;
     let contacts = args.engine.contact_set();
     let options = mailtrail::engine::ProcessOptions { dry_run: true, ..Default::default() };
-    let now = super::engine_input::now_ms();
+    let now = args.engine.now();
     let outcome = match &input {
         Input::Raw(raw) => engine
             .process_raw(raw, args.engine.trigger(), &contacts, now, &options)

@@ -32,7 +32,7 @@ pub fn run(mut args: Args) -> CliResult {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
-    let now = now_ms();
+    let now = args.engine.now();
     let trigger = args.engine.trigger();
     let endpoint = engine.settings().endpoint_or_default();
 
