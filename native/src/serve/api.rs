@@ -182,9 +182,14 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
+        // Read (and drop) what the client is sending, within reason, so that it gets to read
+        // this answer instead of a connection reset in the middle of its upload.
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+            drain(body).await;
+        }
         return Err(http_too_large(st.max_record_bytes));
     }
-    let bytes = read_limited(body, limit as usize, st.max_record_bytes).await?;
+    let bytes = read_limited(body, limit as usize, declared.unwrap_or(0) as usize, st.max_record_bytes).await?;
 
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = now_ms() / 1000;
@@ -262,17 +267,39 @@ fn http_too_large(max_record_bytes: u64) -> ApiError {
     )
 }
 
-async fn read_limited(body: Body, limit: usize, max_record_bytes: u64) -> Result<Bytes, ApiError> {
+/// Oversized uploads up to this size are read to the end before the 413 is sent.
+const DRAIN_LIMIT: u64 = 512 * 1024 * 1024;
+
+async fn drain(body: Body) {
     use http_body_util::BodyExt;
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(http_too_large(max_record_bytes)),
-        Err(e) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unreadable_body",
-            format!("could not read the request body: {e}"),
-        )),
+    let mut body = body;
+    let mut seen: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+        if seen > DRAIN_LIMIT {
+            break;
+        }
     }
+}
+
+async fn read_limited(body: Body, limit: usize, expected: usize, max_record_bytes: u64) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::with_capacity(expected.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", format!("could not read the request body: {e}"))
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > limit {
+                // Chunked upload over the limit: drain the rest so the client sees the 413.
+                drain(body).await;
+                return Err(http_too_large(max_record_bytes));
+            }
+            buf.extend_from_slice(data);
+        }
+    }
+    Ok(buf.freeze())
 }
 
 /// The JSON of a stored record: `{"id", "idempotencyKey", ["duplicate",] "threadKey",

@@ -5,8 +5,8 @@ CREATE TABLE contacts (
     id          BIGSERIAL PRIMARY KEY,
     address     TEXT NOT NULL UNIQUE,          -- normalised (lower case, punycode domain)
     name        TEXT,
-    search      TEXT NOT NULL,                 -- lower-cased "name address" for substring search
-    sort_key    TEXT NOT NULL,                 -- lower-cased display name, for the list order
+    search      TEXT COLLATE "C" NOT NULL,     -- lower-cased "name address" for substring search
+    sort_key    TEXT COLLATE "C" NOT NULL,     -- lower-cased display name; code-point order as in SQLite
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );

@@ -1,0 +1,24 @@
+//! `mailtrail serve` against SQLite (the default): the whole contract, through the real binary.
+
+#[macro_use]
+mod serve_support;
+
+use serve_support::Kind;
+
+backend_tests!(Kind::Sqlite;
+    records_are_idempotent,
+    concurrent_duplicates_store_once,
+    authentication_errors,
+    bad_input_names_the_field,
+    oversized_records_get_413,
+    accepts_attachments_up_to_50_mib,
+    rate_limit_answers_429,
+    contact_lookup,
+    contacts_crud_and_search,
+    timeline_groups_threads_newest_first,
+    attachments_are_stored_once,
+    get_and_delete_records,
+    watch_status_round_trip,
+    migrations_apply_once_and_refuse_newer,
+    web_ui_requires_sign_in_and_escapes,
+);
