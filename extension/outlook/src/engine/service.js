@@ -1,0 +1,278 @@
+// The engine as the add-in's runtimes use it: every operation loads the persisted state, runs
+// the WebAssembly engine and writes the changes back before it reports anything (nothing the
+// user was told is queued can be lost), under a Web Lock so runtimes do not overwrite each other.
+//
+// The engine is passed in (`engineModule`: the wasm-bindgen module's exports), so unit tests run
+// the same code with the engine built for Node.
+import { withLock } from './store.js';
+import { withTimeout } from '../office/async.js';
+import { handoffQueue, removeHandoff, noteLost } from '../office/roaming.js';
+
+const OUTBOX_LOCK = 'mailtrail-outbox';
+const FLUSH_LOCK = 'mailtrail-flush';
+
+export class MailtrailService {
+  /**
+   * `engineModule`: `{Engine, validateSettings}`; `store`: IndexedDbStore or MemoryStore;
+   * `settings`: the full settings document (secrets merged); `mailbox`: the address records are
+   * logged from; `now`: clock (ms); `locks`: the Web Locks API (default navigator.locks).
+   */
+  constructor({ engineModule, store, settings, mailbox = null, now = () => Date.now(), locks }) {
+    this.engineModule = engineModule;
+    this.store = store;
+    this.mailbox = mailbox;
+    this.now = now;
+    this.locks = locks;
+    const report = engineModule.validateSettings(settings || {});
+    this.settingsErrors = report.ok ? [] : report.errors;
+    // Invalid settings must not stop records from being queued: the outbox does not depend on the
+    // endpoint. Decisions then use the defaults for what is invalid, and delivery waits until the
+    // settings are fixed (see `canDeliver`).
+    this.settings = report.ok ? report.settings : {};
+  }
+
+  /** True when records can be sent (settings valid and an endpoint with its secret). */
+  get canDeliver() {
+    return this.settingsErrors.length === 0;
+  }
+
+  newEngine() {
+    return new this.engineModule.Engine(this.settings);
+  }
+
+  /** Runs `fn(engine)` on the freshly loaded state and persists what it changed. */
+  async withEngine(fn) {
+    return withLock(
+      OUTBOX_LOCK,
+      async () => {
+        const engine = this.newEngine();
+        try {
+          const { snapshot, entries } = await this.store.load();
+          engine.importState(snapshot || undefined, entries);
+          const result = await fn(engine);
+          await this.persist(engine);
+          return result;
+        } finally {
+          engine.free();
+        }
+      },
+      { locks: this.locks }
+    );
+  }
+
+  async persist(engine) {
+    const changes = engine.takeChanges();
+    const snapshot = engine.stateDirty() ? engine.exportState(false) : null;
+    await this.store.save(changes, snapshot);
+  }
+
+  /** Contacts the endpoint knows among `addresses`; `[]` when it cannot say in time. */
+  async lookupContacts(addresses, timeoutMs) {
+    if (!addresses.length || !this.canDeliver) return [];
+    const engine = this.newEngine();
+    try {
+      const found = await withTimeout(
+        engine.lookupContacts(addresses).catch(() => null),
+        timeoutMs,
+        () => null
+      );
+      return Array.isArray(found) ? found : [];
+    } finally {
+      engine.free();
+    }
+  }
+
+  /** Email object from compose data (no state involved). */
+  emailFromCompose(data) {
+    const engine = this.newEngine();
+    try {
+      return engine.fromCompose(data);
+    } finally {
+      engine.free();
+    }
+  }
+
+  /** Email object from raw RFC 5322 bytes (no state involved). */
+  parseRaw(bytes) {
+    const engine = this.newEngine();
+    try {
+      return engine.parseRaw(bytes);
+    } finally {
+      engine.free();
+    }
+  }
+
+  /** Ties a sent message's Message-ID and conversation to the record queued from its compose window. */
+  async attachSentIds(draftId, messageId, threadId) {
+    return this.withEngine((engine) => engine.attachSentIds(draftId, messageId, threadId ?? undefined, this.now()));
+  }
+
+  options(extra) {
+    return { mailbox: this.mailbox || undefined, ...extra };
+  }
+
+  /**
+   * Decides and queues an email given as compose data. Contacts are looked up first (outside the
+   * lock: it is network) within `lookupTimeoutMs`. Resolves with the engine's outcome.
+   */
+  async processCompose(data, trigger, { at, lookupTimeoutMs = 1500, dryRun = false } = {}) {
+    const email = this.emailFromCompose(data);
+    return this.processEmail(email, trigger, { at, lookupTimeoutMs, dryRun });
+  }
+
+  async processEmail(email, trigger, { at, lookupTimeoutMs = 1500, dryRun = false } = {}) {
+    const scratch = this.newEngine();
+    let addresses;
+    try {
+      addresses = scratch.addressesToCheck(email);
+    } finally {
+      scratch.free();
+    }
+    const contacts = await this.lookupContacts(addresses, lookupTimeoutMs);
+    const now = at ?? this.now();
+    if (dryRun) {
+      return this.withEngine((engine) => engine.decide(email, trigger, contacts, now));
+    }
+    return this.withEngine((engine) => engine.process(email, trigger, contacts, now, this.options()));
+  }
+
+  /**
+   * Decides and queues a raw message ("Log this email"): forwards are recognised by the engine.
+   * A dry run first tells which addresses the decision is about (for a forward: the original's),
+   * so the contact lookup asks about the right people.
+   */
+  async processRaw(bytes, trigger, { at, lookupTimeoutMs = 3000 } = {}) {
+    const now = at ?? this.now();
+    const preview = await this.withEngine((engine) => engine.processRaw(bytes, trigger, [], now, this.options({ dryRun: true })));
+    const contacts = await this.lookupContacts(addressesIn(preview), lookupTimeoutMs);
+    return this.withEngine((engine) => engine.processRaw(bytes, trigger, contacts, now, this.options()));
+  }
+
+  /** The logged thread an email belongs to, or null. */
+  async matchReply(email) {
+    return this.withEngine((engine) => engine.matchReply(email));
+  }
+
+  async status() {
+    return this.withEngine((engine) => engine.status());
+  }
+
+  async retry(key) {
+    return this.withEngine((engine) => engine.retry(key, this.now()));
+  }
+
+  /**
+   * Sends due records. Returns within `deadlineMs` (`{pending: true}` if still running: the send
+   * goes on in the background while the runtime lives). Only one runtime flushes at a time;
+   * another gets `{skipped: true}`.
+   *
+   * Crash safety: a record is marked "sending" (with a lease) and that is persisted *before* the
+   * network request, then the result is persisted. If the runtime is closed mid-request (Outlook
+   * ends event runtimes when the event completes), the lease expires and the record is sent again
+   * flagged "maybe sent", which the endpoint deduplicates by idempotency key (HubSpot: the engine
+   * looks for an existing copy first).
+   */
+  flush({ deadlineMs = 10_000, rounds = 10 } = {}) {
+    if (!this.canDeliver) return Promise.resolve({ skipped: true, reason: 'invalid-settings' });
+    const run = withLock(
+      FLUSH_LOCK,
+      async (lock) => {
+        if (!lock) return { skipped: true, reason: 'another runtime is sending' };
+        const total = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
+        for (let round = 0; round < rounds; round++) {
+          const due = await this.leaseDue();
+          if (!due.length) break;
+          const report = await this.deliver(due);
+          total.delivered += report.delivered;
+          total.duplicates += report.duplicates;
+          total.retrying += report.retrying;
+          total.failed += report.failed;
+          total.errors.push(...(report.errors || []));
+          if (report.retrying || report.failed) break; // the endpoint is struggling: try later
+        }
+        return total;
+      },
+      { ifAvailable: true, locks: this.locks }
+    );
+    return withTimeout(run, deadlineMs, () => ({ pending: true }));
+  }
+
+  /** Marks due records as being sent and persists that; returns their entries. */
+  async leaseDue() {
+    return this.withEngine(async (engine) => {
+      const due = engine.takeDue(this.now(), 20);
+      if (!due.length) return [];
+      const keys = new Set(due.map((d) => d.key));
+      // Persist the "sending" state (with its lease) now, before any request leaves.
+      const changes = engine.takeChanges();
+      await this.store.save(changes, null);
+      return changes.filter((c) => c.put && keys.has(c.put.key)).map((c) => c.put);
+    });
+  }
+
+  /**
+   * Delivers leased entries with a separate engine that holds only them (the engine's `flush`
+   * sends whatever is due in its own outbox), then persists their final states.
+   */
+  async deliver(leased) {
+    const engine = this.newEngine();
+    try {
+      const asDue = leased.map((e) => {
+        const copy = { ...e, state: 'pending', attempts: Math.max(0, (e.attempts || 1) - 1) };
+        delete copy.leaseUntil;
+        return copy;
+      });
+      engine.importState(undefined, asDue);
+      const report = await engine.flush();
+      const changes = engine.takeChanges();
+      await withLock(OUTBOX_LOCK, () => this.store.save(changes, null), { locks: this.locks });
+      return report;
+    } finally {
+      engine.free();
+    }
+  }
+
+  /**
+   * Runs compose snapshots left by classic Outlook's JavaScript-only runtime through the engine,
+   * then removes them from roamingSettings. Call only with a freshly loaded roamingSettings (at
+   * page start): a stale copy would overwrite snapshots added since it was loaded.
+   */
+  async drainHandoff(roaming) {
+    const queue = handoffQueue(roaming);
+    if (!queue.length) return { drained: 0, failed: 0 };
+    const done = [];
+    let failed = 0;
+    for (const snapshot of queue) {
+      try {
+        const trigger = { kind: 'send', logChecked: snapshot.logChecked !== false };
+        await this.processCompose(snapshot.compose, trigger, { at: snapshot.at, lookupTimeoutMs: 1500 });
+        done.push(snapshot.id);
+      } catch (e) {
+        if (e && (e.code === 'invalid-compose' || e.code === 'invalid-input')) {
+          // Data the engine can never accept: keep a visible trace instead of retrying forever.
+          noteLost(roaming, snapshot, String(e.message || e));
+          done.push(snapshot.id);
+          failed++;
+        } else {
+          throw e;
+        }
+      }
+    }
+    await removeHandoff(roaming, done);
+    return { drained: done.length - failed, failed };
+  }
+}
+
+/** Every address an outcome is about: contacts, excluded recipients, the record's people. */
+export function addressesIn(outcome) {
+  const out = new Set();
+  const add = (a) => a && out.add(String(a).toLowerCase());
+  for (const c of outcome?.decision?.contacts || []) add(c.address);
+  for (const r of outcome?.decision?.reasons || []) add(r.address);
+  const rec = outcome?.record;
+  if (rec) {
+    add(rec.from?.address);
+    for (const p of [...(rec.to || []), ...(rec.cc || [])]) add(p.address);
+  }
+  return [...out];
+}
