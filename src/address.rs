@@ -65,10 +65,11 @@ impl Mailbox {
 }
 
 /// Splits a recipient field such as `a@x.com, "Doe, John" <j@y.com>; c@z.com` into mailboxes.
-/// Commas inside quotes and angle brackets do not split. Entries that are not addresses are
-/// returned as errors so the caller can report them rather than drop them silently.
+/// Commas inside quotes and angle brackets do not split, and an unquoted `Doe, John <j@y.com>`
+/// stays one entry (a piece without an `@` is the start of the next name). Entries that are not
+/// addresses are returned as errors so the caller can report them rather than drop them silently.
 pub fn parse_address_list(text: &str) -> Vec<Result<Mailbox, AddressError>> {
-    let mut out = Vec::new();
+    let mut pieces = Vec::new();
     let mut start = 0;
     let mut in_quotes = false;
     let mut in_angle = false;
@@ -84,20 +85,31 @@ pub fn parse_address_list(text: &str) -> Vec<Result<Mailbox, AddressError>> {
             '<' if !in_quotes => in_angle = true,
             '>' if !in_quotes => in_angle = false,
             ',' | ';' if !in_quotes && !in_angle => {
-                push_entry(&mut out, &text[start..i]);
+                pieces.push(start..i);
                 start = i + ch.len_utf8();
             }
             _ => {}
         }
     }
-    push_entry(&mut out, &text[start..]);
-    out
-}
-
-fn push_entry(out: &mut Vec<Result<Mailbox, AddressError>>, entry: &str) {
-    if !entry.trim().is_empty() {
-        out.push(Mailbox::parse(entry));
+    pieces.push(start..text.len());
+    let mut out = Vec::new();
+    let mut pending: Option<usize> = None; // start of a name piece waiting for its address
+    for range in pieces {
+        let piece = &text[range.clone()];
+        if piece.trim().is_empty() {
+            continue;
+        }
+        let from = pending.take().unwrap_or(range.start);
+        if piece.contains('@') {
+            out.push(Mailbox::parse(&text[from..range.end]));
+        } else {
+            pending = Some(from);
+        }
     }
+    if let Some(from) = pending {
+        out.push(Mailbox::parse(&text[from..]));
+    }
+    out
 }
 
 /// The domain of an already normalised address.
@@ -348,6 +360,9 @@ mod tests {
     fn splits_lists_respecting_quotes() {
         let list = parse_address_list("a@x.com, \"Doe, John\" <j@y.com>; <c@z.com>, not-an-address");
         assert_eq!(list.len(), 4);
+        let unquoted = parse_address_list("Doe, Jane <jane@x.example>, b@y.example");
+        assert_eq!(unquoted.len(), 2);
+        assert_eq!(unquoted[0].as_ref().unwrap().name.as_deref(), Some("Doe, Jane"));
         assert_eq!(list[1].as_ref().unwrap().name.as_deref(), Some("Doe, John"));
         assert_eq!(list[2].as_ref().unwrap().normalized, "c@z.com");
         assert!(list[3].is_err());

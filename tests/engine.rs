@@ -1,0 +1,359 @@
+//! The engine end to end with a scripted transport: queueing, delivery to each endpoint type,
+//! response handling, Undo Send, ids attached after sending, and state persistence.
+
+use mailtrail::delivery::{self, FlushReport};
+use mailtrail::email::{AddressInput, ComposeData, Email};
+use mailtrail::engine::{Engine, ProcessOptions};
+use mailtrail::http::{HttpRequest, HttpResponse, Transport, TransportError};
+use mailtrail::outbox::EntryState;
+use mailtrail::policy::Trigger;
+use mailtrail::settings::{EndpointConfig, Settings};
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+/// Runs a future whose I/O is always ready (the scripted transport never waits).
+fn block_on<F: Future>(f: F) -> F::Output {
+    fn noop(_: *const ()) {}
+    fn clone(p: *const ()) -> RawWaker {
+        RawWaker::new(p, &VTABLE)
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the vtable's functions ignore the data pointer.
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// Answers requests from a script, and keeps every request it saw.
+#[derive(Default)]
+struct Scripted {
+    answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
+    seen: RefCell<Vec<HttpRequest>>,
+}
+
+impl Scripted {
+    fn answer(&self, status: u16, body: &str) -> &Self {
+        self.answers.borrow_mut().push_back(Ok(HttpResponse { status, headers: vec![], body: body.into() }));
+        self
+    }
+    fn answer_with(&self, status: u16, headers: &[(&str, &str)], body: &str) -> &Self {
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.answers.borrow_mut().push_back(Ok(HttpResponse { status, headers, body: body.into() }));
+        self
+    }
+    fn fail(&self, maybe_sent: bool) -> &Self {
+        self.answers.borrow_mut().push_back(Err(TransportError { message: "connection refused".into(), maybe_sent }));
+        self
+    }
+    fn requests(&self) -> Vec<HttpRequest> {
+        self.seen.borrow().clone()
+    }
+}
+
+impl Transport for Scripted {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.seen.borrow_mut().push(request);
+        self.answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| Err(TransportError { message: "no scripted answer".into(), maybe_sent: false }))
+    }
+}
+
+const NOW: i64 = 1_772_500_500_000;
+
+fn settings(endpoint: EndpointConfig) -> Settings {
+    Settings {
+        user_addresses: vec!["me@ourco.example".into()],
+        internal_domains: vec!["ourco.example".into()],
+        endpoint: Some(endpoint),
+        ..Settings::default()
+    }
+}
+
+fn local() -> EndpointConfig {
+    EndpointConfig::Local { url: "http://127.0.0.1:8787".into(), token: "tok".into() }
+}
+
+fn compose(draft: &str) -> Email {
+    Email::from_compose(&ComposeData {
+        from: Some(AddressInput::Text("Me <me@ourco.example>".into())),
+        to: vec![AddressInput::Text("Doe, Jane <jane@customer.example>".into())],
+        subject: Some("Offer".into()),
+        html: Some("<p>Hello</p>".into()),
+        draft_id: Some(draft.into()),
+        date: Some(NOW),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn send(engine: &mut Engine, email: &Email) -> mailtrail::engine::Outcome {
+    engine.process(email, Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &ProcessOptions::default())
+}
+
+#[test]
+fn local_endpoint_gets_a_signed_request_and_the_record_is_done_once() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let outcome = send(&mut engine, &compose("d1"));
+    assert!(outcome.queued);
+    let key = outcome.record.as_ref().unwrap().idempotency_key.clone();
+    assert!(!engine.take_changes().is_empty(), "the queued record is a change to persist");
+
+    let t = Scripted::default();
+    t.answer(201, r#"{"id":"42","duplicate":false}"#);
+    let report = block_on(delivery::flush(&mut engine, &t, NOW, || 0.5));
+    assert_eq!(report, FlushReport { delivered: 1, ..Default::default() });
+    let req = &t.requests()[0];
+    assert_eq!(req.url, "http://127.0.0.1:8787/v1/records");
+    assert_eq!(header(req, "Idempotency-Key"), Some(key.as_str()));
+    assert_eq!(header(req, "Authorization"), Some("Bearer tok"));
+    let ts = header(req, "Mailtrail-Timestamp").unwrap();
+    assert_eq!(ts, (NOW / 1000).to_string());
+    mailtrail::webhook::verify(b"tok", Some(ts), header(req, "Mailtrail-Signature"), req.body.as_bytes(), NOW / 1000, 300)
+        .expect("signature verifies");
+    let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+    assert_eq!(body["contacts"][0]["address"], "jane@customer.example");
+
+    match &engine.outbox().get(&key).unwrap().state {
+        EntryState::Done { remote_id, .. } => assert_eq!(remote_id.as_deref(), Some("42")),
+        other => panic!("expected done, got {other:?}"),
+    }
+    // Logging the same email again is a duplicate, and nothing more is sent.
+    let again = send(&mut engine, &compose("d1"));
+    assert!(!again.queued);
+    assert!(again.decision.has(mailtrail::ReasonCode::Duplicate));
+    let report = block_on(delivery::flush(&mut engine, &t, NOW + 60_000, || 0.5));
+    assert_eq!(report, FlushReport::default());
+    assert_eq!(t.requests().len(), 1);
+}
+
+#[test]
+fn failures_retry_or_fail_permanently_with_the_crm_message() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let key = send(&mut engine, &compose("d2")).record.unwrap().idempotency_key;
+    let t = Scripted::default();
+    t.fail(false);
+    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    assert_eq!(r.retrying, 1);
+    assert!(matches!(engine.outbox().get(&key).unwrap().state, EntryState::Retrying { .. }));
+
+    // 429 with Retry-After: not before 120 s.
+    let due_at = engine.next_wakeup().unwrap();
+    t.answer_with(429, &[("Retry-After", "120")], "{}");
+    block_on(delivery::flush(&mut engine, &t, due_at, || 0.0));
+    match engine.outbox().get(&key).unwrap().state {
+        EntryState::Retrying { next_attempt_at } => assert!(next_attempt_at >= due_at + 120_000),
+        ref s => panic!("{s:?}"),
+    }
+
+    // A 400 is permanent and keeps the endpoint's message for the user.
+    let due_at = engine.next_wakeup().unwrap();
+    t.answer(400, r#"{"error":{"code":"invalid-record","message":"subject is too long"}}"#);
+    let r = block_on(delivery::flush(&mut engine, &t, due_at, || 0.0));
+    assert_eq!(r.failed, 1);
+    let entry = engine.outbox().get(&key).unwrap();
+    assert!(matches!(entry.state, EntryState::Dead { .. }));
+    let err = entry.last_error.as_ref().unwrap();
+    assert_eq!(err.status, Some(400));
+    assert!(err.message.contains("subject is too long"), "{}", err.message);
+    let status = engine.status();
+    assert_eq!(status.queue.len(), 1, "failed records stay visible");
+
+    // The user's Retry sends it again.
+    assert!(engine.retry(&key, due_at + 1));
+    t.answer(200, r#"{"id":"7"}"#);
+    let r = block_on(delivery::flush(&mut engine, &t, due_at + 1, || 0.0));
+    assert_eq!(r.delivered, 1);
+}
+
+#[test]
+fn undo_send_cancels_and_sent_ids_are_attached() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let opts = ProcessOptions { not_before_ms: Some(NOW + 10_000), ..Default::default() };
+    let out = engine.process(&compose("undo"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &opts);
+    assert!(out.queued);
+    assert!(engine.take_due(NOW + 5_000, 10).is_empty(), "held during the Undo window");
+    assert_eq!(engine.cancel_draft("undo", NOW + 6_000), 1);
+    assert!(engine.take_due(NOW + 60_000, 10).is_empty(), "an undone send is never logged");
+
+    let out = engine.process(&compose("sent"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &opts);
+    assert!(out.queued);
+    assert!(engine.attach_sent_ids("sent", Some("<abc@mail.gmail.com>"), Some("18c2f"), NOW + 1_000));
+    let due = engine.take_due(NOW + 10_000, 10);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].1.message_id.as_deref(), Some("abc@mail.gmail.com"));
+    assert_eq!(due[0].1.thread_id.as_deref(), Some("18c2f"));
+
+    // A reply to that Message-ID now matches the logged thread.
+    let reply = Email::from_raw(
+        b"From: Jane <jane@customer.example>\r\nTo: me@ourco.example\r\nSubject: Re: Offer\r\nIn-Reply-To: <abc@mail.gmail.com>\r\nMessage-ID: <r1@customer.example>\r\n\r\nThanks",
+        Default::default(),
+    )
+    .unwrap();
+    let contacts: HashSet<String> = ["jane@customer.example".to_string()].into();
+    let out = engine.process(&reply, Trigger::Incoming, &contacts, NOW + 20_000, &ProcessOptions::default());
+    assert!(out.thread.is_some());
+    assert!(out.decision.log, "{:?}", out.decision.reasons);
+    assert_eq!(out.record.unwrap().direction, mailtrail::Direction::Incoming);
+}
+
+#[test]
+fn state_survives_export_and_import() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let key = send(&mut engine, &compose("persist")).record.unwrap().idempotency_key;
+    assert!(engine.state_dirty());
+    let snapshot = engine.export_state(true);
+    assert!(!engine.state_dirty());
+
+    let mut restored = Engine::new(&settings(local())).unwrap();
+    restored.import_state(&snapshot, Vec::new()).unwrap();
+    assert!(restored.outbox().get(&key).is_some());
+    assert_eq!(restored.status().activity.len(), 1);
+    assert_eq!(restored.threads().len(), 1);
+    // Same email again: a duplicate, even after the restart.
+    assert!(send(&mut restored, &compose("persist")).decision.has(mailtrail::ReasonCode::Duplicate));
+
+    let err = restored.import_state(b"{not json", Vec::new()).unwrap_err();
+    assert_eq!(err.code(), "invalid-state");
+}
+
+#[test]
+fn hubspot_finds_creates_and_associates_contacts() {
+    let hs = EndpointConfig::Hubspot {
+        token: "pat-1".into(),
+        base_url: "https://api.hubapi.example".into(),
+        emails_path: "/crm/v3/objects/emails".into(),
+        contacts_path: "/crm/v3/objects/contacts".into(),
+    };
+    let mut engine = Engine::new(&settings(hs)).unwrap();
+    let mut email = compose("hs");
+    email.cc = vec![mailtrail::Mailbox::parse("Bob Stone <bob@partner.example>").unwrap()];
+    let out = send(&mut engine, &email);
+    assert!(out.queued);
+    let t = Scripted::default();
+    // batch/read finds Jane (207: Bob not found), batch/create makes Bob, then the email.
+    t.answer(207, r#"{"status":"COMPLETE","results":[{"id":"101","properties":{"email":"jane@customer.example"}}],"errors":[{"status":"error","category":"OBJECT_NOT_FOUND"}]}"#)
+        .answer(201, r#"{"status":"COMPLETE","results":[{"id":"202","properties":{"email":"bob@partner.example"}}]}"#)
+        .answer(201, r#"{"id":"9001","properties":{}}"#);
+    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.5));
+    assert_eq!(r.delivered, 1, "{r:?}");
+    let reqs = t.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(reqs[0].url.ends_with("/crm/v3/objects/contacts/batch/read"));
+    assert_eq!(header(&reqs[0], "Authorization"), Some("Bearer pat-1"));
+    let read: serde_json::Value = serde_json::from_str(&reqs[0].body).unwrap();
+    assert_eq!(read["idProperty"], "email");
+    assert!(reqs[1].url.ends_with("/batch/create"));
+    let created: serde_json::Value = serde_json::from_str(&reqs[1].body).unwrap();
+    assert_eq!(created["inputs"][0]["properties"]["email"], "bob@partner.example");
+    assert_eq!(created["inputs"][0]["properties"]["firstname"], "Bob");
+    assert_eq!(created["inputs"][0]["properties"]["lastname"], "Stone");
+    assert!(reqs[2].url.ends_with("/crm/v3/objects/emails"));
+    let email_req: serde_json::Value = serde_json::from_str(&reqs[2].body).unwrap();
+    let props = &email_req["properties"];
+    assert_eq!(props["hs_email_direction"], "EMAIL");
+    assert_eq!(props["hs_timestamp"], NOW.to_string());
+    assert_eq!(props["hs_email_subject"], "Offer");
+    // hs_email_headers is a JSON *string* of objects, never bare addresses
+    let headers: serde_json::Value = serde_json::from_str(props["hs_email_headers"].as_str().unwrap()).unwrap();
+    assert_eq!(headers["to"][0]["email"], "jane@customer.example");
+    assert_eq!(headers["to"][0]["firstName"], "Jane");
+    assert_eq!(headers["to"][0]["lastName"], "Doe");
+    let ids: Vec<&str> = email_req["associations"].as_array().unwrap().iter().map(|a| a["to"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["101", "202"]);
+    assert_eq!(email_req["associations"][0]["types"][0]["associationTypeId"], 198);
+}
+
+#[test]
+fn hubspot_never_creates_twice_after_an_unanswered_create() {
+    let hs = EndpointConfig::Hubspot {
+        token: "pat-1".into(),
+        base_url: "https://api.hubapi.example".into(),
+        emails_path: "/crm/v3/objects/emails".into(),
+        contacts_path: "/crm/v3/objects/contacts".into(),
+    };
+    let mut engine = Engine::new(&settings(hs)).unwrap();
+    let key = send(&mut engine, &compose("hs2")).record.unwrap().idempotency_key;
+    let t = Scripted::default();
+    // lookup ok, create times out after sending
+    t.answer(200, r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#).fail(true);
+    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    assert_eq!(r.retrying, 1);
+    assert!(engine.outbox().get(&key).unwrap().maybe_sent);
+    // Next attempt: lookup, then a search finds the email created by the lost attempt.
+    let at = engine.next_wakeup().unwrap();
+    t.answer(200, r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#)
+        .answer(200, r#"{"total":1,"results":[{"id":"9001"}]}"#);
+    let r = block_on(delivery::flush(&mut engine, &t, at, || 0.0));
+    assert_eq!(r.duplicates, 1);
+    let reqs = t.requests();
+    assert!(reqs.last().unwrap().url.ends_with("/crm/v3/objects/emails/search"));
+    assert_eq!(reqs.iter().filter(|r| r.url.ends_with("/crm/v3/objects/emails")).count(), 1, "one create only");
+}
+
+#[test]
+fn hubspot_rate_limit_and_bad_token() {
+    let hs = EndpointConfig::Hubspot {
+        token: "bad".into(),
+        base_url: "https://api.hubapi.example".into(),
+        emails_path: "/crm/v3/objects/emails".into(),
+        contacts_path: "/crm/v3/objects/contacts".into(),
+    };
+    let mut engine = Engine::new(&settings(hs)).unwrap();
+    let key = send(&mut engine, &compose("hs3")).record.unwrap().idempotency_key;
+    let t = Scripted::default();
+    t.answer(429, r#"{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}"#);
+    block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    match engine.outbox().get(&key).unwrap().state {
+        EntryState::Retrying { next_attempt_at } => assert!(next_attempt_at >= NOW + 10_000),
+        ref s => panic!("{s:?}"),
+    }
+    let at = engine.next_wakeup().unwrap();
+    t.answer(401, r#"{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#);
+    let r = block_on(delivery::flush(&mut engine, &t, at, || 0.0));
+    assert_eq!(r.failed, 1);
+    let err = engine.outbox().get(&key).unwrap().last_error.clone().unwrap();
+    assert!(err.message.contains("Authentication credentials not found"), "{}", err.message);
+    assert_eq!(err.code.as_deref(), Some("INVALID_AUTHENTICATION"));
+}
+
+#[test]
+fn generic_webhook_409_counts_as_delivered() {
+    let wh = EndpointConfig::Webhook { url: "https://crm.example/hook".into(), secret: "s3cret".into() };
+    let mut engine = Engine::new(&settings(wh)).unwrap();
+    send(&mut engine, &compose("wh"));
+    let t = Scripted::default();
+    t.answer(409, r#"{"message":"already have it"}"#);
+    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    assert_eq!(r.duplicates, 1);
+    let req = &t.requests()[0];
+    assert_eq!(req.url, "https://crm.example/hook");
+    assert_eq!(header(req, "Authorization"), None, "webhooks are authenticated by the signature only");
+}
+
+#[test]
+fn test_connection_reports_token_problems() {
+    let t = Scripted::default();
+    t.answer(200, r#"{"status":"ok","authenticated":false}"#);
+    let r = block_on(delivery::test_connection(&local(), &t));
+    assert!(!r.ok);
+    assert!(r.message.contains("rejected the token"));
+    t.answer(200, r#"{"status":"ok","authenticated":true}"#);
+    assert!(block_on(delivery::test_connection(&local(), &t)).ok);
+    t.fail(false);
+    let r = block_on(delivery::test_connection(&local(), &t));
+    assert!(!r.ok && r.message.contains("could not reach"));
+}
