@@ -46,6 +46,9 @@ const RECHECK_EVERY: Duration = Duration::from_secs(20);
 const RECHECK_MAX: usize = 500;
 /// The longest single IDLE (RFC 2177 asks for less than 29 minutes).
 const IDLE_MAX: Duration = Duration::from_secs(10 * 60);
+/// Slack when comparing the server's dates with ours (clocks differ; INTERNALDATE has no
+/// fractions of a second): mail this close to the window's start is considered inside it.
+const WINDOW_MARGIN_MS: i64 = 10 * 60 * 1000;
 /// How often a refused password or token is reread to see whether it was changed.
 const CREDENTIALS_CHECK: Duration = Duration::from_secs(10);
 
@@ -266,6 +269,7 @@ impl AccountWatcher {
         self.status.mode = Some(if use_idle { "idle" } else { "polling" }.into());
         self.set_state(State::Connected, None, None);
         let sent = if self.account.role == Role::ConnectedInbox { self.find_sent(&mut conn).await? } else { None };
+        let mut quick_resyncs = 0;
         loop {
             let paused = self.sync_all(&mut conn, sent.as_ref()).await?;
             // A full sync worked: the connection is good again.
@@ -290,6 +294,13 @@ impl AccountWatcher {
                 conn.logout().await;
                 return Ok(Ended::Stopped);
             }
+            if conn.new_mail_hint() && quick_resyncs < 3 {
+                // Mail arrived during the sync: look again now (bounded, in case a server keeps
+                // sending such notices).
+                quick_resyncs += 1;
+                continue;
+            }
+            quick_resyncs = 0;
             let wait = self.next_wait(use_idle);
             if use_idle {
                 // IDLE watches the selected folder: INBOX (the last folder synced).
@@ -309,7 +320,6 @@ impl AccountWatcher {
                     }
                 }
             }
-            conn.drain_notifications();
         }
     }
 
@@ -420,12 +430,13 @@ impl AccountWatcher {
                     Backfill::Days(d) => Some(now - i64::from(d) * DAY_MS),
                 };
                 let mut cp = FolderCheckpoint { uid_validity: opened.uid_validity, last_uid: 0, since_ms, ..Default::default() };
+                if since_ms.is_some() {
+                    cp.window_end_uid = Some(current_max_uid(conn, &opened).await?);
+                }
                 if backfill == Backfill::Days(0) {
                     // Only mail from now on: everything already there is behind the checkpoint.
-                    cp.last_uid = match opened.uid_next {
-                        Some(n) => n.saturating_sub(1),
-                        None => conn.uid_search("ALL").await?.last().copied().unwrap_or(0),
-                    };
+                    cp.last_uid = current_max_uid(conn, &opened).await?;
+                    cp.window_end_uid = None;
                     tracing::info!(account = %self.account.name, "{name}: watching new mail from UID {}", cp.last_uid + 1);
                     self.save_checkpoint(&key, cp)?;
                     return Ok(false);
@@ -444,6 +455,9 @@ impl AccountWatcher {
                 cp.last_uid = 0;
                 cp.recheck.clear();
                 cp.rescans += 1;
+                if cp.since_ms.is_some() {
+                    cp.window_end_uid = Some(current_max_uid(conn, &opened).await?);
+                }
                 cp
             }
             Some(cp) => cp,
@@ -453,11 +467,7 @@ impl AccountWatcher {
             self.recheck_sent(conn, &mut cp, name).await?;
         }
 
-        let mut query = format!("UID {}:*", cp.last_uid.saturating_add(1));
-        if let Some(since) = cp.since_ms {
-            query.push_str(&format!(" SINCE {}", imap_date(since)));
-        }
-        let uids: Vec<u32> = conn.uid_search(&query).await?.into_iter().filter(|u| *u > cp.last_uid).collect();
+        let uids = self.new_uids(conn, &cp).await?;
         if uids.is_empty() {
             self.save_checkpoint(&key, cp)?;
             return Ok(false);
@@ -528,6 +538,27 @@ impl AccountWatcher {
         Ok(paused)
     }
 
+    /// The UIDs after the checkpoint. UIDs of the first scan (or of a rescan after a UIDVALIDITY
+    /// change) are limited to the scan's window by date; later UIDs are new mail whatever their
+    /// date says (a filter may move old mail into INBOX, a server's clock may be off).
+    async fn new_uids(&mut self, conn: &mut Connection, cp: &FolderCheckpoint) -> Result<Vec<u32>, ImapError> {
+        let from = cp.last_uid.saturating_add(1);
+        let mut uids = Vec::new();
+        let mut plain_from = from;
+        if let (Some(end), Some(since)) = (cp.window_end_uid, cp.since_ms) {
+            if from <= end {
+                let q = format!("UID {from}:{end} SINCE {}", imap_date(since - WINDOW_MARGIN_MS));
+                uids.extend(conn.uid_search(&q).await?);
+            }
+            plain_from = plain_from.max(end.saturating_add(1));
+        }
+        uids.extend(conn.uid_search(&format!("UID {plain_from}:*")).await?);
+        uids.retain(|u| *u > cp.last_uid);
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
     /// Logging mailbox: sizes first (to batch whole messages by bytes), then whole messages.
     #[allow(clippy::too_many_arguments)]
     async fn logging_batch(
@@ -594,7 +625,8 @@ impl AccountWatcher {
 
     async fn inbox_batch(&mut self, conn: &mut Connection, uids: &[u32], cp: &mut FolderCheckpoint, name: &str, live: bool) -> Result<(), ImapError> {
         let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
-        let (fetch, contacts, skipped) = ingest::inbox_screen(&mut self.engine, &self.shared.endpoint, &headers, cp.since_ms, now_ms()).await;
+        let window = cp.window_end_uid.zip(cp.since_ms.map(|s| s - WINDOW_MARGIN_MS));
+        let (fetch, contacts, skipped) = ingest::inbox_screen(&mut self.engine, &self.shared.endpoint, &headers, window, now_ms()).await;
         for h in &skipped {
             self.report(name, live, h);
         }
@@ -694,6 +726,14 @@ impl AccountWatcher {
             }
         }
     }
+}
+
+/// The highest UID in the opened folder (0 when empty).
+async fn current_max_uid(conn: &mut Connection, opened: &imap::Opened) -> Result<u32, ImapError> {
+    Ok(match opened.uid_next {
+        Some(n) => n.saturating_sub(1),
+        None => conn.uid_search("ALL").await?.last().copied().unwrap_or(0),
+    })
 }
 
 /// The messages of a fetch answer. `whole`: BODY[] (else the header fields).

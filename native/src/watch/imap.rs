@@ -358,14 +358,13 @@ impl Connection {
         Ok(fetched.into_iter().filter(|f| f.uid.is_some_and(|u| wanted.contains(&u))).collect())
     }
 
-    /// Drops notifications queued while commands ran (they only say "something changed", which
-    /// the next sync finds out by itself).
-    pub fn drain_notifications(&mut self) -> usize {
-        let mut n = 0;
-        while self.session.unsolicited_responses.try_recv().is_ok() {
-            n += 1;
-        }
-        n
+    /// Empties the notifications the server sent while other commands ran; true when one of
+    /// them says mail arrived (EXISTS/RECENT). The server tells a client about new mail once:
+    /// mail that arrived during a sync, after its UID SEARCH, is announced here and not again
+    /// by the IDLE that follows, so the caller must sync again rather than wait.
+    pub fn new_mail_hint(&mut self) -> bool {
+        let rx = &self.session.unsolicited_responses;
+        mail_hint(|| rx.try_recv().ok())
     }
 
     pub async fn logout(mut self) {
@@ -388,10 +387,15 @@ pub enum IdleEnd {
 /// fires; always ends with DONE so the connection can be used again.
 pub async fn idle(conn: Connection, max: Duration, stop: &tokio::sync::watch::Receiver<bool>) -> Result<(Connection, IdleEnd), ImapError> {
     let caps = conn.caps;
+    let notifications = conn.session.unsolicited_responses.clone();
     let mut handle = conn.session.idle();
     timed(COMMAND_TIMEOUT, handle.init()).await?.map_err(|e| lost(&e))?;
     let mut stop = stop.clone();
-    let end = {
+    // Mail announced while IDLE was starting is not announced again.
+    let arrived_meanwhile = mail_hint(|| notifications.try_recv().ok());
+    let end = if arrived_meanwhile {
+        IdleEnd::Changed
+    } else {
         // The library's own timeout restarts with every keepalive the server sends, so the
         // deadline is enforced here by interrupting the wait.
         let (wait, interrupt) = handle.wait_with_timeout(max + Duration::from_secs(5));
@@ -435,6 +439,14 @@ pub async fn idle(conn: Connection, max: Duration, stop: &tokio::sync::watch::Re
     };
     let session = timed(COMMAND_TIMEOUT, handle.done()).await?.map_err(|e| lost(&e))?;
     Ok((Connection { session, caps }, end))
+}
+
+fn mail_hint(mut next: impl FnMut() -> Option<async_imap::types::UnsolicitedResponse>) -> bool {
+    let mut hint = false;
+    while let Some(r) = next() {
+        hint |= matches!(r, async_imap::types::UnsolicitedResponse::Exists(_) | async_imap::types::UnsolicitedResponse::Recent(_));
+    }
+    hint
 }
 
 /// A compact UID set: `1:5,7,9:12`.

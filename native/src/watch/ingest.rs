@@ -183,14 +183,16 @@ pub async fn logging_batch(engine: &mut Engine, endpoint: &Endpoint, account: &A
 
 /// Connected inbox, first stage: which of these messages (headers only) are worth fetching in
 /// full. Returns the UIDs to fetch, the contacts looked up, and the verdicts for the others.
-pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fetched], since_ms: Option<i64>, now: i64) -> (Vec<u32>, HashSet<String>, Vec<Handled>) {
+/// `window`: (last UID of the first scan, earliest arrival time): messages up to that UID that
+/// arrived earlier are from before the inbox was connected.
+pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fetched], window: Option<(u32, i64)>, now: i64) -> (Vec<u32>, HashSet<String>, Vec<Handled>) {
     let empty: HashSet<String> = HashSet::new();
     let mut fetch = Vec::new();
     let mut skipped = Vec::new();
     let mut candidates: Vec<(u32, Email)> = Vec::new();
     for m in headers {
-        if let (Some(since), Some(at)) = (since_ms, m.internal_date_ms) {
-            if at < since {
+        if let (Some((end_uid, since)), Some(at)) = (window, m.internal_date_ms) {
+            if m.uid <= end_uid && at < since {
                 // Arrived before the inbox was connected (seen again after a UIDVALIDITY change).
                 continue;
             }

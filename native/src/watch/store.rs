@@ -194,6 +194,10 @@ pub struct FolderCheckpoint {
     /// first scan's window, so a rescan does not log mail from before the account was watched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_ms: Option<i64>,
+    /// The last UID of that first scan (or rescan): only UIDs up to here are limited by
+    /// `since_ms`; later ones are new mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end_uid: Option<u32>,
     /// Sent messages not (yet) found at the endpoint: the browser may still be sending their
     /// record (Undo Send delays it), so they are looked up again for a while.
     #[serde(default, skip_serializing_if = "VecDeque::is_empty")]

@@ -1,0 +1,899 @@
+//! `mailtrail watch` against a real Dovecot (started by scripts/dovecot on loopback) and a real
+//! `mailtrail serve`: messages are appended over IMAP, records are asserted at the endpoint.
+//!
+//! Dovecot must be installed (Debian: dovecot-imapd, which scripts/setup installs). A missing
+//! Dovecot fails every test here with an explanation: it is never a silent skip.
+//!
+//! Each test starts its own Dovecot, endpoint and watcher, in its own temporary directory, so
+//! tests run in parallel and one test restarting its server disturbs no other.
+
+use futures_util::TryStreamExt;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------- fixtures
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("native/ has a parent").to_path_buf()
+}
+
+fn mailtrail() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mailtrail"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("MAILTRAIL_TEST_TMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("mt-watch-{name}-{}-{}", std::process::id(), unique()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test directory");
+    dir
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A Dovecot started by scripts/dovecot; stopped when dropped.
+struct Dovecot {
+    dir: PathBuf,
+    imaps_port: u16,
+    imap_port: u16,
+    ca: PathBuf,
+}
+
+impl Dovecot {
+    fn start(dir: &Path) -> Dovecot {
+        if Command::new("sh").args(["-c", "command -v dovecot || test -x /usr/sbin/dovecot"]).stdout(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true) {
+            panic!(
+                "Dovecot is not installed: the IMAP watcher tests need a real IMAP server. \
+                 Install it with `apt-get install dovecot-imapd` (scripts/setup does it), then run the tests again."
+            );
+        }
+        let out = Command::new(repo_root().join("scripts/dovecot")).arg("start").arg(dir).output().expect("run scripts/dovecot");
+        assert!(
+            out.status.success(),
+            "scripts/dovecot start failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("scripts/dovecot printed no {k}:\n{text}"))
+                .to_string()
+        };
+        Dovecot {
+            dir: dir.to_path_buf(),
+            imaps_port: get("DOVECOT_IMAPS_PORT").parse().expect("port"),
+            imap_port: get("DOVECOT_IMAP_PORT").parse().expect("port"),
+            ca: PathBuf::from(get("DOVECOT_CA")),
+        }
+    }
+
+    fn script(&self, args: &[&str]) {
+        let out = Command::new(repo_root().join("scripts/dovecot")).args(args).output().expect("run scripts/dovecot");
+        assert!(out.status.success(), "scripts/dovecot {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn add_user(&self, user: &str, password: &str) {
+        self.script(&["adduser", self.dir.to_str().expect("utf-8 path"), user, password]);
+    }
+
+    fn add_user_line(&self, line: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(self.dir.join("users")).expect("users file");
+        writeln!(f, "{line}").expect("write users");
+    }
+
+    fn stop(&self) {
+        self.script(&["stop", self.dir.to_str().expect("utf-8 path")]);
+    }
+
+    fn start_again(&self) {
+        self.script(&["start", self.dir.to_str().expect("utf-8 path")]);
+    }
+
+    fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.join("home").join(user).join("Maildir")
+    }
+
+    fn url(&self, user: &str) -> String {
+        format!("imaps://{user}@127.0.0.1:{}", self.imaps_port)
+    }
+
+    /// Appends a message over IMAP (creating the folder if needed).
+    fn append(&self, user: &str, password: &str, folder: &str, raw: &str) {
+        let rt = runtime();
+        rt.block_on(async {
+            let mut s = self.session(user, password).await;
+            if folder != "INBOX" {
+                let _ = s.create(folder).await;
+            }
+            s.append(folder, None, None, raw.as_bytes()).await.expect("APPEND");
+            let _ = s.logout().await;
+        });
+    }
+
+    fn create_folder(&self, user: &str, password: &str, folder: &str) {
+        runtime().block_on(async {
+            let mut s = self.session(user, password).await;
+            let _ = s.create(folder).await;
+            let _ = s.logout().await;
+        });
+    }
+
+    /// The flags of every message in a folder.
+    fn flags(&self, user: &str, password: &str, folder: &str) -> Vec<Vec<String>> {
+        runtime().block_on(async {
+            let mut s = self.session(user, password).await;
+            s.examine(folder).await.expect("EXAMINE");
+            let fetches: Vec<_> = s.fetch("1:*", "FLAGS").await.expect("FETCH").try_collect().await.expect("FETCH");
+            let out = fetches.iter().map(|f| f.flags().map(|fl| format!("{fl:?}")).collect()).collect();
+            let _ = s.logout().await;
+            out
+        })
+    }
+
+    async fn session(&self, user: &str, password: &str) -> async_imap::Session<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(&self.ca).expect("CA file") {
+            roots.add(c.expect("CA cert")).expect("add CA");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imaps_port)).await.expect("connect to Dovecot");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+            .await
+            .expect("TLS to Dovecot");
+        let mut client = async_imap::Client::new(tls);
+        client.read_response().await.expect("greeting");
+        client.login(user, password).await.map_err(|(e, _)| e).expect("test login")
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/dovecot")).arg("stop").arg(&self.dir).output();
+    }
+}
+
+/// `mailtrail serve` on a free port.
+struct Serve {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+impl Serve {
+    fn start(dir: &Path) -> Serve {
+        let data = dir.join("serve");
+        let mut child = mailtrail()
+            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("serve.log")).expect("serve log"))
+            .spawn()
+            .expect("start mailtrail serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = rx.recv_timeout(WAIT).expect("mailtrail serve did not say where it listens");
+        let token = std::fs::read_to_string(data.join("token")).expect("token file").trim().to_string();
+        Serve { child, url, token }
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        runtime().block_on(async {
+            let resp = reqwest::Client::new()
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .expect("GET endpoint");
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        })
+    }
+
+    fn record(&self, key: &str) -> Option<Value> {
+        match self.get(&format!("/v1/records/{key}")) {
+            (200, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn wait_record(&self, key: &str) -> Value {
+        wait_for(&format!("record {key} at the endpoint"), WAIT, || self.record(key))
+    }
+
+    fn record_count(&self) -> u64 {
+        self.get("/v1/stats").1["records"].as_u64().expect("stats.records")
+    }
+
+    fn contact_timeline(&self, address: &str) -> Option<Value> {
+        let (_, list) = self.get(&format!("/v1/contacts?q={address}"));
+        let id = list["contacts"].as_array()?.iter().find(|c| c["address"] == address)?["id"].as_i64()?;
+        Some(self.get(&format!("/v1/contacts/{id}/timeline")).1)
+    }
+
+    fn watch_status(&self, account: &str) -> Option<Value> {
+        let (_, v) = self.get("/v1/watch-status");
+        v["accounts"].as_array()?.iter().find(|a| a["account"] == account).cloned()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mailtrail watch` with its log captured.
+struct Watcher {
+    child: Option<Child>,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Watcher {
+    fn start(dir: &Path, config: &Value, env: &[(&str, &str)]) -> Watcher {
+        let path = dir.join("watch.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(config).expect("json")).expect("write config");
+        let log = dir.join(format!("watch-{}.log", unique()));
+        let mut cmd = mailtrail();
+        cmd.args(["watch", "--config"]).arg(&path);
+        cmd.env("MAILTRAIL_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("watch log"))
+            .spawn()
+            .expect("start mailtrail watch");
+        Watcher { child: Some(child), config: path, log }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, what: &str) -> String {
+        wait_for(&format!("{what:?} in the watcher's log"), WAIT, || {
+            let t = self.log_text();
+            t.contains(what).then_some(t)
+        })
+    }
+
+    /// `mailtrail watch --status --json`: (exit code, JSON).
+    fn status(&self) -> (i32, Value) {
+        let out = mailtrail().args(["watch", "--status", "--json", "--config"]).arg(&self.config).output().expect("watch --status");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap_or(-1), v)
+    }
+
+    fn account_status(&self, account: &str) -> Value {
+        let (_, v) = self.status();
+        v["accounts"].as_array().and_then(|a| a.iter().find(|s| s["account"] == account).cloned()).unwrap_or(Value::Null)
+    }
+
+    /// Waits until the running watcher reports this state for the account.
+    fn wait_state(&self, account: &str, state: &str) -> Value {
+        wait_for(&format!("{account} to be {state}"), WAIT, || {
+            let (_, v) = self.status();
+            let s = v["accounts"].as_array()?.iter().find(|s| s["account"] == account)?.clone();
+            (v["running"] == true && s["state"] == state).then_some(s)
+        })
+    }
+
+    /// Stops it the way a service manager does (SIGTERM) and waits.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("watcher running");
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if start.elapsed() > WAIT {
+                let _ = child.kill();
+                panic!("the watcher did not stop within {WAIT:?} of SIGTERM:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// An RFC 5322 message with CRLF line ends.
+fn message(headers: &[(&str, &str)], body: &str) -> String {
+    let mut s = String::new();
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+    s.push_str(&body.replace("\r\n", "\n").replace('\n', "\r\n"));
+    s.push_str("\r\n");
+    s
+}
+
+/// The idempotency key of a message (what the endpoint stores it under).
+fn key_of(raw: &str) -> String {
+    let email = mailtrail::Email::from_raw(raw.as_bytes(), Default::default()).expect("test message parses");
+    mailtrail::record::idempotency_key(&email, mailtrail::Direction::Outgoing)
+}
+
+fn contact_addresses(record: &Value) -> Vec<String> {
+    let mut v: Vec<String> = record["record"]["contacts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["address"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Everything one test needs.
+struct World {
+    dir: PathBuf,
+    dovecot: Dovecot,
+    serve: Serve,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Kept when the test failed, for its logs.
+        if !std::thread::panicking() {
+            let _ = Command::new(repo_root().join("scripts/dovecot")).arg("stop").arg(&self.dovecot.dir).output();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl World {
+    fn new(name: &str) -> World {
+        let dir = temp_dir(name);
+        let dovecot = Dovecot::start(&dir.join("dovecot"));
+        let serve = Serve::start(&dir);
+        World { dir, dovecot, serve }
+    }
+
+    fn settings(&self) -> Value {
+        json!({
+            "endpoint": {"type": "local", "url": self.serve.url, "token": self.serve.token},
+            "internalDomains": ["ours.test"],
+        })
+    }
+
+    fn account(&self, user: &str, role: &str, address: &str, password_env: &str) -> Value {
+        json!({
+            "url": self.dovecot.url(user),
+            "role": role,
+            "address": address,
+            "passwordEnv": password_env,
+            "caFile": self.dovecot.ca,
+        })
+    }
+
+    fn config(&self, accounts: Vec<Value>) -> Value {
+        json!({
+            "stateDir": self.dir.join("watch-state"),
+            "settings": self.settings(),
+            "maxBackoffSeconds": 2,
+            "accounts": accounts,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- logging mailbox
+
+#[test]
+fn bcc_copy_is_logged_with_recipients() {
+    let w = World::new("bcc");
+    w.dovecot.add_user("log", "log-secret");
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
+    watcher.wait_state("log@crm.test", "connected");
+
+    // A BCC copy: the logging address is on no visible header.
+    let copy = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>"),
+            ("Cc", "carol@client.test, dave@ours.test"),
+            ("Subject", "Quote for 40 licences"),
+            ("Date", "Mon, 02 Mar 2026 10:00:00 +0000"),
+            ("Message-ID", "<quote-1@ours.test>"),
+        ],
+        "Hello Bob,\nhere is the quote.\nAlice",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &copy);
+    let rec = w.serve.wait_record(&key_of(&copy));
+    assert_eq!(rec["record"]["direction"], "outgoing");
+    assert_eq!(rec["record"]["from"]["address"], "alice@ours.test");
+    // Recipients associated; the colleague (internal) is not.
+    assert_eq!(contact_addresses(&rec), vec!["bob@client.test", "carol@client.test"]);
+    assert_eq!(rec["record"]["mailbox"], "alice@ours.test");
+    assert!(rec["record"]["reasons"].as_array().is_some_and(|r| r.contains(&json!("bcc-copy"))), "{rec}");
+
+    // Mail from outside the team reaching the logging address is not logged.
+    let spam = message(
+        &[
+            ("From", "spammer@evil.test"),
+            ("To", "victim@client.test"),
+            ("Subject", "Cheap watches"),
+            ("Message-ID", "<spam-1@evil.test>"),
+        ],
+        "buy now",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &spam);
+    watcher.wait_log("sender-not-a-user (spammer@evil.test)");
+    assert!(w.serve.record(&key_of(&spam)).is_none());
+    assert_eq!(w.serve.record_count(), 1);
+
+    // BODY.PEEK: the watcher marked nothing as read.
+    let flags = w.dovecot.flags("log", "log-secret", "INBOX");
+    assert_eq!(flags.len(), 2);
+    assert!(flags.iter().all(|f| !f.iter().any(|x| x.contains("Seen"))), "{flags:?}");
+
+    // The status is shown at the endpoint too (for its web UI).
+    let shown = wait_for("the status at the endpoint", WAIT, || w.serve.watch_status("log@crm.test"));
+    assert_eq!(shown["state"], "connected");
+}
+
+/// The original as Dana sent it to Alice.
+fn danas_question() -> String {
+    message(
+        &[
+            ("From", "Dana Client <dana@client.test>"),
+            ("To", "Alice Seller <alice@ours.test>"),
+            ("Subject", "Pricing question"),
+            ("Date", "Mon, 02 Mar 2026 16:05:00 +0000"),
+            ("Message-ID", "<question-1@client.test>"),
+        ],
+        "Hi Alice,\nwhat would 40 licences cost?\nDana",
+    )
+}
+
+fn assert_forward_logged(w: &World) {
+    let timeline = wait_for("dana's timeline", WAIT, || {
+        w.serve.contact_timeline("dana@client.test").filter(|t| t["threads"].as_array().is_some_and(|a| !a.is_empty()))
+    });
+    let email = &timeline["threads"][0]["emails"][0];
+    assert_eq!(email["direction"], "forwarded", "{timeline}");
+    assert_eq!(email["from"]["address"], "dana@client.test", "{timeline}");
+    assert_eq!(email["subject"], "Pricing question", "{timeline}");
+    // The forwarder is not the contact, nor is the logging mailbox; the original sender is.
+    assert!(w.serve.contact_timeline("log@crm.test").is_none());
+    assert!(w.serve.contact_timeline("alice@ours.test").is_none());
+    assert_eq!(w.serve.record_count(), 1);
+}
+
+#[test]
+fn forward_as_attachment_is_logged_with_the_original_sender() {
+    let w = World::new("fwd-attached");
+    w.dovecot.add_user("log", "log-secret");
+    let mut account = w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW");
+    // STARTTLS on the plain IMAP port, and polling instead of IDLE: the other ways of
+    // connecting and of waiting for mail are exercised here.
+    account["url"] = json!(format!("imap://log@127.0.0.1:{}", w.dovecot.imap_port));
+    account["idle"] = json!(false);
+    account["pollIntervalSeconds"] = json!(1);
+    let watcher = Watcher::start(&w.dir, &w.config(vec![account]), &[("MT_LOG_PW", "log-secret")]);
+    let status = watcher.wait_state("log@crm.test", "connected");
+    assert_eq!(status["mode"], "polling");
+
+    // Outlook's "Forward as attachment": the original travels as message/rfc822.
+    let forward = format!(
+        "From: Alice Seller <alice@ours.test>\r\nTo: log@crm.test\r\nSubject: Fwd: Pricing question\r\n\
+         Date: Tue, 03 Mar 2026 09:30:00 +0000\r\nMessage-ID: <fwd-att-1@ours.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         FYI, please log this.\r\n--b1\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"Pricing question.eml\"\r\n\r\n\
+         {}\r\n--b1--\r\n",
+        danas_question()
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &forward);
+    assert_forward_logged(&w);
+    watcher.wait_log("logged forwarded \"Fwd: Pricing question\" from alice@ours.test for dana@client.test");
+}
+
+#[test]
+fn inline_forward_is_logged_with_the_original_sender() {
+    let w = World::new("fwd-inline");
+    w.dovecot.add_user("log", "log-secret");
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
+    watcher.wait_state("log@crm.test", "connected");
+    // Gmail's "Forward": the original pasted under a header block.
+    let forward = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "log@crm.test"),
+            ("Subject", "Fwd: Pricing question"),
+            ("Date", "Tue, 03 Mar 2026 09:30:00 +0000"),
+            ("Message-ID", "<fwd-1@ours.test>"),
+        ],
+        "FYI, please log this.\n\n---------- Forwarded message ---------\nFrom: Dana Client <dana@client.test>\nDate: Mon, 2 Mar 2026 at 16:05\nSubject: Pricing question\nTo: Alice Seller <alice@ours.test>\n\nHi Alice,\nwhat would 40 licences cost?\nDana\n",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &forward);
+    assert_forward_logged(&w);
+}
+
+// ---------------------------------------------------------------- connected inbox
+
+/// alice's connected inbox plus the team's logging mailbox; alice sent "Quote" to bob with the
+/// logging mailbox in BCC, so the thread is logged and bob is a contact.
+struct Inbox {
+    w: World,
+    watcher: Watcher,
+    original: String,
+}
+
+impl Inbox {
+    fn new(name: &str) -> Inbox {
+        let w = World::new(name);
+        w.dovecot.add_user("alice", "alice-secret");
+        w.dovecot.add_user("log", "log-secret");
+        // No special-use Sent folder for alice: hers is found by its (Polish) name.
+        w.dovecot.create_folder("alice", "alice-secret", "Wys&AUI-ane");
+        w.dovecot.create_folder("alice", "alice-secret", "INBOX/Clients");
+        let watcher = Watcher::start(
+            &w.dir,
+            &w.config(vec![
+                w.account("alice", "connected-inbox", "alice@ours.test", "MT_ALICE_PW"),
+                w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW"),
+            ]),
+            &[("MT_ALICE_PW", "alice-secret"), ("MT_LOG_PW", "log-secret")],
+        );
+        watcher.wait_state("alice@ours.test", "connected");
+        watcher.wait_state("log@crm.test", "connected");
+        watcher.wait_log("Sent folder: \"Wysłane\" (by its name)");
+        let original = message(
+            &[
+                ("From", "Alice Seller <alice@ours.test>"),
+                ("To", "Bob Buyer <bob@client.test>"),
+                ("Subject", "Quote"),
+                ("Date", "Mon, 02 Mar 2026 10:00:00 +0000"),
+                ("Message-ID", "<thread-1@ours.test>"),
+            ],
+            "Hello Bob, here is the quote.",
+        );
+        // The copy in alice's Sent folder (without the Bcc header, as many clients store it)
+        // and the BCC copy that reached the logging mailbox.
+        w.dovecot.append("alice", "alice-secret", "Wys&AUI-ane", &original);
+        w.dovecot.append("log", "log-secret", "INBOX", &original);
+        w.serve.wait_record(&key_of(&original));
+        Inbox { w, watcher, original }
+    }
+
+    fn reply(&self, from: &str, id: &str, subject: &str) -> String {
+        message(
+            &[
+                ("From", from),
+                ("To", "Alice Seller <alice@ours.test>"),
+                ("Subject", subject),
+                ("Date", "Tue, 03 Mar 2026 08:00:00 +0000"),
+                ("Message-ID", &format!("<{id}@client.test>")),
+                ("In-Reply-To", "<thread-1@ours.test>"),
+                ("References", "<thread-1@ours.test>"),
+            ],
+            "Thanks Alice, looks good.\n\n> Hello Bob, here is the quote.",
+        )
+    }
+}
+
+#[test]
+fn reply_from_a_contact_in_a_logged_thread_is_logged() {
+    let t = Inbox::new("reply");
+    let reply = t.reply("Bob Buyer <bob@client.test>", "reply-1", "Re: Quote");
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    let rec = t.w.serve.wait_record(&key_of(&reply));
+    assert_eq!(rec["record"]["direction"], "incoming");
+    assert_eq!(rec["record"]["from"]["address"], "bob@client.test");
+    assert_eq!(contact_addresses(&rec), vec!["bob@client.test"]);
+    assert_eq!(rec["record"]["mailbox"], "alice@ours.test");
+    // Same thread as the original at the endpoint.
+    let original = t.w.serve.wait_record(&key_of(&t.original));
+    assert_eq!(rec["threadKey"], original["threadKey"]);
+    t.watcher.wait_log("thread is logged (the endpoint has its record)");
+    assert_eq!(t.w.serve.record_count(), 2);
+}
+
+#[test]
+fn reply_from_a_non_contact_is_skipped_with_the_reason() {
+    let t = Inbox::new("noncontact");
+    // Carol replies in the logged thread but is not a contact.
+    let reply = t.reply("Carol Alias <carol@client.test>", "reply-carol", "Re: Quote");
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    t.watcher.wait_log("not logged \"Re: Quote\" from carol@client.test: sender-not-contact (carol@client.test)");
+    // A message in no logged thread gets its own reason.
+    let other = message(
+        &[("From", "bob@client.test"), ("To", "alice@ours.test"), ("Subject", "Lunch?"), ("Message-ID", "<lunch@client.test>")],
+        "Lunch on Friday?",
+    );
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &other);
+    t.watcher.wait_log("not logged \"Lunch?\" from bob@client.test: thread-not-logged");
+    assert!(t.w.serve.record(&key_of(&reply)).is_none());
+    assert!(t.w.serve.record(&key_of(&other)).is_none());
+    assert!(t.w.serve.contact_timeline("carol@client.test").is_none(), "a reply from a non-contact creates no contact");
+    assert_eq!(t.w.serve.record_count(), 1);
+    let status = t.watcher.account_status("alice@ours.test");
+    assert!(status["counts"]["skipped"].as_u64().is_some_and(|n| n >= 2), "{status}");
+}
+
+#[test]
+fn reply_filtered_into_a_sub_folder_is_not_logged() {
+    let t = Inbox::new("subfolder");
+    let filtered = t.reply("Bob Buyer <bob@client.test>", "reply-filtered", "Re: Quote");
+    t.w.dovecot.append("alice", "alice-secret", "INBOX/Clients", &filtered);
+    // A later reply in INBOX is logged: the watcher was awake, and still ignored the sub-folder.
+    let later = t.reply("Bob Buyer <bob@client.test>", "reply-later", "Re: Quote");
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &later);
+    t.w.serve.wait_record(&key_of(&later));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(t.w.serve.record(&key_of(&filtered)).is_none(), "replies filtered out of INBOX are not logged");
+    assert_eq!(t.w.serve.record_count(), 2);
+}
+
+// ---------------------------------------------------------------- connection
+
+#[test]
+fn dovecot_restart_mid_idle_misses_nothing_and_logs_nothing_twice() {
+    let w = World::new("restart");
+    w.dovecot.add_user("log", "log-secret");
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
+    let status = watcher.wait_state("log@crm.test", "connected");
+    assert_eq!(status["mode"], "idle");
+    let mail = |n: u32| {
+        message(
+            &[
+                ("From", "alice@ours.test"),
+                ("To", "bob@client.test"),
+                ("Subject", &format!("Update {n}")),
+                ("Message-ID", &format!("<update-{n}@ours.test>")),
+            ],
+            &format!("Update number {n}"),
+        )
+    };
+    w.dovecot.append("log", "log-secret", "INBOX", &mail(1));
+    w.serve.wait_record(&key_of(&mail(1)));
+    // Let the watcher go back to IDLE, then pull the server away.
+    std::thread::sleep(Duration::from_millis(500));
+    w.dovecot.stop();
+    let down = watcher.wait_state("log@crm.test", "reconnecting");
+    assert!(down["attempt"].as_u64().is_some_and(|a| a >= 1), "{down}");
+    assert!(down["nextTryAt"].as_i64().is_some(), "{down}");
+    assert_eq!(down["reason"], "connection-lost");
+    // Mail delivered while the watcher cannot connect (written the way a delivery agent does).
+    let maildir = w.dovecot.maildir("log");
+    for n in 2..=3 {
+        let name = format!("{}.M{n}P1.mailtrail-test", 1_772_000_000 + n);
+        std::fs::write(maildir.join("new").join(name), mail(n)).expect("deliver into the maildir");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    w.dovecot.start_again();
+    watcher.wait_state("log@crm.test", "connected");
+    for n in 2..=3 {
+        w.serve.wait_record(&key_of(&mail(n)));
+    }
+    // And mail after the reconnect, under IDLE again.
+    w.dovecot.append("log", "log-secret", "INBOX", &mail(4));
+    w.serve.wait_record(&key_of(&mail(4)));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(w.serve.record_count(), 4, "every message exactly once");
+    let log = watcher.log_text();
+    assert_eq!(log.matches("logged outgoing \"Update 1\"").count(), 1, "{log}");
+}
+
+#[test]
+fn wrong_password_disconnects_with_authentication_failed() {
+    let w = World::new("badpw");
+    w.dovecot.add_user("alice", "the-real-one");
+    let pw_file = w.dir.join("alice.password");
+    std::fs::write(&pw_file, "an-old-password\n").expect("write password file");
+    let mut account = w.account("alice", "connected-inbox", "alice@ours.test", "UNUSED");
+    account.as_object_mut().expect("object").remove("passwordEnv");
+    account["passwordFile"] = json!(pw_file);
+    let watcher = Watcher::start(&w.dir, &w.config(vec![account]), &[]);
+    let s = watcher.wait_state("alice@ours.test", "disconnected");
+    assert_eq!(s["reason"], "authentication-failed", "{s}");
+    assert!(s["message"].as_str().is_some_and(|m| m.contains("Authentication failed")), "{s}");
+    let (code, _) = watcher.status();
+    assert_eq!(code, 1, "--status exits 1 while an account is not connected");
+    let shown = wait_for("the status at the endpoint", WAIT, || {
+        w.serve.watch_status("alice@ours.test").filter(|s| s["state"] == "disconnected")
+    });
+    assert_eq!(shown["reason"], "authentication-failed");
+    // No retry storm with the refused password: one login attempt, until the file changes.
+    std::thread::sleep(Duration::from_secs(3));
+    let dovecot_log = std::fs::read_to_string(w.dovecot.dir.join("dovecot.log")).unwrap_or_default();
+    let failures = dovecot_log.matches("auth failed").count() + dovecot_log.matches("Authentication failed").count();
+    assert!(failures <= 2, "the watcher kept retrying a refused password:\n{dovecot_log}");
+    // The user fixes the password file: the watcher notices and connects.
+    std::fs::write(&pw_file, "the-real-one\n").expect("write password file");
+    watcher.wait_state("alice@ours.test", "connected");
+}
+
+#[test]
+fn revoked_access_disconnects_with_access_revoked() {
+    let w = World::new("revoked");
+    w.dovecot.add_user_line("alice:{PLAIN}alice-secret::::::nologin reason=Access_disabled_by_your_administrator");
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account("alice", "connected-inbox", "alice@ours.test", "MT_ALICE_PW")]),
+        &[("MT_ALICE_PW", "alice-secret")],
+    );
+    let s = watcher.wait_state("alice@ours.test", "disconnected");
+    assert_eq!(s["reason"], "access-revoked", "{s}");
+    assert!(s["message"].as_str().is_some_and(|m| m.contains("Access_disabled_by_your_administrator")), "{s}");
+}
+
+#[test]
+fn untrusted_certificate_is_refused_unless_explicitly_trusted() {
+    let w = World::new("cert");
+    w.dovecot.add_user("log", "log-secret");
+    let mut strict = w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW");
+    strict.as_object_mut().expect("object").remove("caFile");
+    strict["name"] = json!("strict");
+    let mut trusting = w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW");
+    trusting.as_object_mut().expect("object").remove("caFile");
+    trusting["name"] = json!("trusting");
+    trusting["trustAnyCertificate"] = json!(true);
+    let watcher = Watcher::start(&w.dir, &w.config(vec![strict, trusting]), &[("MT_LOG_PW", "log-secret")]);
+    let s = watcher.wait_state("strict", "disconnected");
+    assert_eq!(s["reason"], "certificate-untrusted", "{s}");
+    watcher.wait_state("trusting", "connected");
+    let log = watcher.wait_log("trustAnyCertificate is on");
+    assert!(log.contains("WARN"), "the trust-any warning is loud:\n{log}");
+}
+
+#[test]
+fn uidvalidity_reset_rescans_without_duplicates() {
+    let w = World::new("uidvalidity");
+    w.dovecot.add_user("log", "log-secret");
+    let mut watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
+    watcher.wait_state("log@crm.test", "connected");
+    let mail = |n: u32| {
+        message(
+            &[
+                ("From", "alice@ours.test"),
+                ("To", "bob@client.test"),
+                ("Subject", &format!("Note {n}")),
+                ("Message-ID", &format!("<note-{n}@ours.test>")),
+            ],
+            &format!("Note {n}"),
+        )
+    };
+    for n in 1..=3 {
+        w.dovecot.append("log", "log-secret", "INBOX", &mail(n));
+    }
+    for n in 1..=3 {
+        w.serve.wait_record(&key_of(&mail(n)));
+    }
+    // Stop the watcher and make the server renumber the folder: the UID list and indexes are
+    // rebuilt, with a new UIDVALIDITY and UIDs starting again at 1.
+    assert!(watcher.stop().success());
+    let checkpoints = w.dir.join("watch-state/log@crm.test/checkpoints.json");
+    let before: Value = serde_json::from_slice(&std::fs::read(&checkpoints).expect("checkpoints")).expect("json");
+    assert_eq!(before["folders"]["INBOX"]["lastUid"], 3);
+    w.dovecot.stop();
+    let maildir = w.dovecot.maildir("log");
+    for f in std::fs::read_dir(&maildir).expect("maildir").flatten() {
+        let name = f.file_name().to_string_lossy().to_string();
+        if name.starts_with("dovecot") {
+            let _ = std::fs::remove_file(f.path());
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1100)); // UIDVALIDITY is time-based: make it differ
+    w.dovecot.start_again();
+    w.dovecot.append("log", "log-secret", "INBOX", &mail(4));
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
+    watcher.wait_log("UIDVALIDITY changed");
+    // The new message has a UID below the old checkpoint and is still found.
+    w.serve.wait_record(&key_of(&mail(4)));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(w.serve.record_count(), 4, "the rescan logged nothing twice");
+    let after: Value = serde_json::from_slice(&std::fs::read(&checkpoints).expect("checkpoints")).expect("json");
+    assert_ne!(after["folders"]["INBOX"]["uidValidity"], before["folders"]["INBOX"]["uidValidity"]);
+    assert_eq!(after["folders"]["INBOX"]["rescans"], 1);
+}
+
+#[test]
+fn pop3_url_is_rejected_with_an_explanation() {
+    let dir = temp_dir("pop3");
+    let config = json!({
+        "stateDir": dir.join("state"),
+        "accounts": [{"url": "pop3://alice@pop.example.com:110", "role": "connected-inbox", "passwordEnv": "HOME"}],
+    });
+    let path = dir.join("watch.json");
+    std::fs::write(&path, config.to_string()).expect("write config");
+    let out = mailtrail().args(["watch", "--config"]).arg(&path).output().expect("run watch");
+    assert_eq!(out.status.code(), Some(2), "bad configuration is exit code 2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("accounts[0].url: POP3 is not supported"), "{err}");
+    assert!(err.contains("stays on the server"), "{err}");
+    assert!(err.contains("imaps://"), "{err}");
+}
+
+#[test]
+fn status_without_a_running_watcher_says_so() {
+    let dir = temp_dir("status");
+    let config = json!({
+        "stateDir": dir.join("state"),
+        "accounts": [{"url": "imaps://alice@imap.example.com", "role": "connected-inbox", "address": "alice@example.com", "passwordEnv": "MT_SURELY_UNSET"}],
+    });
+    let path = dir.join("watch.json");
+    std::fs::write(&path, config.to_string()).expect("write config");
+    // --status needs no password: it only reads the state.
+    let out = mailtrail().args(["watch", "--status", "--json", "--config"]).arg(&path).output().expect("run watch --status");
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["running"], false);
+    assert_eq!(v["accounts"][0]["state"], "disconnected");
+    assert_eq!(v["accounts"][0]["reason"], "watcher-stopped");
+    assert_eq!(v["accounts"][0]["message"], "never started");
+}
