@@ -1,0 +1,478 @@
+// The Outlook add-in end to end: its real pages (dist/outlook) in headless Chromium, Office.js
+// replaced by the fake (tests/fixtures/outlook/fake-office.js, served at Office.js's CDN URL),
+// pushing to the real `mailtrail serve` on loopback, which also serves the add-in (--addin-dir),
+// as in a deployment: one origin for the pages and the API.
+//
+//   cargo build -p mailtrail-native && scripts/build-wasm && node --test tests/e2e/outlook.test.mjs
+//
+// (the test builds dist/outlook itself with the webpack part). Scenarios: settings saved in the
+// pane and a connection test; log on send; BCC mode (once); Log unchecked; never-log; endpoint
+// down then up (arrives once); "Log this email" on forwarded messages; an email sent from classic
+// Outlook (the real launchevent.js, without WebAssembly) taken over by the pane; screenshots of
+// the pane in English, Japanese and Polish in test-artifacts/.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import vm from 'node:vm';
+import { spawn, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require('playwright-core');
+const webpack = require('webpack');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const fixtures = path.join(root, 'tests', 'fixtures', 'outlook');
+const artifacts = path.join(root, 'test-artifacts');
+const BINARY = path.join(root, 'target', 'debug', 'mailtrail');
+const FAKE_OFFICE = fs.readFileSync(path.join(fixtures, 'fake-office.js'), 'utf8');
+const USER = { emailAddress: 'me@ourco.example', displayName: 'Me Myself' };
+
+// ---------------------------------------------------------------- build and server
+
+async function buildAddin() {
+  const { default: outlook } = await import(path.join(root, 'extension', 'outlook', 'webpack.part.js'));
+  const config = outlook({ outlookBaseUrl: 'https://localhost:8787/addin/' }, { mode: 'production' });
+  const stats = await new Promise((resolve, reject) => webpack(config, (err, s) => (err ? reject(err) : resolve(s))));
+  if (stats.hasErrors()) throw new Error(stats.toString({ all: false, errors: true }));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `mailtrail serve`; resolves once it prints where it listens. */
+function startServe(port, dataDir) {
+  const proc = spawn(BINARY, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--addin-dir', path.join(root, 'dist', 'outlook')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`mailtrail serve did not start:\n${output}`)), 20_000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1], token: fs.readFileSync(path.join(dataDir, 'token'), 'utf8').trim() });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`mailtrail serve exited (${code}):\n${output}`)));
+  });
+}
+
+function stopServe(server) {
+  return new Promise((resolve) => {
+    if (server.proc.exitCode !== null) return resolve();
+    server.proc.once('exit', () => resolve());
+    server.proc.kill('SIGTERM');
+  });
+}
+
+const env = {};
+
+test.before(async () => {
+  assert.ok(fs.existsSync(BINARY), 'build the local endpoint first: cargo build -p mailtrail-native');
+  assert.ok(fs.existsSync(path.join(root, 'dist', 'engine', 'web', 'mailtrail_bg.wasm')), 'build the engine first: scripts/build-wasm');
+  await buildAddin();
+  env.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-outlook-e2e-'));
+  env.port = await freePort();
+  env.server = await startServe(env.port, env.dataDir);
+  env.browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  fs.mkdirSync(artifacts, { recursive: true });
+});
+
+test.after(async () => {
+  await env.browser?.close();
+  if (env.server) await stopServe(env.server);
+});
+
+async function api(method, pathname, body) {
+  const res = await fetch(`${env.server.url}${pathname}`, {
+    method,
+    headers: { authorization: `Bearer ${env.server.token}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+// ---------------------------------------------------------------- Outlook in Chromium
+
+/**
+ * A browser context = one device with one Outlook mailbox. `configs`: page configurations by
+ * name (`{mode, displayLanguage, compose | read, …}`), chosen with `?cfg=name` in the page URL.
+ * `seed`: settings written to roamingSettings and the token to this device, as if saved earlier.
+ */
+async function outlookDevice({ configs, seed = null, mailboxState = null, separateHosting = false }) {
+  const context = await env.browser.newContext({ viewport: { width: 360, height: 760 }, deviceScaleFactor: 1 });
+  if (separateHosting) {
+    // The add-in's files as a separate web host would serve them (in production they often live
+    // on another server than the CRM endpoint): /addin/ comes from dist/outlook on disk, while
+    // every API request still goes to the real `mailtrail serve`, up or down.
+    const types = { '.html': 'text/html', '.js': 'application/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.png': 'image/png', '.json': 'application/json' };
+    await context.route(`${env.server.url}/addin/**`, (route) => {
+      const file = path.join(root, 'dist', 'outlook', decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/addin\//, '')));
+      if (!file.startsWith(path.join(root, 'dist', 'outlook')) || !fs.existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
+      return route.fulfill({ status: 200, contentType: types[path.extname(file)] || 'application/octet-stream', body: fs.readFileSync(file) });
+    });
+  }
+  const mailboxKey = `mb-${Math.random().toString(36).slice(2)}`;
+  const posts = [];
+  context.on('response', (res) => {
+    const req = res.request();
+    if (req.method() === 'POST' && res.url().endsWith('/v1/records')) posts.push({ status: res.status(), key: req.headers()['idempotency-key'] });
+  });
+  // Nothing leaves the machine: Office.js is the fake; every other outside request is refused.
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => {
+    const url = route.request().url();
+    if (url.startsWith('https://appsforoffice.microsoft.com/')) {
+      const pageUrl = new URL(route.request().frame().url());
+      const config = { ...configs[pageUrl.searchParams.get('cfg')], mailboxKey, user: USER };
+      return route.fulfill({ contentType: 'application/javascript', body: `${FAKE_OFFICE}\nMailtrailFakeOffice.install(${JSON.stringify(config)});` });
+    }
+    return route.abort();
+  });
+  if (seed || mailboxState) {
+    await context.addInitScript(
+      ({ key, token, state }) => {
+        try {
+          if (location.protocol !== 'http:' || localStorage.getItem('seeded')) return;
+          localStorage.setItem('seeded', '1');
+          if (token) localStorage.setItem('mailtrail.secrets', JSON.stringify({ local: token }));
+          if (state) localStorage.setItem(key, JSON.stringify(state));
+        } catch {
+          // about:blank and other documents without storage
+        }
+      },
+      { key: `__fakeOutlook:${mailboxKey}`, token: seed ? env.server.token : null, state: mailboxState }
+    );
+    if (seed) for (const c of Object.values(configs)) c.roaming = { 'mailtrail.settings': { endpoint: { type: 'local', url: env.server.url }, ...seed } };
+  }
+  const device = {
+    context,
+    posts,
+    mailboxKey,
+    async pane(cfg) {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => console.error('[taskpane]', e));
+      await page.goto(`${env.server.url}/addin/taskpane.html?cfg=${cfg}`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      return page;
+    },
+    /** Outlook starting an event runtime for `name` on the current item; resolves `{completed, ms, page}`. */
+    async fire(cfg, name) {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => console.error('[commands]', e));
+      await page.goto(`${env.server.url}/addin/commands.html?cfg=${cfg}`);
+      await page.waitForFunction(() => globalThis.mailtrailCommands && globalThis.__fakeOutlook);
+      const result = await page.evaluate((n) => globalThis.__fakeOutlook.fire(n), name);
+      return { ...result, page };
+    },
+    /** Engine status as seen from a page of this device. */
+    status(page) {
+      return page.evaluate(async () => (await (globalThis.mailtrailCommands?.context() ?? globalThis.mailtrailPane.ctx).getService()).status());
+    },
+    mailbox(page) {
+      return page.evaluate((key) => JSON.parse(localStorage.getItem(key)), `__fakeOutlook:${mailboxKey}`);
+    },
+    close: () => context.close(),
+  };
+  return device;
+}
+
+const composeItem = (extra = {}) => ({ to: ['bob@client.example'], cc: [], subject: 'Proposal for Client Corp', body: '<p>Hello Bob,</p><p>here is our proposal.</p>', conversationId: 'conv-e2e', attachments: [{ name: 'proposal.pdf', size: 48213, contentType: 'application/pdf' }], ...extra });
+const SETTINGS = { userAddresses: ['me@ourco.example'], internalDomains: ['ourco.example'], neverLogDomains: ['competitor.example'], logByDefault: true };
+
+// ---------------------------------------------------------------- scenarios
+
+test('settings saved in the task pane (token on the device only), connection tested, then an email logged on send', async () => {
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', displayLanguage: 'en-US', compose: composeItem() } } });
+  try {
+    let pane = await device.pane('send');
+    await pane.click('#tab-settings');
+    await pane.selectOption('#mt-endpointType', 'local');
+    await pane.fill('#mt-localUrl', env.server.url);
+    await pane.fill('#mt-localToken', env.server.token);
+    await pane.fill('#mt-internalDomains', 'ourco.example');
+    await pane.fill('#mt-neverLogDomains', 'competitor.example\n@Rivals.example');
+    await pane.click('#mt-test');
+    await pane.waitForSelector('#mt-settings-message[data-state="connected"]');
+    await Promise.all([pane.waitForEvent('load'), pane.click('#mt-save')]);
+    await pane.waitForSelector('body[data-ready="true"]');
+    assert.equal(await pane.textContent('#mt-settings-message'), 'Saved.');
+    const mailbox = await device.mailbox(pane);
+    const saved = mailbox.roaming['mailtrail.settings'];
+    assert.deepEqual(saved.neverLogDomains, ['competitor.example', 'rivals.example'], 'normalised by the engine');
+    assert.equal(saved.endpoint.url, env.server.url);
+    assert.ok(!JSON.stringify(mailbox.roaming).includes(env.server.token), 'the token is not in the mailbox');
+    assert.equal(JSON.parse(await pane.evaluate(() => localStorage.getItem('mailtrail.secrets'))).local, env.server.token);
+
+    // Compose: Log checked by default; the engine previews the decision.
+    await pane.click('#tab-email');
+    assert.equal(await pane.isChecked('#mt-log'), true);
+    await pane.waitForSelector('#mt-verdict[data-log="true"]');
+    assert.equal(await pane.textContent('#mt-verdict'), 'Logged against: bob@client.example');
+    await pane.screenshot({ path: path.join(artifacts, 'outlook-compose-en.png') });
+    await pane.close();
+
+    // Send: Outlook runs OnMessageSend in the event runtime (commands.html).
+    const sent = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(sent.completed, { allowEvent: true });
+    assert.ok(sent.ms < 5000, `send handler took ${sent.ms} ms`);
+    const status = await device.status(sent.page);
+    const key = status.activity[0].key;
+    assert.ok(key);
+    assert.equal(status.counts.done, 1);
+    const stored = await api('GET', `/v1/records/${key}`);
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.record.subject, 'Proposal for Client Corp');
+    assert.equal(stored.body.record.source, 'outlook');
+    assert.equal(stored.body.record.threadId, 'conv-e2e');
+    assert.deepEqual(stored.body.record.attachments.map((a) => a.name), ['proposal.pdf']);
+    assert.deepEqual(stored.body.contacts.map((c) => c.address ?? c), ['bob@client.example']);
+    assert.deepEqual(device.posts.filter((p) => p.key === key).map((p) => p.status), [201]);
+  } finally {
+    await device.close();
+  }
+});
+
+test('BCC mode: the CRM address is added exactly once, nothing is pushed', async () => {
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', compose: composeItem({ subject: 'BCC mode' }) } }, seed: { ...SETTINGS, mode: 'bcc', bccAddress: 'log@bcc.crm.example' } });
+  try {
+    const pane = await device.pane('send');
+    await pane.waitForSelector('#mt-bcc');
+    assert.match(await pane.textContent('#mt-bcc'), /log@bcc\.crm\.example/);
+    await pane.close();
+    const first = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(first.completed, { allowEvent: true });
+    const second = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(second.completed, { allowEvent: true });
+    const mailbox = await device.mailbox(second.page);
+    assert.deepEqual(mailbox.compose.bcc.map((r) => r.emailAddress), ['log@bcc.crm.example']);
+    assert.equal(mailbox.calls.filter((c) => c.name === 'bcc.addAsync').length, 1);
+    const status = await device.status(second.page);
+    assert.equal(status.counts.pending + status.counts.done, 0, 'BCC mode queues no record');
+    assert.equal(device.posts.length, 0);
+  } finally {
+    await device.close();
+  }
+});
+
+test('Log unchecked in the pane: the send handler reads it from the item and logs nothing', async () => {
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', compose: composeItem({ subject: 'Unchecked' }) } }, seed: SETTINGS });
+  try {
+    const pane = await device.pane('send');
+    await pane.uncheck('#mt-log');
+    await pane.waitForSelector('#mt-log-status:has-text("Saved with this email.")');
+    await pane.waitForSelector('#mt-verdict[data-log="false"]');
+    assert.deepEqual(await pane.$$eval('#mt-reasons li', (li) => li.map((l) => l.dataset.code)), ['log-unchecked']);
+    assert.equal((await device.mailbox(pane)).customProps.mailtrailLog, '0');
+    await pane.close();
+    const sent = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(sent.completed, { allowEvent: true });
+    const status = await device.status(sent.page);
+    assert.equal(status.activity[0].logged, false);
+    assert.equal(status.activity[0].reasons[0].code, 'log-unchecked');
+    assert.equal(device.posts.length, 0);
+  } finally {
+    await device.close();
+  }
+});
+
+test('never-log recipients: the pane says why before sending, and nothing reaches the endpoint', async () => {
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', displayLanguage: 'ja-JP', compose: composeItem({ to: ['buyer@competitor.example', 'x@eu.competitor.example'], subject: 'Never log' }) } }, seed: SETTINGS });
+  try {
+    const pane = await device.pane('send');
+    await pane.waitForSelector('#mt-verdict[data-log="false"]');
+    const reasons = await pane.$$eval('#mt-reasons li', (li) => li.map((l) => [l.dataset.code, l.textContent]));
+    assert.deepEqual(reasons.map((r) => r[0]), ['no-loggable-recipients', 'never-log-domain', 'never-log-domain']);
+    assert.equal(reasons[1][1], 'buyer@competitor.example は「ログに記録しない」ドメインのアドレスです。');
+    await pane.close();
+    const sent = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(sent.completed, { allowEvent: true });
+    const status = await device.status(sent.page);
+    assert.equal(status.activity[0].logged, false);
+    assert.equal(device.posts.length, 0);
+  } finally {
+    await device.close();
+  }
+});
+
+test('endpoint down at send, then up: the email goes at once and the record arrives exactly once', async () => {
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', compose: composeItem({ subject: 'While the endpoint was down' }) } }, seed: SETTINGS, separateHosting: true });
+  try {
+    await stopServe(env.server);
+    let status;
+    let key;
+    try {
+      const sent = await device.fire('send', 'onMessageSend');
+      assert.deepEqual(sent.completed, { allowEvent: true });
+      assert.ok(sent.ms < 5000, `took ${sent.ms} ms with the endpoint down`);
+      status = await device.status(sent.page);
+      key = status.queue[0].key;
+      assert.equal(status.queue[0].state.state, 'retrying');
+      assert.match(status.queue[0].lastError.message, /could not reach the endpoint/);
+      assert.equal(device.posts.length, 0);
+    } finally {
+      env.server = await startServe(env.port, env.dataDir);
+    }
+    // The next runtime that starts (here the pane) sends what is due; retries follow the backoff.
+    const pane = await device.pane('send');
+    await pane.click('#tab-outbox');
+    await pane.waitForFunction(() => document.querySelector('#mt-outbox-counts')?.dataset.done === '1', null, { timeout: 30_000 });
+    const stored = await api('GET', `/v1/records/${key}`);
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.record.subject, 'While the endpoint was down');
+    await pane.reload();
+    await pane.waitForSelector('body[data-ready="true"]');
+    status = await device.status(pane);
+    assert.equal(status.counts.done, 1);
+    assert.deepEqual(device.posts.filter((p) => p.key === key).map((p) => p.status), [201], 'sent once');
+  } finally {
+    await device.close();
+  }
+});
+
+async function readDevice(file, extra = {}) {
+  const eml = fs.readFileSync(path.join(fixtures, file), 'utf8');
+  return outlookDevice({ configs: { read: { mode: 'read', read: { eml, conversationId: 'conv-read', ...extra.read }, displayLanguage: extra.lang || 'en-US' } }, seed: SETTINGS });
+}
+
+test('"Log this email" (ribbon command) on a forward attached as a message: the original is logged with its sender', async () => {
+  const device = await readDevice('forwarded-attached.eml');
+  try {
+    const run = await device.fire('read', 'logThisEmail');
+    assert.equal(run.completed, null, 'function commands complete without options');
+    const status = await device.status(run.page);
+    const key = status.activity[0].key;
+    const stored = await api('GET', `/v1/records/${key}`);
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.record.direction, 'forwarded');
+    assert.equal(stored.body.record.from.address, 'marta.kowalska@klient.example');
+    assert.equal(stored.body.record.subject, 'Zamówienie licencji');
+    const mailbox = await device.mailbox(run.page);
+    assert.equal(mailbox.notifications.mailtrail.message, 'Mailtrail: logged.');
+  } finally {
+    await device.close();
+  }
+});
+
+test('"Log this email" in the pane on a forward pasted in the body (Outlook, English): logged with the original sender', async () => {
+  const device = await readDevice('forwarded-en.eml', { lang: 'pl-PL' });
+  try {
+    const pane = await device.pane('read');
+    await pane.waitForSelector('#mt-thread-outcome');
+    // Thread tracking on opening: a colleague's message in no logged thread is not logged, and says so.
+    assert.deepEqual(await pane.$$eval('#mt-thread-outcome li', (li) => li.map((l) => l.dataset.code)), ['thread-not-logged']);
+    await pane.click('#mt-log-this');
+    await pane.waitForSelector('#mt-log-outcome');
+    await pane.screenshot({ path: path.join(artifacts, 'outlook-read-pl.png') });
+    const direction = await pane.getAttribute('#mt-log-outcome', 'data-direction');
+    const codes = await pane.$$eval('#mt-log-outcome li', (li) => li.map((l) => l.dataset.code));
+    assert.equal(direction, 'forwarded', `reasons: ${codes}`);
+    const status = await device.status(pane);
+    const stored = await api('GET', `/v1/records/${status.activity[0].key}`);
+    assert.equal(stored.body.record.from.address, 'kenji.sato@client.example');
+  } finally {
+    await device.close();
+  }
+});
+
+test('an email sent from classic Outlook (launchevent.js, no WebAssembly) is taken over by the pane and logged', async () => {
+  // 1. Classic Outlook on Windows: the real bundle in a JavaScript-only context.
+  await import(path.join(fixtures, 'fake-office.js'));
+  const settings = { ...SETTINGS, mode: 'api', endpoint: { type: 'local', url: env.server.url } };
+  const classic = globalThis.MailtrailFakeOffice.create({ mode: 'compose', platform: 'PC', user: USER, roaming: { 'mailtrail.settings': settings }, compose: composeItem({ subject: 'Sent from classic Outlook', to: ['kenji.sato@client.example'] }) });
+  classic.state.customProps = { mailtrailLog: '1' };
+  const sandbox = vm.createContext({ Office: classic.Office, setTimeout, clearTimeout });
+  vm.runInContext('delete globalThis.WebAssembly; delete globalThis.TextDecoder;', sandbox);
+  vm.runInContext(fs.readFileSync(path.join(root, 'dist', 'outlook', 'launchevent.js'), 'utf8'), sandbox);
+  const done = await classic.fire('onMessageSend');
+  assert.deepEqual(JSON.parse(JSON.stringify(done.completed)), { allowEvent: true });
+  const [snapshot] = classic.state.roaming['mailtrail.handoff'];
+  assert.equal(snapshot.compose.subject, 'Sent from classic Outlook');
+
+  // 2. The same mailbox, later, in a runtime with WebAssembly: the Mailtrail pane opens.
+  const device = await outlookDevice({ configs: { pane: { mode: 'compose', compose: composeItem({ subject: 'Next email' }) } }, seed: SETTINGS, mailboxState: JSON.parse(JSON.stringify(classic.state)) });
+  try {
+    const pane = await device.pane('pane');
+    await pane.click('#tab-outbox');
+    await pane.waitForSelector('#mt-handoff');
+    await pane.waitForFunction(() => document.querySelector('#mt-outbox-counts')?.dataset.done === '1', null, { timeout: 15_000 });
+    const mailbox = await device.mailbox(pane);
+    assert.equal(mailbox.roaming['mailtrail.handoff'], undefined, 'the hand-off queue is emptied');
+    const status = await device.status(pane);
+    const logged = status.activity.find((a) => a.subject === 'Sent from classic Outlook');
+    const stored = await api('GET', `/v1/records/${logged.key}`);
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.record.timestamp, snapshot.at, 'dated when it was sent');
+  } finally {
+    await device.close();
+  }
+});
+
+test('the pane in English, Japanese and Polish (screenshots in test-artifacts/)', async () => {
+  for (const [lang, tag, expectTab] of [
+    ['en', 'en-US', 'This email'],
+    ['ja', 'ja-JP', 'このメール'],
+    ['pl', 'pl-PL', 'Ta wiadomość'],
+  ]) {
+    const device = await outlookDevice({
+      configs: { c: { mode: 'compose', displayLanguage: tag, compose: composeItem({ to: ['bob@client.example', 'buyer@competitor.example'], cc: ['colleague@ourco.example'] }) } },
+      seed: SETTINGS,
+    });
+    try {
+      const pane = await device.pane('c');
+      assert.equal(await pane.textContent('#tab-email'), expectTab);
+      assert.equal(await pane.getAttribute('html', 'lang'), lang);
+      await pane.waitForSelector('#mt-verdict');
+      await pane.screenshot({ path: path.join(artifacts, `outlook-compose-${lang}.png`) });
+      await pane.click('#tab-settings');
+      await pane.screenshot({ path: path.join(artifacts, `outlook-settings-${lang}.png`), fullPage: true });
+      await pane.click('#tab-outbox');
+      await pane.waitForSelector('#mt-outbox-counts');
+      await pane.screenshot({ path: path.join(artifacts, `outlook-outbox-${lang}.png`) });
+    } finally {
+      await device.close();
+    }
+  }
+  for (const lang of ['en', 'ja', 'pl']) assert.ok(fs.statSync(path.join(artifacts, `outlook-compose-${lang}.png`)).size > 5000);
+});
+
+test('the native `mailtrail outlook-manifest` writes the same manifests as the webpack build, plus the app package', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-manifests-'));
+  const printed = JSON.parse(execFileSync(BINARY, ['outlook-manifest', '--base-url', 'https://localhost:8787/addin', '--out', out], { encoding: 'utf8' }));
+  assert.equal(printed.baseUrl, 'https://localhost:8787/addin/');
+  for (const name of ['manifest.xml', 'manifest.json', 'ja-jp.json', 'pl-pl.json', 'color.png', 'outline.png']) {
+    assert.ok(fs.readFileSync(path.join(out, name)).equals(fs.readFileSync(path.join(root, 'dist', 'outlook', name))), `${name} differs`);
+  }
+  const AdmZip = require('adm-zip');
+  const zip = new AdmZip(path.join(out, 'mailtrail-outlook.zip'));
+  assert.deepEqual(zip.getEntries().map((e) => e.entryName).sort(), ['color.png', 'ja-jp.json', 'manifest.json', 'outline.png', 'pl-pl.json']);
+  assert.ok(zip.readFile('manifest.json').equals(fs.readFileSync(path.join(out, 'manifest.json'))));
+  // Bad input: exit code 2 and a message that says what to fix.
+  let failure;
+  try {
+    execFileSync(BINARY, ['outlook-manifest', '--base-url', 'http://insecure.example/', '--out', out], { stdio: 'pipe' });
+  } catch (e) {
+    failure = e;
+  }
+  assert.equal(failure?.status, 2);
+  assert.match(String(failure.stderr), /https:\/\//);
+});
