@@ -1,5 +1,5 @@
 // Classic Outlook on Windows: the JavaScript-only event runtime (no WebAssembly).
-//   node --test tests/js/outlook_classic.test.mjs      (needs scripts/build-wasm and the webpack build)
+//   node --test tests/js/outlook_classic.test.mjs      (needs scripts/build-wasm; builds launchevent.js itself)
 //
 // - the BCC gate gives the engine's answer on a matrix of cases (the one duplicated rule);
 // - the handlers, on office-addin-mock objects: default Log state, unchecked, BCC once, snapshot
@@ -10,10 +10,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
-import { loadEngine, outlookRuntime, root } from '../fixtures/outlook/harness.mjs';
+import { loadEngine, outlookRuntime, buildClassicBundle } from '../fixtures/outlook/harness.mjs';
 import { bccDecision, outgoingLoggable } from '../../extension/outlook/src/classic/bccGate.js';
 import { newMessageCompose, messageSend, completing } from '../../extension/outlook/src/classic/handlers.js';
 import { HANDOFF_KEY, HANDOFF_LOST_KEY, LOG_PROPERTY, SETTINGS_KEY } from '../../extension/outlook/src/office/keys.js';
@@ -248,11 +247,8 @@ test('a hanging Office call does not hold the email: the event completes at the 
   assert.deepEqual(summary, { timedOut: true });
 });
 
-const BUNDLE = path.join(root, 'dist', 'outlook', 'launchevent.js');
-
-test('the built launchevent.js is ECMAScript 2016 and uses no later built-ins', () => {
-  assert.ok(fs.existsSync(BUNDLE), 'dist/outlook/launchevent.js is missing: run the webpack build (see docs/outlook-addin.md)');
-  const source = fs.readFileSync(BUNDLE, 'utf8');
+test('the built launchevent.js is ECMAScript 2016 and uses no later built-ins', async () => {
+  const source = fs.readFileSync(await buildClassicBundle(), 'utf8');
   const acorn = require('acorn');
   assert.doesNotThrow(() => acorn.parse(source, { ecmaVersion: 2016, sourceType: 'script' }));
   assert.throws(() => acorn.parse('async function f() {}', { ecmaVersion: 2016 }), 'the parser does reject ES2017');
@@ -266,7 +262,7 @@ test('the built launchevent.js runs without WebAssembly, TextDecoder, DOM or loc
   const sandbox = vm.createContext({ Office: rt.fake.Office, setTimeout, clearTimeout, console });
   vm.runInContext('delete globalThis.WebAssembly; delete globalThis.TextDecoder; delete globalThis.TextEncoder;', sandbox);
   assert.equal(vm.runInContext('typeof WebAssembly + typeof window + typeof document + typeof localStorage', sandbox), 'undefinedundefinedundefinedundefined');
-  vm.runInContext(fs.readFileSync(BUNDLE, 'utf8'), sandbox, { filename: 'launchevent.js' });
+  vm.runInContext(fs.readFileSync(await buildClassicBundle(), 'utf8'), sandbox, { filename: 'launchevent.js' });
   assert.deepEqual(Object.keys(rt.fake.actions).sort(), ['onMessageSend', 'onNewMessageCompose']);
   const result = await rt.fake.fire('onMessageSend');
   assert.deepEqual(JSON.parse(JSON.stringify(result.completed)), { allowEvent: true });
