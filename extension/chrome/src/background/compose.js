@@ -1,0 +1,73 @@
+// Messages from compose windows: the Log checkbox's state per draft, Send, Undo Send, and the
+// ids Gmail assigned once the message was sent.
+
+/** `{checked, mode, logByDefault}` for a compose window opening (remembered per draft). */
+export function draftState(host, { key }) {
+  const remembered = host.draftLog(key);
+  const settings = host.config?.settings || {};
+  const logByDefault = settings.logByDefault !== false;
+  return {
+    checked: remembered ? remembered.checked : logByDefault,
+    remembered: !!remembered,
+    mode: settings.mode || 'api',
+    logByDefault,
+  };
+}
+
+export async function setDraftState(host, { key, checked, previousKey }) {
+  if (previousKey && previousKey !== key) delete host.meta.drafts[previousKey];
+  await host.setDraftLog(key, checked);
+  return { ok: true };
+}
+
+/**
+ * Send clicked. Builds the email from the compose fields, decides, and queues the record with
+ * a not-before time covering Gmail's Undo Send period. Answers only once the record is durable
+ * in IndexedDB: the content script lets Gmail send after this answer (and adds the BCC first
+ * when the decision says so).
+ */
+export async function composeSend(host, { compose, logChecked, account }) {
+  const now = Date.now();
+  const email = host.engine.fromCompose({ ...compose, source: 'gmail', date: now });
+  const undoMs = Math.max(0, Number(host.prefs.undoSendSeconds ?? 30)) * 1000;
+  const outcome = host.engine.process(email, { kind: 'send', logChecked: !!logChecked }, [], now, {
+    notBeforeMs: now + undoMs,
+    mailbox: account || email.from?.normalized || undefined,
+  });
+  await host.persist();
+  host.scheduleWake();
+  if (compose.draftId) host.setDraftLog(compose.draftId, !!logChecked);
+  return {
+    decision: outcome.decision,
+    queued: outcome.queued,
+    key: outcome.record?.idempotencyKey ?? null,
+    notBefore: now + undoMs,
+  };
+}
+
+/** Undo Send: withdraw what this compose window queued. */
+export async function composeUndo(host, { draftId }) {
+  const cancelled = draftId ? host.engine.cancelDraft(draftId) : 0;
+  await host.persist();
+  host.scheduleWake();
+  return { cancelled };
+}
+
+/**
+ * Gmail sent the message: attach its RFC Message-ID and thread id (legacy hex) to the queued
+ * record and the thread tracker, so replies in the thread can be matched. `raw` (the "show
+ * original" source) stands in when the page hook saw the thread but not the Message-ID.
+ */
+export async function composeSent(host, { draftId, messageId, threadId, raw }) {
+  let id = messageId || null;
+  if (!id && raw) {
+    try {
+      id = host.engine.parseRaw(new TextEncoder().encode(raw)).messageId || null;
+    } catch {
+      id = null;
+    }
+  }
+  const attached = host.engine.attachSentIds(draftId, id || undefined, threadId || undefined);
+  await host.persist();
+  return { attached, messageId: id };
+}

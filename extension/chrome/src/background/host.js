@@ -1,0 +1,245 @@
+// The engine's home in the service worker: loads the WebAssembly engine, restores its state
+// from IndexedDB, persists every outbox change before anything is reported as done, and
+// drives delivery (flush) from timers and chrome.alarms.
+//
+// MV3 stops the worker whenever it is idle (~30 s) and restarts it for the next event, so
+// nothing may live only in memory: the outbox is written entry by entry from `takeChanges()`,
+// the rest of the engine state as one snapshot whenever `stateDirty()`, and the next delivery
+// time as an alarm. A restart runs `boot()` again: import, re-create the alarm, flush.
+
+import init, { Engine, validateSettings } from '@mailtrail/engine';
+import { Store } from '../../../shared/idb-store.js';
+import { effectiveSettings, readManaged, validate } from './settings.js';
+
+const ALARM = 'mailtrail-flush';
+/** Safety net: even without a due record, look at the outbox this often. */
+const SWEEP_MINUTES = 5;
+/** Timers shorter than this are run in the worker; longer waits rely on the alarm alone. */
+const TIMER_LIMIT_MS = 25_000;
+const DRAFTS_LIMIT = 500;
+const SEEN_LIMIT = 2000;
+
+export class Host {
+  constructor() {
+    this.engine = null;
+    this.store = null;
+    this.config = null; // effectiveSettings(): {settings, prefs, locked, user, managed}
+    this.settingsErrors = []; // why the settings in force could not be applied
+    this.lastWrite = Promise.resolve();
+    this.flushing = null;
+    this.flushAgain = false;
+    this.timer = null;
+    this.lastFlush = null; // {at, ok, report, error}
+    this.stats = { delivered: 0, duplicates: 0, retried: 0, failed: 0 };
+    this.sendTimings = []; // ms, click → record durable, last 500 (content script measures)
+    this.layout = new Map(); // tabId → {problems, at, url}
+    this.meta = { drafts: {}, seen: {}, detected: [] };
+    this.ready = null;
+  }
+
+  /** Starts (or restarts) the engine. Safe to call once per worker life. */
+  boot() {
+    if (!this.ready) this.ready = this.#boot();
+    return this.ready;
+  }
+
+  async #boot() {
+    const started = performance.now();
+    await init();
+    this.store = await Store.open();
+    const [entries, meta] = await Promise.all([
+      this.store.loadOutbox(),
+      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats']),
+    ]);
+    this.meta.drafts = meta.drafts || {};
+    this.meta.seen = meta.seen || {};
+    this.meta.detected = meta.detected || [];
+    this.stats = { ...this.stats, ...(meta.stats || {}) };
+    this.storedSettings = meta.settings || { settings: {}, prefs: {} };
+    this.engine = new Engine({});
+    await this.applySettings(await readManaged());
+    try {
+      this.engine.importState(meta.snapshot ? new Uint8Array(meta.snapshot) : undefined, entries);
+    } catch (e) {
+      // A snapshot this version cannot read: keep the outbox (records are never dropped) and
+      // start with empty threads rather than not starting at all.
+      console.error('[mailtrail] saved state could not be read, threads start empty:', e);
+      this.engine.importState(undefined, entries);
+      this.stateError = String(e.message || e);
+    }
+    this.bootMs = performance.now() - started;
+    this.scheduleWake();
+    this.flushSoon();
+    return this;
+  }
+
+  // ------------------------------------------------------------------ settings
+
+  /** Re-reads settings (after a save, a policy change, a new account address). */
+  async applySettings(managed) {
+    if (managed === undefined) managed = await readManaged();
+    const config = effectiveSettings(this.storedSettings, managed, this.meta.detected);
+    const report = validate(validateSettings, config.settings);
+    this.config = config;
+    if (report.ok) {
+      this.engine.configure(config.settings);
+      this.settingsErrors = [];
+    } else {
+      // Keep the last working configuration; the popup and options page show the errors.
+      this.settingsErrors = report.errors;
+    }
+    return report;
+  }
+
+  async saveUserSettings(settings, prefs) {
+    this.storedSettings = { settings, prefs };
+    await this.store.putMeta('settings', this.storedSettings);
+    return this.applySettings();
+  }
+
+  /** Gmail account addresses seen in tabs: the user's own, never contacts. */
+  async noteAccount(address) {
+    const a = String(address || '').trim().toLowerCase();
+    if (!a || this.meta.detected.includes(a)) return;
+    this.meta.detected = [...this.meta.detected, a].slice(-10);
+    await this.store.putMeta('detected', this.meta.detected);
+    await this.applySettings();
+  }
+
+  get prefs() {
+    return this.config?.prefs || { undoSendSeconds: 30 };
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  /**
+   * Writes the engine's pending outbox changes (and the snapshot when dirty) in one
+   * transaction. Writes are queued in order; the returned promise resolves when this one
+   * is committed. Call it right after every engine call that may change state.
+   */
+  persist({ snapshot = true } = {}) {
+    const changes = this.engine.takeChanges();
+    const meta = {};
+    if (snapshot && this.engine.stateDirty()) meta.snapshot = this.engine.exportState(false);
+    if (!changes.length && !Object.keys(meta).length) return this.lastWrite;
+    const write = this.store.write(changes, meta);
+    this.lastWrite = write.catch(() => {});
+    return write;
+  }
+
+  putMeta(name, value) {
+    const write = this.store.putMeta(name, value);
+    this.lastWrite = write.catch(() => {});
+    return write;
+  }
+
+  // ------------------------------------------------------------------ delivery
+
+  /** Starts a flush now, or once the running one ends. Resolves with the last report. */
+  flushSoon() {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      let report = null;
+      try {
+        do {
+          this.flushAgain = false;
+          report = await this.#flushOnce();
+        } while (this.flushAgain);
+      } finally {
+        this.flushing = null;
+        this.scheduleWake();
+      }
+      return report;
+    })();
+    return this.flushing;
+  }
+
+  async #flushOnce() {
+    const pending = this.engine.flush();
+    // The engine marks records "sending" (with a lease) as its first step; persist that as
+    // soon as it happened so a worker killed mid-request resumes with `maybeSent` known.
+    setTimeout(() => this.persist({ snapshot: false }), 0);
+    let report;
+    try {
+      report = await pending;
+      this.lastFlush = { at: Date.now(), ok: report.failed === 0 && report.retrying === 0, report };
+    } catch (e) {
+      this.lastFlush = { at: Date.now(), ok: false, error: String(e?.message || e) };
+      report = null;
+    }
+    if (report) {
+      this.stats.delivered += report.delivered;
+      this.stats.duplicates += report.duplicates;
+      this.stats.retried += report.retrying;
+      this.stats.failed += report.failed;
+    }
+    const write = this.persist();
+    if (report && report.delivered + report.duplicates + report.retrying + report.failed > 0) {
+      this.putMeta('stats', this.stats);
+    }
+    await write;
+    return report;
+  }
+
+  /** Re-creates the alarm (and a short timer while the worker lives) for the next due record. */
+  scheduleWake() {
+    const next = this.engine?.nextWakeup();
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (next === undefined || next === null) {
+      chrome.alarms.clear(ALARM);
+    } else {
+      const when = Math.max(next, Date.now() + 50);
+      chrome.alarms.create(ALARM, { when });
+      const wait = when - Date.now();
+      if (wait <= TIMER_LIMIT_MS) this.timer = setTimeout(() => this.flushSoon(), wait);
+    }
+    chrome.alarms.get('mailtrail-sweep').then((a) => {
+      if (!a) chrome.alarms.create('mailtrail-sweep', { periodInMinutes: SWEEP_MINUTES });
+    });
+  }
+
+  // ------------------------------------------------------------------ small stores
+
+  draftLog(key) {
+    return key ? this.meta.drafts[key] : undefined;
+  }
+
+  setDraftLog(key, checked) {
+    if (!key) return;
+    this.meta.drafts[key] = { checked: !!checked, at: Date.now() };
+    this.meta.drafts = trimOldest(this.meta.drafts, DRAFTS_LIMIT);
+    return this.putMeta('drafts', this.meta.drafts);
+  }
+
+  /** What happened to a Gmail message already looked at by thread tracking. */
+  seen(messageId) {
+    return this.meta.seen[messageId];
+  }
+
+  markSeen(messageId, summary) {
+    this.meta.seen[messageId] = { ...summary, at: Date.now() };
+    this.meta.seen = trimOldest(this.meta.seen, SEEN_LIMIT);
+    return this.putMeta('seen', this.meta.seen);
+  }
+
+  noteSendTiming(ms) {
+    if (!Number.isFinite(ms)) return;
+    this.sendTimings.push(ms);
+    if (this.sendTimings.length > 500) this.sendTimings.shift();
+  }
+}
+
+function trimOldest(map, limit) {
+  const keys = Object.keys(map);
+  if (keys.length <= limit) return map;
+  const sorted = keys.sort((a, b) => (map[a].at || 0) - (map[b].at || 0));
+  const out = {};
+  for (const k of sorted.slice(keys.length - limit)) out[k] = map[k];
+  return out;
+}
+
+export const ALARMS = { flush: ALARM, sweep: 'mailtrail-sweep' };

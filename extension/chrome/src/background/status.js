@@ -1,0 +1,88 @@
+// Messages from the popup and the options page: status, retry, test connection, settings.
+// These carry secrets (the options page edits the token), so the router only accepts them
+// from the extension's own pages, never from content scripts.
+
+import { validateSettings, version } from '@mailtrail/engine';
+import { endpointPermissionPattern, endpointUrl, mergeManaged } from '../../../shared/settings-form.js';
+import { readManaged, validate } from './settings.js';
+
+async function permissionGranted(settings) {
+  const pattern = endpointPermissionPattern(settings);
+  if (!pattern) return false;
+  try {
+    return await chrome.permissions.contains({ origins: [pattern] });
+  } catch {
+    return false;
+  }
+}
+
+export async function status(host) {
+  const s = host.engine.status();
+  const settings = host.config?.settings || {};
+  return {
+    version: version(),
+    counts: s.counts,
+    queue: s.queue,
+    activity: s.activity,
+    nextWakeup: s.nextWakeup ?? null,
+    threads: s.threads,
+    connection: {
+      type: settings.endpoint?.type || 'local',
+      url: endpointUrl(settings),
+      permission: await permissionGranted(settings),
+      lastFlush: host.lastFlush,
+    },
+    settingsErrors: host.settingsErrors,
+    stateError: host.stateError || null,
+    stats: host.stats,
+    bootMs: host.bootMs,
+  };
+}
+
+export async function retry(host, { key }) {
+  const ok = host.engine.retry(key);
+  await host.persist();
+  host.flushSoon();
+  return { ok };
+}
+
+export async function testConnection(host) {
+  const settings = host.config?.settings || {};
+  if (!(await permissionGranted(settings))) {
+    return { ok: false, status: null, message: null, code: 'no-permission', origin: endpointPermissionPattern(settings) };
+  }
+  const report = await host.engine.testConnection();
+  if (report.ok) host.flushSoon();
+  return report;
+}
+
+/** Everything the options page shows: the user's values, the managed ones, what is in force. */
+export async function getSettings(host) {
+  const managed = await readManaged();
+  await host.applySettings(managed);
+  return {
+    user: host.storedSettings.settings || {},
+    userPrefs: host.storedSettings.prefs || {},
+    managed,
+    locked: host.config.locked,
+    effective: host.config.settings,
+    prefs: host.config.prefs,
+    detected: host.meta.detected,
+    errors: host.settingsErrors,
+  };
+}
+
+/**
+ * Checks (and with `save`, stores) the user's settings. What is validated is what would be in
+ * force — the user's values under the administrator's — so a managed value that makes the
+ * document invalid is reported too. Nothing is stored when invalid.
+ */
+export async function saveSettings(host, { settings, prefs, save }) {
+  const managed = await readManaged();
+  const merged = mergeManaged(settings || {}, prefs || {}, managed);
+  const report = validate(validateSettings, { ...merged.settings, userAddresses: [...(merged.settings.userAddresses || []), ...host.meta.detected] });
+  if (!report.ok || !save) return { ok: report.ok, errors: report.errors || [] };
+  await host.saveUserSettings(settings || {}, prefs || {});
+  host.flushSoon();
+  return { ok: true, errors: [] };
+}

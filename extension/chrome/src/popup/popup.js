@@ -1,0 +1,196 @@
+// The toolbar popup: is the CRM reachable, is Gmail recognised, what is waiting in the outbox
+// (with the CRM's error and a Retry button for failed records), and what was — or was not —
+// logged recently, with the reasons in the user's language.
+
+import { localizeDocument, formatTime } from '../../../shared/i18n-dom.js';
+import { renderReasons } from '../../../shared/reasons.js';
+
+const t = (name, subs) => chrome.i18n.getMessage(name, subs);
+const lang = chrome.i18n.getUILanguage();
+const $ = (id) => document.getElementById(id);
+const REFRESH_MS = 2000;
+const LIST_LIMIT = 10;
+
+function ask(type, payload = {}) {
+  return chrome.runtime.sendMessage({ type, ...payload }).then((r) => {
+    if (!r?.ok) throw new Error(r?.error?.message || 'no answer');
+    return r.result;
+  });
+}
+
+function el(tag, { className, text, title } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  if (title) node.title = title;
+  for (const c of children) if (c) node.appendChild(c);
+  return node;
+}
+
+function fill(list, items, emptyText) {
+  list.replaceChildren(...(items.length ? items : [el('li', { className: 'empty', text: emptyText })]));
+}
+
+function reasonsList(reasons) {
+  const lines = renderReasons(reasons, t);
+  if (!lines.length) return null;
+  return el('ul', { className: 'reasons' }, lines.map((line) => el('li', { text: line })));
+}
+
+function directionText(direction) {
+  return t(`direction_${direction}`) || direction;
+}
+
+// ---------------------------------------------------------------- connection
+
+function renderConnection(s) {
+  const c = s.connection;
+  const state = $('connection-state');
+  const detail = [t(`endpoint_${c.type}`) || c.type, c.url].filter(Boolean).join(' · ');
+  $('connection-detail').textContent = detail;
+  if (s.settingsErrors?.length) {
+    state.dataset.state = 'error';
+    state.textContent = t('popup_settings_invalid');
+    $('connection-detail').textContent = s.settingsErrors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  } else if (!c.permission) {
+    state.dataset.state = 'error';
+    state.textContent = t('popup_permission_missing');
+  } else if (!c.lastFlush) {
+    state.dataset.state = 'unknown';
+    state.textContent = t('popup_connection_idle');
+  } else if (c.lastFlush.ok) {
+    state.dataset.state = 'ok';
+    state.textContent = t('popup_connection_ok', [formatTime(c.lastFlush.at, lang)]);
+  } else {
+    state.dataset.state = 'error';
+    const first = c.lastFlush.report?.errors?.[0]?.[1]?.message || c.lastFlush.error || '';
+    state.textContent = t('popup_connection_failing', [formatTime(c.lastFlush.at, lang)]);
+    if (first) $('connection-detail').textContent = `${detail} — ${first}`;
+  }
+}
+
+async function testConnection() {
+  const out = $('test-result');
+  out.textContent = t('popup_testing');
+  try {
+    const r = await ask('connection:test');
+    if (r.code === 'no-permission') out.textContent = t('popup_permission_missing');
+    else out.textContent = r.ok ? t('popup_test_ok') : t('popup_test_failed', [r.message || String(r.status || '')]);
+    out.className = r.ok ? 'detail ok' : 'detail warn';
+  } catch (e) {
+    out.textContent = t('popup_test_failed', [e.message]);
+    out.className = 'detail warn';
+  }
+}
+
+// ---------------------------------------------------------------- Gmail tabs
+
+async function renderGmail() {
+  const list = $('gmail-tabs');
+  let tabs = [];
+  try {
+    tabs = await chrome.tabs.query({ url: 'https://mail.google.com/*' });
+  } catch {
+    tabs = [];
+  }
+  if (!tabs.length) {
+    fill(list, [], t('popup_gmail_none'));
+    return;
+  }
+  const rows = await Promise.all(
+    tabs.map(async (tab) => {
+      let report = null;
+      try {
+        report = await chrome.tabs.sendMessage(tab.id, { type: 'layout:get' });
+      } catch {
+        report = null;
+      }
+      const who = report?.account || tab.title || 'Gmail';
+      if (!report) return el('li', { className: 'warn', text: t('popup_gmail_reload', [who]) });
+      if (report.problems.length) {
+        const li = el('li', { className: 'warn', text: t('popup_gmail_not_recognised', [who]) });
+        li.dataset.layout = 'not-recognised';
+        li.appendChild(el('div', { className: 'detail', text: report.problems.map((p) => t(`layout_${p.replace(/-/g, '_')}`) || p).join(', ') }));
+        return li;
+      }
+      const li = el('li', { className: 'ok', text: t('popup_gmail_ok', [who]) });
+      li.dataset.layout = 'ok';
+      return li;
+    }),
+  );
+  list.replaceChildren(...rows);
+}
+
+// ---------------------------------------------------------------- outbox
+
+function queueRow(item) {
+  const state = item.state?.state || 'pending';
+  const li = el('li');
+  li.dataset.state = state;
+  li.dataset.key = item.key;
+  li.appendChild(el('div', { className: 'subject', text: item.subject || t('no_subject') }));
+  let line;
+  if (state === 'retrying') line = t('outbox_retrying', [formatTime(item.state.nextAttemptAt, lang), String(item.attempts)]);
+  else if (state === 'dead') line = t('outbox_failed');
+  else if (state === 'sending') line = t('outbox_sending');
+  else line = t('outbox_pending');
+  li.appendChild(el('div', { className: state === 'dead' ? 'meta warn' : 'meta', text: line }));
+  if (item.lastError) {
+    const status = item.lastError.status ? `${item.lastError.status} ` : '';
+    li.appendChild(el('div', { className: 'detail error-message', text: status + item.lastError.message }));
+  }
+  if (state === 'dead' || state === 'retrying') {
+    const button = el('button', { text: t('outbox_retry') });
+    button.type = 'button';
+    button.className = 'retry';
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      await ask('outbox:retry', { key: item.key }).catch(() => {});
+      refresh();
+    });
+    li.appendChild(button);
+  }
+  return li;
+}
+
+function activityRow(a) {
+  const li = el('li');
+  li.dataset.logged = String(a.logged);
+  li.appendChild(el('div', { className: 'subject', text: a.subject || t('no_subject') }));
+  li.appendChild(el('div', { className: 'meta', text: `${directionText(a.direction)} · ${formatTime(a.at, lang)}` }));
+  const reasons = reasonsList(a.reasons);
+  if (reasons) li.appendChild(reasons);
+  return li;
+}
+
+function renderOutbox(s) {
+  const c = s.counts;
+  $('outbox-counts').textContent = t('outbox_counts', [String(c.pending + c.sending), String(c.retrying), String(c.dead), String(c.done)]);
+  fill($('outbox-list'), s.queue.map(queueRow), t('outbox_empty'));
+  const logged = s.activity.filter((a) => a.logged).slice(0, LIST_LIMIT);
+  const notLogged = s.activity.filter((a) => !a.logged).slice(0, LIST_LIMIT);
+  fill($('logged-list'), logged.map(activityRow), t('popup_nothing_yet'));
+  fill($('not-logged-list'), notLogged.map(activityRow), t('popup_nothing_yet'));
+}
+
+async function refresh() {
+  try {
+    const s = await ask('status');
+    renderConnection(s);
+    renderOutbox(s);
+    $('version').textContent = `Mailtrail ${s.version}`;
+  } catch (e) {
+    $('connection-state').dataset.state = 'error';
+    $('connection-state').textContent = t('popup_worker_error', [e.message]);
+  }
+  renderGmail();
+}
+
+localizeDocument(document, t, lang);
+$('open-options').addEventListener('click', (e) => {
+  e.preventDefault();
+  chrome.runtime.openOptionsPage();
+});
+$('test-connection').addEventListener('click', testConnection);
+refresh();
+setInterval(refresh, REFRESH_MS);
