@@ -1,0 +1,214 @@
+// End-to-end: compose windows in (fake, realistic) Gmail with the real extension in Chromium and
+// the real local endpoint. Run: node --test tests/e2e/gmail_e2e_compose.mjs
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  FakeGmail,
+  Serve,
+  activityFor,
+  composeNew,
+  configure,
+  engineStatus,
+  ensureBuilt,
+  launch,
+  openGmail,
+  recordFor,
+  sleep,
+  waitFor,
+} from './gmail_harness.mjs';
+
+let serve;
+let gmail;
+let browser;
+let page;
+
+const BASE = {
+  userAddresses: ['me@ourco.example'],
+  internalDomains: ['ourco.example'],
+};
+
+before(async () => {
+  await ensureBuilt();
+  serve = await Serve.start();
+  gmail = new FakeGmail();
+  browser = await launch({ gmail });
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  page = await openGmail(browser.context);
+});
+
+after(async () => {
+  await browser?.context.close();
+  await serve?.dispose();
+});
+
+test('log a new email: record durable before Gmail sends, delivered with Gmail ids', async () => {
+  const subject = 'Quote for 40 seats';
+  const compose = await composeNew(page, { to: ['Alice Customer <alice@customer.example>'], subject, body: 'Hello Alice,\nhere is the quote.' });
+  assert.equal(await compose.locator('.mailtrail-log input').isChecked(), true, 'Log is checked by default');
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  // Gmail sent it once, as the user wrote it.
+  await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+  assert.equal(gmail.sent.filter((s) => s.subject === subject).length, 1);
+  await page.locator('.mailtrail-toast-ok').filter({ hasText: 'Logged to the CRM' }).waitFor();
+
+  const stored = await recordFor(serve, browser.sw, subject);
+  const record = stored.record;
+  const sent = gmail.sent.find((s) => s.subject === subject);
+  assert.equal(record.direction, 'outgoing');
+  assert.equal(record.subject, subject);
+  assert.deepEqual(record.to.map((p) => p.address), ['alice@customer.example']);
+  assert.equal(record.source, 'gmail');
+  assert.match(record.text, /here is the quote/);
+  // The ids Gmail assigned at send were attached before delivery (no Undo period here).
+  assert.equal(`<${record.messageId}>`, sent.messageId);
+  assert.equal(record.threadId, sent.threadId);
+  assert.deepEqual(record.reasons.includes('log-checked'), true);
+  const lookup = await serve.api('/v1/contacts/lookup', { method: 'POST', body: { addresses: ['alice@customer.example'] } });
+  assert.ok(lookup.json.contacts['alice@customer.example'], 'the recipient became a contact');
+});
+
+test('Log unchecked: Gmail sends, nothing is logged, the decision says why', async () => {
+  const subject = 'Lunch on Friday?';
+  const compose = await composeNew(page, { to: ['bob@customer.example'], subject, body: 'Not for the CRM.' });
+  await compose.locator('.mailtrail-log input').uncheck();
+  await compose.locator('[g_editable=true]').press('Control+Enter');
+  await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+  const a = await activityFor(browser.sw, subject);
+  assert.equal(a.logged, false);
+  assert.deepEqual(a.reasons.map((r) => r.code), ['log-unchecked']);
+  assert.equal(a.key, undefined);
+  const status = await engineStatus(browser.sw);
+  assert.equal(status.queue.some((q) => q.subject === subject), false);
+});
+
+test('never-log recipient: excluded, the others still logged; all never-log: not logged with the reason shown', async () => {
+  await configure(browser.sw, { ...BASE, neverLogAddresses: ['ceo@customer.example'], neverLogDomains: ['competitor.example'], endpoint: serve.endpoint() });
+  const mixed = 'Contract draft v2';
+  let compose = await composeNew(page, { to: ['carol@customer.example', 'ceo@customer.example'], subject: mixed, body: 'Attached.' });
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  const stored = await recordFor(serve, browser.sw, mixed);
+  assert.deepEqual(stored.record.contacts.map((c) => c.address), ['carol@customer.example']);
+  assert.ok(stored.record.reasons.includes('never-log-address'));
+
+  const excluded = 'Benchmark numbers';
+  compose = await composeNew(page, { to: ['spy@eu.competitor.example'], subject: excluded, body: 'Numbers.' });
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  await waitFor(() => gmail.sent.find((s) => s.subject === excluded), { what: 'Gmail send' });
+  const toast = page.locator('.mailtrail-toast-warn').filter({ hasText: 'Not logged' }).last();
+  await toast.waitFor();
+  assert.match(await toast.textContent(), /Domain on the never-log list: spy@eu\.competitor\.example/);
+  const a = await activityFor(browser.sw, excluded);
+  assert.equal(a.logged, false);
+  assert.deepEqual(a.reasons.map((r) => r.code).sort(), ['never-log-domain', 'no-loggable-recipients']);
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+});
+
+test('BCC mode adds the CRM BCC address exactly once, also when it is already there', async () => {
+  const bcc = 'log@bcc.crm.example';
+  await configure(browser.sw, { ...BASE, mode: 'bcc', bccAddress: bcc, endpoint: serve.endpoint() });
+  const subject = 'Intro call notes';
+  let compose = await composeNew(page, { to: ['dave@customer.example'], subject, body: 'Notes.' });
+  await compose.locator('.mailtrail-log[data-mode=bcc]').waitFor();
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  const sent = await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+  assert.deepEqual(sent.bcc.map((r) => r.address), [bcc]);
+  const a = await activityFor(browser.sw, subject);
+  assert.ok(a.reasons.some((r) => r.code === 'bcc-added'));
+  assert.equal(a.key, undefined, 'BCC mode pushes no record');
+
+  // The user already put the BCC address on: it is not added a second time.
+  const again = 'Follow-up with BCC already there';
+  compose = await composeNew(page, { to: ['dave@customer.example'], subject: again, body: 'More notes.' });
+  await compose.locator('span.pB').click();
+  await compose.locator('[name=bcc] input').fill(bcc);
+  await compose.locator('[name=bcc] input').press('Enter');
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  const sent2 = await waitFor(() => gmail.sent.find((s) => s.subject === again), { what: 'Gmail send' });
+  assert.deepEqual(sent2.bcc.map((r) => r.address), [bcc]);
+  assert.ok((await activityFor(browser.sw, again)).reasons.some((r) => r.code === 'bcc-already-present'));
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+});
+
+test('Log state is remembered per draft: a compose restored after a reload keeps it', async () => {
+  const subject = 'Draft to keep unlogged';
+  const compose = await composeNew(page, { to: ['erin@customer.example'], subject, body: 'Draft.' });
+  await compose.locator('.mailtrail-log input').uncheck();
+  // Gmail saves the draft (id appears) shortly after typing.
+  const draftId = await waitFor(async () => {
+    const v = await compose.locator('input[name=draft]').inputValue();
+    return v !== 'undefined' && v;
+  }, { what: 'draft id' });
+  // The state follows the draft to its new id (the worker remembers it under that id).
+  const key = draftId.replace('#msg-a:', '');
+  await waitFor(() => browser.sw.evaluate((k) => globalThis.mailtrail.meta.drafts[k]?.checked === false, key), { what: 'Log state stored for the draft' });
+  gmail.openComposes = [{ to: [{ address: 'erin@customer.example' }], subject, body: 'Draft.', draftId: draftId.replace('#msg-a:', '') }];
+  await page.reload();
+  const restored = page.locator('div[role=dialog]').filter({ has: page.locator(`input[name=draft][value="${draftId}"]`) });
+  await restored.locator('.mailtrail-log[data-ready=true]').waitFor();
+  assert.equal(await restored.locator('.mailtrail-log input').isChecked(), false);
+  // A new compose still starts from the default.
+  await page.click('div[gh=cm]');
+  const fresh = page.locator('div[role=dialog]').last();
+  await fresh.locator('.mailtrail-log[data-ready=true]').waitFor();
+  assert.equal(await fresh.locator('.mailtrail-log input').isChecked(), true);
+  gmail.openComposes = [];
+  await page.reload();
+});
+
+test('Undo Send cancels the queued record; sending again logs once', async () => {
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 5 });
+  const subject = 'Oops, wrong attachment';
+  const compose = await composeNew(page, { to: ['frank@customer.example'], subject, body: 'First version.' });
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  await page.locator('#link_undo').click();
+  await waitFor(async () => (await engineStatus(browser.sw)).counts.cancelled >= 1, { what: 'cancelled record' });
+  const restored = page.locator('div[role=dialog]').filter({ has: page.locator('input[name=subjectbox]') }).last();
+  await restored.locator('.mailtrail-log[data-ready=true]').waitFor();
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 0 });
+  await restored.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  const stored = await waitFor(async () => {
+    const status = await engineStatus(browser.sw);
+    const keys = status.activity.filter((x) => x.subject === subject && x.logged).map((x) => x.key);
+    for (const k of keys) {
+      const r = await serve.record(k);
+      if (r) return r;
+    }
+    return null;
+  }, { what: 'record after re-send' });
+  const sent = gmail.sent.filter((s) => s.subject === subject);
+  assert.equal(sent.length, 1, 'Gmail kept one sent message');
+  assert.equal(`<${stored.record.messageId}>`, sent[0].messageId, 'the record is the message that was really sent');
+  // The undone send never reached the CRM: every other key for this subject is absent there.
+  const activity = (await engineStatus(browser.sw)).activity.filter((x) => x.subject === subject && x.logged);
+  assert.equal(activity.length, 2, 'two decisions: the undone send and the real one');
+  const present = [];
+  for (const a of activity) if (await serve.record(a.key)) present.push(a.key);
+  assert.deepEqual(present, [stored.idempotencyKey], 'logged once, not twice');
+  assert.deepEqual(stored.record.contacts.map((c) => c.address), ['frank@customer.example']);
+});
+
+test('after Undo Send and a re-send the recipient still becomes a contact at the endpoint', { todo: 'engine: recipients of a cancelled record stay "known contacts", so the re-sent record asks for no contact creation (reported to the lead)' }, async () => {
+  const lookup = await serve.api('/v1/contacts/lookup', { method: 'POST', body: { addresses: ['frank@customer.example'] } });
+  assert.ok(lookup.json.contacts['frank@customer.example'], 'frank is a contact');
+});
+
+test('inline reply and pop-out compose get the Log checkbox too', async () => {
+  const thread = [...gmail.threads.entries()].find(([, t]) => t.subject === 'Quote for 40 seats');
+  await page.goto(`https://mail.google.com/mail/u/0/#inbox/${thread[0]}`);
+  await page.locator('.adn [aria-label=Reply]').first().click();
+  const inline = page.locator('.ip.adB');
+  await inline.locator('.mailtrail-log[data-ready=true]').waitFor();
+  assert.equal(await inline.locator('.mailtrail-log input').count(), 1);
+  await inline.locator('.mailtrail-log input').uncheck();
+
+  gmail.popout = { to: [{ address: 'gina@customer.example' }], subject: 'Pop-out compose', body: 'Hi' };
+  const popout = await browser.context.newPage();
+  await popout.goto('https://mail.google.com/mail/u/0/?view=cm&fs=1&tf=1');
+  await popout.locator('.mailtrail-log[data-ready=true]').waitFor();
+  await popout.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  const stored = await recordFor(serve, browser.sw, 'Pop-out compose');
+  assert.deepEqual(stored.record.to.map((p) => p.address), ['gina@customer.example']);
+  await popout.close();
+  await page.goto('https://mail.google.com/mail/u/0/#inbox');
+});
