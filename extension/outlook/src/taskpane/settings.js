@@ -63,6 +63,12 @@ export function settingsView(ctx, panel, { deferred } = {}) {
     logByDefault: check('logByDefault', shared.logByDefault !== false),
     includeAttachments: check('includeAttachments', shared.includeAttachments !== false),
   };
+  const bccField = field('bccAddress', inputs.bccAddress, t('settings.bccAddress'));
+  const showBcc = () => {
+    bccField.hidden = mode.value === 'api';
+  };
+  mode.addEventListener('change', showBcc);
+  showBcc();
   const errors = h('div', { id: 'mt-settings-errors', class: 'errors', 'aria-live': 'polite' });
   const message = h('p', { id: 'mt-settings-message', class: 'hint', 'aria-live': 'polite' });
   const usage = h('p', { id: 'mt-settings-size', class: 'hint' });
@@ -78,7 +84,7 @@ export function settingsView(ctx, panel, { deferred } = {}) {
       {},
       h('legend', {}, t('settings.mode')),
       field('mode', mode, ''),
-      field('bccAddress', inputs.bccAddress, t('settings.bccAddress')),
+      bccField,
       field('forwardingAddress', inputs.forwardingAddress, t('settings.forwardingAddress'))
     ),
     field('neverLogAddresses', inputs.neverLogAddresses, t('settings.neverLogAddresses')),
