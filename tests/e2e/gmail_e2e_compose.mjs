@@ -165,7 +165,7 @@ test('Undo Send cancels the queued record; sending again logs once', async () =>
   await waitFor(async () => (await engineStatus(browser.sw)).counts.cancelled >= 1, { what: 'cancelled record' });
   const restored = page.locator('div[role=dialog]').filter({ has: page.locator('input[name=subjectbox]') }).last();
   await restored.locator('.mailtrail-log[data-ready=true]').waitFor();
-  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 0 });
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 1 });
   await restored.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
   const stored = await waitFor(async () => {
     const status = await engineStatus(browser.sw);

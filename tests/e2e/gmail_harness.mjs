@@ -215,7 +215,7 @@ export async function worker(context) {
 }
 
 /** Stores settings the way the options page does (validated; throws with the engine's errors). */
-export async function configure(sw, settings, prefs = { undoSendSeconds: 0 }) {
+export async function configure(sw, settings, prefs = { undoSendSeconds: 1 }) {
   const r = await sw.evaluate(
     async ({ settings, prefs }) => {
       const host = await globalThis.mailtrail.ready;

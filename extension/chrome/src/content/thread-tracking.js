@@ -8,7 +8,8 @@ import { renderReasons } from '../../../shared/reasons.js';
 
 export function setupThreadTracking(ctx) {
   const { doc, send, t } = ctx;
-  const looked = new Set(); // Gmail message ids handled in this page
+  const shown = new WeakSet(); // message elements handled (Gmail re-renders a conversation on every visit)
+  const looked = new Set(); // Gmail message ids being checked right now
   const failures = new Map(); // message id → failed attempts (retried a few times, then left)
 
   function badge(message, result) {
@@ -39,7 +40,7 @@ export function setupThreadTracking(ctx) {
       const raw = await ctx.fetchRaw(message.messageId);
       r = await send('thread:message', { ...base, raw });
     }
-    if (r.tracked && r.reasons) badge(message, r);
+    if (r.tracked && r.reasons && message.element.isConnected) badge(message, r);
   }
 
   return {
@@ -47,14 +48,18 @@ export function setupThreadTracking(ctx) {
       const messages = openedMessages(root);
       const participated = messages.some((m) => m.own);
       for (const message of messages) {
-        if (message.own || looked.has(message.messageId)) continue;
+        if (message.own || shown.has(message.element) || looked.has(message.messageId)) continue;
+        if ((failures.get(message.messageId) || 0) >= 3) continue;
+        // The worker remembers what it decided per message, so a revisit costs one message, no fetch.
+        shown.add(message.element);
         looked.add(message.messageId);
-        check(message, participated).catch((e) => {
-          const n = (failures.get(message.messageId) || 0) + 1;
-          failures.set(message.messageId, n);
-          if (n < 3 && e.code !== 'extension-reloaded') looked.delete(message.messageId); // next sweep
-          ctx.problem('thread-tracking', e);
-        });
+        check(message, participated)
+          .catch((e) => {
+            failures.set(message.messageId, (failures.get(message.messageId) || 0) + 1);
+            if (e.code !== 'extension-reloaded') shown.delete(message.element); // next sweep
+            ctx.problem('thread-tracking', e);
+          })
+          .finally(() => looked.delete(message.messageId));
       }
     },
   };
