@@ -8,6 +8,10 @@ import { onNewMessageCompose, onMessageSend, logThisEmail, SEND_BUDGET_MS } from
 import { completing } from '../classic/handlers.js';
 
 /* global Office */
+// Start fetching and compiling the engine while Office initialises: the send handler then only
+// waits for what is left of it.
+loadEngine().catch(() => {});
+
 let ctx = null;
 const context = () => (ctx ||= createContext({ Office, loadEngine }));
 

@@ -13,6 +13,8 @@ import { outboxView } from './outbox.js';
 import { settingsView } from './settings.js';
 
 /* global Office */
+loadEngine().catch(() => {}); // compile the engine while Office initialises
+
 Office.onReady(() => {
   start().catch((e) => {
     document.getElementById('app').textContent = `Mailtrail: ${e.message || e}`;
