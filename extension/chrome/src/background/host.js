@@ -35,6 +35,7 @@ export class Host {
     this.layout = new Map(); // tabId → {problems, at, url}
     this.meta = { drafts: {}, seen: {}, detected: [] };
     this.ready = null;
+    this.startedAt = performance.timeOrigin; // identifies this worker instance (diagnostics)
   }
 
   /** Starts (or restarts) the engine. Safe to call once per worker life. */
@@ -165,7 +166,10 @@ export class Host {
     let report;
     try {
       report = await pending;
-      this.lastFlush = { at: Date.now(), ok: report.failed === 0 && report.retrying === 0, report };
+      // Only attempts say anything about the connection; an empty flush keeps the last word.
+      if (report.delivered + report.duplicates + report.retrying + report.failed > 0) {
+        this.lastFlush = { at: Date.now(), ok: report.failed === 0 && report.retrying === 0, report };
+      }
     } catch (e) {
       this.lastFlush = { at: Date.now(), ok: false, error: String(e?.message || e) };
       report = null;

@@ -1,0 +1,118 @@
+// End-to-end: nothing lost, nothing sent twice. The endpoint goes down and comes back, the
+// service worker is stopped mid-queue (as Chrome does after 30 s idle), the browser restarts.
+// "Arrives once" is checked at both ends: the endpoint stores one record for the key, and the
+// extension's own delivery counters (persisted across restarts) show no duplicate delivery —
+// a second POST of the same record would be counted as a duplicate.
+// Run: node --test tests/e2e/gmail_e2e_durability.mjs
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeGmail, Serve, activityFor, composeNew, configure, engineStatus, ensureBuilt, launch, openGmail, stopWorkers, waitFor, worker } from './gmail_harness.mjs';
+
+let serve;
+let gmail;
+let browser;
+let page;
+const BASE = { userAddresses: ['me@ourco.example'], internalDomains: ['ourco.example'] };
+
+before(async () => {
+  await ensureBuilt();
+  serve = await Serve.start();
+  gmail = new FakeGmail();
+  browser = await launch({ gmail });
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  page = await openGmail(browser.context);
+});
+
+after(async () => {
+  await browser?.context.close();
+  await serve?.dispose();
+});
+
+async function send(subject, to = 'buyer@customer.example') {
+  const compose = await composeNew(page, { to: [to], subject, body: `Body of ${subject}` });
+  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+  return activityFor(await worker(browser.context), subject);
+}
+
+const counters = async () => (await worker(browser.context)).evaluate(async () => ({ ...(await globalThis.mailtrail.ready).stats }));
+const bootId = async () => (await worker(browser.context)).evaluate(async () => (await globalThis.mailtrail.ready).bootMs + ':' + globalThis.mailtrail.startedAt);
+
+test('endpoint down, then up: the record waits (retrying, with the error in the popup) and arrives once', async () => {
+  await serve.stop();
+  const before = await counters();
+  const a = await send('Sent while the CRM was down');
+  const sw = await worker(browser.context);
+  const entry = await waitFor(async () => (await engineStatus(sw)).queue.find((q) => q.key === a.key && q.state.state === 'retrying'), { what: 'retrying state' });
+  assert.equal(entry.lastError.code, 'network');
+
+  // The popup shows it, with the error and a Retry button.
+  const popup = await browser.context.newPage();
+  await popup.goto(`chrome-extension://${browser.extensionId}/popup.html`);
+  const row = popup.locator(`#outbox-list li[data-key="${a.key}"]`);
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-state'), 'retrying');
+  assert.match(await row.locator('.meta').textContent(), /Next attempt/);
+  assert.ok((await row.locator('.error-message').textContent()).length > 0);
+  assert.equal(await popup.locator('#connection-state').getAttribute('data-state'), 'error');
+
+  await serve.start(); // same port, same database
+  await row.locator('button.retry').click();
+  const stored = await waitFor(() => serve.record(a.key), { timeout: 30000, what: 'record after the endpoint came back' });
+  assert.equal(stored.record.subject, 'Sent while the CRM was down');
+  await waitFor(async () => (await popup.locator('#connection-state').getAttribute('data-state')) === 'ok', { what: 'popup shows connected' });
+  await popup.close();
+  const after = await counters();
+  assert.equal(after.delivered - before.delivered, 1);
+  assert.equal(after.duplicates - before.duplicates, 0, 'never sent twice');
+});
+
+test('service worker stopped mid-queue: the record survives in IndexedDB and arrives once', async () => {
+  await configure(await worker(browser.context), { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 3 });
+  const before = await counters();
+  const records = (await serve.stats()).records;
+  const boot = await bootId();
+  const a = await send('Queued when the worker stopped');
+  assert.equal(await serve.record(a.key), null, 'still waiting for the Undo Send period');
+  await stopWorkers(browser.context, page);
+  // Nothing talks to the worker now: the alarm for the record's due time must start it again.
+  const stored = await waitFor(() => serve.record(a.key), { timeout: 40000, interval: 250, what: 'record after the worker restarted' });
+  assert.equal(stored.record.subject, 'Queued when the worker stopped');
+  assert.notEqual(await bootId(), boot, 'the worker really restarted');
+  const after = await counters();
+  assert.equal(after.delivered - before.delivered, 1);
+  assert.equal(after.duplicates - before.duplicates, 0);
+  assert.equal((await serve.stats()).records, records + 1);
+  await configure(await worker(browser.context), { ...BASE, endpoint: serve.endpoint() });
+});
+
+test('worker stopped while retrying (endpoint down), endpoint back: arrives once', async () => {
+  await serve.stop();
+  const before = await counters();
+  const a = await send('Retrying when the worker stopped');
+  await waitFor(async () => (await engineStatus(await worker(browser.context))).queue.find((q) => q.key === a.key && q.state.state === 'retrying'), { what: 'retrying' });
+  await stopWorkers(browser.context, page);
+  await serve.start();
+  const stored = await waitFor(() => serve.record(a.key), { timeout: 60000, interval: 250, what: 'record after restart and retry' });
+  assert.equal(stored.record.subject, 'Retrying when the worker stopped');
+  const after = await counters();
+  assert.equal(after.duplicates - before.duplicates, 0);
+  assert.equal(after.delivered - before.delivered, 1);
+});
+
+test('browser closed with a record waiting, reopened: delivered once on start', async () => {
+  await serve.stop();
+  const a = await send('Waiting across a browser restart');
+  await waitFor(async () => (await engineStatus(await worker(browser.context))).queue.find((q) => q.key === a.key), { what: 'queued' });
+  const profile = browser.userDataDir;
+  await browser.context.close();
+  await serve.start();
+  browser = await launch({ gmail, userDataDir: profile });
+  const stored = await waitFor(() => serve.record(a.key), { timeout: 30000, what: 'record after the browser restarted' });
+  assert.equal(stored.record.subject, 'Waiting across a browser restart');
+  const status = await engineStatus(browser.sw);
+  assert.equal(status.queue.some((q) => q.key === a.key), false, 'nothing left in the outbox for it');
+  assert.equal((await counters()).duplicates, 0);
+  page = await openGmail(browser.context);
+});
