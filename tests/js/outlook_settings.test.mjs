@@ -156,16 +156,22 @@ test('the outbox store keeps changes in order; locks serialise; the service pers
   held.delete('mailtrail-flush');
 });
 
-test('invalid settings: records are still queued, delivery waits until the settings are fixed', async () => {
+test('an endpoint not usable on this device: records are decided by the rules and queued; delivery waits', async () => {
   const engineModule = await loadEngine();
   const store = new MemoryStore();
-  const service = new MailtrailService({ engineModule, store, settings: { mode: 'bcc', endpoint: { type: 'webhook', url: 'http://crm.example/hook', secret: '' } } });
+  const settings = { neverLogDomains: ['competitor.example'], endpoint: { type: 'webhook', url: 'http://crm.example/hook', secret: '' } };
+  const service = new MailtrailService({ engineModule, store, settings });
   assert.equal(service.canDeliver, false);
-  assert.deepEqual(service.settingsErrors.map((e) => e.field).sort(), ['bccAddress', 'endpoint.secret', 'endpoint.url']);
-  const outcome = await service.processCompose({ from: { address: 'me@x.example' }, to: [{ address: 'bob@client.example' }], subject: 'S' }, { kind: 'send', logChecked: true });
+  assert.deepEqual(service.settingsErrors.map((e) => e.field).sort(), ['endpoint.secret', 'endpoint.url']);
+  const trigger = { kind: 'send', logChecked: true };
+  const never = await service.processCompose({ from: { address: 'me@x.example' }, to: [{ address: 'buyer@competitor.example' }], subject: 'N' }, trigger);
+  assert.equal(never.decision.log, false, 'the never-log list still applies');
+  const outcome = await service.processCompose({ from: { address: 'me@x.example' }, to: [{ address: 'bob@client.example' }], subject: 'S' }, trigger);
   assert.equal(outcome.queued, true);
   assert.deepEqual(await service.flush(), { skipped: true, reason: 'invalid-settings' });
   assert.equal((await store.load()).entries[0].state, 'pending');
+  // Rules that are themselves invalid: no decision can be trusted, so there is no service.
+  assert.throws(() => new MailtrailService({ engineModule, store, settings: { mode: 'bcc' } }), (e) => e.code === 'invalid-settings' && /bccAddress/.test(e.message));
 });
 
 test('adapters: base64 without atob, the header-block message, addresses an outcome is about', () => {

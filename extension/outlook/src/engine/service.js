@@ -25,10 +25,19 @@ export class MailtrailService {
     this.locks = locks;
     const report = engineModule.validateSettings(settings || {});
     this.settingsErrors = report.ok ? [] : report.errors;
-    // Invalid settings must not stop records from being queued: the outbox does not depend on the
-    // endpoint. Decisions then use the defaults for what is invalid, and delivery waits until the
-    // settings are fixed (see `canDeliver`).
-    this.settings = report.ok ? report.settings : {};
+    if (report.ok) {
+      this.settings = report.settings;
+    } else {
+      // An endpoint problem (a secret not entered on this device, say) must not stop records from
+      // being decided and queued: the outbox does not depend on the endpoint, and delivery waits
+      // until the settings are fixed (`canDeliver`). The rules themselves must be valid, or no
+      // decision could be trusted: then there is no service (the handlers fall back to the hand-off).
+      const policy = engineModule.validateSettings({ ...settings, endpoint: null });
+      if (!policy.ok) {
+        throw Object.assign(new Error(`invalid settings: ${report.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`), { code: 'invalid-settings', errors: report.errors });
+      }
+      this.settings = policy.settings;
+    }
   }
 
   /** True when records can be sent (settings valid and an endpoint with its secret). */
