@@ -31,6 +31,14 @@ pub(crate) fn attribution_at(lines: &[Line<'_>], i: usize) -> Option<Attribution
         return is_attribution(t, follows).then_some(Attribution { first: i, last: i });
     }
     // Wrapped: the line ending with the colon comes one or two lines later.
+    let colon_soon = lines[i + 1..]
+        .iter()
+        .take(2)
+        .take_while(|l| l.depth == line.depth && !l.is_blank())
+        .any(|l| ends_with_colon(l.text()));
+    if !colon_soon {
+        return None;
+    }
     let prefixed = starts_with_prefix(t);
     let mut joined = String::new();
     joined.push_str(t);

@@ -29,7 +29,7 @@ use super::subject;
 use super::{Forward, ForwardedEmail};
 
 /// How many nested forwards we follow.
-pub(crate) const MAX_CHAIN: u8 = 8;
+pub(crate) const MAX_CHAIN: u8 = 6;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Hint {

@@ -15,15 +15,16 @@ pub(crate) struct KeyMatch<'a> {
 }
 
 /// Longest keyword we know, in bytes, with some slack for bold markers and spacing.
-const MAX_KEY_BYTES: usize = 48;
+const MAX_KEY_BYTES: usize = 36;
 
 /// Looks up a header keyword (case-insensitively, inner runs of blanks count as one space).
 pub(crate) fn lookup_key(key: &str) -> Option<(Field, LangSet)> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         return None;
     }
-    let first = key.chars().next()?;
-    if first.is_ascii_digit() {
+    // Keywords have no digits or punctuation besides `-`, `(`, `)` and `.`: most lines that
+    // merely contain a colon ("10:30", "Note: …", "On Mon, 25 Oct …") stop here.
+    if key.bytes().any(|b| b.is_ascii_digit() || matches!(b, b',' | b'@' | b'<' | b'>' | b'/' | b'[' | b'"' | b'=' | b'!' | b'?' | b'#')) {
         return None;
     }
     let mut buf = String::new();
@@ -40,6 +41,7 @@ pub(crate) fn lookup_key(key: &str) -> Option<(Field, LangSet)> {
     };
     HEADER_KEYS
         .iter()
+        .filter(|(k, _, _)| k.len() + 3 >= key.len() && key.len() + 3 >= k.len())
         .find(|(k, _, _)| eq_lower(key, k))
         .map(|&(_, f, l)| (f, l))
 }

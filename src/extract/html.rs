@@ -10,6 +10,9 @@ use super::lines::Mark;
 
 /// How deep a closing tag searches the open-element stack for its opener.
 const CLOSE_SEARCH: usize = 32;
+/// Quote levels written as `> ` markers; deeper blockquotes are shown at this depth (so
+/// hostile nesting cannot make the output quadratic).
+const MAX_WRITTEN_DEPTH: u16 = 24;
 /// Open elements beyond this depth are not tracked (their blockquote depth still counts).
 const MAX_STACK: usize = 4096;
 
@@ -79,7 +82,7 @@ impl Writer {
             self.line += 1;
         }
         self.want_blank = false;
-        for _ in 0..self.depth {
+        for _ in 0..self.depth.min(MAX_WRITTEN_DEPTH) {
             self.out.push_str("> ");
         }
         self.content_start = self.out.len();
@@ -132,9 +135,10 @@ impl Writer {
                 self.last_blank = true;
             }
             self.want_blank = false;
-            for d in 0..self.depth {
+            let depth = self.depth.min(MAX_WRITTEN_DEPTH);
+            for d in 0..depth {
                 self.out.push('>');
-                if d + 1 < self.depth {
+                if d + 1 < depth {
                     self.out.push(' ');
                 }
             }

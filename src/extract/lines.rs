@@ -31,24 +31,28 @@ impl Mark {
 pub(crate) struct Line<'a> {
     /// The line without its terminator (`\r` removed).
     pub raw: &'a str,
-    /// The line after its `>` quote markers (and one following space).
-    pub content: &'a str,
+    /// Where the content starts in `raw` (after the `>` markers and one space).
+    content_at: u32,
     /// How many `>` markers the line had.
     pub depth: u16,
     pub mark: Mark,
 }
 
 impl<'a> Line<'a> {
+    /// The line after its `>` quote markers (and one following space).
+    pub(crate) fn content(&self) -> &'a str {
+        self.raw.get(self.content_at as usize..).unwrap_or("")
+    }
     /// The content without surrounding whitespace (including NBSP and zero-width spaces).
     pub(crate) fn text(&self) -> &'a str {
-        trim(self.content)
+        trim(self.content())
     }
     pub(crate) fn is_blank(&self) -> bool {
         self.text().is_empty()
     }
     /// Number of leading whitespace characters of the content (indented quoting).
     pub(crate) fn indent(&self) -> usize {
-        self.content.chars().take_while(|c| *c == ' ' || *c == '\t').count()
+        self.content().chars().take_while(|c| *c == ' ' || *c == '\t').count()
     }
 }
 
@@ -88,7 +92,8 @@ pub(crate) fn split_lines<'a>(src: &'a str, marks: &[(u32, Mark)]) -> Vec<Line<'
             }
             mark_iter.next();
         }
-        lines.push(Line { raw, content, depth, mark });
+        let content_at = (raw.len() - content.len()) as u32;
+        lines.push(Line { raw, content_at, depth, mark });
         match end {
             Some(e) => start = e + 1,
             None => break,
@@ -140,7 +145,7 @@ pub(crate) fn render(lines: &[Line<'_>], strip_depth: u16, strip_indent: usize) 
             out.push('\n');
         }
         let depth = line.depth.saturating_sub(strip_depth);
-        let mut content = line.content;
+        let mut content = line.content();
         if strip_indent > 0 {
             let mut skipped = 0;
             let cut = content

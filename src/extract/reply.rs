@@ -146,7 +146,7 @@ fn split_signature<'i>(lines: &[Line<'_>], idx: &'i [usize]) -> (&'i [usize], Op
 
 /// The `-- ` signature delimiter (also without its space, as HTML-to-text leaves it).
 fn is_delimiter(line: &Line<'_>) -> bool {
-    line.depth == 0 && matches!(line.content.trim_end_matches(['\r', ' ', '\u{a0}']), "--")
+    line.depth == 0 && matches!(line.content().trim_end_matches(['\r', ' ', '\u{a0}']), "--")
 }
 
 /// "Sent from my iPhone", "Von meinem iPhone gesendet", "iPhoneから送信", …
