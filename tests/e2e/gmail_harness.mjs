@@ -345,7 +345,7 @@ export class FakeGmail {
 
   pageHtml(url) {
     const view = url.searchParams.get('view') === 'cm' ? 'popout' : 'main';
-    const data = { account: this.account, view, undoSeconds: this.undoSeconds, openComposes: this.openComposes, popout: this.popout || null };
+    const data = { account: this.account, view, undoSeconds: this.undoSeconds, openComposes: this.openComposes, popout: this.popout || null, variant: this.variant || null };
     const nonce = Math.random().toString(36).slice(2);
     return this.page
       .replaceAll('{{NONCE}}', nonce)

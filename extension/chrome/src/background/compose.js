@@ -27,6 +27,7 @@ export async function setDraftState(host, { key, checked, previousKey }) {
  * when the decision says so).
  */
 export async function composeSend(host, { compose, logChecked, account }) {
+  const t0 = performance.now();
   const now = Date.now();
   const email = host.engine.fromCompose({ ...compose, source: 'gmail', date: now });
   const undoMs = Math.max(0, Number(host.prefs.undoSendSeconds ?? 30)) * 1000;
@@ -34,7 +35,9 @@ export async function composeSend(host, { compose, logChecked, account }) {
     notBeforeMs: now + undoMs,
     mailbox: account || email.from?.normalized || undefined,
   });
-  await host.persist();
+  const t1 = performance.now();
+  await host.persistOutboxFirst();
+  if (logChecked) host.notePhases({ engine: t1 - t0, persist: performance.now() - t1 });
   host.scheduleWake();
   if (compose.draftId) host.setDraftLog(compose.draftId, !!logChecked);
   return {

@@ -32,6 +32,7 @@ export class Host {
     this.lastFlush = null; // {at, ok, report, error}
     this.stats = { delivered: 0, duplicates: 0, retried: 0, failed: 0 };
     this.sendTimings = []; // ms, click → record durable, last 500 (content script measures)
+    this.sendPhases = [];
     this.layout = new Map(); // tabId → {problems, at, url}
     this.meta = { drafts: {}, seen: {}, detected: [] };
     this.ready = null;
@@ -126,6 +127,18 @@ export class Host {
     const write = this.store.write(changes, meta);
     this.lastWrite = write.catch(() => {});
     return write;
+  }
+
+  /**
+   * The send path's write: the outbox changes alone, committed before Send proceeds; the
+   * snapshot (threads, contacts, activity: larger, and not what makes the record safe) follows
+   * in its own transaction right after, which IndexedDB orders behind this one.
+   */
+  persistOutboxFirst() {
+    const committed = this.persist({ snapshot: false });
+    clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = setTimeout(() => this.persist(), 0);
+    return committed;
   }
 
   putMeta(name, value) {
@@ -228,6 +241,12 @@ export class Host {
     this.meta.seen[messageId] = { ...summary, at: Date.now() };
     this.meta.seen = trimOldest(this.meta.seen, SEEN_LIMIT);
     return this.putMeta('seen', this.meta.seen);
+  }
+
+  /** Where the worker's part of a send went (engine work, IndexedDB commit), last 500. */
+  notePhases(phases) {
+    this.sendPhases.push(phases);
+    if (this.sendPhases.length > 500) this.sendPhases.shift();
   }
 
   noteSendTiming(ms) {

@@ -38,7 +38,7 @@ const FROM_EXTENSION = {
   'settings:save': (m) => saveSettings(host, { ...m, save: true }),
   'settings:validate': (m) => saveSettings(host, { ...m, save: false }),
   'flush': () => host.flushSoon(),
-  'diagnostics': () => ({ sendTimings: host.sendTimings, stats: host.stats, bootMs: host.bootMs }),
+  'diagnostics': () => ({ sendTimings: host.sendTimings, sendPhases: host.sendPhases, stats: host.stats, bootMs: host.bootMs }),
 };
 
 function handlersFor(sender) {
