@@ -86,7 +86,7 @@ test('never-log recipient: excluded, the others still logged; all never-log: not
   await configure(browser.sw, { ...BASE, neverLogAddresses: ['ceo@customer.example'], neverLogDomains: ['competitor.example'], endpoint: serve.endpoint() });
   const mixed = 'Contract draft v2';
   let compose = await composeNew(page, { to: ['carol@customer.example', 'ceo@customer.example'], subject: mixed, body: 'Attached.' });
-  await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
+  await compose.locator('[g_editable=true]').press('Control+Enter'); // the shortcut takes the same path
   const stored = await recordFor(serve, browser.sw, mixed);
   assert.deepEqual(stored.record.contacts.map((c) => c.address), ['carol@customer.example']);
   assert.ok(stored.record.reasons.includes('never-log-address'));

@@ -134,6 +134,24 @@ test('options page: export leaves secrets out; import keeps the token for the sa
   }
 });
 
+test('an HTTPS endpoint without Chrome permission is reported, not silently failing', async () => {
+  const browser = await launch({ gmail: new FakeGmail() });
+  try {
+    await configure(browser.sw, { endpoint: { type: 'webhook', url: 'https://crm.example.com/mailtrail', secret: 's3cret' } });
+    const popup = await browser.context.newPage();
+    await popup.goto(`chrome-extension://${browser.extensionId}/popup.html`);
+    await waitFor(async () => (await popup.locator('#connection-state').getAttribute('data-state')) === 'error', { what: 'error state' });
+    assert.match(await popup.locator('#connection-state').textContent(), /no permission to reach this endpoint/);
+    assert.match(await popup.locator('#connection-detail').textContent(), /https:\/\/crm\.example\.com\/mailtrail/);
+    await popup.locator('#test-connection').click();
+    await waitFor(async () => /no permission/.test(await popup.locator('#test-result').textContent()), { what: 'test connection explains' });
+    const granted = await browser.sw.evaluate(() => chrome.permissions.contains({ origins: ['https://crm.example.com/*'] }));
+    assert.equal(granted, false);
+  } finally {
+    await browser.context.close();
+  }
+});
+
 const POLICY_DIR = '/etc/chromium/policies/managed';
 const POLICY_FILE = path.join(POLICY_DIR, 'mailtrail-e2e.json');
 function canWritePolicy() {
