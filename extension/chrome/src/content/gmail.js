@@ -196,8 +196,9 @@ export function readCompose(compose, { userEmail } = {}) {
     cc: recipients(compose, 'cc'),
     bcc: recipients(compose, 'bcc'),
     subject: compose.querySelector(SELECTORS.composeSubject)?.value ?? '',
+    // The HTML only: the engine derives the text part (reading innerText would force a layout
+    // of Gmail's page in the middle of Send).
     html: body ? body.innerHTML : null,
-    text: body ? body.innerText : null,
     attachments,
     threadId: composeThreadId(compose),
     draftId: draftKey(compose),
