@@ -46,6 +46,7 @@ test('log a new email: record durable before Gmail sends, delivered with Gmail i
   const subject = 'Quote for 40 seats';
   const compose = await composeNew(page, { to: ['Alice Customer <alice@customer.example>'], subject, body: 'Hello Alice,\nhere is the quote.' });
   assert.equal(await compose.locator('.mailtrail-log input').isChecked(), true, 'Log is checked by default');
+  await page.evaluate(() => window.__fakeGmail.attachToLast('Quote-2026.pdf', '212 KB'));
   await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
   // Gmail sent it once, as the user wrote it.
   await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
@@ -60,6 +61,8 @@ test('log a new email: record durable before Gmail sends, delivered with Gmail i
   assert.deepEqual(record.to.map((p) => p.address), ['alice@customer.example']);
   assert.equal(record.source, 'gmail');
   assert.match(record.text, /here is the quote/);
+  const attachments = [...record.attachments, ...record.droppedAttachments];
+  assert.deepEqual(attachments.map((a) => [a.name, a.size]), [['Quote-2026.pdf', 212 * 1024]], 'attachment name and size recorded');
   // The ids Gmail assigned at send were attached before delivery (no Undo period here).
   assert.equal(`<${record.messageId}>`, sent.messageId);
   assert.equal(record.threadId, sent.threadId);
