@@ -39,13 +39,16 @@ struct Opts {
     ack_log: Option<PathBuf>,
     json: bool,
     label: String,
+    /// Extra arguments for the spawned server (`--serve-arg --sqlite-sync --serve-arg normal`).
+    serve_args: Vec<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: mailtrail-loadgen (--spawn MAILTRAIL_BIN [--database sqlite|URL] [--data-dir DIR] | --url URL (--token T | --token-file F))\n\
          \x20      [--records N] [--concurrency C] [--duplicates 0..1] [--max-seconds S] [--contacts K]\n\
-         \x20      [--attachment-bytes B] [--crash-after N] [--ack-log FILE] [--smoke] [--json] [--label TEXT]"
+         \x20      [--attachment-bytes B] [--crash-after N] [--ack-log FILE] [--smoke] [--json] [--label TEXT]\n\
+         \x20      [--serve-arg ARG]…  (passed to the spawned server, e.g. --serve-arg --sqlite-sync --serve-arg normal)"
     );
     std::process::exit(2)
 }
@@ -68,6 +71,7 @@ fn parse_args() -> Opts {
         ack_log: None,
         json: false,
         label: String::new(),
+        serve_args: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -88,6 +92,7 @@ fn parse_args() -> Opts {
             "--crash-after" => o.crash_after = Some(val().parse().unwrap_or_else(|_| usage())),
             "--ack-log" => o.ack_log = Some(val().into()),
             "--label" => o.label = val(),
+            "--serve-arg" => o.serve_args.push(val()),
             "--json" => o.json = true,
             "--smoke" => {
                 o.records = 400;
@@ -187,10 +192,11 @@ struct Server {
     token: String,
 }
 
-fn spawn_server(bin: &Path, data_dir: &Path, database: &str) -> Result<Server, String> {
+fn spawn_server(bin: &Path, data_dir: &Path, database: &str, extra: &[String]) -> Result<Server, String> {
     let mut cmd = Command::new(bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("MAILTRAIL_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -532,7 +538,7 @@ async fn real_main(o: Opts) -> std::process::ExitCode {
         eprintln!("mailtrail-loadgen: cannot create {}: {e}", data_dir.display());
         return std::process::ExitCode::from(1);
     }
-    let mut server = match spawn_server(&bin, &data_dir, &o.database) {
+    let mut server = match spawn_server(&bin, &data_dir, &o.database, &o.serve_args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mailtrail-loadgen: {e}");
@@ -562,7 +568,7 @@ async fn real_main(o: Opts) -> std::process::ExitCode {
         let v = report(&o, &r, &db_label);
         print_report(&v, o.json);
         // Restart on the same data and check.
-        let restarted = match spawn_server(&bin, &data_dir, &o.database) {
+        let restarted = match spawn_server(&bin, &data_dir, &o.database, &o.serve_args) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("mailtrail-loadgen: restart failed: {e}");

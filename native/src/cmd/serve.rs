@@ -31,6 +31,10 @@ pub struct Args {
     /// Largest record accepted: attachments plus bodies, in MiB (larger gets 413).
     #[arg(long, default_value_t = 50)]
     pub max_record_mb: u64,
+    /// SQLite durability: `full` (an acknowledged record survives a power cut) or `normal`
+    /// (survives a crash of the server, not of the machine; several times faster).
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    pub sqlite_sync: String,
     /// Allow listening on a non-loopback address (use with --tls-cert on untrusted networks).
     #[arg(long)]
     pub allow_remote: bool,
@@ -66,6 +70,11 @@ pub fn run(args: Args) -> CliResult {
         tls: args.tls_cert.zip(args.tls_key),
         rate_limit,
         max_record_bytes: args.max_record_mb.saturating_mul(1024 * 1024),
+        durability: if args.sqlite_sync == "normal" {
+            serve::db::Durability::ProcessCrash
+        } else {
+            serve::db::Durability::PowerLoss
+        },
     };
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,7 +99,7 @@ fn default_data_dir() -> Option<PathBuf> {
 fn init_logging() {
     let filter = std::env::var("MAILTRAIL_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn,html5ever=error".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -34,6 +34,7 @@ pub struct Config {
     pub rate_limit: Option<u32>,
     /// Decoded attachments plus bodies of one record, in bytes.
     pub max_record_bytes: u64,
+    pub durability: db::Durability,
 }
 
 /// Shared by every request.
@@ -91,7 +92,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
-    let store = db::Store::open(&database).await?;
+    let store = db::Store::open(&database, cfg.durability).await?;
     tracing::info!(database = %db::redact_url(&database), "database ready");
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)

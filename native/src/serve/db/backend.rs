@@ -507,72 +507,291 @@ async fn writer_loop(opts: Options, conn: Conn, mut rx: mpsc::Receiver<WriteJob>
 
 async fn write_batch(conn: &mut Conn, batch: &[WriteJob]) -> Result<Vec<InsertOutcome>, sqlx::Error> {
     let mut tx = conn.begin_with(BEGIN_WRITE).await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for job in batch {
-        outcomes.push(insert_one(&mut tx, &job.record).await?);
-    }
+    let records: Vec<&NewRecord> = batch.iter().map(|j| &j.record).collect();
+    let outcomes = insert_many(&mut tx, &records).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
 
-/// The thread an incoming record joins: the thread of any stored message it refers to, else
-/// the thread of a stored message with the same provider thread id in the same mailbox, else
-/// its own default key.
-async fn thread_key_for(conn: &mut Conn, r: &NewRecord) -> Result<String, sqlx::Error> {
-    if !r.thread_refs.is_empty() {
+/// Rows per multi-row statement (13 columns × 200 stays far below both databases' limits on
+/// bound parameters).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Stores a batch of records with a handful of statements, whatever its size: thread lookup,
+/// one multi-row insert, contacts, associations. Round trips to the database, not rows, are
+/// what costs.
+async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    // 1. Repeats inside the batch (same key, or same Message-ID in the same mailbox) take the
+    //    outcome of their first occurrence.
+    let mut first_of: Vec<usize> = Vec::with_capacity(recs.len());
+    {
+        let mut by_key: HashMap<&str, usize> = HashMap::new();
+        let mut by_mid: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, r) in recs.iter().enumerate() {
+            let mid_hit = r.message_id.as_deref().and_then(|m| by_mid.get(&(r.mailbox.as_str(), m)).copied());
+            let first = by_key.get(r.idempotency_key.as_str()).copied().or(mid_hit).unwrap_or(i);
+            first_of.push(first);
+            if first == i {
+                by_key.insert(&r.idempotency_key, i);
+                if let Some(m) = r.message_id.as_deref() {
+                    by_mid.insert((r.mailbox.as_str(), m), i);
+                }
+            }
+        }
+    }
+    let candidates: Vec<usize> = (0..recs.len()).filter(|&i| first_of[i] == i).collect();
+
+    // 2. Threads: what stored messages the candidates refer to.
+    let mut refs: Vec<&str> = Vec::new();
+    let mut thread_ids: Vec<&str> = Vec::new();
+    for &i in &candidates {
+        refs.extend(recs[i].thread_refs.iter().map(String::as_str));
+        if let Some(t) = recs[i].thread_id.as_deref() {
+            thread_ids.push(t);
+        }
+    }
+    refs.sort_unstable();
+    refs.dedup();
+    thread_ids.sort_unstable();
+    thread_ids.dedup();
+    let mut by_message: HashMap<String, (i64, String)> = HashMap::new();
+    for chunk in refs.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT thread_key FROM records WHERE message_id IN ({}) ORDER BY sent_at LIMIT 1",
-            placeholders(1, r.thread_refs.len())
+            "SELECT message_id, thread_key, sent_at FROM records WHERE message_id IN ({})",
+            placeholders(1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
-        for id in &r.thread_refs {
-            q = q.bind(id.as_str());
+        for r in chunk {
+            q = q.bind(*r);
         }
-        if let Some(row) = q.fetch_optional(&mut *conn).await? {
-            return row.try_get(0);
-        }
-    }
-    if let Some(thread_id) = &r.thread_id {
-        if let Some(row) = sqlx::query(
-            "SELECT thread_key FROM records WHERE mailbox = $1 AND thread_id = $2 ORDER BY sent_at LIMIT 1",
-        )
-        .bind(&r.mailbox)
-        .bind(thread_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        {
-            return row.try_get(0);
+        for row in q.fetch_all(&mut *conn).await? {
+            let (mid, key, at): (String, String, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            match by_message.get(&mid) {
+                Some((t, _)) if *t <= at => {}
+                _ => {
+                    by_message.insert(mid, (at, key));
+                }
+            }
         }
     }
-    Ok(r.default_thread_key.clone())
-}
+    let mut by_thread_id: HashMap<(String, String), (i64, String)> = HashMap::new();
+    for chunk in thread_ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT mailbox, thread_id, thread_key, sent_at FROM records WHERE thread_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for t in chunk {
+            q = q.bind(*t);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let k = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
+            let (key, at): (String, i64) = (row.try_get(2)?, row.try_get(3)?);
+            match by_thread_id.get(&k) {
+                Some((t, _)) if *t <= at => {}
+                _ => {
+                    by_thread_id.insert(k, (at, key));
+                }
+            }
+        }
+    }
+    let mut thread_keys: HashMap<usize, String> = HashMap::new();
+    for &i in &candidates {
+        let r = recs[i];
+        let found = r
+            .thread_refs
+            .iter()
+            .filter_map(|m| by_message.get(m))
+            .min_by_key(|(at, _)| *at)
+            .map(|(_, k)| k.clone())
+            .or_else(|| {
+                let t = r.thread_id.as_ref()?;
+                by_thread_id.get(&(r.mailbox.clone(), t.clone())).map(|(_, k)| k.clone())
+            });
+        let key = found.unwrap_or_else(|| r.default_thread_key.clone());
+        // Later records of this batch find this one like a stored one.
+        if let Some(m) = &r.message_id {
+            by_message.entry(m.clone()).or_insert((r.sent_at, key.clone()));
+        }
+        if let Some(t) = &r.thread_id {
+            by_thread_id.entry((r.mailbox.clone(), t.clone())).or_insert((r.sent_at, key.clone()));
+        }
+        thread_keys.insert(i, key);
+    }
 
-async fn insert_one(conn: &mut Conn, r: &NewRecord) -> Result<InsertOutcome, sqlx::Error> {
-    let thread_key = thread_key_for(conn, r).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO records (idempotency_key, mailbox, message_id, thread_id, thread_key, direction, \
-           sent_at, received_at, subject, from_address, snippet, summary, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(&r.idempotency_key)
-    .bind(&r.mailbox)
-    .bind(&r.message_id)
-    .bind(&r.thread_id)
-    .bind(&thread_key)
-    .bind(r.direction)
-    .bind(r.sent_at)
-    .bind(r.received_at)
-    .bind(&r.subject)
-    .bind(&r.from_address)
-    .bind(&r.snippet)
-    .bind(&r.summary)
-    .bind(&r.body)
-    .fetch_optional(&mut *conn)
-    .await?;
+    // 3. One multi-row insert; rows that conflict with stored ones are not returned.
+    let mut inserted: HashMap<String, i64> = HashMap::new();
+    for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO records (idempotency_key, mailbox, message_id, thread_id, thread_key, direction, \
+               sent_at, received_at, subject, from_address, snippet, summary, body) VALUES ",
+        );
+        for n in 0..chunk.len() {
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&placeholders(n * 13 + 1, 13));
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, idempotency_key");
+        let mut q = sqlx::query(&sql);
+        for &i in chunk {
+            let r = recs[i];
+            q = q
+                .bind(&r.idempotency_key)
+                .bind(&r.mailbox)
+                .bind(&r.message_id)
+                .bind(&r.thread_id)
+                .bind(thread_keys.get(&i).map(String::as_str).unwrap_or(""))
+                .bind(r.direction)
+                .bind(r.sent_at)
+                .bind(r.received_at)
+                .bind(&r.subject)
+                .bind(&r.from_address)
+                .bind(&r.snippet)
+                .bind(&r.summary)
+                .bind(&r.body);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get(1)?, row.try_get(0)?);
+        }
+    }
 
-    let Some(row) = inserted else {
-        // Same key, or same Message-ID in the same mailbox: answer with what is stored.
+    // 4. Contacts of the inserted records: create the new ones, associate all known ones.
+    let new_recs: Vec<(usize, i64)> = candidates
+        .iter()
+        .filter_map(|&i| inserted.get(&recs[i].idempotency_key).map(|id| (i, *id)))
+        .collect();
+    let mut to_create: Vec<&NewContactRef> = Vec::new();
+    let mut addresses: Vec<&str> = Vec::new();
+    for &(i, _) in &new_recs {
+        for c in &recs[i].contacts {
+            addresses.push(&c.address);
+            if c.create {
+                match to_create.iter_mut().find(|x| x.address == c.address) {
+                    Some(existing) if existing.name.is_none() && c.name.is_some() => *existing = c,
+                    Some(_) => {}
+                    None => to_create.push(c),
+                }
+            }
+        }
+    }
+    addresses.sort_unstable();
+    addresses.dedup();
+    let now = recs.first().map(|r| r.received_at).unwrap_or_else(now_ms);
+    for chunk in to_create.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from("INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) VALUES ");
+        for n in 0..chunk.len() {
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            let b = n * 5;
+            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 5));
+        }
+        sql.push_str(
+            " ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
+               sort_key = excluded.sort_key, updated_at = excluded.updated_at \
+             WHERE contacts.name IS NULL AND excluded.name IS NOT NULL",
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            let (search, sort_key) = search_text(&c.address, c.name.as_deref());
+            q = q.bind(&c.address).bind(&c.name).bind(search).bind(sort_key).bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let mut contacts_by_address: HashMap<String, Contact> = HashMap::new();
+    for chunk in addresses.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE address IN ({})", placeholders(1, chunk.len()));
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q.bind(*a);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let c = contact_from_row(&row)?;
+            contacts_by_address.insert(c.address.clone(), c);
+        }
+    }
+    let mut links: Vec<(i64, i64, i64)> = Vec::new();
+    let mut record_contacts: HashMap<usize, Vec<Contact>> = HashMap::new();
+    for &(i, id) in &new_recs {
+        let mut list: Vec<Contact> =
+            recs[i].contacts.iter().filter_map(|c| contacts_by_address.get(&c.address).cloned()).collect();
+        list.sort_by(|a, b| a.address.cmp(&b.address));
+        for c in &list {
+            links.push((c.id, id, recs[i].sent_at));
+        }
+        record_contacts.insert(i, list);
+    }
+    for chunk in links.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from("INSERT INTO record_contacts (contact_id, record_id, sent_at) VALUES ");
+        for n in 0..chunk.len() {
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&placeholders(n * 3 + 1, 3));
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut q = sqlx::query(&sql);
+        for (c, r, at) in chunk {
+            q = q.bind(*c).bind(*r).bind(*at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+
+    // 5. Attachment blobs, stored once by content.
+    for &(i, id) in &new_recs {
+        for blob in &recs[i].blobs {
+            let exists = sqlx::query("SELECT 1 FROM blobs WHERE sha256 = $1")
+                .bind(&blob.sha256)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+            if !exists {
+                sqlx::query(
+                    "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(&blob.sha256)
+                .bind(blob.data.len() as i64)
+                .bind(&blob.data[..])
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query("INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(&blob.sha256)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+
+    // 6. Outcomes, in the batch's order.
+    let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; recs.len()];
+    for &(i, id) in &new_recs {
+        let r = recs[i];
+        outcomes[i] = Some(InsertOutcome {
+            duplicate: false,
+            record: StoredRecord {
+                id,
+                idempotency_key: r.idempotency_key.clone(),
+                thread_key: thread_keys.remove(&i).unwrap_or_default(),
+                received_at: r.received_at,
+                body: r.body.clone(),
+                contacts: record_contacts.remove(&i).unwrap_or_default(),
+            },
+        });
+    }
+    for &i in &candidates {
+        if outcomes[i].is_some() {
+            continue;
+        }
+        // Same key, or same Message-ID in the same mailbox, already stored.
+        let r = recs[i];
         let existing = match find_record(conn, RecordKey::Key(&r.idempotency_key)).await? {
             Some(e) => Some(e),
             None => match &r.message_id {
@@ -580,96 +799,29 @@ async fn insert_one(conn: &mut Conn, r: &NewRecord) -> Result<InsertOutcome, sql
                 None => None,
             },
         };
-        return match existing {
-            Some(record) => Ok(InsertOutcome { duplicate: true, record }),
-            None => Err(sqlx::Error::Protocol(
-                "a conflicting record vanished during the insert (deleted concurrently); retry".into(),
-            )),
+        match existing {
+            Some(record) => outcomes[i] = Some(InsertOutcome { duplicate: true, record }),
+            None => {
+                return Err(sqlx::Error::Protocol(
+                    "a conflicting record vanished during the insert (deleted concurrently); retry".into(),
+                ))
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(recs.len());
+    for i in 0..recs.len() {
+        let first = first_of[i];
+        let outcome = if first == i {
+            outcomes[i].clone()
+        } else {
+            outcomes[first].clone().map(|mut o| {
+                o.duplicate = true;
+                o
+            })
         };
-    };
-    let id: i64 = row.try_get(0)?;
-
-    let now = r.received_at;
-    for c in r.contacts.iter().filter(|c| c.create) {
-        let (search, sort_key) = search_text(&c.address, c.name.as_deref());
-        sqlx::query(
-            "INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
-               sort_key = excluded.sort_key, updated_at = excluded.updated_at \
-             WHERE contacts.name IS NULL AND excluded.name IS NOT NULL",
-        )
-        .bind(&c.address)
-        .bind(&c.name)
-        .bind(search)
-        .bind(sort_key)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        out.push(outcome.ok_or_else(|| sqlx::Error::Protocol("record outcome missing".into()))?);
     }
-    let mut contacts = Vec::with_capacity(r.contacts.len());
-    if !r.contacts.is_empty() {
-        let sql = format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE address IN ({}) ORDER BY address",
-            placeholders(1, r.contacts.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for c in &r.contacts {
-            q = q.bind(c.address.as_str());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            contacts.push(contact_from_row(&row)?);
-        }
-        for c in &contacts {
-            sqlx::query(
-                "INSERT INTO record_contacts (contact_id, record_id, sent_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(c.id)
-            .bind(id)
-            .bind(r.sent_at)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-
-    for blob in &r.blobs {
-        // Stored once by content: skip sending the bytes again when they are already there.
-        let exists = sqlx::query("SELECT 1 FROM blobs WHERE sha256 = $1")
-            .bind(&blob.sha256)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some();
-        if !exists {
-            sqlx::query(
-                "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (sha256) DO NOTHING",
-            )
-            .bind(&blob.sha256)
-            .bind(blob.data.len() as i64)
-            .bind(&blob.data[..])
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        sqlx::query("INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(&blob.sha256)
-            .execute(&mut *conn)
-            .await?;
-    }
-
-    Ok(InsertOutcome {
-        duplicate: false,
-        record: StoredRecord {
-            id,
-            idempotency_key: r.idempotency_key.clone(),
-            thread_key,
-            received_at: r.received_at,
-            body: r.body.clone(),
-            contacts,
-        },
-    })
+    Ok(out)
 }
 
 const RECORD_COLUMNS: &str = "id, idempotency_key, thread_key, received_at, body";

@@ -209,6 +209,16 @@ pub(crate) struct WriteJob {
     reply: oneshot::Sender<Result<InsertOutcome, StoreError>>,
 }
 
+/// What an acknowledged record survives (SQLite; PostgreSQL follows its own settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync at every commit (`synchronous=FULL`): power cuts and OS crashes too.
+    PowerLoss,
+    /// fsync at checkpoints only (`synchronous=NORMAL` in WAL mode): a crash or kill of the
+    /// server loses nothing acknowledged; a power cut may lose the last moments.
+    ProcessCrash,
+}
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -274,7 +284,7 @@ impl Store {
     /// Opens (creating if needed) the database named by `url` and brings its schema up to date.
     ///
     /// `sqlite:PATH` or `postgres://…` / `postgresql://…`.
-    pub async fn open(url: &str) -> anyhow::Result<Store> {
+    pub async fn open(url: &str, durability: Durability) -> anyhow::Result<Store> {
         use std::str::FromStr;
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
@@ -291,8 +301,12 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                 // FULL: an acknowledged record survives a power cut, not only a crash. The
-                // writer's batching pays for the fsync once per transaction.
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                // writer's batching pays for the fsync once per transaction. NORMAL (WAL):
+                // survives a crash of the process, not of the machine.
+                .synchronous(match durability {
+                    Durability::PowerLoss => sqlx::sqlite::SqliteSynchronous::Full,
+                    Durability::ProcessCrash => sqlx::sqlite::SqliteSynchronous::Normal,
+                })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("temp_store", "memory");

@@ -566,7 +566,7 @@ fn timeline_item(body: &mut String, lang: Lang, e: &TimelineRow) {
     let s = summary_of(e);
     let _ = write!(
         body,
-        "<li class=\"email dir-{dir}\" data-email-id=\"{id}\">{icon}<div class=\"email-main\">\
+        "<li class=\"email email-{dir}\" data-email-id=\"{id}\">{icon}<div class=\"email-main\">\
          <div class=\"email-head\"><a class=\"subject\" href=\"/emails/{id}\">{subject}</a> {time}</div>\
          <div class=\"people\">{from} → {to}</div>",
         dir = esc(&e.direction),
