@@ -144,6 +144,12 @@ impl Default for ParseOptions {
 impl Email {
     /// Parses a raw RFC 5322 message.
     pub fn from_raw(raw: &[u8], options: ParseOptions) -> Result<Email, EmailError> {
+        Email::parse_with_message(raw, options).map(|(email, _)| email)
+    }
+
+    /// Parses once and returns mail-parser's message too, for callers that need more of the
+    /// MIME tree (an attached original) without parsing the bytes a second time.
+    pub(crate) fn parse_with_message(raw: &[u8], options: ParseOptions) -> Result<(Email, mail_parser::Message<'_>), EmailError> {
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(EmailError::Empty);
         }
@@ -159,7 +165,8 @@ impl Email {
         let message = MessageParser::default()
             .parse(raw)
             .ok_or(EmailError::NotAMessage)?;
-        Ok(from_parsed(&message, options))
+        let email = from_parsed(&message, options);
+        Ok((email, message))
     }
 
     /// Builds an email from compose-window fields.

@@ -62,6 +62,9 @@ pub struct ProcessOptions {
     pub mailbox: Option<String>,
     /// Decide and build, but do not queue or remember anything.
     pub dry_run: bool,
+    /// The provider's thread id (Outlook conversationId, Gmail thread id) for an email whose raw
+    /// source does not carry it.
+    pub thread_id: Option<String>,
 }
 
 /// Status for the popup.
@@ -86,6 +89,8 @@ pub struct QueueItem {
     pub attempts: u32,
     pub last_error: Option<crate::outbox::DeliveryError>,
     pub created_at: i64,
+    /// Not sent before this time (the Undo Send window), ms.
+    pub not_before: i64,
 }
 
 /// Everything but the outbox, for persistence.
@@ -213,7 +218,11 @@ impl Engine {
         now_ms: i64,
         options: &ProcessOptions,
     ) -> Result<Outcome, EngineError> {
-        let email = self.parse(raw)?;
+        let options_parse = ParseOptions { keep_attachment_data: self.settings.include_attachments, ..Default::default() };
+        let (mut email, message) = Email::parse_with_message(raw, options_parse)?;
+        if email.thread_id.is_none() {
+            email.thread_id = options.thread_id.clone().filter(|t| !t.trim().is_empty());
+        }
         let to_forwarding = self
             .settings
             .forwarding_address
@@ -221,8 +230,10 @@ impl Engine {
             .is_some_and(|f| email.recipients().any(|m| m.normalized == f));
         let may_be_forward = to_forwarding || matches!(trigger, Trigger::Manual | Trigger::Forwarded);
         if may_be_forward {
-            if let Some((original, info)) = crate::forward::original_of(raw, &email, self.settings.include_attachments) {
-                return Ok(self.process_inner(&original, Trigger::Forwarded, contacts, now_ms, options, Some(info)));
+            if let Some((original, info)) = crate::forward::original_of(raw, &message, &email, self.settings.include_attachments) {
+                // "Log this email" on a forward says so; a forward to the CRM's address says that.
+                let as_forward = if trigger == Trigger::Manual { Trigger::ManualForward } else { Trigger::Forwarded };
+                return Ok(self.process_inner(&original, as_forward, contacts, now_ms, options, Some(info)));
             }
             if to_forwarding || trigger == Trigger::Forwarded {
                 let decision = Decision {
@@ -254,10 +265,10 @@ impl Engine {
         let merged = MergedContacts { endpoint: contacts, known: &self.known_contacts };
         let direction_guess = match trigger {
             Trigger::Incoming => record::Direction::Incoming,
-            Trigger::Forwarded => record::Direction::Forwarded,
+            Trigger::Forwarded | Trigger::ManualForward => record::Direction::Forwarded,
             _ => record::Direction::Outgoing,
         };
-        let key = record::idempotency_key(email, direction_guess);
+        let key = record::idempotency_key_ignoring(email, direction_guess, &self.settings.crm_addresses());
         let already_logged = self.outbox.get(&key).is_some_and(|e| !matches!(e.state, crate::outbox::EntryState::Cancelled { .. }));
         let ctx = Context { trigger, contacts: &merged, in_logged_thread: thread.is_some(), already_logged };
         let decision = decide(email, &self.settings, &ctx);
@@ -282,10 +293,11 @@ impl Engine {
             if let Some(t) = &thread {
                 self.threads.touch(t.thread, now_ms);
             }
-            for c in &decision.contacts {
-                self.known_contacts.insert(c.address.clone(), now_ms);
+            // Pushed records make their contacts known once delivered (see `complete`): an
+            // Undo Send must not leave a contact the CRM never got. A BCC copy is the CRM's job.
+            if !decision.push {
+                self.remember_contacts(decision.contacts.iter().map(|c| c.address.as_str()), now_ms);
             }
-            self.bound_known_contacts();
             self.dirty = true;
         }
         let key = record_out.as_ref().map(|r| r.idempotency_key.clone());
@@ -308,6 +320,13 @@ impl Engine {
         });
         self.activity.truncate(ACTIVITY_LIMIT);
         self.dirty = true;
+    }
+
+    fn remember_contacts<'a>(&mut self, addresses: impl Iterator<Item = &'a str>, now_ms: i64) {
+        for a in addresses {
+            self.known_contacts.insert(a.to_string(), now_ms);
+        }
+        self.bound_known_contacts();
     }
 
     fn bound_known_contacts(&mut self) {
@@ -385,8 +404,19 @@ impl Engine {
 
     /// Reports the result of a delivery. `jitter` ∈ [0, 1).
     pub fn complete(&mut self, key: &str, outcome: DeliveryOutcome, now_ms: i64, jitter: f64) {
+        let delivered = matches!(outcome, DeliveryOutcome::Delivered { .. } | DeliveryOutcome::Duplicate { .. });
         if let Some(change) = self.outbox.complete(key, outcome, now_ms, jitter) {
             self.changes.push(change);
+            if delivered {
+                let contacts: Vec<String> = self
+                    .outbox
+                    .get(key)
+                    .and_then(|e| e.record.as_ref())
+                    .map(|r| r.contacts.iter().map(|c| c.address.clone()).collect())
+                    .unwrap_or_default();
+                self.remember_contacts(contacts.iter().map(String::as_str), now_ms);
+                self.dirty = true;
+            }
         }
     }
 
@@ -459,6 +489,7 @@ impl Engine {
                 attempts: e.attempts,
                 last_error: e.last_error.clone(),
                 created_at: e.created_at,
+                not_before: e.not_before,
             })
             .collect();
         Status {

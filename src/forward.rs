@@ -8,11 +8,11 @@
 use crate::address::Mailbox;
 use crate::email::{Email, EmailDate, ParseOptions};
 use crate::record::{ForwardInfo, Participant};
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{MimeHeaders, PartType};
 
 /// The original email inside a forward, and who forwarded it. `None` when `raw` is not a forward.
-pub fn original_of(raw: &[u8], forwarding: &Email, keep_attachment_data: bool) -> Option<(Email, ForwardInfo)> {
-    let attached = attached_original(raw, keep_attachment_data);
+pub fn original_of(raw: &[u8], message: &mail_parser::Message<'_>, forwarding: &Email, keep_attachment_data: bool) -> Option<(Email, ForwardInfo)> {
+    let attached = attached_original(message, keep_attachment_data);
     let (original, note) = match attached {
         Some(original) => {
             let note = forwarding.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
@@ -34,8 +34,7 @@ pub fn original_of(raw: &[u8], forwarding: &Email, keep_attachment_data: bool) -
 }
 
 /// The first `message/rfc822` (or `.eml`) attachment, parsed.
-fn attached_original(raw: &[u8], keep_attachment_data: bool) -> Option<Email> {
-    let message = MessageParser::default().parse(raw)?;
+fn attached_original(message: &mail_parser::Message<'_>, keep_attachment_data: bool) -> Option<Email> {
     for part in message.attachments() {
         let is_message = matches!(part.body, PartType::Message(_))
             || part.attachment_name().is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"));

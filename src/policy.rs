@@ -36,8 +36,11 @@ pub enum Trigger {
     /// A BCC copy reached the logging mailbox.
     BccCopy,
     /// A forwarded original (the email given to [`decide`] is the original, reconstructed by
-    /// forward extraction); forwarded to the CRM's address or logged manually.
+    /// forward extraction), forwarded to the CRM's forwarding address.
     Forwarded,
+    /// A forwarded original the user logged with "Log this email": treated as a forward, with
+    /// the reason `logged-manually`.
+    ManualForward,
 }
 
 /// Who is a contact in the CRM. Implemented by the edges (a set fetched from the endpoint's
@@ -136,7 +139,8 @@ pub fn decide(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision
         Trigger::BccCopy => decide_outgoing(email, settings, ctx, true, ReasonCode::BccCopy),
         Trigger::Incoming => decide_incoming(email, settings, ctx),
         Trigger::Manual => decide_manual(email, settings, ctx),
-        Trigger::Forwarded => decide_forwarded(email, settings, ctx),
+        Trigger::Forwarded => decide_forwarded(email, settings, ctx, ReasonCode::ForwardedToCrm),
+        Trigger::ManualForward => decide_forwarded(email, settings, ctx, ReasonCode::LoggedManually),
     }
 }
 
@@ -211,6 +215,7 @@ fn not_logged_with(
                 Trigger::BccCopy => ReasonCode::BccCopy,
                 Trigger::Manual => ReasonCode::LoggedManually,
                 Trigger::Forwarded => ReasonCode::ForwardedToCrm,
+                Trigger::ManualForward => ReasonCode::LoggedManually,
                 _ => ReasonCode::LogChecked,
             })];
             reasons.extend(excluded.into_iter().filter(|r| r.code != ReasonCode::InternalRecipient));
@@ -358,16 +363,16 @@ fn decide_manual(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decis
 
 /// A forwarded original: logged against its original sender (or, when the user forwarded their
 /// own sent email, against its external recipients).
-fn decide_forwarded(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
+fn decide_forwarded(email: &Email, settings: &Settings, ctx: &Context<'_>, why: ReasonCode) -> Decision {
     let Some(sender) = &email.from else {
         return Decision::not_logged(Direction::Forwarded, vec![Reason::new(ReasonCode::ForwardNotRecognised)]);
     };
     if settings.is_user(&sender.normalized) {
-        let mut d = decide_outgoing(email, settings, ctx, true, ReasonCode::ForwardedToCrm);
+        let mut d = decide_outgoing(email, settings, ctx, true, why);
         d.direction = Direction::Forwarded;
         return d;
     }
-    decide_from_sender(email, settings, ctx, Direction::Forwarded, ReasonCode::ForwardedToCrm)
+    decide_from_sender(email, settings, ctx, Direction::Forwarded, why)
 }
 
 fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, direction: Direction, why: ReasonCode) -> Decision {

@@ -127,6 +127,13 @@ pub fn client_string() -> String {
 /// window before the provider assigned an id): `c1-` + a hash of what identifies the content:
 /// direction, draft id, sender, recipients, subject, date and body.
 pub fn idempotency_key(email: &Email, direction: Direction) -> String {
+    idempotency_key_ignoring(email, direction, &[])
+}
+
+/// [`idempotency_key`], leaving the `ignored` (normalised) recipients out of the content hash:
+/// the CRM's own BCC and forwarding addresses, so a send retried after the BCC was added (BCC or
+/// "both" mode) keeps its key.
+pub fn idempotency_key_ignoring(email: &Email, direction: Direction, ignored: &[&str]) -> String {
     if let Some(id) = &email.message_id {
         let digest = Sha256::digest(id.as_bytes());
         return format!("m1-{}", &hex(&digest)[..32]);
@@ -145,7 +152,11 @@ pub fn idempotency_key(email: &Email, direction: Direction) -> String {
     });
     field("draft", email.draft_id.as_deref().unwrap_or(""));
     field("from", email.from.as_ref().map(|m| m.normalized.as_str()).unwrap_or(""));
-    let mut recipients: Vec<&str> = email.recipients().map(|m| m.normalized.as_str()).collect();
+    let mut recipients: Vec<&str> = email
+        .recipients()
+        .map(|m| m.normalized.as_str())
+        .filter(|r| !ignored.contains(r))
+        .collect();
     recipients.sort_unstable();
     recipients.dedup();
     for r in recipients {
@@ -195,7 +206,7 @@ pub fn build(email: &Email, decision: &crate::policy::Decision, settings: &crate
     let people = |v: &[crate::address::Mailbox]| v.iter().map(Participant::from).collect::<Vec<_>>();
     Record {
         schema: RECORD_SCHEMA.into(),
-        idempotency_key: idempotency_key(email, decision.direction),
+        idempotency_key: idempotency_key_ignoring(email, decision.direction, &settings.crm_addresses()),
         direction: decision.direction,
         timestamp: email.date.as_ref().map(|d| d.timestamp).unwrap_or(meta.now_ms),
         subject: email.subject.clone(),
@@ -268,6 +279,20 @@ mod tests {
         assert_eq!(k1, k2);
         assert_ne!(k1, k3);
         assert!(k1.starts_with("c1-"));
+    }
+
+    #[test]
+    fn content_key_ignores_the_crm_addresses() {
+        let mut e = Email::from_compose(&ComposeData {
+            to: vec![crate::email::AddressInput::Text("a@x.example".into())],
+            subject: Some("Hi".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let before = idempotency_key_ignoring(&e, Direction::Outgoing, &["log@bcc.crm.example"]);
+        e.bcc.push(crate::address::Mailbox::parse("log@bcc.crm.example").unwrap());
+        assert_eq!(idempotency_key_ignoring(&e, Direction::Outgoing, &["log@bcc.crm.example"]), before);
+        assert_ne!(idempotency_key(&e, Direction::Outgoing), before);
     }
 
     #[test]

@@ -142,7 +142,17 @@ impl Default for Settings {
 pub struct SettingsError {
     /// The JSON field (with an index for list entries, e.g. `neverLogDomains[2]`).
     pub field: String,
+    /// Machine-readable, for translated messages: `invalid-address`, `invalid-domain`,
+    /// `bcc-required`, `https-required`, `invalid-url`, `required`, `too-small`.
+    pub code: String,
+    /// An English explanation (the UI shows a translation of `code` when it has one).
     pub message: String,
+}
+
+impl SettingsError {
+    fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        SettingsError { field: field.into(), code: code.into(), message: message.into() }
+    }
 }
 
 impl Settings {
@@ -153,7 +163,7 @@ impl Settings {
         let addr = |field: String, value: &str, errors: &mut Vec<SettingsError>| match normalize_address(value) {
             Ok(a) => Some(a),
             Err(e) => {
-                errors.push(SettingsError { field, message: e.to_string() });
+                errors.push(SettingsError::new(field, "invalid-address", e.to_string()));
                 None
             }
         };
@@ -168,10 +178,7 @@ impl Settings {
             .filter(|s| !s.trim().is_empty())
             .and_then(|a| addr("forwardingAddress".into(), a, &mut errors));
         if self.mode.adds_bcc() && out.bcc_address.is_none() && !errors.iter().any(|e| e.field == "bccAddress") {
-            errors.push(SettingsError {
-                field: "bccAddress".into(),
-                message: "BCC mode needs the CRM's BCC address".into(),
-            });
+            errors.push(SettingsError::new("bccAddress", "bcc-required", "BCC mode needs the CRM's BCC address"));
         }
         let addresses = |name: &str, list: &[String], errors: &mut Vec<SettingsError>| {
             let mut v: Vec<String> = list
@@ -197,10 +204,7 @@ impl Settings {
                 let d = s.trim_start_matches("*.").trim_start_matches('@');
                 match normalize_domain(d) {
                     Some(d) if d.contains('.') || d.starts_with('[') => v.push(d),
-                    _ => errors.push(SettingsError {
-                        field: format!("{name}[{i}]"),
-                        message: format!("{s:?} is not a domain"),
-                    }),
+                    _ => errors.push(SettingsError::new(format!("{name}[{i}]"), "invalid-domain", format!("{s:?} is not a domain"))),
                 }
             }
             v.sort();
@@ -213,10 +217,7 @@ impl Settings {
             out.include_attachments = false;
         }
         if self.body_limit < 1024 {
-            errors.push(SettingsError {
-                field: "bodyLimit".into(),
-                message: "must be at least 1024 bytes".into(),
-            });
+            errors.push(SettingsError::new("bodyLimit", "too-small", "must be at least 1024 bytes"));
         }
         if let Some(endpoint) = &self.endpoint {
             check_endpoint(endpoint, &mut errors);
@@ -261,6 +262,11 @@ impl Settings {
         self.user_addresses.iter().any(|a| a == normalized)
     }
 
+    /// The CRM's own addresses (BCC, forwarding), normalised.
+    pub fn crm_addresses(&self) -> Vec<&str> {
+        self.bcc_address.iter().chain(self.forwarding_address.iter()).map(String::as_str).collect()
+    }
+
     /// True for the CRM's own addresses (BCC, forwarding): never contacts.
     pub fn is_crm_address(&self, normalized: &str) -> bool {
         self.bcc_address.as_deref() == Some(normalized)
@@ -273,8 +279,8 @@ fn check_endpoint(endpoint: &EndpointConfig, errors: &mut Vec<SettingsError>) {
         EndpointConfig::Local { url, .. } | EndpointConfig::Webhook { url, .. } => ("endpoint.url", url.as_str()),
         EndpointConfig::Hubspot { base_url, .. } => ("endpoint.baseUrl", base_url.as_str()),
     };
-    if let Err(message) = check_endpoint_url(url) {
-        errors.push(SettingsError { field: field.into(), message });
+    if let Err((code, message)) = check_endpoint_url_coded(url) {
+        errors.push(SettingsError::new(field, code, message));
     }
     let secret_missing = match endpoint {
         EndpointConfig::Local { .. } => false, // the local endpoint's token can be pasted later
@@ -286,16 +292,20 @@ fn check_endpoint(endpoint: &EndpointConfig, errors: &mut Vec<SettingsError>) {
             EndpointConfig::Webhook { .. } => "endpoint.secret",
             _ => "endpoint.token",
         };
-        errors.push(SettingsError { field: field.into(), message: "is required".into() });
+        errors.push(SettingsError::new(field, "required", "is required"));
     }
 }
 
 /// Endpoint URLs must be HTTPS, except on the loopback interface (the local endpoint).
 pub fn check_endpoint_url(url: &str) -> Result<(), String> {
+    check_endpoint_url_coded(url).map_err(|(_, message)| message)
+}
+
+fn check_endpoint_url_coded(url: &str) -> Result<(), (&'static str, String)> {
     let url = url.trim();
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| format!("{url:?} is not a URL (it needs https://)"))?;
+        .ok_or_else(|| ("invalid-url", format!("{url:?} is not a URL (it needs https://)")))?;
     let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = host_port.rsplit_once('@').map(|(_, h)| h).unwrap_or(host_port);
     let host = if let Some(v6) = host_port.strip_prefix('[') {
@@ -304,15 +314,16 @@ pub fn check_endpoint_url(url: &str) -> Result<(), String> {
         host_port.split(':').next().unwrap_or("")
     };
     if host.is_empty() {
-        return Err(format!("{url:?} has no host"));
+        return Err(("invalid-url", format!("{url:?} has no host")));
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if is_loopback_host(host) => Ok(()),
-        "http" => Err(format!(
-            "{url:?} must use https:// (plain http is only allowed for 127.0.0.1 and localhost)"
+        "http" => Err((
+            "https-required",
+            format!("{url:?} must use https:// (plain http is only allowed for 127.0.0.1 and localhost)"),
         )),
-        other => Err(format!("{url:?}: unsupported scheme {other:?}")),
+        other => Err(("invalid-url", format!("{url:?}: unsupported scheme {other:?}"))),
     }
 }
 
@@ -352,6 +363,8 @@ mod tests {
         let errors = s.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["bccAddress", "neverLogAddresses[1]", "neverLogDomains[2]"]);
+        let codes: Vec<_> = errors.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(codes, vec!["bcc-required", "invalid-address", "invalid-domain"]);
 
         let ok = Settings { bcc_address: Some("Log@Bcc.CRM.example".into()), never_log_addresses: vec!["Boss@Example.com".into()], never_log_domains: vec!["@Competitor.example".into(), "*.rivals.example".into()], ..s }
             .validate()
@@ -378,8 +391,9 @@ mod tests {
             endpoint: Some(EndpointConfig::Webhook { url: "http://crm.example".into(), secret: " ".into() }),
             ..Settings::default()
         };
-        let fields: Vec<_> = s.validate().unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, vec!["endpoint.url", "endpoint.secret"]);
+        let errors = s.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(fields, vec![("endpoint.url", "https-required"), ("endpoint.secret", "required")]);
     }
 
     #[test]

@@ -357,3 +357,48 @@ fn test_connection_reports_token_problems() {
     let r = block_on(delivery::test_connection(&local(), &t));
     assert!(!r.ok && r.message.contains("could not reach"));
 }
+
+#[test]
+fn an_undone_send_does_not_make_its_recipients_known_contacts() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let opts = ProcessOptions { not_before_ms: Some(NOW + 10_000), ..Default::default() };
+    engine.process(&compose("undo2"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &opts);
+    engine.cancel_draft("undo2", NOW + 1_000);
+    assert!(!engine.is_known_contact("jane@customer.example"));
+    // Sent again: the contact is still created by the endpoint.
+    let out = engine.process(&compose("undo2b"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &ProcessOptions::default());
+    assert!(out.record.as_ref().unwrap().contacts[0].create);
+    let t = Scripted::default();
+    t.answer(201, r#"{"id":"1"}"#);
+    block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    assert!(engine.is_known_contact("jane@customer.example"), "known once delivered");
+}
+
+#[test]
+fn log_this_email_on_a_forward_logs_the_attached_original_manually() {
+    let raw = b"From: Colleague <colleague@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Order 7\r\n\
+Message-ID: <fwd-1@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nFYI, see below.\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n\
+From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubject: Order 7\r\nMessage-ID: <orig-7@klient.example>\r\n\
+Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nPlease send the invoice.\r\n--B--\r\n";
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let out = engine.process_raw(raw, Trigger::Manual, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
+    assert!(out.decision.log);
+    assert_eq!(out.decision.reasons[0].code, mailtrail::ReasonCode::LoggedManually);
+    let rec = out.record.unwrap();
+    assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
+    assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
+    assert_eq!(rec.message_id.as_deref(), Some("orig-7@klient.example"));
+    assert_eq!(rec.subject, "Order 7");
+    let fwd = out.forwarded.unwrap();
+    assert_eq!(fwd.by.unwrap().address, "colleague@ourco.example");
+    assert_eq!(fwd.note.as_deref(), Some("FYI, see below."));
+    assert_eq!(rec.reasons[0], mailtrail::ReasonCode::LoggedManually);
+
+    // The same bytes sent to the forwarding address say forwarded-to-crm.
+    let mut s = settings(local());
+    s.forwarding_address = Some("me@ourco.example".into());
+    let mut engine = Engine::new(&s).unwrap();
+    let out = engine.process_raw(raw, Trigger::BccCopy, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
+    assert_eq!(out.decision.reasons[0].code, mailtrail::ReasonCode::ForwardedToCrm);
+}

@@ -26,6 +26,9 @@ enum Command {
     Plan(cmd::plan::Args),
     /// Decide, queue and send the records through the outbox.
     Push(cmd::push::Args),
+    /// Measure the native engine's raw → record throughput (used by bench/engine.mjs).
+    #[command(hide = true)]
+    BenchEngine(cmd::bench_engine::Args),
     /// Extract the original email from a forwarded message.
     Forward(cmd::forward::Args),
     /// Split a reply into new text, quoted history and signature.
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(args),
             Command::Plan(args) => cmd::plan::run(args),
             Command::Push(args) => cmd::push::run(args),
+        Command::BenchEngine(args) => cmd::bench_engine::run(args),
         Command::Forward(args) => cmd::forward::run(args),
         Command::Reply(args) => cmd::reply::run(args),
         Command::Serve(args) => cmd::serve::run(args),

@@ -247,6 +247,19 @@ impl Engine {
         self.inner.borrow().next_wakeup().map(|t| t as f64)
     }
 
+    /// Sends one record taken with `takeDue` and resolves to its outcome, changing nothing:
+    /// report it with `complete`. For callers that persist the "sending" lease (`takeChanges`)
+    /// before any request leaves: `takeDue` → persist → `deliver` each → `complete` → persist.
+    pub fn deliver(&self, record: JsValue, maybe_sent: Option<bool>, now: Option<f64>) -> Result<js_sys::Promise, JsValue> {
+        let record: crate::record::Record = from_js(record, "record")?;
+        let endpoint = self.inner.borrow().settings().endpoint_or_default();
+        let now_ms = now_or(now);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let outcome = crate::delivery::deliver(&endpoint, &record, maybe_sent.unwrap_or(false), now_ms, &transport::Fetch).await;
+            to_js(&outcome)
+        }))
+    }
+
     /// Sends every due record with `fetch` and reports `{delivered, duplicates, retrying, failed}`.
     pub fn flush(&self, now: Option<f64>) -> js_sys::Promise {
         let inner = self.inner.clone();

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus the shared error type that maps to exit codes.
 
+pub mod bench_engine;
 pub mod engine_input;
 pub mod forward;
 pub mod outlook;
