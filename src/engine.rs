@@ -230,7 +230,7 @@ impl Engine {
             .is_some_and(|f| email.recipients().any(|m| m.normalized == f));
         let may_be_forward = to_forwarding || matches!(trigger, Trigger::Manual | Trigger::Forwarded);
         if may_be_forward {
-            if let Some((original, info)) = crate::forward::original_of(raw, &message, &email, self.settings.include_attachments) {
+            if let Some((original, info)) = crate::forward::original_of(&message, &email, self.settings.include_attachments) {
                 // "Log this email" on a forward says so; a forward to the CRM's address says that.
                 let as_forward = if trigger == Trigger::Manual { Trigger::ManualForward } else { Trigger::Forwarded };
                 return Ok(self.process_inner(&original, as_forward, contacts, now_ms, options, Some(info)));

@@ -7,11 +7,12 @@
 
 use crate::address::Mailbox;
 use crate::email::{Email, EmailDate, ParseOptions};
+use crate::extract::{self, ForwardedEmail, Person};
 use crate::record::{ForwardInfo, Participant};
 use mail_parser::{MimeHeaders, PartType};
 
 /// The original email inside a forward, and who forwarded it. `None` when `raw` is not a forward.
-pub fn original_of(raw: &[u8], message: &mail_parser::Message<'_>, forwarding: &Email, keep_attachment_data: bool) -> Option<(Email, ForwardInfo)> {
+pub fn original_of(message: &mail_parser::Message<'_>, forwarding: &Email, keep_attachment_data: bool) -> Option<(Email, ForwardInfo)> {
     let attached = attached_original(message, keep_attachment_data);
     let (original, note) = match attached {
         Some(original) => {
@@ -19,7 +20,7 @@ pub fn original_of(raw: &[u8], message: &mail_parser::Message<'_>, forwarding: &
             (original, note)
         }
         None => {
-            let (email, note) = body_forward(raw)?;
+            let (email, note) = body_forward(message, forwarding)?;
             (from_extracted(&email, forwarding), note)
         }
     };
@@ -56,25 +57,24 @@ fn attached_original(message: &mail_parser::Message<'_>, keep_attachment_data: b
     None
 }
 
-/// Forward extraction from the body (text or HTML). Wired to `crate::extract` once that module's
-/// entry points land; until then no body forward is recognised.
-fn body_forward(_raw: &[u8]) -> Option<(ForwardedEmail, Option<String>)> {
-    None
-}
-
-/// The fields forward extraction recovers (mirrors `crate::extract`'s output).
-struct ForwardedEmail {
-    subject: Option<String>,
-    timestamp: Option<i64>,
-    body: String,
-    from: Option<Person>,
-    to: Vec<Person>,
-    cc: Vec<Person>,
-}
-
-struct Person {
-    address: String,
-    name: Option<String>,
+/// Forward extraction from the body: the real text part first (HTML converted to text by the
+/// parser would lose the structure the HTML extractor uses), else the HTML; the other one when
+/// the first finds nothing.
+fn body_forward(message: &mail_parser::Message<'_>, email: &Email) -> Option<(ForwardedEmail, Option<String>)> {
+    let subject = Some(email.subject.as_str());
+    let text_is_real = message.text_part(0).is_some_and(|p| !p.is_text_html());
+    let from_text = || email.text.as_deref().map(|t| extract::forward_from_text(t, subject));
+    let from_html = || email.html.as_deref().map(|h| extract::forward_from_html(h, subject));
+    let found = |f: &Option<extract::Forward>| f.as_ref().is_some_and(|f| f.forwarded);
+    let mut forward = if text_is_real { from_text() } else { from_html() };
+    if !found(&forward) {
+        let other = if text_is_real { from_html() } else { from_text() };
+        if found(&other) {
+            forward = other;
+        }
+    }
+    let forward = forward.filter(|f| f.forwarded)?;
+    Some((forward.email?, forward.message))
 }
 
 /// An [`Email`] from the fields forward extraction recovered from the body.

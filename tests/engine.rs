@@ -402,3 +402,24 @@ Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nPlease send the invoice.\r\n--B--\r\
     let out = engine.process_raw(raw, Trigger::BccCopy, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
     assert_eq!(out.decision.reasons[0].code, mailtrail::ReasonCode::ForwardedToCrm);
 }
+
+#[test]
+fn log_this_email_on_a_forward_pasted_in_the_body_logs_the_original_sender() {
+    // Gmail's Polish forward, written out as Gmail sends it (text part).
+    let raw = "From: Maria Nowak <maria@ourco.example>\r\nTo: me@ourco.example\r\nSubject: PD: Zapytanie ofertowe\r\n\
+Message-ID: <fwd-pl@ourco.example>\r\nDate: Wed, 4 Mar 2026 08:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+Proszę o kontakt z klientem.\r\n\r\n---------- Forwarded message ---------\r\nOd: Piotr Wiśniewski <piotr@firma.example>\r\n\
+Date: wt., 3 mar 2026 o 14:05\r\nSubject: Zapytanie ofertowe\r\nTo: Maria Nowak <maria@ourco.example>\r\n\r\n\
+Dzień dobry, proszę o ofertę na 20 licencji.\r\n";
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let out = engine.process_raw(raw.as_bytes(), Trigger::Manual, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
+    assert!(out.decision.log, "{:?}", out.decision.reasons);
+    let rec = out.record.unwrap();
+    assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
+    assert_eq!(rec.from.as_ref().unwrap().address, "piotr@firma.example");
+    assert_eq!(rec.from.as_ref().unwrap().name.as_deref(), Some("Piotr Wiśniewski"));
+    assert_eq!(rec.subject, "Zapytanie ofertowe");
+    assert!(rec.text.as_deref().unwrap().contains("20 licencji"));
+    assert_eq!(rec.contacts[0].address, "piotr@firma.example");
+    assert_eq!(out.forwarded.unwrap().note.as_deref(), Some("Proszę o kontakt z klientem."));
+}
