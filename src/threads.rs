@@ -229,13 +229,164 @@ impl std::hash::Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
+/// The id-hash → thread index: an open-addressing table with linear probing whose home slot is
+/// the hash's top bits. The keys are SHA-256 output, already uniform, so nothing is rehashed, and
+/// a key and its thread share a cache line. Reloading 100 000 threads inserts 400 000 ids: this
+/// table does it in about half the time `HashMap` took in WebAssembly. Hash 0 marks an empty slot
+/// ([`stable_hash`] never returns it). At most 80 % full.
+#[derive(Debug, Clone, Default)]
+struct IdIndex {
+    slots: Vec<(u64, u64)>,
+    len: usize,
+    shift: u32,
+}
+
+const EMPTY: u64 = 0;
+
+/// Sorts pairs by the top 16 bits of their key: two stable counting-sort passes of 8 bits
+/// (least significant first), linear time.
+fn sort_by_top_bits(pairs: &mut Vec<(u64, u64)>) {
+    let mut buffer = vec![(EMPTY, 0); pairs.len()];
+    for shift in [48u32, 56] {
+        let digit = |key: u64| ((key >> shift) & 0xFF) as usize;
+        let mut starts = [0usize; 256];
+        for &(key, _) in pairs.iter() {
+            starts[digit(key)] += 1;
+        }
+        let mut sum = 0;
+        for start in starts.iter_mut() {
+            let count = *start;
+            *start = sum;
+            sum += count;
+        }
+        for &pair in pairs.iter() {
+            let d = digit(pair.0);
+            buffer[starts[d]] = pair;
+            starts[d] += 1;
+        }
+        std::mem::swap(pairs, &mut buffer);
+    }
+}
+
+impl IdIndex {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Builds the index from (id hash, thread) pairs, inserting them in order of their home slot
+    /// so that memory is written front to back instead of at random (most of the reload time
+    /// otherwise). Fails with the first key found twice.
+    fn from_pairs(mut pairs: Vec<(u64, u64)>) -> Result<Self, u64> {
+        sort_by_top_bits(&mut pairs);
+        let mut index = IdIndex::default();
+        index.reserve(pairs.len());
+        for (key, thread) in pairs {
+            if index.insert(key, thread).is_some() {
+                return Err(key);
+            }
+        }
+        Ok(index)
+    }
+
+    fn slots_for(entries: usize) -> usize {
+        (entries.saturating_mul(5) / 4 + 1).next_power_of_two().max(16)
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        let wanted = Self::slots_for(self.len.saturating_add(additional));
+        if wanted > self.slots.len() {
+            self.rehash(wanted);
+        }
+    }
+
+    fn rehash(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![(EMPTY, 0); slots]);
+        self.shift = 64 - slots.trailing_zeros();
+        self.len = 0;
+        for (key, thread) in old {
+            if key != EMPTY {
+                self.insert(key, thread);
+            }
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    fn home(&self, key: u64) -> usize {
+        (key >> self.shift) as usize
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn find(&self, key: u64) -> (usize, bool) {
+        let mask = self.mask();
+        let mut i = self.home(key);
+        loop {
+            match self.slots[i].0 {
+                k if k == key => return (i, true),
+                EMPTY => return (i, false),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn get(&self, key: &u64) -> Option<&u64> {
+        if self.slots.is_empty() || *key == EMPTY {
+            return None;
+        }
+        match self.find(*key) {
+            (i, true) => Some(&self.slots[i].1),
+            _ => None,
+        }
+    }
+
+    /// Inserts or replaces; returns the previous thread. `key` must not be [`EMPTY`].
+    fn insert(&mut self, key: u64, thread: u64) -> Option<u64> {
+        if (self.len + 1) * 5 > self.slots.len() * 4 {
+            self.rehash(Self::slots_for(self.len + 1).max(self.slots.len() * 2));
+        }
+        let (i, found) = self.find(key);
+        let previous = std::mem::replace(&mut self.slots[i], (key, thread));
+        if found {
+            return Some(previous.1);
+        }
+        self.len += 1;
+        None
+    }
+
+    /// Removes `key`, shifting later entries of its probe run back so lookups never stop early.
+    fn remove(&mut self, key: &u64) -> Option<u64> {
+        if self.slots.is_empty() || *key == EMPTY {
+            return None;
+        }
+        let (mut hole, true) = self.find(*key) else { return None };
+        let removed = self.slots[hole].1;
+        let mask = self.mask();
+        let mut j = (hole + 1) & mask;
+        while self.slots[j].0 != EMPTY {
+            let home = self.home(self.slots[j].0);
+            // The entry at j may move to the hole when the hole lies between its home and j.
+            if j.wrapping_sub(home) & mask >= j.wrapping_sub(hole) & mask {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        self.slots[hole] = (EMPTY, 0);
+        self.len -= 1;
+        Some(removed)
+    }
+}
+
 /// Remembers logged threads. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct ThreadTracker {
     limits: TrackerLimits,
     threads: KeyMap<Thread>,
     /// Every id hash → the thread holding it (each hash is in exactly one thread).
-    index: KeyMap<u64>,
+    index: IdIndex,
     /// (last_used, thread): the first element is the least recently used.
     lru: BTreeSet<(i64, u64)>,
     next_thread: u64,
@@ -324,7 +475,8 @@ fn stable_hash(namespace: u8, text: &str) -> u64 {
     let digest = Sha256::new().chain_update([namespace]).chain_update(text.as_bytes()).finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
+    // 0 marks an empty slot in the index; one hash in 2^64 is moved to 1.
+    u64::from_le_bytes(first).max(1)
 }
 
 /// Subjects are only compared inside one provider thread, so 32 bits are plenty.
@@ -338,7 +490,7 @@ impl ThreadTracker {
         ThreadTracker {
             limits: limits.sanitized(),
             threads: KeyMap::default(),
-            index: KeyMap::default(),
+            index: IdIndex::default(),
             lru: BTreeSet::new(),
             next_thread: 1,
             revision: 0,
@@ -656,7 +808,7 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
     let mut tracker = ThreadTracker::new(TrackerLimits { capacity, max_age_ms });
     tracker.next_thread = next_thread;
     tracker.threads.reserve(plausible);
-    tracker.index.reserve(plausible.saturating_mul(4));
+    let mut ids = Vec::with_capacity(plausible.saturating_mul(4));
     let mut lru = Vec::with_capacity(plausible);
     let mut previous: Option<(i64, u64)> = None;
     let mut highest_id = 0u64;
@@ -688,9 +840,10 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
         };
         for _ in 0..n_messages + n_handles {
             let h = r.u64_le()?;
-            if tracker.index.insert(h, id).is_some() {
-                return Err(corrupt("an id belongs to two threads"));
+            if h == EMPTY {
+                return Err(corrupt("an id hash is 0"));
             }
+            ids.push((h, id));
             thread.ids.push(h);
         }
         for slot in thread.subjects.iter_mut().take(n_subjects) {
@@ -710,6 +863,7 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
     if count > 0 && highest_id >= next_thread {
         return Err(corrupt("next thread id is not above the existing ones"));
     }
+    tracker.index = IdIndex::from_pairs(ids).map_err(|_| corrupt("an id belongs to two threads"))?;
     // Already sorted (checked above): the set is built in one pass.
     tracker.lru = lru.into_iter().collect();
     tracker.evict_over_capacity(None);
@@ -894,6 +1048,61 @@ mod tests {
         assert_eq!(t.handles().last(), Some(&2000));
         t.add_subject(98);
         assert_eq!(t.subjects(), &[96, 97, 98, 99]);
+    }
+
+    #[test]
+    fn id_index_agrees_with_a_hash_map() {
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut index = IdIndex::default();
+        let mut model = HashMap::new();
+        for step in 0..50_000u64 {
+            // Keys crowded into a few home slots (and the last slot, to wrap around), so that
+            // probe runs are long and removals have to shift entries back.
+            let key = match next() % 3 {
+                0 => (next() % 64).max(1),
+                1 => u64::MAX - next() % 64,
+                _ => next().max(1),
+            };
+            if next() % 3 == 0 {
+                assert_eq!(index.remove(&key), model.remove(&key), "step {step}");
+            } else {
+                assert_eq!(index.insert(key, step), model.insert(key, step), "step {step}");
+            }
+            assert_eq!(index.len(), model.len());
+            if step % 1_000 == 0 {
+                for (k, v) in &model {
+                    assert_eq!(index.get(k), Some(v));
+                }
+            }
+        }
+        for (k, v) in &model {
+            assert_eq!(index.get(k), Some(v));
+        }
+        assert_eq!(index.get(&EMPTY), None);
+        assert_eq!(index.remove(&EMPTY), None);
+        assert!(index.len() * 5 <= index.slots.len() * 4);
+    }
+
+    #[test]
+    fn bulk_loading_the_index_sorts_by_home_and_refuses_duplicates() {
+        let mut pairs: Vec<(u64, u64)> =
+            (1..=5_000u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, i)).collect();
+        let mut sorted = pairs.clone();
+        sort_by_top_bits(&mut sorted);
+        assert!(sorted.windows(2).all(|w| w[0].0 >> 48 <= w[1].0 >> 48));
+        let index = IdIndex::from_pairs(pairs.clone()).unwrap();
+        assert_eq!(index.len(), 5_000);
+        for (k, v) in &pairs {
+            assert_eq!(index.get(k), Some(v));
+        }
+        pairs.push((pairs[10].0, 99_999));
+        assert_eq!(IdIndex::from_pairs(pairs.clone()).map(|i| i.len()), Err(pairs[10].0));
     }
 
     /// The index, the LRU set and the threads always agree, whatever sequence of calls.
