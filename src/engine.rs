@@ -524,15 +524,30 @@ impl Engine {
     }
 
     /// Restores a snapshot and, separately persisted, outbox entries. Either may be empty.
-    pub fn import_state(&mut self, snapshot: &[u8], outbox_entries: Vec<Entry>) -> Result<(), EngineError> {
+    ///
+    /// A snapshot that cannot be read at all is an error and changes nothing. A damaged thread
+    /// tracker inside a readable snapshot does not block the rest: threads start empty, the
+    /// outbox, contacts and activity load, and the problem is returned for the user to see
+    /// (losing thread history only means some replies are not matched; losing the outbox would
+    /// lose records).
+    pub fn import_state(&mut self, snapshot: &[u8], outbox_entries: Vec<Entry>) -> Result<Vec<String>, EngineError> {
         let mut entries = outbox_entries;
+        let mut problems = Vec::new();
         if !snapshot.is_empty() {
             let s: Snapshot = serde_json::from_slice(snapshot).map_err(|e| EngineError::State(e.to_string()))?;
             if s.version != SNAPSHOT_VERSION {
                 return Err(EngineError::State(format!("unsupported state version {}", s.version)));
             }
-            let bytes = crate::base64::decode(&s.threads).ok_or_else(|| EngineError::State("threads are not base64".into()))?;
-            self.threads = ThreadTracker::from_bytes(&bytes).map_err(|e| EngineError::State(e.to_string()))?;
+            let threads = crate::base64::decode(&s.threads)
+                .ok_or_else(|| "threads are not base64".to_string())
+                .and_then(|bytes| ThreadTracker::from_bytes(&bytes).map_err(|e| format!("{} ({})", e, e.code())));
+            self.threads = match threads {
+                Ok(t) => t,
+                Err(why) => {
+                    problems.push(format!("thread history could not be read and starts empty: {why}"));
+                    ThreadTracker::new(TrackerLimits::default())
+                }
+            };
             self.known_contacts = s.known_contacts.into_iter().collect();
             self.activity = s.activity.into_iter().take(ACTIVITY_LIMIT).collect();
             if let Some(o) = s.outbox {
@@ -542,8 +557,9 @@ impl Engine {
             }
         }
         self.outbox = Outbox::from_entries(RetryPolicy::default(), entries);
-        self.dirty = false;
-        Ok(())
+        // A reset tracker must be written back, or the damaged one would be read again.
+        self.dirty = !problems.is_empty();
+        Ok(problems)
     }
 }
 

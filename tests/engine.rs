@@ -423,3 +423,17 @@ Dzień dobry, proszę o ofertę na 20 licencji.\r\n";
     assert_eq!(rec.contacts[0].address, "piotr@firma.example");
     assert_eq!(out.forwarded.unwrap().note.as_deref(), Some("Proszę o kontakt z klientem."));
 }
+
+#[test]
+fn a_damaged_thread_history_does_not_block_the_outbox() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let key = send(&mut engine, &compose("damaged")).record.unwrap().idempotency_key;
+    let mut snapshot: serde_json::Value = serde_json::from_slice(&engine.export_state(true)).unwrap();
+    snapshot["threads"] = serde_json::json!("AAAAAAAA");
+    let mut restored = Engine::new(&settings(local())).unwrap();
+    let problems = restored.import_state(&serde_json::to_vec(&snapshot).unwrap(), Vec::new()).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("thread history"), "{problems:?}");
+    assert!(restored.outbox().get(&key).is_some(), "the queued record survived");
+    assert!(restored.state_dirty(), "the reset tracker is written back");
+}

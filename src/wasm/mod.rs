@@ -221,9 +221,11 @@ impl Engine {
         self.inner.borrow_mut().export_state(include_outbox.unwrap_or(false))
     }
 
-    /// Restores `exportState` bytes and persisted outbox entries.
+    /// Restores `exportState` bytes and persisted outbox entries. Resolves to a list of problems
+    /// that did not stop the import (a damaged thread history starts empty); throws (code
+    /// `invalid-state`, nothing changed) when the snapshot cannot be read at all.
     #[wasm_bindgen(js_name = importState)]
-    pub fn import_state(&self, snapshot: Option<Vec<u8>>, entries: JsValue) -> Result<(), JsValue> {
+    pub fn import_state(&self, snapshot: Option<Vec<u8>>, entries: JsValue) -> Result<Vec<String>, JsValue> {
         let entries: Vec<Entry> = if entries.is_undefined() || entries.is_null() { Vec::new() } else { from_js(entries, "outbox entries")? };
         self.inner
             .borrow_mut()

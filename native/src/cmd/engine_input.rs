@@ -104,9 +104,14 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
     let mut engine = Engine::new(&settings).map_err(|e| CliError::BadInput(e.to_string()))?;
     if let Some(state) = &args.state {
         match std::fs::read(state) {
-            Ok(bytes) => engine
-                .import_state(&bytes, Vec::new())
-                .map_err(|e| CliError::BadInput(format!("state {}: {e}", state.display())))?,
+            Ok(bytes) => {
+                let problems = engine
+                    .import_state(&bytes, Vec::new())
+                    .map_err(|e| CliError::BadInput(format!("state {}: {e}", state.display())))?;
+                for p in problems {
+                    eprintln!("mailtrail: warning: state {}: {p}", state.display());
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(CliError::Failed(format!("cannot read state {}: {e}", state.display()))),
         }
