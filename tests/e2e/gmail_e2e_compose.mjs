@@ -191,7 +191,7 @@ test('Undo Send cancels the queued record; sending again logs once', async () =>
   assert.deepEqual(stored.record.contacts.map((c) => c.address), ['frank@customer.example']);
 });
 
-test('after Undo Send and a re-send the recipient still becomes a contact at the endpoint', { todo: 'engine: recipients of a cancelled record stay "known contacts", so the re-sent record asks for no contact creation (reported to the lead)' }, async () => {
+test('after Undo Send and a re-send the recipient still becomes a contact at the endpoint', async () => {
   const lookup = await serve.api('/v1/contacts/lookup', { method: 'POST', body: { addresses: ['frank@customer.example'] } });
   assert.ok(lookup.json.contacts['frank@customer.example'], 'frank is a contact');
 });

@@ -6,7 +6,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { FIXTURES, ROOT, FakeGmail, Serve, composeNew, configure, ensureBuilt, launch, openGmail, recordFor, waitFor } from './gmail_harness.mjs';
 
 let serve;
@@ -90,27 +89,13 @@ test('reopening the conversation does not log or fetch the same reply again', as
   assert.equal((await serve.stats()).records, records);
 });
 
-// Body forwards need the engine's forward extraction wired into processRaw (src/forward.rs);
-// until it is, those cases are reported as todo — asked of the very engine the extension bundles.
-const require = createRequire(import.meta.url);
-function engineRecognisesBodyForwards() {
-  try {
-    const m = require(path.join(ROOT, 'dist/engine/node/mailtrail.js'));
-    const raw = fs.readFileSync(path.join(FIXTURES, 'messages', 'forwarded-en.eml'));
-    const e = new m.Engine({ internalDomains: ['ourco.example'] });
-    return !!e.processRaw(raw, { kind: 'manual' }, [], Date.now(), { dryRun: true }).forwarded;
-  } catch {
-    return false;
-  }
-}
-const bodyForwardTodo = engineRecognisesBodyForwards() ? false : 'engine: processRaw does not run forward extraction on message bodies yet (src/forward.rs body_forward)';
 
-for (const [file, original, forwarder, todo] of [
-  ['forwarded-attached-pl.eml', { from: 'agnieszka.wojcik@klient.example', subject: 'Zamówienie 2026/11/042', text: /Proszę o fakturę/ }, 'tomasz@ourco.example', false],
-  ['forwarded-en.eml', { from: 'keiko.tanaka@kunde.example', subject: 'Pricing for 40 seats', cc: 'jan.kowalski@kunde.example', text: /quote for 40 seats/ }, 'tomasz@ourco.example', bodyForwardTodo],
-  ['forwarded-ja.eml', { from: 'hanako.yamada@torihiki.example', subject: '見積もりのお願い', text: /ライセンス 25 本/ }, 'ichiro.suzuki@ourco.example', bodyForwardTodo],
+for (const [file, original, forwarder] of [
+  ['forwarded-attached-pl.eml', { from: 'agnieszka.wojcik@klient.example', subject: 'Zamówienie 2026/11/042', text: /Proszę o fakturę/ }, 'tomasz@ourco.example'],
+  ['forwarded-en.eml', { from: 'keiko.tanaka@kunde.example', subject: 'Pricing for 40 seats', cc: 'jan.kowalski@kunde.example', text: /quote for 40 seats/ }, 'tomasz@ourco.example'],
+  ['forwarded-ja.eml', { from: 'hanako.yamada@torihiki.example', subject: '見積もりのお願い', text: /ライセンス 25 本/ }, 'ichiro.suzuki@ourco.example'],
 ]) {
-  test(`"Log this email" on a forwarded message logs the original (${file})`, { todo }, async () => {
+  test(`"Log this email" on a forwarded message logs the original (${file})`, async () => {
     const raw = fs.readFileSync(path.join(FIXTURES, 'messages', file), 'utf8');
     const msg = gmail.addRaw(raw);
     await openThread(msg.threadId);

@@ -376,10 +376,8 @@ test('"Log this email" (ribbon command) on a forward attached as a message: the 
   }
 });
 
-// Remove the todo once the engine wires body forward extraction; the test then must pass.
-const FORWARD_TODO = 'the engine does not recover forwards pasted in the body yet (src/forward.rs body_forward is a stub; the CLI `mailtrail forward` already extracts these fixtures)';
 
-test('"Log this email" in the pane on a forward pasted in the body (Outlook, English): logged with the original sender', { todo: FORWARD_TODO }, async () => {
+test('"Log this email" in the pane on a forward pasted in the body (Outlook, English): logged with the original sender', async () => {
   const device = await readDevice('forwarded-en.eml', { lang: 'pl-PL' });
   try {
     const pane = await device.pane('read');

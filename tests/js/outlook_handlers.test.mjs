@@ -17,7 +17,6 @@ import { HANDOFF_KEY, LOG_PROPERTY, SETTINGS_KEY } from '../../extension/outlook
 
 const USER = { emailAddress: 'me@ourco.example', displayName: 'Me Myself' };
 // Remove once the engine wires body forward extraction; these tests then must pass.
-const FORWARD_TODO = 'the engine does not recover forwards pasted in the body yet (src/forward.rs body_forward is a stub; the CLI `mailtrail forward` already extracts these fixtures)';
 
 function memoryStorage(initial = {}) {
   const m = new Map(Object.entries(initial));
@@ -287,7 +286,7 @@ for (const [file, sender, subject] of [
   ['forwarded-en.eml', 'kenji.sato@client.example', 'Pricing for 40 seats'],
   ['forwarded-ja.eml', 'kenji.sato@client.example', '40 席の見積もりについて'],
 ]) {
-  test(`"Log this email" on a forward pasted in the body (${file}) logs the original sender`, { todo: FORWARD_TODO }, async (t) => {
+  test(`"Log this email" on a forward pasted in the body (${file}) logs the original sender`, async (t) => {
     const endpoint = await captureEndpoint();
     t.after(endpoint.close);
     const dev = device(endpoint);

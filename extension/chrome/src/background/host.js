@@ -172,29 +172,37 @@ export class Host {
   }
 
   async #flushOnce() {
-    const pending = this.engine.flush();
-    // The engine marks records "sending" (with a lease) as its first step; persist that as
-    // soon as it happened so a worker killed mid-request resumes with `maybeSent` known.
-    setTimeout(() => this.persist({ snapshot: false }), 0);
-    let report;
+    const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
     try {
-      report = await pending;
+      // Bounded rounds: records that keep becoming due cannot hold the worker forever.
+      for (let round = 0; round < 10; round++) {
+        const due = this.engine.takeDue(Date.now(), 20);
+        if (!due.length) break;
+        // The "sending" lease is committed before any request leaves, so a worker killed
+        // mid-request resumes knowing the record may have reached the CRM (`maybeSent`).
+        await this.persist({ snapshot: false });
+        for (const { key, record, maybeSent } of due) {
+          const outcome = await this.engine.deliver(record, maybeSent, Date.now());
+          this.engine.complete(key, outcome, Date.now());
+          // A success is committed at once: it must never be sent again.
+          await this.persist();
+          countOutcome(report, key, outcome);
+        }
+        if (report.retrying) break; // the endpoint is struggling: try the rest later
+      }
       // Only attempts say anything about the connection; an empty flush keeps the last word.
       if (report.delivered + report.duplicates + report.retrying + report.failed > 0) {
         this.lastFlush = { at: Date.now(), ok: report.failed === 0 && report.retrying === 0, report };
       }
     } catch (e) {
       this.lastFlush = { at: Date.now(), ok: false, error: String(e?.message || e) };
-      report = null;
     }
-    if (report) {
-      this.stats.delivered += report.delivered;
-      this.stats.duplicates += report.duplicates;
-      this.stats.retried += report.retrying;
-      this.stats.failed += report.failed;
-    }
+    this.stats.delivered += report.delivered;
+    this.stats.duplicates += report.duplicates;
+    this.stats.retried += report.retrying;
+    this.stats.failed += report.failed;
     const write = this.persist();
-    if (report && report.delivered + report.duplicates + report.retrying + report.failed > 0) {
+    if (report.delivered + report.duplicates + report.retrying + report.failed > 0) {
       this.putMeta('stats', this.stats);
     }
     await write;
@@ -266,3 +274,13 @@ function trimOldest(map, limit) {
 }
 
 export const ALARMS = { flush: ALARM, sweep: 'mailtrail-sweep' };
+
+/** Adds one delivery outcome (`{outcome: "delivered"|"duplicate"|"retry"|"permanent", …}`) to a report. */
+function countOutcome(report, key, outcome) {
+  switch (outcome.outcome) {
+    case 'delivered': report.delivered++; break;
+    case 'duplicate': report.duplicates++; break;
+    case 'retry': report.retrying++; report.errors.push([key, outcome.error]); break;
+    default: report.failed++; report.errors.push([key, outcome.error]); break;
+  }
+}

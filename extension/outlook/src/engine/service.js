@@ -197,7 +197,7 @@ export class MailtrailService {
           total.retrying += report.retrying;
           total.failed += report.failed;
           total.errors.push(...(report.errors || []));
-          if (report.retrying || report.failed) break; // the endpoint is struggling: try later
+          if (report.retrying) break; // the endpoint is struggling: try the rest later
         }
         return total;
       },
@@ -220,25 +220,29 @@ export class MailtrailService {
   }
 
   /**
-   * Delivers leased entries with a separate engine that holds only them (the engine's `flush`
-   * sends whatever is due in its own outbox), then persists their final states.
+   * Sends leased entries one by one (`engine.deliver` touches no state, so no lock is held across
+   * the network) and records each outcome in the persisted outbox with `complete`, which also
+   * makes the record's contacts known once it is delivered.
    */
   async deliver(leased) {
-    const engine = this.newEngine();
-    try {
-      const asDue = leased.map((e) => {
-        const copy = { ...e, state: 'pending', attempts: Math.max(0, (e.attempts || 1) - 1) };
-        delete copy.leaseUntil;
-        return copy;
-      });
-      engine.importState(undefined, asDue);
-      const report = await engine.flush();
-      const changes = engine.takeChanges();
-      await withLock(OUTBOX_LOCK, () => this.store.save(changes, null), { locks: this.locks });
-      return report;
-    } finally {
-      engine.free();
+    const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
+    for (const entry of leased) {
+      const scratch = this.newEngine();
+      let outcome;
+      try {
+        outcome = await scratch.deliver(entry.record, entry.maybeSent, this.now());
+      } finally {
+        scratch.free();
+      }
+      await this.withEngine((engine) => engine.complete(entry.key, outcome, this.now()));
+      switch (outcome.outcome) {
+        case 'delivered': report.delivered++; break;
+        case 'duplicate': report.duplicates++; break;
+        case 'retry': report.retrying++; report.errors.push([entry.key, outcome.error]); break;
+        default: report.failed++; report.errors.push([entry.key, outcome.error]); break;
+      }
     }
+    return report;
   }
 
   /**
