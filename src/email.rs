@@ -165,7 +165,10 @@ impl Email {
         let message = MessageParser::default()
             .parse(raw)
             .ok_or(EmailError::NotAMessage)?;
-        let email = from_parsed(&message, options);
+        #[allow(unused_mut)] // only the browser build re-decodes
+        let mut email = from_parsed(&message, options);
+        #[cfg(target_arch = "wasm32")]
+        crate::charset::redecode_legacy(&message, &mut email, &crate::charset::text_decoder);
         Ok((email, message))
     }
 

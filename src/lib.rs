@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod base64;
+pub mod charset;
 pub mod delivery;
 pub mod email;
 pub mod engine;
