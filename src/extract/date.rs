@@ -8,7 +8,7 @@
 //! date (`y年m月d日`, `y-m-d`, `d.m.y`, `m/d/y`, or day + month name + year) and ignores
 //! every other word (weekdays, "at", "um", "o godz."). No zone written means UTC.
 
-use super::lang::{eq_lower, Lang, LangSet, MONTHS, TIME_ZONES};
+use super::lang::{eq_lower, lowercase, month_readings, Lang, LangSet, TIME_ZONES};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Tok<'a> {
@@ -303,16 +303,16 @@ fn find_date(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS], hint: LangSet) -> Opt
 }
 
 fn month_of(word: &str, hint: LangSet) -> Option<u8> {
-    let mut first = None;
-    for &(name, m, langs) in MONTHS {
-        if eq_lower(word, name) {
-            if !langs.meet(hint).is_empty() && hint != LangSet::ALL {
-                return Some(m);
-            }
-            first.get_or_insert(m);
+    if word.len() > 40 {
+        return None;
+    }
+    let readings = month_readings(&lowercase(word));
+    if hint != LangSet::ALL {
+        if let Some(&(m, _)) = readings.iter().find(|(_, langs)| !langs.meet(hint).is_empty()) {
+            return Some(m);
         }
     }
-    first
+    readings.first().map(|&(m, _)| m)
 }
 
 fn days_in_month(y: u32, m: u32) -> u32 {

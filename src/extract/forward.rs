@@ -23,7 +23,7 @@ use super::address::{parse_people, parse_person};
 use super::attribution::{self, attribution_at, Attribution};
 use super::date;
 use super::headers::{header_line, parse_block, HeaderBlock};
-use super::lang::{eq_lower, Field, LangSet, PrefixKind, SeparatorKind, SEPARATORS};
+use super::lang::{lowercase, separator_kind, Field, LangSet, PrefixKind, SeparatorKind};
 use super::lines::{non_empty, render, trim, Line, Mark};
 use super::subject;
 use super::{Forward, ForwardedEmail};
@@ -62,6 +62,9 @@ struct Start<'a> {
 /// Recognises a separator line; returns its kind and any text glued after it.
 pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
     let decorated_start = t.starts_with(['-', '_', '=', '*', '—', '–']);
+    if !decorated_start && !t.ends_with([':', '：']) && !t.contains("--") {
+        return None;
+    }
     let core = t.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–' | '>') || super::lines::is_ws(c));
     // The phrase runs up to the closing decoration (or the end).
     let phrase_end = decoration_start(core).unwrap_or(core.len());
@@ -79,12 +82,13 @@ pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
     }
     // "Preposlaná správa --- Forwarded Message", "Välitetty viesti / Fwd.Msg": the phrase
     // may carry a translation after it.
-    let kind = SEPARATORS.iter().find_map(|&(p, k)| {
-        if eq_lower(phrase, p) {
-            return Some(k);
-        }
-        let rest = super::lang::strip_prefix_lower(phrase, p)?;
-        rest.starts_with([' ', '/', '(']).then_some(k)
+    if phrase.len() > 120 {
+        return None;
+    }
+    let lower = lowercase(phrase);
+    let kind = separator_kind(&lower).or_else(|| {
+        let cut = lower.find(['/', '('])?;
+        separator_kind(trim(&lower[..cut]))
     })?;
     let rest = if rest.is_empty() || !decorated { "" } else { rest };
     Some((kind, rest))

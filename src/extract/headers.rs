@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::lang::{eq_lower, Field, LangSet, HEADER_KEYS};
+use super::lang::{header_key, lowercase, Field, LangSet};
 use super::lines::{is_ws, trim, Line};
 
 /// A recognised `Key: value` line.
@@ -39,11 +39,7 @@ pub(crate) fn lookup_key(key: &str) -> Option<(Field, LangSet)> {
     } else {
         key
     };
-    HEADER_KEYS
-        .iter()
-        .filter(|(k, _, _)| k.len() + 3 >= key.len() && key.len() + 3 >= k.len())
-        .find(|(k, _, _)| eq_lower(key, k))
-        .map(|&(_, f, l)| (f, l))
+    header_key(&lowercase(key))
 }
 
 /// Recognises `Key: value` (also `Key : value`, `*Key:* value`, `Key：value`).

@@ -6,6 +6,9 @@
 //! headers can tell its language (needed where month names collide, e.g. `listopad` is
 //! November in Polish and Czech but October in Croatian).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// The languages we recognise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -706,6 +709,42 @@ pub(crate) static TIME_ZONES: &[(&str, i32)] = &[
     ("brt", -180), ("art", -180), ("sečč", 120), ("seč", 60), ("selč", 120), ("oez", 120), ("oesz", 180), ("wez", 0),
     ("wesz", 60), ("мск", 180),
 ];
+
+/// Lowercases `s` the way the tables are written (Turkish `İ` → `i`).
+pub(crate) fn lowercase(s: &str) -> String {
+    s.chars().flat_map(lower_char).collect()
+}
+
+/// Header keyword lookup by lowercase keyword (hash map built on first use).
+pub(crate) fn header_key(lower: &str) -> Option<(Field, LangSet)> {
+    static MAP: OnceLock<HashMap<&'static str, (Field, LangSet)>> = OnceLock::new();
+    MAP.get_or_init(|| HEADER_KEYS.iter().map(|&(k, f, l)| (k, (f, l))).collect()).get(lower).copied()
+}
+
+/// Separator phrase lookup by lowercase phrase.
+pub(crate) fn separator_kind(lower: &str) -> Option<SeparatorKind> {
+    static MAP: OnceLock<HashMap<&'static str, SeparatorKind>> = OnceLock::new();
+    MAP.get_or_init(|| SEPARATORS.iter().copied().collect()).get(lower).copied()
+}
+
+/// Subject prefix lookup by lowercase prefix.
+pub(crate) fn subject_prefix(lower: &str) -> Option<PrefixKind> {
+    static MAP: OnceLock<HashMap<&'static str, PrefixKind>> = OnceLock::new();
+    MAP.get_or_init(|| SUBJECT_PREFIXES.iter().copied().collect()).get(lower).copied()
+}
+
+/// Month readings of a lowercase word, in table order (hash map built on first use).
+pub(crate) fn month_readings(lower: &str) -> &'static [(u8, LangSet)] {
+    static MAP: OnceLock<HashMap<&'static str, Vec<(u8, LangSet)>>> = OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        let mut m: HashMap<&'static str, Vec<(u8, LangSet)>> = HashMap::new();
+        for &(name, month, langs) in MONTHS {
+            m.entry(name).or_default().push((month, langs));
+        }
+        m
+    });
+    map.get(lower).map(Vec::as_slice).unwrap_or(&[])
+}
 
 /// Lowercases one character; Turkish `İ` becomes a plain `i` (not `i` + combining dot) so
 /// that "İleti" matches "ileti".

@@ -33,6 +33,9 @@ pub(crate) struct Line<'a> {
     pub raw: &'a str,
     /// Where the content starts in `raw` (after the `>` markers and one space).
     content_at: u32,
+    /// The trimmed content's range in `raw` (computed once: every detector asks for it).
+    text_at: u32,
+    text_end: u32,
     /// How many `>` markers the line had.
     pub depth: u16,
     pub mark: Mark,
@@ -45,7 +48,7 @@ impl<'a> Line<'a> {
     }
     /// The content without surrounding whitespace (including NBSP and zero-width spaces).
     pub(crate) fn text(&self) -> &'a str {
-        trim(self.content())
+        self.raw.get(self.text_at as usize..self.text_end as usize).unwrap_or("")
     }
     pub(crate) fn is_blank(&self) -> bool {
         self.text().is_empty()
@@ -92,8 +95,17 @@ pub(crate) fn split_lines<'a>(src: &'a str, marks: &[(u32, Mark)]) -> Vec<Line<'
             }
             mark_iter.next();
         }
-        let content_at = (raw.len() - content.len()) as u32;
-        lines.push(Line { raw, content_at, depth, mark });
+        let content_at = raw.len() - content.len();
+        let text = trim(content);
+        let text_at = text.as_ptr() as usize - raw.as_ptr() as usize;
+        lines.push(Line {
+            raw,
+            content_at: content_at as u32,
+            text_at: text_at as u32,
+            text_end: (text_at + text.len()) as u32,
+            depth,
+            mark,
+        });
         match end {
             Some(e) => start = e + 1,
             None => break,

@@ -2,7 +2,7 @@
 //! `転送:`, `转发:` (forwards) and `Re:`, `AW:`, `SV:`, `Odp:`, `返信:` (replies), with counts
 //! (`Re[2]:`, `RE (2):`) and leading tags such as `[EXTERNAL]`.
 
-use super::lang::{eq_lower, PrefixKind, SUBJECT_PREFIXES};
+use super::lang::{lowercase, subject_prefix, PrefixKind};
 use super::lines::{is_ws, trim};
 
 /// One prefix at the start of `s`: its kind and the text after it.
@@ -21,7 +21,10 @@ fn one_prefix(s: &str) -> Option<(PrefixKind, &str)> {
             token = trim(&token[..open]);
         }
     }
-    let kind = SUBJECT_PREFIXES.iter().find(|(p, _)| eq_lower(token, p)).map(|&(_, k)| k)?;
+    if token.is_empty() || token.len() > 24 {
+        return None;
+    }
+    let kind = subject_prefix(&lowercase(token))?;
     Some((kind, &s[colon + len..]))
 }
 
