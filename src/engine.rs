@@ -422,24 +422,21 @@ impl Engine {
 
     /// The user's "retry" on a failed record.
     pub fn retry(&mut self, key: &str, now_ms: i64) -> bool {
-        match self.outbox.retry_now(key, now_ms) {
-            Some(c) => {
-                self.changes.push(c);
-                true
-            }
-            None => false,
-        }
+        let change = self.outbox.retry_now(key, now_ms);
+        self.note(change)
     }
 
     /// Cancels a record not yet sent (Undo Send).
     pub fn cancel(&mut self, key: &str, now_ms: i64) -> bool {
-        match self.outbox.cancel(key, now_ms) {
-            Some(c) => {
-                self.changes.push(c);
-                true
-            }
-            None => false,
-        }
+        let change = self.outbox.cancel(key, now_ms);
+        self.note(change)
+    }
+
+    /// Queues an outbox change for persistence; true when there was one.
+    fn note(&mut self, change: Option<Change>) -> bool {
+        let changed = change.is_some();
+        self.changes.extend(change);
+        changed
     }
 
     /// Cancels the records queued from a compose window (Undo Send).

@@ -103,6 +103,18 @@ pub struct Decision {
 }
 
 impl Decision {
+    fn logged(direction: Direction, contacts: Vec<ContactRef>, reasons: Vec<Reason>) -> Self {
+        Decision {
+            log: true,
+            direction,
+            push: true,
+            add_bcc: None,
+            contacts,
+            dropped_attachments: Vec::new(),
+            reasons,
+        }
+    }
+
     fn not_logged(direction: Direction, reasons: Vec<Reason>) -> Self {
         Decision {
             log: false,
@@ -162,92 +174,60 @@ fn decide_outgoing(email: &Email, settings: &Settings, ctx: &Context<'_>, checke
     if contacts.is_empty() {
         // The sender is the user, so it is internal-only when every recipient is internal.
         let internal_only = !people.is_empty() && people.iter().all(|m| settings.is_internal(&m.normalized));
-        return not_logged_with(direction, settings, people, excluded, internal_only, email, ctx);
+        return nobody_left(direction, why, people, excluded, internal_only, email, settings, ctx);
     }
     reasons.extend(excluded);
-    let mut decision = Decision {
-        log: true,
-        direction,
-        push: true,
-        add_bcc: None,
-        contacts,
-        dropped_attachments: Vec::new(),
-        reasons,
-    };
+    finish(Decision::logged(direction, contacts, reasons), email, settings, ctx)
+}
+
+/// Completes a decision to log: how a sent email reaches the CRM (push, BCC, or both: only a
+/// send has a BCC to add), then the attachment and body limits.
+fn finish(mut d: Decision, email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
     if matches!(ctx.trigger, Trigger::Send { .. }) {
-        decision.push = settings.mode.pushes();
-        if settings.mode.adds_bcc() {
-            if let Some(bcc) = &settings.bcc_address {
-                if email.recipients().any(|m| &m.normalized == bcc) {
-                    decision.reasons.push(Reason::about(ReasonCode::BccAlreadyPresent, bcc));
-                } else {
-                    decision.add_bcc = Some(bcc.clone());
-                    decision.reasons.push(Reason::about(ReasonCode::BccAdded, bcc));
-                }
+        d.push = settings.mode.pushes();
+        if let Some(bcc) = settings.bcc_address.as_ref().filter(|_| settings.mode.adds_bcc()) {
+            if email.recipients().any(|m| &m.normalized == bcc) {
+                d.reasons.push(Reason::about(ReasonCode::BccAlreadyPresent, bcc));
+            } else {
+                d.add_bcc = Some(bcc.clone());
+                d.reasons.push(Reason::about(ReasonCode::BccAdded, bcc));
             }
         }
     }
-    apply_size_limits(email, settings, &mut decision);
-    decision
+    apply_size_limits(email, settings, &mut d);
+    d
 }
 
-/// Builds the "not logged" decision when nobody was left, choosing the most useful reason:
+/// The decision when nobody was left to log against, choosing the most useful reason:
 /// internal-only when every participant is internal (and internal mail is not logged), else
-/// no-loggable-recipients. The internal-only case is logged when the settings say so.
-fn not_logged_with(
+/// no-loggable-recipients. Internal-only mail is logged, against the internal people, when the
+/// settings ask for it.
+#[allow(clippy::too_many_arguments)]
+fn nobody_left(
     direction: Direction,
-    settings: &Settings,
+    why: ReasonCode,
     people: Vec<&Mailbox>,
     excluded: Vec<Reason>,
     internal_only: bool,
     email: &Email,
+    settings: &Settings,
     ctx: &Context<'_>,
 ) -> Decision {
     if internal_only && settings.log_internal_only {
-        // Internal mail is wanted: associate the internal recipients themselves.
         let contacts: Vec<ContactRef> = people
             .iter()
             .filter(|m| !settings.is_user(&m.normalized) && settings.never_log_reason(&m.normalized).is_none())
             .map(|m| contact_ref(m, settings, ctx))
             .collect();
         if !contacts.is_empty() {
-            let mut reasons = vec![Reason::new(match ctx.trigger {
-                Trigger::BccCopy => ReasonCode::BccCopy,
-                Trigger::Manual => ReasonCode::LoggedManually,
-                Trigger::Forwarded => ReasonCode::ForwardedToCrm,
-                Trigger::ManualForward => ReasonCode::LoggedManually,
-                _ => ReasonCode::LogChecked,
-            })];
-            reasons.extend(excluded.into_iter().filter(|r| r.code != ReasonCode::InternalRecipient));
-            let mut d = Decision {
-                log: true,
-                direction,
-                push: true,
-                add_bcc: None,
-                contacts,
-                dropped_attachments: Vec::new(),
-                reasons,
-            };
-            if matches!(ctx.trigger, Trigger::Send { .. }) {
-                d.push = settings.mode.pushes();
-                if settings.mode.adds_bcc() {
-                    d.add_bcc = settings.bcc_address.clone().filter(|b| !email.recipients().any(|m| &m.normalized == b));
-                    if let Some(b) = &d.add_bcc {
-                        d.reasons.push(Reason::about(ReasonCode::BccAdded, b));
-                    }
-                }
-            }
-            apply_size_limits(email, settings, &mut d);
-            return d;
+            let reasons = std::iter::once(Reason::new(why))
+                .chain(excluded.into_iter().filter(|r| r.code != ReasonCode::InternalRecipient))
+                .collect();
+            return finish(Decision::logged(direction, contacts, reasons), email, settings, ctx);
         }
     }
-    let mut reasons = vec![Reason::new(if internal_only {
-        ReasonCode::InternalOnly
-    } else {
-        ReasonCode::NoLoggableRecipients
-    })];
-    reasons.extend(excluded);
-    Decision::not_logged(direction, reasons)
+    let code = if internal_only { ReasonCode::InternalOnly } else { ReasonCode::NoLoggableRecipients };
+    Decision::not_logged(direction, std::iter::once(Reason::new(code)).chain(excluded).collect())
 }
 
 /// Splits people into contacts to associate and per-address exclusion reasons.
@@ -333,17 +313,7 @@ fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Dec
             contacts.push(ContactRef { address: a.clone(), name: m.name.clone(), create: false });
         }
     }
-    let mut decision = Decision {
-        log: true,
-        direction,
-        push: true,
-        add_bcc: None,
-        contacts,
-        dropped_attachments: Vec::new(),
-        reasons: vec![Reason::about(ReasonCode::ReplyInLoggedThread, addr)],
-    };
-    apply_size_limits(email, settings, &mut decision);
-    decision
+    finish(Decision::logged(direction, contacts, vec![Reason::about(ReasonCode::ReplyInLoggedThread, addr)]), email, settings, ctx)
 }
 
 /// "Log this email": the user's explicit choice. Sent by the user → like a checked send;
@@ -353,10 +323,8 @@ fn decide_manual(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decis
         return Decision::not_logged(Direction::Incoming, vec![Reason::new(ReasonCode::NoSender)]);
     };
     if settings.is_user(&sender.normalized) {
-        let mut d = decide_outgoing(email, settings, ctx, true, ReasonCode::LoggedManually);
-        d.add_bcc = None; // already sent: nothing to add a BCC to
-        d.reasons.retain(|r| !matches!(r.code, ReasonCode::BccAdded | ReasonCode::BccAlreadyPresent));
-        return d;
+        // Already sent: `finish` adds no BCC outside a send.
+        return decide_outgoing(email, settings, ctx, true, ReasonCode::LoggedManually);
     }
     decide_from_sender(email, settings, ctx, Direction::Incoming, ReasonCode::LoggedManually)
 }
@@ -400,19 +368,10 @@ fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, dir
             let mut all: Vec<&Mailbox> = vec![sender];
             all.extend(people);
             let internal_only = all.iter().all(|m| settings.is_internal(&m.normalized));
-            return not_logged_with(direction, settings, all, excluded, internal_only, email, ctx);
+            return nobody_left(direction, why, all, excluded, internal_only, email, settings, ctx);
         }
-        let mut d = Decision {
-            log: true,
-            direction,
-            push: true,
-            add_bcc: None,
-            contacts,
-            dropped_attachments: Vec::new(),
-            reasons: std::iter::once(Reason::new(why)).chain(excluded).collect(),
-        };
-        apply_size_limits(email, settings, &mut d);
-        return d;
+        let reasons = std::iter::once(Reason::new(why)).chain(excluded).collect();
+        return finish(Decision::logged(direction, contacts, reasons), email, settings, ctx);
     }
     let mut reasons = vec![Reason::new(why)];
     if !settings.create_contacts && !ctx.contacts.is_contact(addr) {
@@ -427,17 +386,7 @@ fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, dir
     if contact.create {
         reasons.push(Reason::about(ReasonCode::ContactCreated, addr));
     }
-    let mut d = Decision {
-        log: true,
-        direction,
-        push: true,
-        add_bcc: None,
-        contacts: vec![contact],
-        dropped_attachments: Vec::new(),
-        reasons,
-    };
-    apply_size_limits(email, settings, &mut d);
-    d
+    finish(Decision::logged(direction, vec![contact], reasons), email, settings, ctx)
 }
 
 /// Attachments: first-fit within the total limit (the email still logs without the rest);
