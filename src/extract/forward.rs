@@ -73,7 +73,7 @@ pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
     }
     let phrase = trim(&core[..phrase_end]);
     let after = &core[phrase_end..];
-    let rest = trim(after.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–')));
+    let rest = trim(after.trim_start_matches(['-', '_', '=', '*', '—', '–']));
     let had_colon = phrase.ends_with([':', '：']);
     let phrase = trim(phrase.trim_end_matches([':', '：']));
     let decorated = decorated_start || after.starts_with(['-', '=', '*', '—', '–']);

@@ -49,9 +49,7 @@ fn read_input(obj: &JsValue) -> Result<(Input, Option<String>), JsValue> {
         Some(v) => {
             if let Some(s) = v.as_string() {
                 Some(s.into_bytes())
-            } else if v.is_instance_of::<js_sys::Uint8Array>() {
-                Some(js_sys::Uint8Array::new(&v).to_vec())
-            } else if v.is_instance_of::<js_sys::ArrayBuffer>() {
+            } else if v.is_instance_of::<js_sys::Uint8Array>() || v.is_instance_of::<js_sys::ArrayBuffer>() {
                 Some(js_sys::Uint8Array::new(&v).to_vec())
             } else {
                 return Err(js_error("invalid-input", "`raw` must be a Uint8Array, an ArrayBuffer or a string"));
