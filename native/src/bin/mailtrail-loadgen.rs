@@ -436,6 +436,14 @@ fn print_report(v: &serde_json::Value, json: bool) {
         v["p50Ms"].as_f64().unwrap_or(0.0), v["p95Ms"].as_f64().unwrap_or(0.0), v["p99Ms"].as_f64().unwrap_or(0.0),
         v["maxMs"].as_f64().unwrap_or(0.0), v["clientErrors"], v["serverErrors"], v["connectionErrors"], v["rateLimited"],
     );
+    if let Some(cpu) = v.get("serverCpuUsPerRecord") {
+        println!(
+            "{:<28} CPU per record: server {} µs, load generator {} µs",
+            "",
+            cpu,
+            v.get("loadgenCpuUsPerRecord").cloned().unwrap_or_default()
+        );
+    }
 }
 
 /// After a crash and restart: every acknowledged key is stored, once, and re-sending it is a
@@ -491,6 +499,16 @@ async fn verify_after_crash(url: &str, token: &str, acked: &[String], bodies: &[
         problems.push(format!("{} records stored but {} distinct keys were acknowledged", stats_after["records"], unique.len()));
     }
     problems
+}
+
+/// CPU seconds (user + system) a process has used so far, from /proc (Linux).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -603,9 +621,19 @@ async fn real_main(o: Opts) -> std::process::ExitCode {
             std::process::ExitCode::from(1)
         }
     } else {
+        let pid = server.child.id().to_string();
+        let (server_before, self_before) = (cpu_seconds(&pid), cpu_seconds("self"));
         let r = run_load(&o, &url, &token, &run_id, None).await;
+        let (server_after, self_after) = (cpu_seconds(&pid), cpu_seconds("self"));
         write_ack_log(&o, &r.acked_keys);
-        let v = report(&o, &r, &db_label);
+        let mut v = report(&o, &r, &db_label);
+        let acked = (r.tally.created + r.tally.duplicate).max(1) as f64;
+        if let (Some(a), Some(b)) = (server_before, server_after) {
+            v["serverCpuUsPerRecord"] = serde_json::json!(((b - a) * 1e6 / acked).round());
+        }
+        if let (Some(a), Some(b)) = (self_before, self_after) {
+            v["loadgenCpuUsPerRecord"] = serde_json::json!(((b - a) * 1e6 / acked).round());
+        }
         print_report(&v, o.json);
         exit_for(&r)
     };

@@ -223,7 +223,13 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
     if !outcome.duplicate {
         tracing::debug!(id = outcome.record.id, key = %outcome.record.idempotency_key, "record stored");
     }
-    Ok(json_response(status, record_json(&outcome.record, Some(outcome.duplicate))))
+    // A new record is answered briefly (the client has it); a duplicate with what is stored.
+    let body = if outcome.duplicate {
+        record_json(&outcome.record, Some(true))
+    } else {
+        created_json(&outcome.record)
+    };
+    Ok(json_response(status, body))
 }
 
 fn signature_error(e: mailtrail::webhook::VerifyError, had_bearer: bool) -> ApiError {
@@ -300,6 +306,17 @@ async fn read_limited(body: Body, limit: usize, expected: usize, max_record_byte
         }
     }
     Ok(buf.freeze())
+}
+
+/// The 201 answer: `{"id", "idempotencyKey", "duplicate": false, "threadKey", "receivedAt", "contacts"}`.
+fn created_json(r: &StoredRecord) -> String {
+    let contacts = serde_json::to_string(&r.contacts).unwrap_or_else(|_| "[]".into());
+    let key = serde_json::to_string(&r.idempotency_key).unwrap_or_else(|_| "\"\"".into());
+    let thread = serde_json::to_string(&r.thread_key).unwrap_or_else(|_| "\"\"".into());
+    format!(
+        "{{\"id\":{},\"idempotencyKey\":{key},\"duplicate\":false,\"threadKey\":{thread},\"receivedAt\":{},\"contacts\":{contacts}}}",
+        r.id, r.received_at
+    )
 }
 
 /// The JSON of a stored record: `{"id", "idempotencyKey", ["duplicate",] "threadKey",

@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 pub struct Backend {
     pool: sqlx::Pool<Db>,
     writer: std::sync::Mutex<Option<mpsc::Sender<WriteJob>>>,
-    writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Resolves when the writer thread has stored everything it was given and stopped.
+    writer_done: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 /// `$start, $start+1, …` n placeholders.
@@ -46,13 +47,40 @@ impl Backend {
             .connect_with(opts.clone())
             .await?;
         migrate(&pool).await?;
-        let writer_conn = opts.connect().await?;
+        // The writer gets a thread (and a single-threaded runtime) of its own: its many short
+        // waits on the database must not queue behind request handling for a worker thread.
         let (tx, rx) = mpsc::channel::<WriteJob>(4 * MAX_BATCH);
-        let task = tokio::spawn(writer_loop(opts, writer_conn, rx));
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), sqlx::Error>>();
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("mailtrail-writer".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(sqlx::Error::Io(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match opts.connect().await {
+                        Ok(conn) => {
+                            let _ = ready_tx.send(Ok(()));
+                            writer_loop(opts, conn, rx).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                let _ = done_tx.send(());
+            })
+            .map_err(sqlx::Error::Io)?;
+        ready_rx.await.map_err(|_| sqlx::Error::PoolClosed)??;
         Ok(Backend {
             pool,
             writer: std::sync::Mutex::new(Some(tx)),
-            writer_task: tokio::sync::Mutex::new(Some(task)),
+            writer_done: tokio::sync::Mutex::new(Some(done_rx)),
         })
     }
 
@@ -61,8 +89,8 @@ impl Backend {
         if let Ok(mut w) = self.writer.lock() {
             w.take();
         }
-        if let Some(task) = self.writer_task.lock().await.take() {
-            let _ = task.await;
+        if let Some(done) = self.writer_done.lock().await.take() {
+            let _ = done.await;
         }
         self.pool.close().await;
     }
@@ -506,10 +534,15 @@ async fn writer_loop(opts: Options, conn: Conn, mut rx: mpsc::Receiver<WriteJob>
 }
 
 async fn write_batch(conn: &mut Conn, batch: &[WriteJob]) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    let t0 = std::time::Instant::now();
     let mut tx = conn.begin_with(BEGIN_WRITE).await?;
+    let t1 = t0.elapsed();
     let records: Vec<&NewRecord> = batch.iter().map(|j| &j.record).collect();
     let outcomes = insert_many(&mut tx, &records).await?;
+    let t2 = t0.elapsed();
     tx.commit().await?;
+    let t3 = t0.elapsed();
+    tracing::debug!(begin_us = t1.as_micros() as u64, insert_us = (t2 - t1).as_micros() as u64, commit_us = (t3 - t2).as_micros() as u64, "batch phases");
     Ok(outcomes)
 }
 

@@ -29,8 +29,8 @@ CREATE TABLE records (
     body            TEXT NOT NULL              -- JSON: the record as received, attachment data removed
 );
 CREATE UNIQUE INDEX records_mailbox_message_id ON records (mailbox, message_id);
-CREATE INDEX records_message_id ON records (message_id);
-CREATE INDEX records_thread_id ON records (mailbox, thread_id);
+CREATE INDEX records_message_id ON records (message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX records_thread_id ON records (thread_id) WHERE thread_id IS NOT NULL;
 
 CREATE TABLE record_contacts (
     contact_id  BIGINT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
