@@ -126,7 +126,22 @@ pub fn run(config_path: &Path, once: bool) -> Result<(), crate::cmd::CliError> {
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, watch_all(cfg, once))
+    let started = std::time::Instant::now();
+    let result = local.block_on(&runtime, watch_all(cfg, once));
+    if once {
+        // For benchmarks and cron logs: how long the sync took and the memory it needed.
+        let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.1} MB")).unwrap_or_default();
+        tracing::info!("sync finished in {:.2} s{peak}", started.elapsed().as_secs_f64());
+    }
+    result
+}
+
+/// The process's peak resident memory (Linux: VmHWM in /proc/self/status), in MB.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliError> {

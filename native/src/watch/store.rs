@@ -46,12 +46,17 @@ pub struct AccountStore {
     dir: PathBuf,
     journal: Option<File>,
     journal_lines: usize,
+    last_snapshot: Option<std::time::Instant>,
 }
+
+/// During a long scan the engine snapshot (threads can be megabytes) is rewritten at most this
+/// often; it is always written at the end of a sync. The outbox journal is never deferred.
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AccountStore {
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(AccountStore { dir, journal: None, journal_lines: 0 })
+        Ok(AccountStore { dir, journal: None, journal_lines: 0, last_snapshot: None })
     }
 
     pub fn dir(&self) -> &Path {
@@ -119,8 +124,9 @@ impl AccountStore {
     }
 
     /// Persists what changed in the engine: outbox changes appended to the journal and synced,
-    /// the snapshot rewritten when threads, contacts or activity changed.
-    pub fn save(&mut self, engine: &mut Engine) -> std::io::Result<()> {
+    /// the snapshot rewritten when threads, contacts or activity changed (during a scan, at most
+    /// every few seconds unless `final_write`).
+    pub fn save(&mut self, engine: &mut Engine, final_write: bool) -> std::io::Result<()> {
         let changes = engine.take_changes();
         if !changes.is_empty() {
             if self.journal.is_none() {
@@ -137,9 +143,11 @@ impl AccountStore {
             }
             self.journal_lines += changes.len();
         }
-        if engine.state_dirty() {
+        let due = final_write || self.last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY);
+        if engine.state_dirty() && due {
             let bytes = engine.export_state(false);
             write_atomic(&self.engine_path(), &bytes)?;
+            self.last_snapshot = Some(std::time::Instant::now());
         }
         let live = engine.outbox().len();
         if self.journal_lines > 2 * live + 1000 {
@@ -245,7 +253,7 @@ mod tests {
             .process_raw(raw, mailtrail::policy::Trigger::BccCopy, &contacts, 1_000, &Default::default())
             .unwrap();
         assert!(out.queued);
-        store.save(&mut engine).unwrap();
+        store.save(&mut engine, true).unwrap();
         // A crash mid-append leaves half a line behind.
         let mut f = OpenOptions::new().append(true).open(dir.join("outbox.jsonl")).unwrap();
         f.write_all(b"{\"put\":{\"key\":\"m1-").unwrap();
