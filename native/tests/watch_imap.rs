@@ -104,6 +104,16 @@ impl Dovecot {
         self.script(&["adduser", self.dir.to_str().expect("utf-8 path"), user, password]);
     }
 
+    /// An OAuth 2.0 access token for `user`, valid for `seconds` (negative: expired).
+    fn token(&self, user: &str, seconds: i64) -> String {
+        let out = Command::new(repo_root().join("scripts/dovecot"))
+            .args(["token", self.dir.to_str().expect("utf-8 path"), user, &seconds.to_string()])
+            .output()
+            .expect("scripts/dovecot token");
+        assert!(out.status.success(), "scripts/dovecot token failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn add_user_line(&self, line: &str) {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().append(true).open(self.dir.join("users")).expect("users file");
@@ -742,6 +752,26 @@ fn dovecot_restart_mid_idle_misses_nothing_and_logs_nothing_twice() {
 }
 
 #[test]
+fn long_outage_shows_server_unreachable_then_recovers() {
+    let w = World::new("outage");
+    w.dovecot.add_user("log", "log-secret");
+    let mut config = w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]);
+    config["unreachableAfterMinutes"] = json!(0.05); // 3 s
+    let watcher = Watcher::start(&w.dir, &config, &[("MT_LOG_PW", "log-secret")]);
+    watcher.wait_state("log@crm.test", "connected");
+    w.dovecot.stop();
+    let first = watcher.wait_state("log@crm.test", "reconnecting");
+    assert_eq!(first["reason"], "connection-lost", "{first}");
+    let long = watcher.wait_state("log@crm.test", "disconnected");
+    assert_eq!(long["reason"], "server-unreachable", "{long}");
+    // Still trying, and says when.
+    assert!(long["nextTryAt"].as_i64().is_some() && long["attempt"].as_u64().is_some_and(|a| a >= 2), "{long}");
+    w.dovecot.start_again();
+    let back = watcher.wait_state("log@crm.test", "connected");
+    assert!(back["reason"].is_null(), "{back}");
+}
+
+#[test]
 fn wrong_password_disconnects_with_authentication_failed() {
     let w = World::new("badpw");
     w.dovecot.add_user("alice", "the-real-one");
@@ -768,6 +798,31 @@ fn wrong_password_disconnects_with_authentication_failed() {
     // The user fixes the password file: the watcher notices and connects.
     std::fs::write(&pw_file, "the-real-one\n").expect("write password file");
     watcher.wait_state("alice@ours.test", "connected");
+}
+
+#[test]
+fn xoauth2_expired_token_disconnects_and_a_fresh_token_reconnects() {
+    let w = World::new("xoauth2");
+    let token_file = w.dir.join("log.token");
+    std::fs::write(&token_file, w.dovecot.token("log", -120)).expect("write token");
+    let mut account = w.account("log", "logging-mailbox", "log@crm.test", "UNUSED");
+    account.as_object_mut().expect("object").remove("passwordEnv");
+    account["oauth2TokenFile"] = json!(token_file);
+    let watcher = Watcher::start(&w.dir, &w.config(vec![account]), &[]);
+    let s = watcher.wait_state("log@crm.test", "disconnected");
+    assert_eq!(s["reason"], "authentication-failed", "an expired token is an authentication failure: {s}");
+    // The token tool writes a fresh token: the watcher picks it up by itself.
+    std::fs::write(&token_file, w.dovecot.token("log", 3600)).expect("write token");
+    watcher.wait_state("log@crm.test", "connected");
+    let copy = message(
+        &[("From", "alice@ours.test"), ("To", "bob@client.test"), ("Subject", "Via OAuth"), ("Message-ID", "<oauth-1@ours.test>")],
+        "Logged through a connection authenticated with XOAUTH2.",
+    );
+    w.dovecot.add_user("log", "log-secret"); // the test itself appends with a password
+    w.dovecot.append("log", "log-secret", "INBOX", &copy);
+    w.serve.wait_record(&key_of(&copy));
+    let dovecot_log = std::fs::read_to_string(w.dovecot.dir.join("dovecot.log")).unwrap_or_default();
+    assert!(dovecot_log.contains("method=XOAUTH2"), "the watcher logged in with XOAUTH2:\n{dovecot_log}");
 }
 
 #[test]

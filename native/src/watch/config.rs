@@ -127,7 +127,7 @@ struct FileDoc {
     #[serde(default)]
     state_dir: Option<PathBuf>,
     #[serde(default)]
-    unreachable_after_minutes: Option<u64>,
+    unreachable_after_minutes: Option<f64>,
     #[serde(default)]
     max_backoff_seconds: Option<u64>,
 }
@@ -195,7 +195,7 @@ never see it. Use the same account over IMAP instead: ask your provider or IT te
 
 const DEFAULT_POLL_SECONDS: u64 = 60;
 const DEFAULT_SENT_LOOKBACK_DAYS: u32 = 90;
-const DEFAULT_UNREACHABLE_MINUTES: u64 = 60;
+const DEFAULT_UNREACHABLE_MINUTES: f64 = 60.0;
 const DEFAULT_MAX_BACKOFF_SECONDS: u64 = 300;
 
 /// A parsed `imap(s)://user@host:port` URL.
@@ -478,6 +478,11 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
             });
         }
     }
+    if let Some(m) = doc.unreachable_after_minutes {
+        if !(m.is_finite() && m > 0.0 && m <= 525_600.0) {
+            errors.push(ConfigError { field: "unreachableAfterMinutes".into(), message: "a number of minutes above 0 (fractions allowed)".into() });
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -486,7 +491,7 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
         accounts,
         settings,
         state_dir,
-        unreachable_after: Duration::from_secs(60 * doc.unreachable_after_minutes.unwrap_or(DEFAULT_UNREACHABLE_MINUTES).max(1)),
+        unreachable_after: Duration::from_secs_f64(60.0 * doc.unreachable_after_minutes.unwrap_or(DEFAULT_UNREACHABLE_MINUTES)),
         max_backoff: Duration::from_secs(doc.max_backoff_seconds.unwrap_or(DEFAULT_MAX_BACKOFF_SECONDS).max(1)),
     })
 }
