@@ -167,7 +167,17 @@ impl AccountWatcher {
             self.persist_quietly();
             match result {
                 Ok(Ended::Stopped) => break,
-                Ok(Ended::Synced) => return Ok(()),
+                Ok(Ended::Synced) => {
+                    let waiting = self.waiting_records();
+                    if waiting > 0 {
+                        // Kept in the outbox: the next run sends them.
+                        return Err(format!(
+                            "{}: {waiting} records could not be delivered yet; they are kept and sent by the next run",
+                            self.account.name
+                        ));
+                    }
+                    return Ok(());
+                }
                 Err(e) => {
                     let failed = self.handle_failure(e).await;
                     if let Some(err) = failed {
@@ -185,8 +195,9 @@ impl AccountWatcher {
         let now = now_ms();
         let text = e.to_string();
         let permanent = match &e {
+            ImapError::AuthFailed(_) if matches!(self.account.credentials, super::config::Credentials::OAuth2(_)) => Some(Reason::TokenExpired),
             ImapError::AuthFailed(_) => Some(Reason::AuthenticationFailed),
-            ImapError::AccessRevoked(_) => Some(Reason::AccessRevoked),
+            ImapError::AccessRevoked(_) => Some(Reason::ConnectionRevoked),
             ImapError::Credentials(_) => Some(Reason::CredentialsMissing),
             _ => None,
         };
@@ -209,11 +220,12 @@ impl AccountWatcher {
         let delay = Duration::from_millis(policy.backoff_ms(self.attempt, super::endpoint::jitter()));
         let long = now - since >= self.shared.unreachable_after.as_millis() as i64;
         let (state, reason) = match &e {
-            ImapError::Certificate(_) => (State::Disconnected, Reason::CertificateUntrusted),
+            ImapError::Certificate(_) => (State::Disconnected, Reason::CertificateInvalid),
             _ if long => (State::Disconnected, Reason::ServerUnreachable),
             ImapError::Unavailable(_) => (State::Reconnecting, Reason::ServerUnavailable),
-            ImapError::Mailbox(_) => (State::Reconnecting, Reason::MailboxUnavailable),
-            _ => (State::Reconnecting, Reason::ConnectionLost),
+            ImapError::Mailbox(_) => (State::Reconnecting, Reason::MailboxNotFound),
+            ImapError::Protocol(_) => (State::Reconnecting, Reason::ProtocolError),
+            _ => (State::Reconnecting, Reason::NetworkError),
         };
         tracing::warn!(
             account = %self.account.name,

@@ -401,7 +401,7 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
                 None
             }
             [(field, Some(source), oauth)] => {
-                if let Err(message) = check_secrets.then(|| check_secret(source)).unwrap_or(Ok(())) {
+                if let Err(message) = if check_secrets { check_secret(source) } else { Ok(()) } {
                     errors.push(ConfigError { field: at(field), message });
                 }
                 Some(if *oauth { Credentials::OAuth2(source.clone()) } else { Credentials::Password(source.clone()) })

@@ -292,7 +292,7 @@ pub fn print_status(config_path: &Path, json: bool) -> Result<(), crate::cmd::Cl
         if !running {
             // Whatever the file says, nothing is watching now.
             s.state = State::Disconnected;
-            if s.reason.is_none() || matches!(s.reason, Some(Reason::ConnectionLost | Reason::EndpointUnreachable)) {
+            if s.reason.is_none() || matches!(s.reason, Some(Reason::NetworkError | Reason::EndpointUnreachable)) {
                 s.reason = Some(Reason::WatcherStopped);
             }
             s.attempt = None;

@@ -31,22 +31,26 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
-    /// Password or token refused: it was probably changed, or the token expired or was revoked.
+    /// Password refused: it was probably changed.
     AuthenticationFailed,
+    /// OAuth 2.0 token refused: it expired or was revoked.
+    TokenExpired,
     /// The login is valid, but the server no longer allows this account or connection.
-    AccessRevoked,
+    ConnectionRevoked,
     /// The server could not be reached for a long time (`unreachableAfterMinutes`).
     ServerUnreachable,
     /// The server's certificate is not trusted.
-    CertificateUntrusted,
+    CertificateInvalid,
     /// The password or token could not be read on this machine (file or variable missing).
     CredentialsMissing,
-    /// The connection dropped; reconnecting.
-    ConnectionLost,
+    /// The connection dropped or could not be made; reconnecting.
+    NetworkError,
     /// The server said it is temporarily unavailable.
     ServerUnavailable,
     /// INBOX (or the Sent folder) could not be opened.
-    MailboxUnavailable,
+    MailboxNotFound,
+    /// The server answered something the watcher cannot work with.
+    ProtocolError,
     /// Connected, but the CRM endpoint does not accept records at the moment; mail waits on the
     /// server and in the outbox, nothing is lost.
     EndpointUnreachable,
@@ -58,13 +62,15 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::AuthenticationFailed => "authentication-failed",
-            Reason::AccessRevoked => "access-revoked",
+            Reason::TokenExpired => "token-expired",
+            Reason::ConnectionRevoked => "connection-revoked",
             Reason::ServerUnreachable => "server-unreachable",
-            Reason::CertificateUntrusted => "certificate-untrusted",
+            Reason::CertificateInvalid => "certificate-invalid",
             Reason::CredentialsMissing => "credentials-missing",
-            Reason::ConnectionLost => "connection-lost",
+            Reason::NetworkError => "network-error",
             Reason::ServerUnavailable => "server-unavailable",
-            Reason::MailboxUnavailable => "mailbox-unavailable",
+            Reason::MailboxNotFound => "mailbox-not-found",
+            Reason::ProtocolError => "protocol-error",
             Reason::EndpointUnreachable => "endpoint-unreachable",
             Reason::WatcherStopped => "watcher-stopped",
         }
@@ -74,18 +80,21 @@ impl Reason {
     pub fn explain(self) -> &'static str {
         match self {
             Reason::AuthenticationFailed => {
-                "the server refused the password or token: it was probably changed, or the token expired or was revoked. \
-                 Update it (the watcher rereads password and token files by itself)"
+                "the server refused the password: it was probably changed. Update it (the watcher rereads a password file by itself)"
             }
-            Reason::AccessRevoked => "the server no longer allows this account to connect (access revoked or disabled by an administrator)",
+            Reason::TokenExpired => {
+                "the server refused the OAuth token: it expired or was revoked. Write a fresh one (the watcher rereads the token file by itself)"
+            }
+            Reason::ConnectionRevoked => "the server no longer allows this account to connect (access revoked or disabled by an administrator)",
             Reason::ServerUnreachable => "the server has been unreachable for a long time; the watcher keeps trying",
-            Reason::CertificateUntrusted => {
+            Reason::CertificateInvalid => {
                 "the server's certificate is not trusted: check the host name, or give the company CA with caFile"
             }
             Reason::CredentialsMissing => "the password or token cannot be read on this machine",
-            Reason::ConnectionLost => "the connection dropped; reconnecting",
+            Reason::NetworkError => "the connection dropped or could not be made; reconnecting",
             Reason::ServerUnavailable => "the server is temporarily unavailable",
-            Reason::MailboxUnavailable => "a folder the watcher needs cannot be opened",
+            Reason::MailboxNotFound => "a folder the watcher needs cannot be opened",
+            Reason::ProtocolError => "the server answered in a way the watcher does not understand; reconnecting",
             Reason::EndpointUnreachable => "the CRM endpoint does not accept records right now; they wait in the outbox",
             Reason::WatcherStopped => "the watcher is not running",
         }
@@ -267,12 +276,12 @@ mod tests {
         assert_eq!(v["attempt"], 3);
         assert!(v["nextTryAt"].is_null());
         let line = s.describe(5_000);
-        assert!(line.contains("password or token"), "{line}");
+        assert!(line.contains("refused the password"), "{line}");
     }
 
     #[test]
     fn reason_codes_are_kebab_case_in_json() {
-        for r in [Reason::AccessRevoked, Reason::ServerUnreachable, Reason::WatcherStopped] {
+        for r in [Reason::ConnectionRevoked, Reason::ServerUnreachable, Reason::WatcherStopped, Reason::TokenExpired] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
