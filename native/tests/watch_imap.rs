@@ -399,8 +399,10 @@ struct World {
 impl Drop for World {
     fn drop(&mut self) {
         // Kept when the test failed, for its logs.
+        let _ = self.serve.child.kill();
+        let _ = self.serve.child.wait();
+        let _ = Command::new(repo_root().join("scripts/dovecot")).arg("stop").arg(&self.dovecot.dir).output();
         if !std::thread::panicking() {
-            let _ = Command::new(repo_root().join("scripts/dovecot")).arg("stop").arg(&self.dovecot.dir).output();
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
@@ -932,6 +934,7 @@ fn pop3_url_is_rejected_with_an_explanation() {
     assert!(err.contains("accounts[0].url: POP3 is not supported"), "{err}");
     assert!(err.contains("stays on the server"), "{err}");
     assert!(err.contains("imaps://"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -951,4 +954,5 @@ fn status_without_a_running_watcher_says_so() {
     assert_eq!(v["accounts"][0]["state"], "disconnected");
     assert_eq!(v["accounts"][0]["reason"], "watcher-stopped");
     assert_eq!(v["accounts"][0]["message"], "never started");
+    let _ = std::fs::remove_dir_all(&dir);
 }
