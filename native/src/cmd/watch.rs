@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, requires = "status")]
     pub json: bool,
     /// Connect, scan every account once, deliver, and exit (for cron jobs and benchmarks);
-    /// exit code 1 if an account could not be synced.
+    /// exit code 1 if an account could not be synced or records still wait for the endpoint.
     #[arg(long, conflicts_with = "status")]
     pub once: bool,
 }
