@@ -150,7 +150,7 @@ pub struct Entry {
     pub key: String,
     /// The record to send; `None` once done and compacted (only the key is kept, for dedup).
     #[serde(default)]
-    pub record: Option<Record>,
+    pub record: Option<Box<Record>>,
     #[serde(flatten)]
     pub state: EntryState,
     /// Attempts started (counted when handed out by [`Outbox::due`], so a record that crashes
@@ -327,7 +327,7 @@ impl Outbox {
         }
         let entry = Entry {
             key: key.clone(),
-            record: Some(record),
+            record: Some(Box::new(record)),
             state: EntryState::Pending,
             attempts: 0,
             created_at: now_ms,
@@ -406,7 +406,7 @@ impl Outbox {
             entry.state = EntryState::Sending { lease_until };
             changes.push(Change::Put(entry.clone()));
             if let Some(record) = &entry.record {
-                out.push((key, record.clone()));
+                out.push((key, Record::clone(record)));
             }
         }
         (out, changes)
