@@ -31,7 +31,7 @@ const MAX_LOOKUP: usize = 1000;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/health", get(health))
-        .route("/v1/records", post(post_record))
+        .route("/v1/records", get(find_records).post(post_record))
         .route("/v1/records/{key}", get(get_record).delete(delete_record))
         .route("/v1/emails/{id}", get(get_email))
         .route("/v1/attachments/{sha256}", get(get_attachment))
@@ -340,6 +340,25 @@ async fn get_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiRes
         Some(r) => Ok(json_response(StatusCode::OK, record_json(&r, None))),
         None => Err(ApiError::not_found(format!("no record with idempotency key {key:?}"))),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FindRecords {
+    message_id: Option<String>,
+}
+
+/// `GET /v1/records?messageId=…`: the records of one email, whatever key they were stored under
+/// (a record queued from a compose window has a content key, since the Message-ID did not exist
+/// yet). The IMAP watcher asks this to learn which sent emails were logged.
+async fn find_records(_: Authed, State(st): St, axum::extract::Query(q): axum::extract::Query<FindRecords>) -> ApiResult {
+    let id = q
+        .message_id
+        .as_deref()
+        .and_then(mailtrail::ids::clean_message_id)
+        .ok_or_else(|| ApiError::bad_request("missing_field", "messageId", "give the Message-ID to look for: /v1/records?messageId=<id>"))?;
+    let records: Vec<String> = st.store.records_by_message_id(&id, 50).await?.iter().map(|r| record_json(r, None)).collect();
+    Ok(json_response(StatusCode::OK, format!("{{\"records\":[{}]}}", records.join(","))))
 }
 
 async fn delete_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiResult {

@@ -59,6 +59,22 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for translation-completeness tests (the server's UI shows each one).
+    pub const ALL: [Reason; 12] = [
+        Reason::AuthenticationFailed,
+        Reason::TokenExpired,
+        Reason::ConnectionRevoked,
+        Reason::ServerUnreachable,
+        Reason::CertificateInvalid,
+        Reason::CredentialsMissing,
+        Reason::NetworkError,
+        Reason::ServerUnavailable,
+        Reason::MailboxNotFound,
+        Reason::ProtocolError,
+        Reason::EndpointUnreachable,
+        Reason::WatcherStopped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::AuthenticationFailed => "authentication-failed",

@@ -529,6 +529,24 @@ pub async fn get_and_delete_records(kind: Kind) {
     env.finish().await;
 }
 
+pub async fn records_found_by_message_id(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else { return };
+    let s = &env.server;
+    // Queued from a compose window: a content key, the Message-ID attached before sending.
+    let body = record("c1-00112233445566778899aabbccddeeff", json!({"messageId": "CAF=sent-1@mail.gmail.com"}));
+    assert_eq!(s.post_record(&body.to_string()).await.0, 201);
+    let (st, v) = s.get("/v1/records?messageId=%3CCAF%3Dsent-1%40mail.gmail.com%3E").await;
+    assert_eq!(st, 200, "{v}");
+    let found = v["records"].as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["idempotencyKey"], "c1-00112233445566778899aabbccddeeff");
+    let (st, v) = s.get("/v1/records?messageId=nobody@nowhere").await;
+    assert_eq!((st, v["records"].as_array().map(Vec::len)), (200, Some(0)));
+    let (st, v) = s.get("/v1/records").await;
+    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("messageId")));
+    env.finish().await;
+}
+
 pub async fn watch_status_round_trip(kind: Kind) {
     let Some(env) = Env::start(kind, &[]).await else { return };
     let s = &env.server;

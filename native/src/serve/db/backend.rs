@@ -295,6 +295,17 @@ impl Backend {
         Ok(find_record(&mut conn, key).await?)
     }
 
+    pub async fn records_by_message_id(&self, message_id: &str, limit: i64) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE message_id = $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql).bind(message_id).bind(limit).fetch_all(&mut *conn).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(stored_from_row(&mut conn, row).await?);
+        }
+        Ok(out)
+    }
+
     pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let Some(row) = sqlx::query("SELECT id FROM records WHERE idempotency_key = $1")

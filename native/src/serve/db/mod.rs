@@ -394,6 +394,11 @@ impl Store {
         dispatch!(self, b => b.record_where("key", RecordKey::Key(key)).await)
     }
 
+    /// Records of an email by its Message-ID, from any mailbox (oldest first, at most `limit`).
+    pub async fn records_by_message_id(&self, message_id: &str, limit: i64) -> Result<Vec<StoredRecord>, StoreError> {
+        dispatch!(self, b => b.records_by_message_id(message_id, limit).await)
+    }
+
     pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
         dispatch!(self, b => b.delete_record(key).await)
     }

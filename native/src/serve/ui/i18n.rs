@@ -182,6 +182,10 @@ mod tests {
             for code in mailtrail::ReasonCode::ALL {
                 assert!(t.contains_key(&format!("reason.{}", code.as_str())), "{} lacks reason {code}", lang.code());
             }
+            for reason in crate::watch::status::Reason::ALL {
+                let key = format!("watch.reason.{}", reason.as_str());
+                assert!(t.contains_key(&key), "{} lacks {key}", lang.code());
+            }
             for state in crate::serve::api::WATCH_STATES {
                 assert!(t.contains_key(&format!("watch.state.{state}")), "{} lacks state {state}", lang.code());
             }
