@@ -254,6 +254,20 @@ impl Serve {
         wait_for(&format!("record {key} at the endpoint"), WAIT, || self.record(key))
     }
 
+    /// Stores a record as a client would (signed with the endpoint's token).
+    fn post_record(&self, record: &Value) -> u16 {
+        let record: mailtrail::Record = serde_json::from_value(record.clone()).expect("a valid record");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+        let req = mailtrail::webhook::request(&format!("{}/v1/records", self.url), &self.token, &record, now).expect("request");
+        runtime().block_on(async {
+            let mut b = reqwest::Client::new().post(&req.url).body(req.body.clone());
+            for (k, v) in &req.headers {
+                b = b.header(k, v);
+            }
+            b.send().await.expect("POST record").status().as_u16()
+        })
+    }
+
     fn record_count(&self) -> u64 {
         self.get("/v1/stats").1["records"].as_u64().expect("stats.records")
     }
@@ -661,6 +675,48 @@ fn reply_from_a_contact_in_a_logged_thread_is_logged() {
     assert_eq!(rec["threadKey"], original["threadKey"]);
     t.watcher.wait_log("thread is logged (the endpoint has its record)");
     assert_eq!(t.w.serve.record_count(), 2);
+}
+
+#[test]
+fn reply_to_an_email_logged_from_the_browser_is_logged() {
+    // The browser queued this email at send time, before Gmail gave it a Message-ID: its record
+    // has a content key (c1-), so only the Message-ID lookup can tell that the thread is logged.
+    let t = Inbox::new("browser");
+    let browser_record = json!({
+        "schema": "mailtrail.record/1", "idempotencyKey": "c1-0123456789abcdef0123456789abcdef",
+        "direction": "outgoing", "timestamp": 1_772_532_000_000i64, "subject": "Pricing",
+        "from": {"address": "alice@ours.test"}, "to": [{"address": "bob@client.test"}], "cc": [], "bcc": [],
+        "text": "Hello Bob, the pricing.", "html": null, "attachments": [], "messageId": "browser-1@ours.test",
+        "threadId": "18c2f0", "contacts": [{"address": "bob@client.test", "create": true}], "reasons": ["log-checked"],
+        "mailbox": "alice@ours.test", "source": "gmail", "client": "mailtrail/test"
+    });
+    assert_eq!(t.w.serve.post_record(&browser_record), 201);
+    let sent = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>"),
+            ("Subject", "Pricing"),
+            ("Date", "Tue, 03 Mar 2026 10:00:00 +0000"),
+            ("Message-ID", "<browser-1@ours.test>"),
+        ],
+        "Hello Bob, the pricing.",
+    );
+    t.w.dovecot.append("alice", "alice-secret", "Wys&AUI-ane", &sent);
+    let reply = message(
+        &[
+            ("From", "Bob Buyer <bob@client.test>"),
+            ("To", "Alice Seller <alice@ours.test>"),
+            ("Subject", "Re: Pricing"),
+            ("Date", "Tue, 03 Mar 2026 12:00:00 +0000"),
+            ("Message-ID", "<reply-pricing@client.test>"),
+            ("In-Reply-To", "<browser-1@ours.test>"),
+        ],
+        "Thanks, we accept.",
+    );
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    let rec = t.w.serve.wait_record(&key_of(&reply));
+    assert_eq!(rec["record"]["direction"], "incoming");
+    assert_eq!(rec["record"]["from"]["address"], "bob@client.test");
 }
 
 #[test]
