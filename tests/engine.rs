@@ -83,6 +83,15 @@ fn local() -> EndpointConfig {
     EndpointConfig::Local { url: "http://127.0.0.1:8787".into(), token: "tok".into() }
 }
 
+fn hubspot(token: &str) -> EndpointConfig {
+    EndpointConfig::Hubspot {
+        token: token.into(),
+        base_url: "https://api.hubapi.example".into(),
+        emails_path: "/crm/v3/objects/emails".into(),
+        contacts_path: "/crm/v3/objects/contacts".into(),
+    }
+}
+
 fn compose(draft: &str) -> Email {
     Email::from_compose(&ComposeData {
         from: Some(AddressInput::Text("Me <me@ourco.example>".into())),
@@ -232,12 +241,7 @@ fn state_survives_export_and_import() {
 
 #[test]
 fn hubspot_finds_creates_and_associates_contacts() {
-    let hs = EndpointConfig::Hubspot {
-        token: "pat-1".into(),
-        base_url: "https://api.hubapi.example".into(),
-        emails_path: "/crm/v3/objects/emails".into(),
-        contacts_path: "/crm/v3/objects/contacts".into(),
-    };
+    let hs = hubspot("pat-1");
     let mut engine = Engine::new(&settings(hs)).unwrap();
     let mut email = compose("hs");
     email.cc = vec![mailtrail::Mailbox::parse("Bob Stone <bob@partner.example>").unwrap()];
@@ -279,12 +283,7 @@ fn hubspot_finds_creates_and_associates_contacts() {
 
 #[test]
 fn hubspot_never_creates_twice_after_an_unanswered_create() {
-    let hs = EndpointConfig::Hubspot {
-        token: "pat-1".into(),
-        base_url: "https://api.hubapi.example".into(),
-        emails_path: "/crm/v3/objects/emails".into(),
-        contacts_path: "/crm/v3/objects/contacts".into(),
-    };
+    let hs = hubspot("pat-1");
     let mut engine = Engine::new(&settings(hs)).unwrap();
     let key = send(&mut engine, &compose("hs2")).record.unwrap().idempotency_key;
     let t = Scripted::default();
@@ -306,12 +305,7 @@ fn hubspot_never_creates_twice_after_an_unanswered_create() {
 
 #[test]
 fn hubspot_rate_limit_and_bad_token() {
-    let hs = EndpointConfig::Hubspot {
-        token: "bad".into(),
-        base_url: "https://api.hubapi.example".into(),
-        emails_path: "/crm/v3/objects/emails".into(),
-        contacts_path: "/crm/v3/objects/contacts".into(),
-    };
+    let hs = hubspot("bad");
     let mut engine = Engine::new(&settings(hs)).unwrap();
     let key = send(&mut engine, &compose("hs3")).record.unwrap().idempotency_key;
     let t = Scripted::default();
