@@ -12,73 +12,38 @@ pub enum PrefixKind {
     Forward,
 }
 
-/// Reply prefixes, lower case, without the colon. Sources: the localised Outlook, Gmail, Apple
-/// Mail and Thunderbird builds in the languages our users write in.
-const REPLY_PREFIXES: &[&str] = &[
-    "re", "aw", "antw", "antwort", "sv", "odp", "r", "rif", "res", "resp", "ynt", "vá", "válasz",
-    "odg", "vast", "vs", "răs", "ответ", "отв", "відп", "відповідь", "回复", "答复", "回覆", "返信",
-    "회신", "απ", "σχετ", "رد", "תגובה", "atb", "bls",
-];
-
-/// Forward prefixes, lower case, without the colon.
-const FORWARD_PREFIXES: &[&str] = &[
-    "fwd", "fw", "wg", "tr", "rv", "doorst", "pd", "i", "enc", "vb", "vl", "vs", "vid", "videre",
-    "prosl", "ilt", "i̇lt", "továbbítás", "tov", "edasi", "redirecționare", "redir", "пересл",
-    "переслать", "转发", "轉寄", "轉發", "転送", "전달", "πρθ", "pr", "přep", "wtr",
-];
-
-/// Strips every leading reply/forward prefix. Returns the remaining subject (trimmed) and the
-/// kinds of the prefixes removed, outermost first.
+/// Strips every leading reply/forward prefix (and tags such as `[EXTERNAL]` before them).
+/// Returns the remaining subject (trimmed) and the kinds of the prefixes removed, outermost
+/// first.
 ///
 /// A prefix is a known word followed by `:` or the full-width `：`, optionally with a counter
-/// (`Re[2]:`, `RE(3):`) or wrapped in brackets (`[Fwd: …]` is left alone: that is a quoted subject).
+/// (`Re[2]:`, `RE(3):`). The words, per language, are the extractor's table
+/// (`crate::extract`): one list serves forward detection and thread matching.
 pub fn strip_prefixes(subject: &str) -> (&str, Vec<PrefixKind>) {
     let mut rest = subject.trim();
     let mut kinds = Vec::new();
-    // Bounded: a subject cannot carry more prefixes than it has characters.
-    while let Some((kind, after)) = split_prefix(rest) {
-        kinds.push(kind);
-        rest = after.trim_start();
+    // Bounded: no real subject stacks more prefixes than this.
+    for _ in 0..32 {
+        match split_prefix(rest) {
+            Some((kind, after)) => {
+                kinds.push(kind);
+                rest = after.trim_start();
+            }
+            None => break,
+        }
     }
     (rest.trim_end(), kinds)
 }
 
 fn split_prefix(s: &str) -> Option<(PrefixKind, &str)> {
-    // The prefix word is short: look for the colon within the first 24 characters.
-    let (colon_at, colon_len) = s
-        .char_indices()
-        .take(24)
-        .find(|&(_, c)| c == ':' || c == '：')
-        .map(|(i, c)| (i, c.len_utf8()))?;
-    let word = s[..colon_at].trim();
-    let word = strip_counter(word);
-    if word.is_empty() || word.chars().any(|c| c.is_whitespace()) {
-        return None;
-    }
-    let lower = word.to_lowercase();
-    // "VS" is a reply in Finnish but a forward in Danish and Norwegian: it is read as a forward,
-    // since that only makes the extractor look for a forwarded original (nothing found → no harm).
-    let kind = if FORWARD_PREFIXES.contains(&lower.as_str()) {
-        PrefixKind::Forward
-    } else if REPLY_PREFIXES.contains(&lower.as_str()) {
-        PrefixKind::Reply
-    } else {
-        return None;
-    };
-    Some((kind, &s[colon_at + colon_len..]))
-}
-
-/// `Re[2]`, `RE(3)`, `Re^2`, `Fwd*` → `Re`, `RE`, `Re`, `Fwd`.
-fn strip_counter(word: &str) -> &str {
-    let word = word.trim_end_matches('*');
-    if let Some(open) = word.find(['[', '(', '^']) {
-        let tail = &word[open + 1..];
-        let digits = tail.trim_end_matches([']', ')']);
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            return &word[..open];
-        }
-    }
-    word
+    use crate::extract::lang::PrefixKind as K;
+    crate::extract::subject::split_prefix(s).map(|(k, rest)| {
+        let kind = match k {
+            K::Forward => PrefixKind::Forward,
+            K::Reply => PrefixKind::Reply,
+        };
+        (kind, rest)
+    })
 }
 
 /// True when the subject's outermost prefix is a forward (`Fwd:`, `WG:`, `転送:` …).

@@ -30,11 +30,11 @@ mod date;
 mod forward;
 mod headers;
 mod html;
-mod lang;
+pub(crate) mod lang;
 mod lines;
 mod message;
 mod reply;
-mod subject;
+pub(crate) mod subject;
 
 use serde::{Deserialize, Serialize};
 

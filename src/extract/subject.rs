@@ -47,6 +47,12 @@ fn skip_tags(s: &str) -> &str {
     }
 }
 
+/// The first prefix (after any leading `[TAG]`): its kind and the text after it. The one
+/// implementation of subject prefixes, also behind `crate::subject` (thread matching).
+pub(crate) fn split_prefix(subject: &str) -> Option<(PrefixKind, &str)> {
+    one_prefix(skip_tags(subject))
+}
+
 /// The kind of the first prefix, if any.
 pub(crate) fn kind(subject: &str) -> Option<PrefixKind> {
     one_prefix(skip_tags(subject)).map(|(k, _)| k)
