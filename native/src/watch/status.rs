@@ -60,6 +60,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for translation-completeness tests (the server's UI shows each one).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub const ALL: [Reason; 12] = [
         Reason::AuthenticationFailed,
         Reason::TokenExpired,
