@@ -22,6 +22,7 @@ pub mod record;
 pub mod settings;
 pub mod subject;
 pub mod threads;
+pub mod time;
 pub mod webhook;
 
 pub use address::{normalize_address, Mailbox};

@@ -787,18 +787,8 @@ fn to_fetched(fetches: Vec<async_imap::types::Fetch>, whole: bool) -> Vec<Fetche
 /// An IMAP date (`2-Mar-2026`) for SEARCH SINCE, in UTC.
 pub fn imap_date(ms: i64) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let days = ms.div_euclid(DAY_MS);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{day}-{}-{year}", MONTHS[(month - 1) as usize])
+    let t = mailtrail::time::utc_parts(ms);
+    format!("{}-{}-{}", t.day, MONTHS[usize::from(t.month - 1)], t.year)
 }
 
 #[cfg(test)]
