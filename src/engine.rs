@@ -236,15 +236,10 @@ impl Engine {
                 return Ok(self.process_inner(&original, as_forward, contacts, now_ms, options, Some(info)));
             }
             if to_forwarding || trigger == Trigger::Forwarded {
-                let decision = Decision {
-                    log: false,
-                    direction: record::Direction::Forwarded,
-                    push: false,
-                    add_bcc: None,
-                    contacts: Vec::new(),
-                    dropped_attachments: Vec::new(),
-                    reasons: vec![crate::reason::Reason::new(ReasonCode::ForwardNotRecognised)],
-                };
+                let decision = Decision::not_logged(
+                    record::Direction::Forwarded,
+                    vec![crate::reason::Reason::new(ReasonCode::ForwardNotRecognised)],
+                );
                 self.remember_activity(&email, &decision, None, now_ms, options.dry_run);
                 return Ok(Outcome { decision, record: None, queued: false, thread: None, forwarded: None });
             }

@@ -115,7 +115,7 @@ impl Decision {
         }
     }
 
-    fn not_logged(direction: Direction, reasons: Vec<Reason>) -> Self {
+    pub(crate) fn not_logged(direction: Direction, reasons: Vec<Reason>) -> Self {
         Decision {
             log: false,
             direction,
@@ -166,10 +166,7 @@ fn decide_outgoing(email: &Email, settings: &Settings, ctx: &Context<'_>, checke
         return Decision::not_logged(direction, vec![Reason::new(ReasonCode::Duplicate)]);
     }
     let mut reasons = vec![Reason::new(why)];
-    let people: Vec<&Mailbox> = unique(email.recipients())
-        .into_iter()
-        .filter(|m| !settings.is_crm_address(&m.normalized))
-        .collect();
+    let people = recipients_to_log(email, settings);
     let (contacts, excluded) = associate(&people, settings, ctx, true);
     if contacts.is_empty() {
         // The sender is the user, so it is internal-only when every recipient is internal.
@@ -359,10 +356,7 @@ fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, dir
     }
     if settings.is_internal(addr) {
         // An internal sender: log against the external people on the email, if any.
-        let people: Vec<&Mailbox> = unique(email.recipients())
-            .into_iter()
-            .filter(|m| !settings.is_crm_address(&m.normalized))
-            .collect();
+        let people = recipients_to_log(email, settings);
         let (contacts, excluded) = associate(&people, settings, ctx, true);
         if contacts.is_empty() {
             let mut all: Vec<&Mailbox> = vec![sender];
@@ -420,6 +414,12 @@ fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
     if email.text.as_ref().is_some_and(|t| t.len() > limit) || email.html.as_ref().is_some_and(|h| h.len() > limit) {
         d.reasons.push(Reason::new(ReasonCode::BodyTruncated));
     }
+}
+
+/// The recipients a record could be associated with: each once, without the CRM's own
+/// BCC and forwarding addresses.
+fn recipients_to_log<'a>(email: &'a Email, settings: &Settings) -> Vec<&'a Mailbox> {
+    unique(email.recipients()).into_iter().filter(|m| !settings.is_crm_address(&m.normalized)).collect()
 }
 
 /// Mailboxes without repeats (by normalised address), in first-seen order.
