@@ -8,11 +8,12 @@
 //   node bench/engine.mjs --smoke    CI smoke mode: tiny budget, checks it all runs
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PostalMime from 'postal-mime';
+import { mailParserEmls } from '../tests/js/mail_corpus.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
@@ -20,19 +21,7 @@ const seconds = smoke ? 0.2 : 3;
 const require = createRequire(import.meta.url);
 const wasm = require(join(root, 'dist/engine/node/mailtrail.js'));
 
-function emlFiles(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...emlFiles(p));
-    else if (name.endsWith('.eml')) out.push(p);
-  }
-  return out;
-}
-
-const meta = JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--manifest-path', join(root, 'Cargo.toml')], { maxBuffer: 64 << 20 }));
-const mpDir = dirname(meta.packages.find((p) => p.name === 'mail-parser').manifest_path);
-const files = emlFiles(join(mpDir, 'resources')).sort();
+const files = mailParserEmls();
 const inputs = files.map((f) => readFileSync(f));
 const totalBytes = inputs.reduce((n, b) => n + b.length, 0);
 

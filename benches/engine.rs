@@ -11,35 +11,14 @@ use mailtrail::email::Email;
 use mailtrail::engine::{Engine, ProcessOptions};
 use mailtrail::policy::Trigger;
 use mailtrail::settings::Settings;
-use mailtrail::threads::{ThreadTracker, TrackerLimits};
+use mailtrail::threads::ThreadTracker;
 use std::collections::HashSet;
-use std::path::PathBuf;
+
+#[path = "../tests/support/mail_corpus.rs"]
+mod mail_corpus;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")])
-        .output()
-        .expect("cargo metadata");
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-    let dir = meta["packages"]
-        .as_array()
-        .and_then(|p| p.iter().find(|p| p["name"] == "mail-parser"))
-        .and_then(|p| p["manifest_path"].as_str())
-        .map(|m| PathBuf::from(m).parent().expect("dir").join("resources"))
-        .expect("mail-parser resources");
-    let mut files = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "eml") {
-                files.push(std::fs::read(&p).expect("read"));
-            }
-        }
-    }
-    files
+    mail_corpus::eml_files().iter().map(|p| std::fs::read(p).expect("read")).collect()
 }
 
 fn raw_to_record(c: &mut Criterion) {
@@ -68,27 +47,12 @@ fn raw_to_record(c: &mut Criterion) {
     group.finish();
 }
 
-fn tracker_100k() -> ThreadTracker {
-    const DAY: i64 = 86_400_000;
-    let t0 = 1_772_500_500_000;
-    let n = 100_000;
-    let mut t = ThreadTracker::new(TrackerLimits { capacity: n, max_age_ms: 400 * DAY });
-    for i in 0..n {
-        let e = Email {
-            message_id: Some(format!("CAF{i:08}=msg@mail.gmail.com")),
-            in_reply_to: vec![format!("parent{i}@partner.example")],
-            references: vec![format!("root{i}@partner.example"), format!("parent{i}@partner.example")],
-            thread_id: Some(format!("18c{i:013x}")),
-            subject: format!("Re: Order {i} for the spring catalogue"),
-            ..Email::default()
-        };
-        t.track(&e, t0 - ((i as i64 * 7919) % 365) * DAY - i as i64);
-    }
-    t
-}
+#[path = "../tests/support/sample_threads.rs"]
+mod sample_threads;
+
 
 fn threads(c: &mut Criterion) {
-    let tracker = tracker_100k();
+    let tracker = sample_threads::sample_tracker(100_000);
     let bytes = tracker.to_bytes();
     println!("thread tracker: 100k threads serialise to {} bytes", bytes.len());
     let reply = Email { in_reply_to: vec!["CAF00054321=msg@mail.gmail.com".into()], ..Email::default() };

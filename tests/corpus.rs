@@ -6,43 +6,13 @@ use mailtrail::engine::{Engine, ProcessOptions};
 use mailtrail::policy::Trigger;
 use mailtrail::settings::Settings;
 use std::collections::HashSet;
-use std::path::PathBuf;
 
-/// mail-parser's package directory, from `cargo metadata` (never a hard-coded registry path).
-fn mail_parser_dir() -> PathBuf {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .output()
-        .expect("cargo metadata runs");
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
-    let pkg = meta["packages"]
-        .as_array()
-        .and_then(|p| p.iter().find(|p| p["name"] == "mail-parser"))
-        .expect("mail-parser is a dependency");
-    PathBuf::from(pkg["manifest_path"].as_str().expect("manifest path")).parent().expect("dir").to_path_buf()
-}
-
-pub fn corpus() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![mail_parser_dir().join("resources")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("resources dir").flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "eml") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-}
+#[path = "support/mail_corpus.rs"]
+mod mail_corpus;
 
 #[test]
 fn mail_parser_corpus_goes_through_every_trigger() {
-    let files = corpus();
+    let files = mail_corpus::eml_files();
     assert!(files.len() >= 50, "expected mail-parser's .eml resources, found {}", files.len());
     let settings = Settings {
         user_addresses: vec!["me@ourco.example".into()],

@@ -2,7 +2,7 @@
 //! malformed corpus), fuzz regressions, and pathological inputs up to 1 MB that must finish
 //! in linear time (well under 100 ms each in release builds).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mailtrail::extract::*;
@@ -29,42 +29,13 @@ fn run_all(bytes: &[u8]) -> usize {
     found
 }
 
-/// mail-parser's source directory, found through `cargo metadata` (not a hard-coded path).
-fn mail_parser_dir() -> PathBuf {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let pkg = meta["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "mail-parser")
-        .expect("mail-parser is a dependency");
-    Path::new(pkg["manifest_path"].as_str().unwrap()).parent().unwrap().to_path_buf()
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
+#[path = "support/mail_corpus.rs"]
+mod mail_corpus;
 
 #[test]
 fn mail_parser_corpus_never_panics() {
-    let resources = mail_parser_dir().join("resources");
-    let mut files = Vec::new();
-    files_under(&resources, &mut files);
-    files.sort();
+    let resources = mail_corpus::mail_parser_dir().join("resources");
+    let files = mail_corpus::files_under(&resources);
     assert!(files.len() > 100, "expected mail-parser's test messages under {}", resources.display());
     let mut emls = 0;
     let mut messages = 0;
@@ -89,7 +60,7 @@ fn mail_parser_corpus_never_panics() {
 fn fuzz_regressions_never_panic() {
     let mut files = Vec::new();
     for d in ["tests/fixtures/forward/fuzz", "tests/fixtures/reply/fuzz"] {
-        files_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join(d), &mut files);
+        files.extend(mail_corpus::files_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join(d)));
     }
     for f in files {
         run_all(&std::fs::read(f).unwrap());

@@ -6,6 +6,10 @@ use mailtrail::threads::{
 use mailtrail::Email;
 use std::time::Instant;
 
+#[path = "support/sample_threads.rs"]
+mod sample_threads;
+use sample_threads::sample_tracker;
+
 const DAY: i64 = 24 * 60 * 60 * 1000;
 const T0: i64 = 1_772_500_500_000; // 2026-03-03T01:15:00Z
 
@@ -250,23 +254,6 @@ fn a_hostile_references_header_is_bounded() {
     assert_eq!(t.match_reply(&email(None, &["x@spam"], &[])).map(|m| m.thread), Some(thread));
 }
 
-fn sample_tracker(n: usize) -> ThreadTracker {
-    let mut t = ThreadTracker::new(TrackerLimits { capacity: n.max(1), max_age_ms: 400 * DAY });
-    for i in 0..n {
-        let e = Email {
-            message_id: Some(format!("CAF{i:08}=msg@mail.gmail.com")),
-            in_reply_to: vec![format!("parent{i}@partner.example")],
-            references: vec![format!("root{i}@partner.example"), format!("parent{i}@partner.example")],
-            thread_id: Some(format!("18c{i:013x}")),
-            subject: format!("Re: Order {i} for the spring catalogue"),
-            ..Email::default()
-        };
-        // Spread over a year, not in order, as a real history would be.
-        let at = T0 - ((i as i64 * 7919) % 365) * DAY - i as i64;
-        t.track(&e, at);
-    }
-    t
-}
 
 #[test]
 fn round_trip_keeps_threads_matching_and_lru_order() {

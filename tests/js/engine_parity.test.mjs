@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { emlFiles, mailParserEmls } from './mail_corpus.mjs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,22 +25,9 @@ const settings = {
 };
 const NOW = 1772500500000;
 
-function emlFiles(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...emlFiles(p));
-    else if (name.endsWith('.eml')) out.push(p);
-  }
-  return out;
-}
-
 function corpus() {
-  const meta = JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--manifest-path', join(root, 'Cargo.toml')], { maxBuffer: 64 << 20 }));
-  const mp = meta.packages.find((p) => p.name === 'mail-parser');
-  const files = emlFiles(join(dirname(mp.manifest_path), 'resources'));
-  const ours = join(root, 'tests/fixtures');
-  try { files.push(...emlFiles(ours)); } catch { /* no fixtures yet */ }
+  const files = mailParserEmls();
+  files.push(...emlFiles(join(root, 'tests/fixtures')));
   return files.sort();
 }
 
