@@ -270,10 +270,14 @@ impl Engine {
         let mut record_out = None;
         let mut queued = false;
         if decision.log && decision.push {
+            // The key computed for the duplicate check is the record's own unless the decision
+            // chose another direction for an email without a Message-ID.
+            let same_key = email.message_id.is_some() || decision.direction == direction_guess;
             let meta = RecordMeta {
                 mailbox: options.mailbox.clone().or_else(|| self.settings.user_addresses.first().cloned()),
                 forwarded: forwarded.clone(),
                 now_ms,
+                idempotency_key: same_key.then(|| key.clone()),
             };
             let rec = record::build(email, &decision, &self.settings, meta);
             if !options.dry_run {
@@ -353,12 +357,7 @@ impl Engine {
     pub fn attach_sent_ids(&mut self, draft_id: &str, message_id: Option<&str>, thread_id: Option<&str>, now_ms: i64) -> bool {
         let message_id = message_id.and_then(crate::ids::clean_message_id);
         let thread_id = thread_id.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
-        let keys: Vec<String> = self
-            .outbox
-            .entries()
-            .filter(|e| e.record.as_ref().is_some_and(|r| r.draft_id.as_deref() == Some(draft_id)))
-            .map(|e| e.key.clone())
-            .collect();
+        let keys = self.draft_keys(draft_id);
         let mut found = false;
         let mut tracked = Email { draft_id: Some(draft_id.to_string()), message_id: message_id.clone(), thread_id: thread_id.clone(), ..Default::default() };
         for key in keys {
@@ -434,14 +433,18 @@ impl Engine {
         changed
     }
 
-    /// Cancels the records queued from a compose window (Undo Send).
-    pub fn cancel_draft(&mut self, draft_id: &str, now_ms: i64) -> usize {
-        let keys: Vec<String> = self
-            .outbox
+    /// The outbox keys of records queued from this compose window.
+    fn draft_keys(&self, draft_id: &str) -> Vec<String> {
+        self.outbox
             .entries()
             .filter(|e| e.record.as_ref().is_some_and(|r| r.draft_id.as_deref() == Some(draft_id)))
             .map(|e| e.key.clone())
-            .collect();
+            .collect()
+    }
+
+    /// Cancels the records queued from a compose window (Undo Send).
+    pub fn cancel_draft(&mut self, draft_id: &str, now_ms: i64) -> usize {
+        let keys = self.draft_keys(draft_id);
         keys.iter().filter(|k| self.cancel(k, now_ms)).count()
     }
 

@@ -177,6 +177,9 @@ pub struct RecordMeta {
     pub forwarded: Option<ForwardInfo>,
     /// Used as the timestamp when the email has no date (a compose window at send time).
     pub now_ms: i64,
+    /// The idempotency key when the caller already computed it for the decision's direction
+    /// (a content key hashes the whole body: no need to do it twice).
+    pub idempotency_key: Option<String>,
 }
 
 /// Builds the record for a decision that says to log. Drops the attachments the decision
@@ -206,7 +209,9 @@ pub fn build(email: &Email, decision: &crate::policy::Decision, settings: &crate
     let people = |v: &[crate::address::Mailbox]| v.iter().map(Participant::from).collect::<Vec<_>>();
     Record {
         schema: RECORD_SCHEMA.into(),
-        idempotency_key: idempotency_key_ignoring(email, decision.direction, &settings.crm_addresses()),
+        idempotency_key: meta
+            .idempotency_key
+            .unwrap_or_else(|| idempotency_key_ignoring(email, decision.direction, &settings.crm_addresses())),
         direction: decision.direction,
         timestamp: email.date.as_ref().map(|d| d.timestamp).unwrap_or(meta.now_ms),
         subject: email.subject.clone(),
