@@ -18,22 +18,38 @@ use std::collections::HashSet;
 mod mail_corpus;
 
 fn corpus() -> Vec<Vec<u8>> {
-    mail_corpus::eml_files().iter().map(|p| std::fs::read(p).expect("read")).collect()
+    mail_corpus::eml_files()
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect()
 }
 
 fn raw_to_record(c: &mut Criterion) {
     let inputs = corpus();
     let bytes: usize = inputs.iter().map(Vec::len).sum();
-    let settings = Settings { user_addresses: vec!["me@ourco.example".into()], include_attachments: false, ..Settings::default() };
+    let settings = Settings {
+        user_addresses: vec!["me@ourco.example".into()],
+        include_attachments: false,
+        ..Settings::default()
+    };
     let mut engine = Engine::new(&settings).expect("settings");
     let contacts = HashSet::new();
-    let options = ProcessOptions { dry_run: true, ..Default::default() };
+    let options = ProcessOptions {
+        dry_run: true,
+        ..Default::default()
+    };
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function(format!("raw→record, {} messages", inputs.len()), |b| {
         b.iter(|| {
             for raw in &inputs {
-                let _ = black_box(engine.process_raw(black_box(raw), Trigger::Manual, &contacts, 1_700_000_000_000, &options));
+                let _ = black_box(engine.process_raw(
+                    black_box(raw),
+                    Trigger::Manual,
+                    &contacts,
+                    1_700_000_000_000,
+                    &options,
+                ));
             }
         })
     });
@@ -50,17 +66,26 @@ fn raw_to_record(c: &mut Criterion) {
 #[path = "../tests/support/sample_threads.rs"]
 mod sample_threads;
 
-
 fn threads(c: &mut Criterion) {
     let tracker = sample_threads::sample_tracker(100_000);
     let bytes = tracker.to_bytes();
-    println!("thread tracker: 100k threads serialise to {} bytes", bytes.len());
-    let reply = Email { in_reply_to: vec!["CAF00054321=msg@mail.gmail.com".into()], ..Email::default() };
+    println!(
+        "thread tracker: 100k threads serialise to {} bytes",
+        bytes.len()
+    );
+    let reply = Email {
+        in_reply_to: vec!["CAF00054321=msg@mail.gmail.com".into()],
+        ..Email::default()
+    };
     let mut group = c.benchmark_group("threads-100k");
     group.sample_size(20);
     group.bench_function("to_bytes", |b| b.iter(|| black_box(tracker.to_bytes())));
-    group.bench_function("from_bytes", |b| b.iter(|| black_box(ThreadTracker::from_bytes(black_box(&bytes)))));
-    group.bench_function("match_reply", |b| b.iter(|| black_box(tracker.match_reply(black_box(&reply)))));
+    group.bench_function("from_bytes", |b| {
+        b.iter(|| black_box(ThreadTracker::from_bytes(black_box(&bytes))))
+    });
+    group.bench_function("match_reply", |b| {
+        b.iter(|| black_box(tracker.match_reply(black_box(&reply))))
+    });
     group.finish();
 }
 

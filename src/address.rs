@@ -134,7 +134,9 @@ pub fn domain_matches(domain: &str, parent: &str) -> bool {
 fn strip_decorations(address: &str) -> &str {
     let mut a = address.trim();
     a = a.trim_start_matches('<').trim_end_matches('>').trim();
-    if a.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("mailto:")) {
+    if a.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+    {
         a = &a[7..];
     }
     a.trim_matches(|c: char| c == '\'' || c == '"' || c.is_whitespace())
@@ -173,7 +175,8 @@ pub fn normalize_address(address: &str) -> Result<String, AddressError> {
     if local.is_empty() {
         return Err(AddressError::EmptyLocalPart(a.to_string()));
     }
-    let domain = normalize_domain(domain).ok_or_else(|| AddressError::InvalidDomain(a.to_string()))?;
+    let domain =
+        normalize_domain(domain).ok_or_else(|| AddressError::InvalidDomain(a.to_string()))?;
     Ok(format!("{}@{}", local.to_lowercase(), domain))
 }
 
@@ -190,10 +193,7 @@ pub fn normalize_domain(domain: &str) -> Option<String> {
     }
     let mut out = String::with_capacity(domain.len() + 8);
     // IDNA allows the ideographic full stop and its kin as label separators.
-    for (i, label) in domain
-        .split(['.', '。', '．', '｡'])
-        .enumerate()
-    {
+    for (i, label) in domain.split(['.', '。', '．', '｡']).enumerate() {
         if label.is_empty() {
             return None;
         }
@@ -210,7 +210,10 @@ pub fn normalize_domain(domain: &str) -> Option<String> {
             out.push_str(&label.to_ascii_lowercase());
         } else {
             let lower = label.to_lowercase();
-            if lower.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@') {
+            if lower
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            {
                 return None;
             }
             out.push_str("xn--");
@@ -246,7 +249,11 @@ fn punycode_encode(input: &str, out: &mut String) -> Option<()> {
     }
     fn digit(d: u32) -> char {
         // 0..25 → a..z, 26..35 → 0..9
-        let b = if d < 26 { b'a' + d as u8 } else { b'0' + (d as u8 - 26) };
+        let b = if d < 26 {
+            b'a' + d as u8
+        } else {
+            b'0' + (d as u8 - 26)
+        };
         b as char
     }
 
@@ -314,33 +321,70 @@ mod tests {
             "mailto:John.Doe@example.com",
             "MAILTO:john.doe@EXAMPLE.com.",
         ] {
-            assert_eq!(normalize_address(input).as_deref(), Ok("john.doe@example.com"), "{input}");
+            assert_eq!(
+                normalize_address(input).as_deref(),
+                Ok("john.doe@example.com"),
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn idn_domains_become_punycode() {
         // Reference values from RFC 3492 / registries.
-        assert_eq!(normalize_domain("bücher.example").as_deref(), Some("xn--bcher-kva.example"));
-        assert_eq!(normalize_domain("Bücher.Example.").as_deref(), Some("xn--bcher-kva.example"));
-        assert_eq!(normalize_domain("例え.テスト").as_deref(), Some("xn--r8jz45g.xn--zckzah"));
-        assert_eq!(normalize_domain("żółw.pl").as_deref(), Some("xn--w-uga1v8h.pl"));
+        assert_eq!(
+            normalize_domain("bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(
+            normalize_domain("Bücher.Example.").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(
+            normalize_domain("例え.テスト").as_deref(),
+            Some("xn--r8jz45g.xn--zckzah")
+        );
+        assert_eq!(
+            normalize_domain("żółw.pl").as_deref(),
+            Some("xn--w-uga1v8h.pl")
+        );
         assert_eq!(
             normalize_address("Anna@Mañana.com").as_deref(),
             Ok("anna@xn--maana-pta.com")
         );
-        assert_eq!(normalize_domain("例え。テスト").as_deref(), Some("xn--r8jz45g.xn--zckzah"));
+        assert_eq!(
+            normalize_domain("例え。テスト").as_deref(),
+            Some("xn--r8jz45g.xn--zckzah")
+        );
     }
 
     #[test]
     fn rejects_what_is_not_an_address() {
         assert_eq!(normalize_address("  "), Err(AddressError::Empty));
-        assert!(matches!(normalize_address("john"), Err(AddressError::MissingAt(_))));
-        assert!(matches!(normalize_address("@example.com"), Err(AddressError::EmptyLocalPart(_))));
-        assert!(matches!(normalize_address("a@"), Err(AddressError::InvalidDomain(_))));
-        assert!(matches!(normalize_address("a@b..c"), Err(AddressError::InvalidDomain(_))));
-        assert!(matches!(normalize_address("a b@c.d"), Err(AddressError::InvalidCharacter(_))));
-        assert!(matches!(normalize_address("a@exa mple.com"), Err(AddressError::InvalidCharacter(_))));
+        assert!(matches!(
+            normalize_address("john"),
+            Err(AddressError::MissingAt(_))
+        ));
+        assert!(matches!(
+            normalize_address("@example.com"),
+            Err(AddressError::EmptyLocalPart(_))
+        ));
+        assert!(matches!(
+            normalize_address("a@"),
+            Err(AddressError::InvalidDomain(_))
+        ));
+        assert!(matches!(
+            normalize_address("a@b..c"),
+            Err(AddressError::InvalidDomain(_))
+        ));
+        assert!(matches!(
+            normalize_address("a b@c.d"),
+            Err(AddressError::InvalidCharacter(_))
+        ));
+        assert!(matches!(
+            normalize_address("a@exa mple.com"),
+            Err(AddressError::InvalidCharacter(_))
+        ));
     }
 
     #[test]
@@ -358,11 +402,15 @@ mod tests {
 
     #[test]
     fn splits_lists_respecting_quotes() {
-        let list = parse_address_list("a@x.com, \"Doe, John\" <j@y.com>; <c@z.com>, not-an-address");
+        let list =
+            parse_address_list("a@x.com, \"Doe, John\" <j@y.com>; <c@z.com>, not-an-address");
         assert_eq!(list.len(), 4);
         let unquoted = parse_address_list("Doe, Jane <jane@x.example>, b@y.example");
         assert_eq!(unquoted.len(), 2);
-        assert_eq!(unquoted[0].as_ref().unwrap().name.as_deref(), Some("Doe, Jane"));
+        assert_eq!(
+            unquoted[0].as_ref().unwrap().name.as_deref(),
+            Some("Doe, Jane")
+        );
         assert_eq!(list[1].as_ref().unwrap().name.as_deref(), Some("Doe, John"));
         assert_eq!(list[2].as_ref().unwrap().normalized, "c@z.com");
         assert!(list[3].is_err());

@@ -25,18 +25,29 @@ pub fn legacy_encoding(label: &str) -> Option<&'static str> {
         .trim()
         .trim_matches('"')
         .chars()
-        .map(|c| if c == '-' { '_' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect();
     Some(match l.as_str() {
-        "csshiftjis" | "ms932" | "ms_kanji" | "shift_jis" | "sjis" | "windows_31j" | "x_sjis" => "shift_jis",
+        "csshiftjis" | "ms932" | "ms_kanji" | "shift_jis" | "sjis" | "windows_31j" | "x_sjis" => {
+            "shift_jis"
+        }
         "csiso2022jp" | "iso_2022_jp" => "iso-2022-jp",
-        "cseucpkdfmtjapanese" | "euc_jp" | "extended_unix_code_packed_format_for_japanese" | "x_euc_jp" => "euc-jp",
+        "cseucpkdfmtjapanese"
+        | "euc_jp"
+        | "extended_unix_code_packed_format_for_japanese"
+        | "x_euc_jp" => "euc-jp",
         "csgb18030" | "gb18030" | "gb2312" => "gb18030",
-        "chinese" | "cp936" | "csgb2312" | "csgbk" | "csiso58gb231280" | "gb_2312" | "gb_2312_80" | "gbk" | "iso_ir_58"
-        | "ms936" | "windows_936" | "x_gbk" => "gbk",
+        "chinese" | "cp936" | "csgb2312" | "csgbk" | "csiso58gb231280" | "gb_2312"
+        | "gb_2312_80" | "gbk" | "iso_ir_58" | "ms936" | "windows_936" | "x_gbk" => "gbk",
         "big5" | "big5_hkscs" | "cn_big5" | "csbig5" | "x_x_big5" => "big5",
-        "cseuckr" | "csksc56011987" | "euc_kr" | "iso_ir_149" | "korean" | "ks_c_5601_1987" | "ks_c_5601_1989"
-        | "ksc5601" | "ksc_5601" | "windows_949" => "euc-kr",
+        "cseuckr" | "csksc56011987" | "euc_kr" | "iso_ir_149" | "korean" | "ks_c_5601_1987"
+        | "ks_c_5601_1989" | "ksc5601" | "ksc_5601" | "windows_949" => "euc-kr",
         "x_mac_cyrillic" | "x_mac_ukrainian" => "x-mac-cyrillic",
         _ => return None,
     })
@@ -48,22 +59,35 @@ pub fn redecode_legacy(message: &mail_parser::Message<'_>, email: &mut Email, de
     if let Some(subject) = message.header_raw("Subject").filter(|v| has_legacy_word(v)) {
         email.subject = decode_header(subject, decode).trim().to_string();
     }
-    let fields: [(&str, &mut Vec<Mailbox>); 4] =
-        [("To", &mut email.to), ("Cc", &mut email.cc), ("Bcc", &mut email.bcc), ("Reply-To", &mut email.reply_to)];
+    let fields: [(&str, &mut Vec<Mailbox>); 4] = [
+        ("To", &mut email.to),
+        ("Cc", &mut email.cc),
+        ("Bcc", &mut email.bcc),
+        ("Reply-To", &mut email.reply_to),
+    ];
     for (name, list) in fields {
         if let Some(raw) = message.header_raw(name).filter(|v| has_legacy_word(v)) {
-            *list = parse_address_list(&decode_header(raw, decode)).into_iter().flatten().collect();
+            *list = parse_address_list(&decode_header(raw, decode))
+                .into_iter()
+                .flatten()
+                .collect();
         }
     }
     if let Some(raw) = message.header_raw("From").filter(|v| has_legacy_word(v)) {
-        if let Some(m) = parse_address_list(&decode_header(raw, decode)).into_iter().flatten().next() {
+        if let Some(m) = parse_address_list(&decode_header(raw, decode))
+            .into_iter()
+            .flatten()
+            .next()
+        {
             email.from = Some(m);
         }
     }
     let body = |part: Option<&mail_parser::MessagePart<'_>>| -> Option<String> {
         let part = part?;
         let encoding = legacy_encoding(part.content_type()?.attribute("charset")?)?;
-        let raw = message.raw_message().get(part.offset_body as usize..part.offset_end as usize)?;
+        let raw = message
+            .raw_message()
+            .get(part.offset_body as usize..part.offset_end as usize)?;
         let bytes = match part.encoding {
             Encoding::Base64 => base64_decode(raw)?,
             Encoding::QuotedPrintable => quoted_printable_decode(raw)?,
@@ -105,16 +129,22 @@ fn encoded_words(value: &str) -> impl Iterator<Item = EncodedWord<'_>> {
             pos = start + 2;
             let rest = &value[start + 2..];
             let mut parts = rest.splitn(3, '?');
-            let (Some(charset), Some(enc), Some(tail)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(charset), Some(enc), Some(tail)) = (parts.next(), parts.next(), parts.next())
+            else {
                 return None;
             };
-            let Some(text_end) = tail.find("?=") else { return None };
+            let Some(text_end) = tail.find("?=") else {
+                return None;
+            };
             let base64 = match enc {
                 "B" | "b" => true,
                 "Q" | "q" => false,
                 _ => continue,
             };
-            if charset.is_empty() || charset.contains(char::is_whitespace) || tail[..text_end].contains(char::is_whitespace) {
+            if charset.is_empty()
+                || charset.contains(char::is_whitespace)
+                || tail[..text_end].contains(char::is_whitespace)
+            {
                 continue;
             }
             let text_start = start + 2 + charset.len() + 1 + enc.len() + 1;
@@ -122,7 +152,13 @@ fn encoded_words(value: &str) -> impl Iterator<Item = EncodedWord<'_>> {
             pos = end;
             // RFC 2231 language suffix: `charset*lang`.
             let charset = charset.split('*').next().unwrap_or(charset);
-            return Some(EncodedWord { start, end, charset, base64, text: &value[text_start..text_start + text_end] });
+            return Some(EncodedWord {
+                start,
+                end,
+                charset,
+                base64,
+                text: &value[text_start..text_start + text_end],
+            });
         }
         None
     })
@@ -140,7 +176,11 @@ pub fn decode_header(value: &str, decode: Decoder<'_>) -> String {
         if !(previous_was_word && between.trim().is_empty()) {
             out.push_str(between);
         }
-        let bytes = if w.base64 { base64_decode(w.text.as_bytes()) } else { Some(q_decode(w.text)) };
+        let bytes = if w.base64 {
+            base64_decode(w.text.as_bytes())
+        } else {
+            Some(q_decode(w.text))
+        };
         match bytes.and_then(|b| decode_any(w.charset, &b, decode)) {
             Some(text) => out.push_str(&text),
             None => out.push_str(&value[w.start..w.end]),
@@ -169,7 +209,10 @@ fn q_decode(text: &str) -> Vec<u8> {
     while i < b.len() {
         match b[i] {
             b'_' => out.push(b' '),
-            b'=' => match (b.get(i + 1).copied().and_then(hex_digit), b.get(i + 2).copied().and_then(hex_digit)) {
+            b'=' => match (
+                b.get(i + 1).copied().and_then(hex_digit),
+                b.get(i + 2).copied().and_then(hex_digit),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 2;
@@ -195,7 +238,10 @@ fn hex_digit(c: u8) -> Option<u8> {
 /// The browser's `TextDecoder` as the decoder.
 #[cfg(target_arch = "wasm32")]
 pub fn text_decoder(encoding: &str, bytes: &[u8]) -> Option<String> {
-    web_sys::TextDecoder::new_with_label(encoding).ok()?.decode_with_u8_array(bytes).ok()
+    web_sys::TextDecoder::new_with_label(encoding)
+        .ok()?
+        .decode_with_u8_array(bytes)
+        .ok()
 }
 
 #[cfg(test)]
@@ -227,7 +273,10 @@ mod tests {
         let v = "=?utf-8?q?Zam=C3=B3wienie?=\r\n =?iso-8859-2?Q?_nr_5?= (pilne)";
         assert_eq!(decode_header(v, &whatwg), "Zamówienie nr 5 (pilne)");
         // an unknown charset keeps the word as written rather than inventing text
-        assert_eq!(decode_header("=?x-klingon?B?AAAA?=", &whatwg), "=?x-klingon?B?AAAA?=");
+        assert_eq!(
+            decode_header("=?x-klingon?B?AAAA?=", &whatwg),
+            "=?x-klingon?B?AAAA?="
+        );
         // malformed: not a word
         assert_eq!(decode_header("=?broken", &whatwg), "=?broken");
     }

@@ -5,8 +5,8 @@
 //! rate-limit body), 5xx and network errors → retry later; any other 4xx → permanent, kept with
 //! the CRM's own message so the user can see it and retry after fixing the cause.
 
-use crate::hubspot::{self, HubSpot};
 use crate::http::{retry_after_ms, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::hubspot::{self, HubSpot};
 use crate::outbox::{DeliveryError, DeliveryOutcome};
 use crate::record::Record;
 use crate::settings::EndpointConfig;
@@ -42,21 +42,40 @@ pub async fn deliver<T: Transport>(
             };
             signed_post(transport, request, now_ms).await
         }
-        EndpointConfig::Hubspot { token, base_url, emails_path, contacts_path } => {
-            let hs = HubSpot { token, base_url, emails_path, contacts_path };
+        EndpointConfig::Hubspot {
+            token,
+            base_url,
+            emails_path,
+            contacts_path,
+        } => {
+            let hs = HubSpot {
+                token,
+                base_url,
+                emails_path,
+                contacts_path,
+            };
             deliver_hubspot(&hs, record, maybe_sent, now_ms, transport).await
         }
     }
 }
 
-async fn signed_post<T: Transport>(transport: &T, request: HttpRequest, now_ms: i64) -> DeliveryOutcome {
+async fn signed_post<T: Transport>(
+    transport: &T,
+    request: HttpRequest,
+    now_ms: i64,
+) -> DeliveryOutcome {
     match transport.send(request).await {
         Err(e) => network_retry(e),
         Ok(resp) => {
             let remote_id = || {
                 serde_json::from_str::<serde_json::Value>(&resp.body)
                     .ok()
-                    .and_then(|v| v["id"].as_str().map(str::to_string).or_else(|| v["id"].as_i64().map(|i| i.to_string())))
+                    .and_then(|v| {
+                        v["id"]
+                            .as_str()
+                            .map(str::to_string)
+                            .or_else(|| v["id"].as_i64().map(|i| i.to_string()))
+                    })
             };
             if (200..300).contains(&resp.status) {
                 let duplicate = serde_json::from_str::<serde_json::Value>(&resp.body)
@@ -64,12 +83,18 @@ async fn signed_post<T: Transport>(transport: &T, request: HttpRequest, now_ms: 
                     .and_then(|v| v["duplicate"].as_bool())
                     .unwrap_or(false);
                 if duplicate {
-                    DeliveryOutcome::Duplicate { remote_id: remote_id() }
+                    DeliveryOutcome::Duplicate {
+                        remote_id: remote_id(),
+                    }
                 } else {
-                    DeliveryOutcome::Delivered { remote_id: remote_id() }
+                    DeliveryOutcome::Delivered {
+                        remote_id: remote_id(),
+                    }
                 }
             } else if resp.status == 409 {
-                DeliveryOutcome::Duplicate { remote_id: remote_id() }
+                DeliveryOutcome::Duplicate {
+                    remote_id: remote_id(),
+                }
             } else {
                 let (message, code) = generic_error(&resp);
                 classify_failure(&resp, message, code, now_ms)
@@ -79,11 +104,22 @@ async fn signed_post<T: Transport>(transport: &T, request: HttpRequest, now_ms: 
 }
 
 /// Status-based classification of a failed answer.
-fn classify_failure(resp: &HttpResponse, message: String, code: Option<String>, now_ms: i64) -> DeliveryOutcome {
-    let error = DeliveryError { status: Some(resp.status), message, code };
+fn classify_failure(
+    resp: &HttpResponse,
+    message: String,
+    code: Option<String>,
+    now_ms: i64,
+) -> DeliveryOutcome {
+    let error = DeliveryError {
+        status: Some(resp.status),
+        message,
+        code,
+    };
     match resp.status {
         408 | 425 | 429 | 500..=599 => DeliveryOutcome::Retry {
-            retry_after_ms: resp.header("Retry-After").and_then(|v| retry_after_ms(v, now_ms)),
+            retry_after_ms: resp
+                .header("Retry-After")
+                .and_then(|v| retry_after_ms(v, now_ms)),
             error,
             maybe_sent: false,
         },
@@ -95,9 +131,18 @@ fn classify_failure(resp: &HttpResponse, message: String, code: Option<String>, 
 fn generic_error(resp: &HttpResponse) -> (String, Option<String>) {
     let parsed = serde_json::from_str::<serde_json::Value>(&resp.body).ok();
     let message = parsed.as_ref().and_then(|v| {
-        v["error"]["message"].as_str().or_else(|| v["message"].as_str()).or_else(|| v["error"].as_str()).map(str::to_string)
+        v["error"]["message"]
+            .as_str()
+            .or_else(|| v["message"].as_str())
+            .or_else(|| v["error"].as_str())
+            .map(str::to_string)
     });
-    let code = parsed.as_ref().and_then(|v| v["error"]["code"].as_str().or_else(|| v["code"].as_str()).map(str::to_string));
+    let code = parsed.as_ref().and_then(|v| {
+        v["error"]["code"]
+            .as_str()
+            .or_else(|| v["code"].as_str())
+            .map(str::to_string)
+    });
     let message = match message {
         Some(m) => format!("the endpoint answered {}: {m}", resp.status),
         None => {
@@ -114,19 +159,35 @@ fn generic_error(resp: &HttpResponse) -> (String, Option<String>) {
 
 fn network_retry(e: TransportError) -> DeliveryOutcome {
     DeliveryOutcome::Retry {
-        error: DeliveryError { status: None, message: format!("could not reach the endpoint: {}", e.message), code: Some("network".into()) },
+        error: DeliveryError {
+            status: None,
+            message: format!("could not reach the endpoint: {}", e.message),
+            code: Some("network".into()),
+        },
         retry_after_ms: None,
         maybe_sent: e.maybe_sent,
     }
 }
 
 fn permanent(status: Option<u16>, message: String, code: Option<String>) -> DeliveryOutcome {
-    DeliveryOutcome::Permanent { error: DeliveryError { status, message, code } }
+    DeliveryOutcome::Permanent {
+        error: DeliveryError {
+            status,
+            message,
+            code,
+        },
+    }
 }
 
 /// The HubSpot sequence: find (or create) the contacts, check for an earlier copy when an attempt
 /// may have landed, then create the email with its associations.
-async fn deliver_hubspot<T: Transport>(hs: &HubSpot<'_>, record: &Record, maybe_sent: bool, now_ms: i64, transport: &T) -> DeliveryOutcome {
+async fn deliver_hubspot<T: Transport>(
+    hs: &HubSpot<'_>,
+    record: &Record,
+    maybe_sent: bool,
+    now_ms: i64,
+    transport: &T,
+) -> DeliveryOutcome {
     let addresses: Vec<&str> = record.contacts.iter().map(|c| c.address.as_str()).collect();
     let mut ids: HashMap<String, String> = HashMap::new();
     for chunk in addresses.chunks(hubspot::BATCH_LIMIT) {
@@ -142,12 +203,24 @@ async fn deliver_hubspot<T: Transport>(hs: &HubSpot<'_>, record: &Record, maybe_
         .map(|c| (c.address.as_str(), c.name.as_deref()))
         .collect();
     for chunk in missing.chunks(hubspot::BATCH_LIMIT) {
-        match hubspot_call(transport, hubspot::create_contacts_request(hs, chunk), now_ms).await {
+        match hubspot_call(
+            transport,
+            hubspot::create_contacts_request(hs, chunk),
+            now_ms,
+        )
+        .await
+        {
             Ok(resp) => ids.extend(hubspot::contact_ids(&resp)),
             // 409: someone created them meanwhile; read them back.
             Err(DeliveryOutcome::Duplicate { .. }) => {
                 let again: Vec<&str> = chunk.iter().map(|(a, _)| *a).collect();
-                match hubspot_call(transport, hubspot::read_contacts_request(hs, &again), now_ms).await {
+                match hubspot_call(
+                    transport,
+                    hubspot::read_contacts_request(hs, &again),
+                    now_ms,
+                )
+                .await
+                {
                     Ok(resp) => ids.extend(hubspot::contact_ids(&resp)),
                     Err(outcome) => return outcome,
                 }
@@ -156,31 +229,69 @@ async fn deliver_hubspot<T: Transport>(hs: &HubSpot<'_>, record: &Record, maybe_
         }
     }
     if maybe_sent {
-        match hubspot_call(transport, hubspot::search_existing_request(hs, record), now_ms).await {
+        match hubspot_call(
+            transport,
+            hubspot::search_existing_request(hs, record),
+            now_ms,
+        )
+        .await
+        {
             Ok(resp) => {
                 if let Some(id) = hubspot::first_search_id(&resp) {
-                    return DeliveryOutcome::Duplicate { remote_id: Some(id) };
+                    return DeliveryOutcome::Duplicate {
+                        remote_id: Some(id),
+                    };
                 }
             }
             Err(outcome) => return outcome,
         }
     }
-    let contact_ids: Vec<String> = record.contacts.iter().filter_map(|c| ids.get(&c.address).cloned()).collect();
-    match hubspot_call(transport, hubspot::create_email_request(hs, record, &contact_ids), now_ms).await {
-        Ok(resp) => DeliveryOutcome::Delivered { remote_id: hubspot::created_id(&resp) },
-        Err(DeliveryOutcome::Retry { error, retry_after_ms, .. }) if error.status.is_none() => {
+    let contact_ids: Vec<String> = record
+        .contacts
+        .iter()
+        .filter_map(|c| ids.get(&c.address).cloned())
+        .collect();
+    match hubspot_call(
+        transport,
+        hubspot::create_email_request(hs, record, &contact_ids),
+        now_ms,
+    )
+    .await
+    {
+        Ok(resp) => DeliveryOutcome::Delivered {
+            remote_id: hubspot::created_id(&resp),
+        },
+        Err(DeliveryOutcome::Retry {
+            error,
+            retry_after_ms,
+            ..
+        }) if error.status.is_none() => {
             // The create may have reached HubSpot: the next attempt must look before creating.
-            DeliveryOutcome::Retry { error, retry_after_ms, maybe_sent: true }
+            DeliveryOutcome::Retry {
+                error,
+                retry_after_ms,
+                maybe_sent: true,
+            }
         }
-        Err(DeliveryOutcome::Retry { error, retry_after_ms, .. }) if error.status.is_some_and(|s| s >= 500) => {
-            DeliveryOutcome::Retry { error, retry_after_ms, maybe_sent: true }
-        }
+        Err(DeliveryOutcome::Retry {
+            error,
+            retry_after_ms,
+            ..
+        }) if error.status.is_some_and(|s| s >= 500) => DeliveryOutcome::Retry {
+            error,
+            retry_after_ms,
+            maybe_sent: true,
+        },
         Err(outcome) => outcome,
     }
 }
 
 /// One HubSpot call: Ok for 2xx/207, otherwise the outcome to report.
-async fn hubspot_call<T: Transport>(transport: &T, request: HttpRequest, now_ms: i64) -> Result<HttpResponse, DeliveryOutcome> {
+async fn hubspot_call<T: Transport>(
+    transport: &T,
+    request: HttpRequest,
+    now_ms: i64,
+) -> Result<HttpResponse, DeliveryOutcome> {
     let resp = transport.send(request).await.map_err(network_retry)?;
     if (200..300).contains(&resp.status) {
         return Ok(resp);
@@ -212,29 +323,54 @@ pub struct ConnectionReport {
 }
 
 /// Checks that the endpoint is reachable and accepts the credentials, without logging anything.
-pub async fn test_connection<T: Transport>(endpoint: &EndpointConfig, transport: &T) -> ConnectionReport {
+pub async fn test_connection<T: Transport>(
+    endpoint: &EndpointConfig,
+    transport: &T,
+) -> ConnectionReport {
     let request = match endpoint {
-        EndpointConfig::Local { url, token } => HttpRequest::get(format!("{}/v1/health", url.trim_end_matches('/')))
-            .header("Authorization", format!("Bearer {token}")),
-        // A webhook has no standard read route: an OPTIONS request shows it is reachable.
-        EndpointConfig::Webhook { url, .. } => HttpRequest { method: "OPTIONS".into(), url: url.clone(), headers: Vec::new(), body: String::new() },
-        EndpointConfig::Hubspot { token, base_url, contacts_path, .. } => {
-            HttpRequest::get(format!("{}{}?limit=1", base_url.trim_end_matches('/'), contacts_path))
+        EndpointConfig::Local { url, token } => {
+            HttpRequest::get(format!("{}/v1/health", url.trim_end_matches('/')))
                 .header("Authorization", format!("Bearer {token}"))
         }
+        // A webhook has no standard read route: an OPTIONS request shows it is reachable.
+        EndpointConfig::Webhook { url, .. } => HttpRequest {
+            method: "OPTIONS".into(),
+            url: url.clone(),
+            headers: Vec::new(),
+            body: String::new(),
+        },
+        EndpointConfig::Hubspot {
+            token,
+            base_url,
+            contacts_path,
+            ..
+        } => HttpRequest::get(format!(
+            "{}{}?limit=1",
+            base_url.trim_end_matches('/'),
+            contacts_path
+        ))
+        .header("Authorization", format!("Bearer {token}")),
     };
     match transport.send(request).await {
-        Err(e) => ConnectionReport { ok: false, status: None, message: format!("could not reach the endpoint: {}", e.message) },
+        Err(e) => ConnectionReport {
+            ok: false,
+            status: None,
+            message: format!("could not reach the endpoint: {}", e.message),
+        },
         Ok(resp) => {
             let authenticated = match endpoint {
-                EndpointConfig::Local { .. } => serde_json::from_str::<serde_json::Value>(&resp.body)
-                    .ok()
-                    .and_then(|v| v["authenticated"].as_bool())
-                    .unwrap_or(false),
+                EndpointConfig::Local { .. } => {
+                    serde_json::from_str::<serde_json::Value>(&resp.body)
+                        .ok()
+                        .and_then(|v| v["authenticated"].as_bool())
+                        .unwrap_or(false)
+                }
                 _ => true,
             };
             let ok = match endpoint {
-                EndpointConfig::Webhook { .. } => resp.status < 500 && resp.status != 401 && resp.status != 403,
+                EndpointConfig::Webhook { .. } => {
+                    resp.status < 500 && resp.status != 401 && resp.status != 403
+                }
                 _ => (200..300).contains(&resp.status) && authenticated,
             };
             let message = if ok {
@@ -244,44 +380,80 @@ pub async fn test_connection<T: Transport>(endpoint: &EndpointConfig, transport:
             } else {
                 generic_error(&resp).0
             };
-            ConnectionReport { ok, status: Some(resp.status), message }
+            ConnectionReport {
+                ok,
+                status: Some(resp.status),
+                message,
+            }
         }
     }
 }
 
 /// Asks the endpoint which of these (normalised) addresses are contacts. `None` when the endpoint
 /// cannot answer (a generic webhook): the caller then relies on the contacts it logged before.
-pub async fn lookup_contacts<T: Transport>(endpoint: &EndpointConfig, addresses: &[String], transport: &T) -> Result<Option<Vec<String>>, DeliveryError> {
+pub async fn lookup_contacts<T: Transport>(
+    endpoint: &EndpointConfig,
+    addresses: &[String],
+    transport: &T,
+) -> Result<Option<Vec<String>>, DeliveryError> {
     match endpoint {
         EndpointConfig::Webhook { .. } => Ok(None),
         EndpointConfig::Local { url, token } => {
             let body = serde_json::json!({ "addresses": addresses }).to_string();
-            let req = HttpRequest::post_json(format!("{}/v1/contacts/lookup", url.trim_end_matches('/')), body)
-                .header("Authorization", format!("Bearer {token}"));
-            let resp = transport
-                .send(req)
-                .await
-                .map_err(|e| DeliveryError { status: None, message: e.message, code: Some("network".into()) })?;
+            let req = HttpRequest::post_json(
+                format!("{}/v1/contacts/lookup", url.trim_end_matches('/')),
+                body,
+            )
+            .header("Authorization", format!("Bearer {token}"));
+            let resp = transport.send(req).await.map_err(|e| DeliveryError {
+                status: None,
+                message: e.message,
+                code: Some("network".into()),
+            })?;
             if !(200..300).contains(&resp.status) {
                 let (message, code) = generic_error(&resp);
-                return Err(DeliveryError { status: Some(resp.status), message, code });
+                return Err(DeliveryError {
+                    status: Some(resp.status),
+                    message,
+                    code,
+                });
             }
-            let v: serde_json::Value = serde_json::from_str(&resp.body)
-                .map_err(|e| DeliveryError { status: Some(resp.status), message: format!("bad lookup answer: {e}"), code: None })?;
+            let v: serde_json::Value =
+                serde_json::from_str(&resp.body).map_err(|e| DeliveryError {
+                    status: Some(resp.status),
+                    message: format!("bad lookup answer: {e}"),
+                    code: None,
+                })?;
             let known = v["contacts"]
                 .as_object()
-                .map(|m| m.iter().filter(|(_, c)| !c.is_null()).map(|(a, _)| a.clone()).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, c)| !c.is_null())
+                        .map(|(a, _)| a.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             Ok(Some(known))
         }
-        EndpointConfig::Hubspot { token, base_url, emails_path, contacts_path } => {
-            let hs = HubSpot { token, base_url, emails_path, contacts_path };
+        EndpointConfig::Hubspot {
+            token,
+            base_url,
+            emails_path,
+            contacts_path,
+        } => {
+            let hs = HubSpot {
+                token,
+                base_url,
+                emails_path,
+                contacts_path,
+            };
             let mut known = Vec::new();
             let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
             for chunk in refs.chunks(hubspot::BATCH_LIMIT) {
                 match hubspot_call(transport, hubspot::read_contacts_request(&hs, chunk), 0).await {
                     Ok(resp) => known.extend(hubspot::contact_ids(&resp).into_keys()),
-                    Err(DeliveryOutcome::Retry { error, .. }) | Err(DeliveryOutcome::Permanent { error }) => return Err(error),
+                    Err(DeliveryOutcome::Retry { error, .. })
+                    | Err(DeliveryOutcome::Permanent { error }) => return Err(error),
                     Err(_) => {}
                 }
             }
@@ -321,7 +493,12 @@ impl FlushReport {
 
 /// Sends everything due now, one record at a time, and records each outcome in the engine.
 /// `jitter` supplies numbers in [0, 1) for the retry backoff.
-pub async fn flush<T: Transport>(engine: &mut crate::engine::Engine, transport: &T, now_ms: i64, mut jitter: impl FnMut() -> f64) -> FlushReport {
+pub async fn flush<T: Transport>(
+    engine: &mut crate::engine::Engine,
+    transport: &T,
+    now_ms: i64,
+    mut jitter: impl FnMut() -> f64,
+) -> FlushReport {
     let mut report = FlushReport::default();
     let endpoint = engine.settings().endpoint_or_default();
     // Bounded rounds: a flush must end even if records keep becoming due.

@@ -149,7 +149,10 @@ impl Email {
 
     /// Parses once and returns mail-parser's message too, for callers that need more of the
     /// MIME tree (an attached original) without parsing the bytes a second time.
-    pub(crate) fn parse_with_message(raw: &[u8], options: ParseOptions) -> Result<(Email, mail_parser::Message<'_>), EmailError> {
+    pub(crate) fn parse_with_message(
+        raw: &[u8],
+        options: ParseOptions,
+    ) -> Result<(Email, mail_parser::Message<'_>), EmailError> {
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(EmailError::Empty);
         }
@@ -209,11 +212,11 @@ impl Email {
             Some(IdsInput::Many(v)) => v.iter().flat_map(|s| parse_id_list(s)).collect(),
             None => Vec::new(),
         };
-        let text = data
-            .text
-            .clone()
-            .filter(|t| !t.is_empty())
-            .or_else(|| data.html.as_deref().map(mail_parser::decoders::html::html_to_text));
+        let text = data.text.clone().filter(|t| !t.is_empty()).or_else(|| {
+            data.html
+                .as_deref()
+                .map(mail_parser::decoders::html::html_to_text)
+        });
         Ok(Email {
             source: data.source.unwrap_or_default(),
             message_id: data.message_id.as_deref().and_then(clean_message_id),
@@ -296,9 +299,11 @@ fn looks_like_message(raw: &[u8]) -> bool {
 
 fn from_parsed(message: &mail_parser::Message<'_>, options: ParseOptions) -> Email {
     let mut problems = Vec::new();
-    let from = message
-        .from()
-        .and_then(|a| convert_addresses("from", a, &mut problems).into_iter().next());
+    let from = message.from().and_then(|a| {
+        convert_addresses("from", a, &mut problems)
+            .into_iter()
+            .next()
+    });
     let reply_to = message
         .reply_to()
         .map(|a| convert_addresses("reply-to", a, &mut problems))
@@ -318,8 +323,8 @@ fn from_parsed(message: &mail_parser::Message<'_>, options: ParseOptions) -> Ema
 
     let date = message.date().and_then(|d| {
         if d.is_valid() {
-            let offset = (d.tz_hour as i32 * 60 + d.tz_minute as i32)
-                * if d.tz_before_gmt { -1 } else { 1 };
+            let offset =
+                (d.tz_hour as i32 * 60 + d.tz_minute as i32) * if d.tz_before_gmt { -1 } else { 1 };
             Some(EmailDate {
                 timestamp: d.to_timestamp().saturating_mul(1000),
                 offset_minutes: offset,
@@ -401,7 +406,11 @@ fn ids_of(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-fn convert_addresses(field: &str, address: &MpAddress<'_>, problems: &mut Vec<Problem>) -> Vec<Mailbox> {
+fn convert_addresses(
+    field: &str,
+    address: &MpAddress<'_>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Mailbox> {
     let mut out = Vec::new();
     for addr in address.iter() {
         let Some(raw) = addr.address() else {
@@ -460,7 +469,9 @@ fn convert_attachment(part: &mail_parser::MessagePart<'_>, keep_data: bool) -> A
         size: contents.len() as u64,
         sha256: Some(hex(&Sha256::digest(contents))),
         inline,
-        content_id: part.content_id().map(|c| c.trim_matches(['<', '>']).to_string()),
+        content_id: part
+            .content_id()
+            .map(|c| c.trim_matches(['<', '>']).to_string()),
         data: keep_data.then(|| crate::base64::encode(contents)),
     }
 }
@@ -600,9 +611,15 @@ Hello there\r\n";
         assert_eq!(e.to.len(), 2);
         assert_eq!(e.to[1].normalized, "bob@partner.example");
         assert_eq!(e.cc[0].name.as_deref(), Some("山田 太郎"));
-        assert_eq!(e.message_id.as_deref(), Some("abc.123@mail.customer.example"));
+        assert_eq!(
+            e.message_id.as_deref(),
+            Some("abc.123@mail.customer.example")
+        );
         assert_eq!(e.in_reply_to, vec!["prev@ourco.example"]);
-        assert_eq!(e.references, vec!["root@ourco.example", "prev@ourco.example"]);
+        assert_eq!(
+            e.references,
+            vec!["root@ourco.example", "prev@ourco.example"]
+        );
         let date = e.date.as_ref().unwrap();
         assert_eq!(date.offset_minutes, 540);
         assert_eq!(date.timestamp, 1_772_500_500_000);
@@ -613,8 +630,14 @@ Hello there\r\n";
 
     #[test]
     fn rejects_non_messages_clearly() {
-        assert_eq!(Email::from_raw(b"", ParseOptions::default()), Err(EmailError::Empty));
-        assert_eq!(Email::from_raw(b"  \r\n", ParseOptions::default()), Err(EmailError::Empty));
+        assert_eq!(
+            Email::from_raw(b"", ParseOptions::default()),
+            Err(EmailError::Empty)
+        );
+        assert_eq!(
+            Email::from_raw(b"  \r\n", ParseOptions::default()),
+            Err(EmailError::Empty)
+        );
         assert_eq!(
             Email::from_raw(b"%PDF-1.7\n\x00\x01binary", ParseOptions::default()),
             Err(EmailError::NotAMessage)
@@ -623,8 +646,14 @@ Hello there\r\n";
             Email::from_raw(b"just some words\nand more", ParseOptions::default()),
             Err(EmailError::NotAMessage)
         );
-        let opts = ParseOptions { max_size: 10, ..ParseOptions::default() };
-        assert!(matches!(Email::from_raw(SIMPLE, opts), Err(EmailError::TooLarge { .. })));
+        let opts = ParseOptions {
+            max_size: 10,
+            ..ParseOptions::default()
+        };
+        assert!(matches!(
+            Email::from_raw(SIMPLE, opts),
+            Err(EmailError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -632,8 +661,16 @@ Hello there\r\n";
         let raw = b"From: someone\r\nTo: ok@example.com, broken@@\r\nDate: yesterday-ish\r\nSubject: x\r\n\r\nbody";
         let e = Email::from_raw(raw, ParseOptions::default()).unwrap();
         assert!(e.date.is_none());
-        assert!(e.problems.iter().any(|p| p.field == "date"), "{:?}", e.problems);
-        assert!(e.problems.iter().any(|p| p.field == "from"), "{:?}", e.problems);
+        assert!(
+            e.problems.iter().any(|p| p.field == "date"),
+            "{:?}",
+            e.problems
+        );
+        assert!(
+            e.problems.iter().any(|p| p.field == "from"),
+            "{:?}",
+            e.problems
+        );
         assert_eq!(e.to[0].normalized, "ok@example.com");
     }
 
@@ -643,7 +680,14 @@ Hello there\r\n";
 Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
 --XX\r\nContent-Type: application/pdf; name=\"offer.pdf\"\r\nContent-Disposition: attachment; filename=\"offer.pdf\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n";
-        let e = Email::from_raw(raw, ParseOptions { keep_attachment_data: true, ..Default::default() }).unwrap();
+        let e = Email::from_raw(
+            raw,
+            ParseOptions {
+                keep_attachment_data: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(e.attachments.len(), 1);
         let a = &e.attachments[0];
         assert_eq!(a.name.as_deref(), Some("offer.pdf"));
@@ -691,7 +735,10 @@ Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n";
     #[test]
     fn compose_bad_addresses_become_problems() {
         let data = ComposeData {
-            to: vec![AddressInput::Text("not an address".into()), AddressInput::Text("ok@ok.example".into())],
+            to: vec![
+                AddressInput::Text("not an address".into()),
+                AddressInput::Text("ok@ok.example".into()),
+            ],
             ..Default::default()
         };
         let e = Email::from_compose(&data).unwrap();

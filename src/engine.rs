@@ -170,7 +170,13 @@ impl Engine {
     /// Parses raw bytes the way the engine needs them (attachment data kept when attachments
     /// are sent).
     pub fn parse(&self, raw: &[u8]) -> Result<Email, EngineError> {
-        Ok(Email::from_raw(raw, ParseOptions { keep_attachment_data: self.settings.include_attachments, ..Default::default() })?)
+        Ok(Email::from_raw(
+            raw,
+            ParseOptions {
+                keep_attachment_data: self.settings.include_attachments,
+                ..Default::default()
+            },
+        )?)
     }
 
     /// The addresses whose contact status a decision about `email` may need; the edge looks
@@ -218,7 +224,10 @@ impl Engine {
         now_ms: i64,
         options: &ProcessOptions,
     ) -> Result<Outcome, EngineError> {
-        let options_parse = ParseOptions { keep_attachment_data: self.settings.include_attachments, ..Default::default() };
+        let options_parse = ParseOptions {
+            keep_attachment_data: self.settings.include_attachments,
+            ..Default::default()
+        };
         let (mut email, message) = Email::parse_with_message(raw, options_parse)?;
         if email.thread_id.is_none() {
             email.thread_id = options.thread_id.clone().filter(|t| !t.trim().is_empty());
@@ -228,12 +237,26 @@ impl Engine {
             .forwarding_address
             .as_deref()
             .is_some_and(|f| email.recipients().any(|m| m.normalized == f));
-        let may_be_forward = to_forwarding || matches!(trigger, Trigger::Manual | Trigger::Forwarded);
+        let may_be_forward =
+            to_forwarding || matches!(trigger, Trigger::Manual | Trigger::Forwarded);
         if may_be_forward {
-            if let Some((original, info)) = crate::forward::original_of(&message, &email, self.settings.include_attachments) {
+            if let Some((original, info)) =
+                crate::forward::original_of(&message, &email, self.settings.include_attachments)
+            {
                 // "Log this email" on a forward says so; a forward to the CRM's address says that.
-                let as_forward = if trigger == Trigger::Manual { Trigger::ManualForward } else { Trigger::Forwarded };
-                return Ok(self.process_inner(&original, as_forward, contacts, now_ms, options, Some(info)));
+                let as_forward = if trigger == Trigger::Manual {
+                    Trigger::ManualForward
+                } else {
+                    Trigger::Forwarded
+                };
+                return Ok(self.process_inner(
+                    &original,
+                    as_forward,
+                    contacts,
+                    now_ms,
+                    options,
+                    Some(info),
+                ));
             }
             if to_forwarding || trigger == Trigger::Forwarded {
                 let decision = Decision::not_logged(
@@ -241,7 +264,13 @@ impl Engine {
                     vec![crate::reason::Reason::new(ReasonCode::ForwardNotRecognised)],
                 );
                 self.remember_activity(&email, &decision, None, now_ms, options.dry_run);
-                return Ok(Outcome { decision, record: None, queued: false, thread: None, forwarded: None });
+                return Ok(Outcome {
+                    decision,
+                    record: None,
+                    queued: false,
+                    thread: None,
+                    forwarded: None,
+                });
             }
         }
         Ok(self.process_inner(&email, trigger, contacts, now_ms, options, None))
@@ -257,15 +286,30 @@ impl Engine {
         forwarded: Option<ForwardInfo>,
     ) -> Outcome {
         let thread = self.threads.match_reply(email);
-        let merged = MergedContacts { endpoint: contacts, known: &self.known_contacts };
+        let merged = MergedContacts {
+            endpoint: contacts,
+            known: &self.known_contacts,
+        };
         let direction_guess = match trigger {
             Trigger::Incoming => record::Direction::Incoming,
             Trigger::Forwarded | Trigger::ManualForward => record::Direction::Forwarded,
             _ => record::Direction::Outgoing,
         };
-        let key = record::idempotency_key_ignoring(email, direction_guess, &self.settings.crm_addresses());
-        let already_logged = self.outbox.get(&key).is_some_and(|e| !matches!(e.state, crate::outbox::EntryState::Cancelled { .. }));
-        let ctx = Context { trigger, contacts: &merged, in_logged_thread: thread.is_some(), already_logged };
+        let key = record::idempotency_key_ignoring(
+            email,
+            direction_guess,
+            &self.settings.crm_addresses(),
+        );
+        let already_logged = self
+            .outbox
+            .get(&key)
+            .is_some_and(|e| !matches!(e.state, crate::outbox::EntryState::Cancelled { .. }));
+        let ctx = Context {
+            trigger,
+            contacts: &merged,
+            in_logged_thread: thread.is_some(),
+            already_logged,
+        };
         let decision = decide(email, &self.settings, &ctx);
         let mut record_out = None;
         let mut queued = false;
@@ -274,14 +318,21 @@ impl Engine {
             // chose another direction for an email without a Message-ID.
             let same_key = email.message_id.is_some() || decision.direction == direction_guess;
             let meta = RecordMeta {
-                mailbox: options.mailbox.clone().or_else(|| self.settings.user_addresses.first().cloned()),
+                mailbox: options
+                    .mailbox
+                    .clone()
+                    .or_else(|| self.settings.user_addresses.first().cloned()),
                 forwarded: forwarded.clone(),
                 now_ms,
                 idempotency_key: same_key.then(|| key.clone()),
             };
             let rec = record::build(email, &decision, &self.settings, meta);
             if !options.dry_run {
-                let (enqueued, changes) = self.outbox.enqueue(rec.clone(), now_ms, options.not_before_ms.unwrap_or(now_ms));
+                let (enqueued, changes) = self.outbox.enqueue(
+                    rec.clone(),
+                    now_ms,
+                    options.not_before_ms.unwrap_or(now_ms),
+                );
                 queued = matches!(enqueued, Enqueued::Added);
                 self.changes.extend(changes);
             }
@@ -295,16 +346,32 @@ impl Engine {
             // Pushed records make their contacts known once delivered (see `complete`): an
             // Undo Send must not leave a contact the CRM never got. A BCC copy is the CRM's job.
             if !decision.push {
-                self.remember_contacts(decision.contacts.iter().map(|c| c.address.as_str()), now_ms);
+                self.remember_contacts(
+                    decision.contacts.iter().map(|c| c.address.as_str()),
+                    now_ms,
+                );
             }
             self.dirty = true;
         }
         let key = record_out.as_ref().map(|r| r.idempotency_key.clone());
         self.remember_activity(email, &decision, key, now_ms, options.dry_run);
-        Outcome { decision, record: record_out, queued, thread, forwarded }
+        Outcome {
+            decision,
+            record: record_out,
+            queued,
+            thread,
+            forwarded,
+        }
     }
 
-    fn remember_activity(&mut self, email: &Email, decision: &Decision, key: Option<String>, now_ms: i64, dry_run: bool) {
+    fn remember_activity(
+        &mut self,
+        email: &Email,
+        decision: &Decision,
+        key: Option<String>,
+        now_ms: i64,
+        dry_run: bool,
+    ) {
         if dry_run {
             return;
         }
@@ -315,7 +382,11 @@ impl Engine {
             direction: decision.direction,
             reasons: decision.reasons.clone(),
             key,
-            contacts: decision.contacts.iter().map(|c| c.address.clone()).collect(),
+            contacts: decision
+                .contacts
+                .iter()
+                .map(|c| c.address.clone())
+                .collect(),
         });
         self.activity.truncate(ACTIVITY_LIMIT);
         self.dirty = true;
@@ -330,7 +401,11 @@ impl Engine {
 
     fn bound_known_contacts(&mut self) {
         if self.known_contacts.len() > KNOWN_CONTACTS_LIMIT {
-            let mut by_age: Vec<(i64, String)> = self.known_contacts.iter().map(|(a, t)| (*t, a.clone())).collect();
+            let mut by_age: Vec<(i64, String)> = self
+                .known_contacts
+                .iter()
+                .map(|(a, t)| (*t, a.clone()))
+                .collect();
             by_age.sort_unstable();
             let excess = self.known_contacts.len() - KNOWN_CONTACTS_LIMIT;
             for (_, a) in by_age.into_iter().take(excess) {
@@ -354,12 +429,26 @@ impl Engine {
 
     /// After the provider sent the email: attach the Message-ID and thread id it assigned, to the
     /// queued record (if not sent yet) and to the thread tracker, so replies can be matched.
-    pub fn attach_sent_ids(&mut self, draft_id: &str, message_id: Option<&str>, thread_id: Option<&str>, now_ms: i64) -> bool {
+    pub fn attach_sent_ids(
+        &mut self,
+        draft_id: &str,
+        message_id: Option<&str>,
+        thread_id: Option<&str>,
+        now_ms: i64,
+    ) -> bool {
         let message_id = message_id.and_then(crate::ids::clean_message_id);
-        let thread_id = thread_id.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+        let thread_id = thread_id
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         let keys = self.draft_keys(draft_id);
         let mut found = false;
-        let mut tracked = Email { draft_id: Some(draft_id.to_string()), message_id: message_id.clone(), thread_id: thread_id.clone(), ..Default::default() };
+        let mut tracked = Email {
+            draft_id: Some(draft_id.to_string()),
+            message_id: message_id.clone(),
+            thread_id: thread_id.clone(),
+            ..Default::default()
+        };
         for key in keys {
             if let Some(change) = self.outbox.update_record(&key, |r| {
                 if r.message_id.is_none() {
@@ -398,7 +487,10 @@ impl Engine {
 
     /// Reports the result of a delivery. `jitter` ∈ [0, 1).
     pub fn complete(&mut self, key: &str, outcome: DeliveryOutcome, now_ms: i64, jitter: f64) {
-        let delivered = matches!(outcome, DeliveryOutcome::Delivered { .. } | DeliveryOutcome::Duplicate { .. });
+        let delivered = matches!(
+            outcome,
+            DeliveryOutcome::Delivered { .. } | DeliveryOutcome::Duplicate { .. }
+        );
         if let Some(change) = self.outbox.complete(key, outcome, now_ms, jitter) {
             self.changes.push(change);
             if delivered {
@@ -437,7 +529,11 @@ impl Engine {
     fn draft_keys(&self, draft_id: &str) -> Vec<String> {
         self.outbox
             .entries()
-            .filter(|e| e.record.as_ref().is_some_and(|r| r.draft_id.as_deref() == Some(draft_id)))
+            .filter(|e| {
+                e.record
+                    .as_ref()
+                    .is_some_and(|r| r.draft_id.as_deref() == Some(draft_id))
+            })
             .map(|e| e.key.clone())
             .collect()
     }
@@ -476,10 +572,20 @@ impl Engine {
         let queue = self
             .outbox
             .entries()
-            .filter(|e| !matches!(e.state, crate::outbox::EntryState::Done { .. } | crate::outbox::EntryState::Cancelled { .. }))
+            .filter(|e| {
+                !matches!(
+                    e.state,
+                    crate::outbox::EntryState::Done { .. }
+                        | crate::outbox::EntryState::Cancelled { .. }
+                )
+            })
             .map(|e| QueueItem {
                 key: e.key.clone(),
-                subject: e.record.as_ref().map(|r| r.subject.clone()).unwrap_or_default(),
+                subject: e
+                    .record
+                    .as_ref()
+                    .map(|r| r.subject.clone())
+                    .unwrap_or_default(),
                 state: e.state.clone(),
                 attempts: e.attempts,
                 last_error: e.last_error.clone(),
@@ -510,7 +616,11 @@ impl Engine {
         let snapshot = Snapshot {
             version: SNAPSHOT_VERSION,
             threads: crate::base64::encode(&self.threads.to_bytes()),
-            known_contacts: self.known_contacts.iter().map(|(a, t)| (a.clone(), *t)).collect(),
+            known_contacts: self
+                .known_contacts
+                .iter()
+                .map(|(a, t)| (a.clone(), *t))
+                .collect(),
             activity: self.activity.iter().cloned().collect(),
             outbox: include_outbox.then(|| self.outbox.entries().cloned().collect()),
         };
@@ -525,21 +635,33 @@ impl Engine {
     /// outbox, contacts and activity load, and the problem is returned for the user to see
     /// (losing thread history only means some replies are not matched; losing the outbox would
     /// lose records).
-    pub fn import_state(&mut self, snapshot: &[u8], outbox_entries: Vec<Entry>) -> Result<Vec<String>, EngineError> {
+    pub fn import_state(
+        &mut self,
+        snapshot: &[u8],
+        outbox_entries: Vec<Entry>,
+    ) -> Result<Vec<String>, EngineError> {
         let mut entries = outbox_entries;
         let mut problems = Vec::new();
         if !snapshot.is_empty() {
-            let s: Snapshot = serde_json::from_slice(snapshot).map_err(|e| EngineError::State(e.to_string()))?;
+            let s: Snapshot =
+                serde_json::from_slice(snapshot).map_err(|e| EngineError::State(e.to_string()))?;
             if s.version != SNAPSHOT_VERSION {
-                return Err(EngineError::State(format!("unsupported state version {}", s.version)));
+                return Err(EngineError::State(format!(
+                    "unsupported state version {}",
+                    s.version
+                )));
             }
             let threads = crate::base64::decode(&s.threads)
                 .ok_or_else(|| "threads are not base64".to_string())
-                .and_then(|bytes| ThreadTracker::from_bytes(&bytes).map_err(|e| format!("{} ({})", e, e.code())));
+                .and_then(|bytes| {
+                    ThreadTracker::from_bytes(&bytes).map_err(|e| format!("{} ({})", e, e.code()))
+                });
             self.threads = match threads {
                 Ok(t) => t,
                 Err(why) => {
-                    problems.push(format!("thread history could not be read and starts empty: {why}"));
+                    problems.push(format!(
+                        "thread history could not be read and starts empty: {why}"
+                    ));
                     ThreadTracker::new(TrackerLimits::default())
                 }
             };

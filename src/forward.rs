@@ -12,11 +12,20 @@ use crate::record::{ForwardInfo, Participant};
 use mail_parser::{MimeHeaders, PartType};
 
 /// The original email inside a forward, and who forwarded it. `None` when `raw` is not a forward.
-pub fn original_of(message: &mail_parser::Message<'_>, forwarding: &Email, keep_attachment_data: bool) -> Option<(Email, ForwardInfo)> {
+pub fn original_of(
+    message: &mail_parser::Message<'_>,
+    forwarding: &Email,
+    keep_attachment_data: bool,
+) -> Option<(Email, ForwardInfo)> {
     let attached = attached_original(message, keep_attachment_data);
     let (original, note) = match attached {
         Some(original) => {
-            let note = forwarding.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+            let note = forwarding
+                .text
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
             (original, note)
         }
         None => {
@@ -35,10 +44,15 @@ pub fn original_of(message: &mail_parser::Message<'_>, forwarding: &Email, keep_
 }
 
 /// The first `message/rfc822` (or `.eml`) attachment, parsed.
-fn attached_original(message: &mail_parser::Message<'_>, keep_attachment_data: bool) -> Option<Email> {
+fn attached_original(
+    message: &mail_parser::Message<'_>,
+    keep_attachment_data: bool,
+) -> Option<Email> {
     for part in message.attachments() {
         let is_message = matches!(part.body, PartType::Message(_))
-            || part.attachment_name().is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"));
+            || part
+                .attachment_name()
+                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"));
         if !is_message {
             continue;
         }
@@ -46,7 +60,10 @@ fn attached_original(message: &mail_parser::Message<'_>, keep_attachment_data: b
             PartType::Message(nested) => nested.raw_message(),
             _ => part.contents(),
         };
-        let options = ParseOptions { keep_attachment_data, ..Default::default() };
+        let options = ParseOptions {
+            keep_attachment_data,
+            ..Default::default()
+        };
         if let Ok(mut email) = Email::from_raw(bytes, options) {
             if email.from.is_some() {
                 email.source = crate::email::Source::default();
@@ -60,15 +77,36 @@ fn attached_original(message: &mail_parser::Message<'_>, keep_attachment_data: b
 /// Forward extraction from the body: the real text part first (HTML converted to text by the
 /// parser would lose the structure the HTML extractor uses), else the HTML; the other one when
 /// the first finds nothing.
-fn body_forward(message: &mail_parser::Message<'_>, email: &Email) -> Option<(ForwardedEmail, Option<String>)> {
+fn body_forward(
+    message: &mail_parser::Message<'_>,
+    email: &Email,
+) -> Option<(ForwardedEmail, Option<String>)> {
     let subject = Some(email.subject.as_str());
     let text_is_real = message.text_part(0).is_some_and(|p| !p.is_text_html());
-    let from_text = || email.text.as_deref().map(|t| extract::forward_from_text(t, subject));
-    let from_html = || email.html.as_deref().map(|h| extract::forward_from_html(h, subject));
+    let from_text = || {
+        email
+            .text
+            .as_deref()
+            .map(|t| extract::forward_from_text(t, subject))
+    };
+    let from_html = || {
+        email
+            .html
+            .as_deref()
+            .map(|h| extract::forward_from_html(h, subject))
+    };
     let found = |f: &Option<extract::Forward>| f.as_ref().is_some_and(|f| f.forwarded);
-    let mut forward = if text_is_real { from_text() } else { from_html() };
+    let mut forward = if text_is_real {
+        from_text()
+    } else {
+        from_html()
+    };
     if !found(&forward) {
-        let other = if text_is_real { from_html() } else { from_text() };
+        let other = if text_is_real {
+            from_html()
+        } else {
+            from_text()
+        };
         if found(&other) {
             forward = other;
         }
@@ -82,10 +120,11 @@ fn from_extracted(fwd: &ForwardedEmail, forwarding: &Email) -> Email {
     let mailbox = |p: &Person| Mailbox::new(p.name.as_deref(), &p.address).ok();
     Email {
         source: forwarding.source,
-        subject: fwd
-            .subject
-            .clone()
-            .unwrap_or_else(|| crate::subject::strip_prefixes(&forwarding.subject).0.to_string()),
+        subject: fwd.subject.clone().unwrap_or_else(|| {
+            crate::subject::strip_prefixes(&forwarding.subject)
+                .0
+                .to_string()
+        }),
         date: fwd.timestamp.map(EmailDate::from_timestamp_ms),
         from: fwd.from.as_ref().and_then(mailbox),
         to: fwd.to.iter().filter_map(mailbox).collect(),

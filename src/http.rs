@@ -25,7 +25,12 @@ impl HttpRequest {
         }
     }
     pub fn get(url: impl Into<String>) -> Self {
-        HttpRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: String::new() }
+        HttpRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: String::new(),
+        }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -89,8 +94,14 @@ mod tests {
     fn retry_after_in_seconds_or_http_date() {
         assert_eq!(retry_after_ms("120", 0), Some(120_000));
         let now = 1_772_500_500_000; // 2026-03-03T01:15:00Z
-        assert_eq!(retry_after_ms("Tue, 03 Mar 2026 01:15:30 GMT", now), Some(30_000));
-        assert_eq!(retry_after_ms("Tue, 03 Mar 2026 01:00:00 GMT", now), Some(0));
+        assert_eq!(
+            retry_after_ms("Tue, 03 Mar 2026 01:15:30 GMT", now),
+            Some(30_000)
+        );
+        assert_eq!(
+            retry_after_ms("Tue, 03 Mar 2026 01:00:00 GMT", now),
+            Some(0)
+        );
         assert_eq!(retry_after_ms("soon", now), None);
     }
 }

@@ -52,7 +52,10 @@ pub fn direction_property(direction: Direction) -> &'static str {
 /// `"Doe, John"` → (John, Doe); `"John Doe"` → (John, Doe); `"山田 太郎"` (family name first,
 /// as written in Japanese and Chinese) → (太郎, 山田); a single word is a first name.
 pub fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
-    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty() && !n.contains('@')) else {
+    let Some(name) = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && !n.contains('@'))
+    else {
         return (None, None);
     };
     if let Some((last, first)) = name.split_once(',') {
@@ -76,7 +79,7 @@ fn is_cjk(s: &str) -> bool {
             0x3040..=0x30FF      // hiragana, katakana
             | 0x3400..=0x4DBF    // CJK ext A
             | 0x4E00..=0x9FFF    // CJK unified
-            | 0xAC00..=0xD7AF)   // hangul
+            | 0xAC00..=0xD7AF) // hangul
     })
 }
 
@@ -95,7 +98,11 @@ fn header_person(p: &Participant) -> Value {
 /// The `hs_email_headers` JSON string.
 pub fn email_headers(record: &Record) -> String {
     let list = |ps: &[Participant]| ps.iter().map(header_person).collect::<Vec<_>>();
-    let from = record.from.as_ref().map(header_person).unwrap_or_else(|| json!({}));
+    let from = record
+        .from
+        .as_ref()
+        .map(header_person)
+        .unwrap_or_else(|| json!({}));
     json!({
         "from": from,
         "to": list(&record.to),
@@ -124,7 +131,11 @@ pub fn email_properties(record: &Record) -> Value {
 }
 
 /// `POST {emails_path}`: create the email, associated with the given contact ids.
-pub fn create_email_request(hs: &HubSpot<'_>, record: &Record, contact_ids: &[String]) -> HttpRequest {
+pub fn create_email_request(
+    hs: &HubSpot<'_>,
+    record: &Record,
+    contact_ids: &[String],
+) -> HttpRequest {
     let associations: Vec<Value> = contact_ids
         .iter()
         .map(|id| {
@@ -135,14 +146,20 @@ pub fn create_email_request(hs: &HubSpot<'_>, record: &Record, contact_ids: &[St
         })
         .collect();
     let body = json!({ "properties": email_properties(record), "associations": associations });
-    hs.auth(HttpRequest::post_json(hs.url(hs.emails_path), body.to_string()))
+    hs.auth(HttpRequest::post_json(
+        hs.url(hs.emails_path),
+        body.to_string(),
+    ))
 }
 
 /// `POST {contacts_path}/batch/read` by email (≤ [`BATCH_LIMIT`] addresses).
 pub fn read_contacts_request(hs: &HubSpot<'_>, addresses: &[&str]) -> HttpRequest {
     let inputs: Vec<Value> = addresses.iter().map(|a| json!({ "id": a })).collect();
     let body = json!({ "idProperty": "email", "inputs": inputs, "properties": ["email", "firstname", "lastname"] });
-    hs.auth(HttpRequest::post_json(format!("{}/batch/read", hs.url(hs.contacts_path)), body.to_string()))
+    hs.auth(HttpRequest::post_json(
+        format!("{}/batch/read", hs.url(hs.contacts_path)),
+        body.to_string(),
+    ))
 }
 
 /// `POST {contacts_path}/batch/create` for new contacts.
@@ -162,7 +179,10 @@ pub fn create_contacts_request(hs: &HubSpot<'_>, people: &[(&str, Option<&str>)]
         })
         .collect();
     let body = json!({ "inputs": inputs });
-    hs.auth(HttpRequest::post_json(format!("{}/batch/create", hs.url(hs.contacts_path)), body.to_string()))
+    hs.auth(HttpRequest::post_json(
+        format!("{}/batch/create", hs.url(hs.contacts_path)),
+        body.to_string(),
+    ))
 }
 
 /// `POST {emails_path}/search`: an email with this timestamp and subject, to avoid creating a
@@ -176,7 +196,10 @@ pub fn search_existing_request(hs: &HubSpot<'_>, record: &Record) -> HttpRequest
         "properties": ["hs_email_subject", "hs_timestamp"],
         "limit": 1
     });
-    hs.auth(HttpRequest::post_json(format!("{}/search", hs.url(hs.emails_path)), body.to_string()))
+    hs.auth(HttpRequest::post_json(
+        format!("{}/search", hs.url(hs.emails_path)),
+        body.to_string(),
+    ))
 }
 
 /// `email → contact id` from a batch read or batch create answer (200, 201 or 207 multi-status).
@@ -200,7 +223,9 @@ pub fn contact_ids(response: &HttpResponse) -> HashMap<String, String> {
 /// The first result's id of a search answer.
 pub fn first_search_id(response: &HttpResponse) -> Option<String> {
     let v: Value = serde_json::from_str(&response.body).ok()?;
-    v["results"].as_array()?.first()?["id"].as_str().map(str::to_string)
+    v["results"].as_array()?.first()?["id"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The id of a created object.
@@ -213,7 +238,10 @@ pub fn created_id(response: &HttpResponse) -> Option<String> {
 /// the ten-second window → 10 s, the daily cap → one hour (it resets at midnight in the
 /// account's time zone, which Mailtrail does not know), the search limit → 1 s.
 pub fn rate_limit_wait_ms(response: &HttpResponse, now_ms: i64) -> u64 {
-    if let Some(ms) = response.header("Retry-After").and_then(|v| retry_after_ms(v, now_ms)) {
+    if let Some(ms) = response
+        .header("Retry-After")
+        .and_then(|v| retry_after_ms(v, now_ms))
+    {
         return ms;
     }
     let policy = serde_json::from_str::<Value>(&response.body)
@@ -232,7 +260,10 @@ pub fn error_message(response: &HttpResponse) -> (String, Option<String>) {
     match serde_json::from_str::<Value>(&response.body) {
         Ok(v) => {
             let message = v["message"].as_str().unwrap_or("").to_string();
-            let category = v["category"].as_str().or_else(|| v["errorType"].as_str()).map(str::to_string);
+            let category = v["category"]
+                .as_str()
+                .or_else(|| v["errorType"].as_str())
+                .map(str::to_string);
             let message = if message.is_empty() {
                 format!("HubSpot answered {}", response.status)
             } else {
@@ -250,9 +281,18 @@ mod tests {
 
     #[test]
     fn names_split_the_way_people_write_them() {
-        assert_eq!(split_name(Some("Doe, John")), (Some("John".into()), Some("Doe".into())));
-        assert_eq!(split_name(Some("John Ronald Doe")), (Some("John Ronald".into()), Some("Doe".into())));
-        assert_eq!(split_name(Some("山田 太郎")), (Some("太郎".into()), Some("山田".into())));
+        assert_eq!(
+            split_name(Some("Doe, John")),
+            (Some("John".into()), Some("Doe".into()))
+        );
+        assert_eq!(
+            split_name(Some("John Ronald Doe")),
+            (Some("John Ronald".into()), Some("Doe".into()))
+        );
+        assert_eq!(
+            split_name(Some("山田 太郎")),
+            (Some("太郎".into()), Some("山田".into()))
+        );
         assert_eq!(split_name(Some("Cher")), (Some("Cher".into()), None));
         assert_eq!(split_name(Some("a@b.c")), (None, None));
         assert_eq!(split_name(None), (None, None));
@@ -260,9 +300,22 @@ mod tests {
 
     #[test]
     fn rate_limit_waits() {
-        let r = |body: &str, headers: Vec<(String, String)>| HttpResponse { status: 429, headers, body: body.into() };
-        assert_eq!(rate_limit_wait_ms(&r(r#"{"policyName":"TEN_SECONDLY_ROLLING"}"#, vec![]), 0), 10_000);
-        assert_eq!(rate_limit_wait_ms(&r(r#"{"policyName":"DAILY"}"#, vec![]), 0), 3_600_000);
-        assert_eq!(rate_limit_wait_ms(&r("{}", vec![("retry-after".into(), "3".into())]), 0), 3_000);
+        let r = |body: &str, headers: Vec<(String, String)>| HttpResponse {
+            status: 429,
+            headers,
+            body: body.into(),
+        };
+        assert_eq!(
+            rate_limit_wait_ms(&r(r#"{"policyName":"TEN_SECONDLY_ROLLING"}"#, vec![]), 0),
+            10_000
+        );
+        assert_eq!(
+            rate_limit_wait_ms(&r(r#"{"policyName":"DAILY"}"#, vec![]), 0),
+            3_600_000
+        );
+        assert_eq!(
+            rate_limit_wait_ms(&r("{}", vec![("retry-after".into(), "3".into())]), 0),
+            3_000
+        );
     }
 }

@@ -6,7 +6,11 @@
 /// Cleans one Message-ID: trims whitespace and angle brackets. `None` when nothing is left or it
 /// is not id-shaped (no `@` and no printable content).
 pub fn clean_message_id(id: &str) -> Option<String> {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return None;
     }
@@ -78,7 +82,10 @@ mod tests {
         assert_eq!(parse_id_list("<a@x> <b@y>"), vec!["a@x", "b@y"]);
         assert_eq!(parse_id_list("<a@x>,<b@y>;<a@x>"), vec!["a@x", "b@y"]);
         assert_eq!(parse_id_list("a@x b@y"), vec!["a@x", "b@y"]);
-        assert_eq!(parse_id_list("<a@x> (comment <z@z>) <b@y>"), vec!["a@x", "b@y"]);
+        assert_eq!(
+            parse_id_list("<a@x> (comment <z@z>) <b@y>"),
+            vec!["a@x", "b@y"]
+        );
         assert_eq!(parse_id_list("<a@\r\n x>"), vec!["a@x"]);
         assert_eq!(parse_id_list("<unterminated@x"), vec!["unterminated@x"]);
         assert!(parse_id_list("   ").is_empty());

@@ -84,7 +84,11 @@ impl RetryPolicy {
             .and_then(|factor| self.base_ms.checked_mul(factor))
             .unwrap_or(u64::MAX)
             .min(self.max_ms);
-        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.5 };
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         let half = capped / 2;
         // `as` saturates for floats; the product is at most `half`.
         capped - half + ((half as f64) * jitter) as u64
@@ -93,7 +97,11 @@ impl RetryPolicy {
 
 /// Where a record is in its delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "state",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum EntryState {
     /// Waiting for its first attempt (after `not_before`).
     Pending,
@@ -177,14 +185,20 @@ impl Entry {
             EntryState::Pending => Some(self.not_before),
             EntryState::Retrying { next_attempt_at } => Some(next_attempt_at.max(self.not_before)),
             EntryState::Sending { lease_until } => Some(lease_until),
-            EntryState::Done { .. } | EntryState::Dead { .. } | EntryState::Cancelled { .. } => None,
+            EntryState::Done { .. } | EntryState::Dead { .. } | EntryState::Cancelled { .. } => {
+                None
+            }
         }
     }
 }
 
 /// The result of one delivery attempt, as the endpoint adapter classified it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "outcome",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum DeliveryOutcome {
     /// Created in the CRM.
     Delivered {
@@ -299,7 +313,10 @@ impl Outbox {
     /// An empty outbox. Out-of-range policy values are raised to their minimum (see
     /// [`RetryPolicy`]).
     pub fn new(policy: RetryPolicy) -> Self {
-        Outbox { policy: policy.sanitized(), entries: BTreeMap::new() }
+        Outbox {
+            policy: policy.sanitized(),
+            entries: BTreeMap::new(),
+        }
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -315,7 +332,12 @@ impl Outbox {
     /// sending, retrying, done, dead) is not added again and its state is returned. A cancelled
     /// key is the exception: enqueuing it again (the user undid a send, then sent again) makes
     /// it pending with the new record. `not_before_ms` delays the first attempt (Undo Send).
-    pub fn enqueue(&mut self, record: Record, now_ms: i64, not_before_ms: i64) -> (Enqueued, Vec<Change>) {
+    pub fn enqueue(
+        &mut self,
+        record: Record,
+        now_ms: i64,
+        not_before_ms: i64,
+    ) -> (Enqueued, Vec<Change>) {
         let key = record.idempotency_key.clone();
         let mut maybe_sent = false;
         if let Some(existing) = self.entries.get(&key) {
@@ -363,7 +385,11 @@ impl Outbox {
         let mut ready: Vec<(i64, i64, &String)> = self
             .entries
             .iter()
-            .filter_map(|(k, e)| e.due_at().filter(|&t| t <= now_ms).map(|t| (t, e.created_at, k)))
+            .filter_map(|(k, e)| {
+                e.due_at()
+                    .filter(|&t| t <= now_ms)
+                    .map(|t| (t, e.created_at, k))
+            })
             .collect();
         ready.sort_unstable();
         let keys: Vec<String> = ready.into_iter().map(|(_, _, k)| k.clone()).collect();
@@ -375,7 +401,9 @@ impl Outbox {
             if out.len() >= limit {
                 break;
             }
-            let Some(entry) = self.entries.get_mut(&key) else { continue };
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
             if matches!(entry.state, EntryState::Sending { .. }) {
                 entry.maybe_sent = true;
                 entry.last_error = Some(DeliveryError {
@@ -389,7 +417,8 @@ impl Outbox {
             let dead_reason = match &entry.record {
                 None => Some(DeliveryError {
                     status: None,
-                    message: "the record's content is missing from storage; it cannot be sent".into(),
+                    message: "the record's content is missing from storage; it cannot be sent"
+                        .into(),
                     code: Some("record-missing".into()),
                 }),
                 Some(_) if entry.attempts >= self.policy.max_attempts => entry.last_error.clone(),
@@ -431,10 +460,17 @@ impl Outbox {
                 if matches!(entry.state, EntryState::Done { .. }) {
                     return None;
                 }
-                entry.state = EntryState::Done { at: now_ms, remote_id };
+                entry.state = EntryState::Done {
+                    at: now_ms,
+                    remote_id,
+                };
                 entry.last_error = None;
             }
-            DeliveryOutcome::Retry { error, retry_after_ms, maybe_sent } => {
+            DeliveryOutcome::Retry {
+                error,
+                retry_after_ms,
+                maybe_sent,
+            } => {
                 if !matches!(entry.state, EntryState::Sending { .. }) {
                     return None;
                 }
@@ -443,9 +479,12 @@ impl Outbox {
                 if entry.attempts >= policy.max_attempts {
                     entry.state = EntryState::Dead { at: now_ms };
                 } else {
-                    let wait = policy.backoff_ms(entry.attempts, jitter).max(retry_after_ms.unwrap_or(0));
-                    entry.state =
-                        EntryState::Retrying { next_attempt_at: now_ms.saturating_add(millis(wait)) };
+                    let wait = policy
+                        .backoff_ms(entry.attempts, jitter)
+                        .max(retry_after_ms.unwrap_or(0));
+                    entry.state = EntryState::Retrying {
+                        next_attempt_at: now_ms.saturating_add(millis(wait)),
+                    };
                 }
             }
             DeliveryOutcome::Permanent { error } => {
@@ -464,7 +503,10 @@ impl Outbox {
     /// `maybe_sent` and the last error are kept. `None` in any other state.
     pub fn retry_now(&mut self, key: &str, now_ms: i64) -> Option<Change> {
         let entry = self.entries.get_mut(key)?;
-        if !matches!(entry.state, EntryState::Dead { .. } | EntryState::Retrying { .. }) {
+        if !matches!(
+            entry.state,
+            EntryState::Dead { .. } | EntryState::Retrying { .. }
+        ) {
             return None;
         }
         entry.state = EntryState::Pending;
@@ -477,8 +519,10 @@ impl Outbox {
     /// dead record). `None` when sending (it may already be in the CRM), done, or cancelled.
     pub fn cancel(&mut self, key: &str, now_ms: i64) -> Option<Change> {
         let entry = self.entries.get_mut(key)?;
-        if !matches!(entry.state, EntryState::Pending | EntryState::Retrying { .. } | EntryState::Dead { .. })
-        {
+        if !matches!(
+            entry.state,
+            EntryState::Pending | EntryState::Retrying { .. } | EntryState::Dead { .. }
+        ) {
             return None;
         }
         entry.state = EntryState::Cancelled { at: now_ms };
@@ -609,8 +653,10 @@ impl Outbox {
                 })
             }
         }
-        let snapshot: SnapshotIn = serde_json::from_str(json)
-            .map_err(|e| StateError::Corrupt { what: WHAT, detail: e.to_string() })?;
+        let snapshot: SnapshotIn = serde_json::from_str(json).map_err(|e| StateError::Corrupt {
+            what: WHAT,
+            detail: e.to_string(),
+        })?;
         let mut outbox = Outbox::new(snapshot.policy);
         for e in snapshot.entries {
             if outbox.entries.contains_key(&e.key) {
@@ -631,7 +677,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_base_and_is_capped() {
-        let p = RetryPolicy { base_ms: 1_000, max_ms: 60_000, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            base_ms: 1_000,
+            max_ms: 60_000,
+            ..RetryPolicy::default()
+        };
         let top = |n| p.backoff_ms(n, 0.999_999);
         let bottom = |n| p.backoff_ms(n, 0.0);
         assert_eq!((bottom(1), top(1)), (500, 999));
@@ -647,11 +697,23 @@ mod tests {
 
     #[test]
     fn policy_minimums() {
-        let p = RetryPolicy { base_ms: 0, max_ms: 0, max_attempts: 0, lease_ms: 0, done_retention_ms: -5 }
-            .sanitized();
+        let p = RetryPolicy {
+            base_ms: 0,
+            max_ms: 0,
+            max_attempts: 0,
+            lease_ms: 0,
+            done_retention_ms: -5,
+        }
+        .sanitized();
         assert_eq!(
             p,
-            RetryPolicy { base_ms: 1, max_ms: 1, max_attempts: 1, lease_ms: 1_000, done_retention_ms: 0 }
+            RetryPolicy {
+                base_ms: 1,
+                max_ms: 1,
+                max_attempts: 1,
+                lease_ms: 1_000,
+                done_retention_ms: 0
+            }
         );
     }
 }

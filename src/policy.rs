@@ -147,17 +147,27 @@ impl Decision {
 /// Decides. `settings` must be validated ([`Settings::validate`]) so addresses are normalised.
 pub fn decide(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
     match ctx.trigger {
-        Trigger::Send { log_checked } => decide_outgoing(email, settings, ctx, log_checked, ReasonCode::LogChecked),
+        Trigger::Send { log_checked } => {
+            decide_outgoing(email, settings, ctx, log_checked, ReasonCode::LogChecked)
+        }
         Trigger::BccCopy => decide_outgoing(email, settings, ctx, true, ReasonCode::BccCopy),
         Trigger::Incoming => decide_incoming(email, settings, ctx),
         Trigger::Manual => decide_manual(email, settings, ctx),
         Trigger::Forwarded => decide_forwarded(email, settings, ctx, ReasonCode::ForwardedToCrm),
-        Trigger::ManualForward => decide_forwarded(email, settings, ctx, ReasonCode::LoggedManually),
+        Trigger::ManualForward => {
+            decide_forwarded(email, settings, ctx, ReasonCode::LoggedManually)
+        }
     }
 }
 
 /// Sent by the user: logged against the external recipients.
-fn decide_outgoing(email: &Email, settings: &Settings, ctx: &Context<'_>, checked: bool, why: ReasonCode) -> Decision {
+fn decide_outgoing(
+    email: &Email,
+    settings: &Settings,
+    ctx: &Context<'_>,
+    checked: bool,
+    why: ReasonCode,
+) -> Decision {
     let direction = Direction::Outgoing;
     if !checked {
         return Decision::not_logged(direction, vec![Reason::new(ReasonCode::LogUnchecked)]);
@@ -170,11 +180,26 @@ fn decide_outgoing(email: &Email, settings: &Settings, ctx: &Context<'_>, checke
     let (contacts, excluded) = associate(&people, settings, ctx, true);
     if contacts.is_empty() {
         // The sender is the user, so it is internal-only when every recipient is internal.
-        let internal_only = !people.is_empty() && people.iter().all(|m| settings.is_internal(&m.normalized));
-        return nobody_left(direction, why, people, excluded, internal_only, email, settings, ctx);
+        let internal_only =
+            !people.is_empty() && people.iter().all(|m| settings.is_internal(&m.normalized));
+        return nobody_left(
+            direction,
+            why,
+            people,
+            excluded,
+            internal_only,
+            email,
+            settings,
+            ctx,
+        );
     }
     reasons.extend(excluded);
-    finish(Decision::logged(direction, contacts, reasons), email, settings, ctx)
+    finish(
+        Decision::logged(direction, contacts, reasons),
+        email,
+        settings,
+        ctx,
+    )
 }
 
 /// Completes a decision to log: how a sent email reaches the CRM (push, BCC, or both: only a
@@ -182,9 +207,14 @@ fn decide_outgoing(email: &Email, settings: &Settings, ctx: &Context<'_>, checke
 fn finish(mut d: Decision, email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
     if matches!(ctx.trigger, Trigger::Send { .. }) {
         d.push = settings.mode.pushes();
-        if let Some(bcc) = settings.bcc_address.as_ref().filter(|_| settings.mode.adds_bcc()) {
+        if let Some(bcc) = settings
+            .bcc_address
+            .as_ref()
+            .filter(|_| settings.mode.adds_bcc())
+        {
             if email.recipients().any(|m| &m.normalized == bcc) {
-                d.reasons.push(Reason::about(ReasonCode::BccAlreadyPresent, bcc));
+                d.reasons
+                    .push(Reason::about(ReasonCode::BccAlreadyPresent, bcc));
             } else {
                 d.add_bcc = Some(bcc.clone());
                 d.reasons.push(Reason::about(ReasonCode::BccAdded, bcc));
@@ -213,23 +243,47 @@ fn nobody_left(
     if internal_only && settings.log_internal_only {
         let contacts: Vec<ContactRef> = people
             .iter()
-            .filter(|m| !settings.is_user(&m.normalized) && settings.never_log_reason(&m.normalized).is_none())
+            .filter(|m| {
+                !settings.is_user(&m.normalized)
+                    && settings.never_log_reason(&m.normalized).is_none()
+            })
             .map(|m| contact_ref(m, settings, ctx))
             .collect();
         if !contacts.is_empty() {
             let reasons = std::iter::once(Reason::new(why))
-                .chain(excluded.into_iter().filter(|r| r.code != ReasonCode::InternalRecipient))
+                .chain(
+                    excluded
+                        .into_iter()
+                        .filter(|r| r.code != ReasonCode::InternalRecipient),
+                )
                 .collect();
-            return finish(Decision::logged(direction, contacts, reasons), email, settings, ctx);
+            return finish(
+                Decision::logged(direction, contacts, reasons),
+                email,
+                settings,
+                ctx,
+            );
         }
     }
-    let code = if internal_only { ReasonCode::InternalOnly } else { ReasonCode::NoLoggableRecipients };
-    Decision::not_logged(direction, std::iter::once(Reason::new(code)).chain(excluded).collect())
+    let code = if internal_only {
+        ReasonCode::InternalOnly
+    } else {
+        ReasonCode::NoLoggableRecipients
+    };
+    Decision::not_logged(
+        direction,
+        std::iter::once(Reason::new(code)).chain(excluded).collect(),
+    )
 }
 
 /// Splits people into contacts to associate and per-address exclusion reasons.
 /// `external_only`: internal people are excluded (with a reason) rather than associated.
-fn associate(people: &[&Mailbox], settings: &Settings, ctx: &Context<'_>, external_only: bool) -> (Vec<ContactRef>, Vec<Reason>) {
+fn associate(
+    people: &[&Mailbox],
+    settings: &Settings,
+    ctx: &Context<'_>,
+    external_only: bool,
+) -> (Vec<ContactRef>, Vec<Reason>) {
     let mut contacts = Vec::new();
     let mut excluded = Vec::new();
     for m in people {
@@ -278,26 +332,41 @@ fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Dec
     if let Some(code) = settings.never_log_reason(addr) {
         return Decision::not_logged(
             direction,
-            vec![Reason::about(ReasonCode::SenderNeverLog, addr), Reason::about(code, addr)],
+            vec![
+                Reason::about(ReasonCode::SenderNeverLog, addr),
+                Reason::about(code, addr),
+            ],
         );
     }
     if !ctx.in_logged_thread {
         return Decision::not_logged(direction, vec![Reason::new(ReasonCode::ThreadNotLogged)]);
     }
     if email.auto_submitted {
-        return Decision::not_logged(direction, vec![Reason::about(ReasonCode::AutoSubmitted, addr)]);
+        return Decision::not_logged(
+            direction,
+            vec![Reason::about(ReasonCode::AutoSubmitted, addr)],
+        );
     }
     if settings.is_internal(addr) && !settings.log_internal_only {
-        let all_internal = email.participants().all(|m| settings.is_internal(&m.normalized) || settings.is_crm_address(&m.normalized));
+        let all_internal = email
+            .participants()
+            .all(|m| settings.is_internal(&m.normalized) || settings.is_crm_address(&m.normalized));
         if all_internal {
             return Decision::not_logged(direction, vec![Reason::new(ReasonCode::InternalOnly)]);
         }
     }
     if !ctx.contacts.is_contact(addr) {
         // Replies from someone who is not a contact are not logged and create no contact.
-        return Decision::not_logged(direction, vec![Reason::about(ReasonCode::SenderNotContact, addr)]);
+        return Decision::not_logged(
+            direction,
+            vec![Reason::about(ReasonCode::SenderNotContact, addr)],
+        );
     }
-    let mut contacts = vec![ContactRef { address: addr.clone(), name: sender.name.clone(), create: false }];
+    let mut contacts = vec![ContactRef {
+        address: addr.clone(),
+        name: sender.name.clone(),
+        create: false,
+    }];
     // Other known contacts on the reply are associated too (never created from a reply).
     for m in unique(email.recipients()) {
         let a = &m.normalized;
@@ -307,10 +376,23 @@ fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Dec
             && settings.never_log_reason(a).is_none()
             && ctx.contacts.is_contact(a)
         {
-            contacts.push(ContactRef { address: a.clone(), name: m.name.clone(), create: false });
+            contacts.push(ContactRef {
+                address: a.clone(),
+                name: m.name.clone(),
+                create: false,
+            });
         }
     }
-    finish(Decision::logged(direction, contacts, vec![Reason::about(ReasonCode::ReplyInLoggedThread, addr)]), email, settings, ctx)
+    finish(
+        Decision::logged(
+            direction,
+            contacts,
+            vec![Reason::about(ReasonCode::ReplyInLoggedThread, addr)],
+        ),
+        email,
+        settings,
+        ctx,
+    )
 }
 
 /// "Log this email": the user's explicit choice. Sent by the user → like a checked send;
@@ -323,14 +405,28 @@ fn decide_manual(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decis
         // Already sent: `finish` adds no BCC outside a send.
         return decide_outgoing(email, settings, ctx, true, ReasonCode::LoggedManually);
     }
-    decide_from_sender(email, settings, ctx, Direction::Incoming, ReasonCode::LoggedManually)
+    decide_from_sender(
+        email,
+        settings,
+        ctx,
+        Direction::Incoming,
+        ReasonCode::LoggedManually,
+    )
 }
 
 /// A forwarded original: logged against its original sender (or, when the user forwarded their
 /// own sent email, against its external recipients).
-fn decide_forwarded(email: &Email, settings: &Settings, ctx: &Context<'_>, why: ReasonCode) -> Decision {
+fn decide_forwarded(
+    email: &Email,
+    settings: &Settings,
+    ctx: &Context<'_>,
+    why: ReasonCode,
+) -> Decision {
     let Some(sender) = &email.from else {
-        return Decision::not_logged(Direction::Forwarded, vec![Reason::new(ReasonCode::ForwardNotRecognised)]);
+        return Decision::not_logged(
+            Direction::Forwarded,
+            vec![Reason::new(ReasonCode::ForwardNotRecognised)],
+        );
     };
     if settings.is_user(&sender.normalized) {
         let mut d = decide_outgoing(email, settings, ctx, true, why);
@@ -340,7 +436,13 @@ fn decide_forwarded(email: &Email, settings: &Settings, ctx: &Context<'_>, why: 
     decide_from_sender(email, settings, ctx, Direction::Forwarded, why)
 }
 
-fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, direction: Direction, why: ReasonCode) -> Decision {
+fn decide_from_sender(
+    email: &Email,
+    settings: &Settings,
+    ctx: &Context<'_>,
+    direction: Direction,
+    why: ReasonCode,
+) -> Decision {
     let Some(sender) = &email.from else {
         return Decision::not_logged(direction, vec![Reason::new(ReasonCode::NoSender)]);
     };
@@ -351,7 +453,10 @@ fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, dir
     if let Some(code) = settings.never_log_reason(addr) {
         return Decision::not_logged(
             direction,
-            vec![Reason::about(ReasonCode::SenderNeverLog, addr), Reason::about(code, addr)],
+            vec![
+                Reason::about(ReasonCode::SenderNeverLog, addr),
+                Reason::about(code, addr),
+            ],
         );
     }
     if settings.is_internal(addr) {
@@ -362,10 +467,24 @@ fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, dir
             let mut all: Vec<&Mailbox> = vec![sender];
             all.extend(people);
             let internal_only = all.iter().all(|m| settings.is_internal(&m.normalized));
-            return nobody_left(direction, why, all, excluded, internal_only, email, settings, ctx);
+            return nobody_left(
+                direction,
+                why,
+                all,
+                excluded,
+                internal_only,
+                email,
+                settings,
+                ctx,
+            );
         }
         let reasons = std::iter::once(Reason::new(why)).chain(excluded).collect();
-        return finish(Decision::logged(direction, contacts, reasons), email, settings, ctx);
+        return finish(
+            Decision::logged(direction, contacts, reasons),
+            email,
+            settings,
+            ctx,
+        );
     }
     let mut reasons = vec![Reason::new(why)];
     if !settings.create_contacts && !ctx.contacts.is_contact(addr) {
@@ -380,15 +499,25 @@ fn decide_from_sender(email: &Email, settings: &Settings, ctx: &Context<'_>, dir
     if contact.create {
         reasons.push(Reason::about(ReasonCode::ContactCreated, addr));
     }
-    finish(Decision::logged(direction, vec![contact], reasons), email, settings, ctx)
+    finish(
+        Decision::logged(direction, vec![contact], reasons),
+        email,
+        settings,
+        ctx,
+    )
 }
 
 /// Attachments: first-fit within the total limit (the email still logs without the rest);
 /// bodies: flagged when over the body limit (the record builder truncates).
 fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
     for c in &d.contacts {
-        if c.create && !d.reasons.iter().any(|r| r.code == ReasonCode::ContactCreated && r.address.as_deref() == Some(&c.address)) {
-            d.reasons.push(Reason::about(ReasonCode::ContactCreated, &c.address));
+        if c.create
+            && !d.reasons.iter().any(|r| {
+                r.code == ReasonCode::ContactCreated && r.address.as_deref() == Some(&c.address)
+            })
+        {
+            d.reasons
+                .push(Reason::about(ReasonCode::ContactCreated, &c.address));
         }
     }
     if !settings.include_attachments {
@@ -404,14 +533,19 @@ fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
             } else {
                 d.dropped_attachments.push(a.clone());
                 d.reasons.push(
-                    Reason::new(ReasonCode::AttachmentsTooLarge)
-                        .with_detail(format!("{} ({} bytes)", a.name.as_deref().unwrap_or("attachment"), a.size)),
+                    Reason::new(ReasonCode::AttachmentsTooLarge).with_detail(format!(
+                        "{} ({} bytes)",
+                        a.name.as_deref().unwrap_or("attachment"),
+                        a.size
+                    )),
                 );
             }
         }
     }
     let limit = settings.body_limit as usize;
-    if email.text.as_ref().is_some_and(|t| t.len() > limit) || email.html.as_ref().is_some_and(|h| h.len() > limit) {
+    if email.text.as_ref().is_some_and(|t| t.len() > limit)
+        || email.html.as_ref().is_some_and(|h| h.len() > limit)
+    {
         d.reasons.push(Reason::new(ReasonCode::BodyTruncated));
     }
 }
@@ -419,11 +553,16 @@ fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
 /// The recipients a record could be associated with: each once, without the CRM's own
 /// BCC and forwarding addresses.
 fn recipients_to_log<'a>(email: &'a Email, settings: &Settings) -> Vec<&'a Mailbox> {
-    unique(email.recipients()).into_iter().filter(|m| !settings.is_crm_address(&m.normalized)).collect()
+    unique(email.recipients())
+        .into_iter()
+        .filter(|m| !settings.is_crm_address(&m.normalized))
+        .collect()
 }
 
 /// Mailboxes without repeats (by normalised address), in first-seen order.
 fn unique<'a>(items: impl Iterator<Item = &'a Mailbox>) -> Vec<&'a Mailbox> {
     let mut seen = HashSet::new();
-    items.filter(|m| seen.insert(m.normalized.as_str())).collect()
+    items
+        .filter(|m| seen.insert(m.normalized.as_str()))
+        .collect()
 }

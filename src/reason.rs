@@ -155,10 +155,18 @@ pub struct Reason {
 
 impl Reason {
     pub fn new(code: ReasonCode) -> Self {
-        Reason { code, address: None, detail: None }
+        Reason {
+            code,
+            address: None,
+            detail: None,
+        }
     }
     pub fn about(code: ReasonCode, address: &str) -> Self {
-        Reason { code, address: Some(address.to_string()), detail: None }
+        Reason {
+            code,
+            address: Some(address.to_string()),
+            detail: None,
+        }
     }
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());

@@ -37,7 +37,10 @@ pub struct Participant {
 
 impl From<&crate::address::Mailbox> for Participant {
     fn from(m: &crate::address::Mailbox) -> Self {
-        Participant { address: m.normalized.clone(), name: m.name.clone() }
+        Participant {
+            address: m.normalized.clone(),
+            name: m.name.clone(),
+        }
     }
 }
 
@@ -145,13 +148,23 @@ pub fn idempotency_key_ignoring(email: &Email, direction: Direction, ignored: &[
         h.update((value.len() as u64).to_le_bytes());
         h.update(value.as_bytes());
     };
-    field("direction", match direction {
-        Direction::Outgoing => "o",
-        Direction::Incoming => "i",
-        Direction::Forwarded => "f",
-    });
+    field(
+        "direction",
+        match direction {
+            Direction::Outgoing => "o",
+            Direction::Incoming => "i",
+            Direction::Forwarded => "f",
+        },
+    );
     field("draft", email.draft_id.as_deref().unwrap_or(""));
-    field("from", email.from.as_ref().map(|m| m.normalized.as_str()).unwrap_or(""));
+    field(
+        "from",
+        email
+            .from
+            .as_ref()
+            .map(|m| m.normalized.as_str())
+            .unwrap_or(""),
+    );
     let mut recipients: Vec<&str> = email
         .recipients()
         .map(|m| m.normalized.as_str())
@@ -163,7 +176,14 @@ pub fn idempotency_key_ignoring(email: &Email, direction: Direction, ignored: &[
         field("rcpt", r);
     }
     field("subject", &email.subject);
-    field("date", &email.date.as_ref().map(|d| d.timestamp.to_string()).unwrap_or_default());
+    field(
+        "date",
+        &email
+            .date
+            .as_ref()
+            .map(|d| d.timestamp.to_string())
+            .unwrap_or_default(),
+    );
     field("text", email.text.as_deref().unwrap_or(""));
     field("html", email.html.as_deref().unwrap_or(""));
     format!("c1-{}", &hex(&h.finalize())[..32])
@@ -184,14 +204,22 @@ pub struct RecordMeta {
 
 /// Builds the record for a decision that says to log. Drops the attachments the decision
 /// dropped (keeping their metadata) and truncates bodies at the body limit.
-pub fn build(email: &Email, decision: &crate::policy::Decision, settings: &crate::settings::Settings, meta: RecordMeta) -> Record {
+pub fn build(
+    email: &Email,
+    decision: &crate::policy::Decision,
+    settings: &crate::settings::Settings,
+    meta: RecordMeta,
+) -> Record {
     let mut dropped_pool: Vec<&Attachment> = decision.dropped_attachments.iter().collect();
     let mut attachments = Vec::new();
     let mut dropped = Vec::new();
     for a in &email.attachments {
         if let Some(pos) = dropped_pool.iter().position(|d| *d == a) {
             dropped_pool.remove(pos);
-            dropped.push(Attachment { data: None, ..a.clone() });
+            dropped.push(Attachment {
+                data: None,
+                ..a.clone()
+            });
         } else {
             attachments.push(a.clone());
         }
@@ -206,14 +234,19 @@ pub fn build(email: &Email, decision: &crate::policy::Decision, settings: &crate
     if let Some(h) = html.as_mut() {
         truncated |= truncate_utf8(h, limit);
     }
-    let people = |v: &[crate::address::Mailbox]| v.iter().map(Participant::from).collect::<Vec<_>>();
+    let people =
+        |v: &[crate::address::Mailbox]| v.iter().map(Participant::from).collect::<Vec<_>>();
     Record {
         schema: RECORD_SCHEMA.into(),
-        idempotency_key: meta
-            .idempotency_key
-            .unwrap_or_else(|| idempotency_key_ignoring(email, decision.direction, &settings.crm_addresses())),
+        idempotency_key: meta.idempotency_key.unwrap_or_else(|| {
+            idempotency_key_ignoring(email, decision.direction, &settings.crm_addresses())
+        }),
         direction: decision.direction,
-        timestamp: email.date.as_ref().map(|d| d.timestamp).unwrap_or(meta.now_ms),
+        timestamp: email
+            .date
+            .as_ref()
+            .map(|d| d.timestamp)
+            .unwrap_or(meta.now_ms),
         subject: email.subject.clone(),
         from: email.from.as_ref().map(Participant::from),
         to: people(&email.to),
@@ -258,11 +291,18 @@ mod tests {
 
     #[test]
     fn key_from_message_id_is_stable_and_source_independent() {
-        let a = Email::from_raw(b"Message-ID: <x@y>\r\nFrom: a@b.c\r\n\r\nhi", ParseOptions::default()).unwrap();
+        let a = Email::from_raw(
+            b"Message-ID: <x@y>\r\nFrom: a@b.c\r\n\r\nhi",
+            ParseOptions::default(),
+        )
+        .unwrap();
         let mut b = a.clone();
         b.source = Source::Gmail;
         b.subject = "different".into();
-        assert_eq!(idempotency_key(&a, Direction::Outgoing), idempotency_key(&b, Direction::Incoming));
+        assert_eq!(
+            idempotency_key(&a, Direction::Outgoing),
+            idempotency_key(&b, Direction::Incoming)
+        );
         assert!(idempotency_key(&a, Direction::Outgoing).starts_with("m1-"));
         assert_eq!(idempotency_key(&a, Direction::Outgoing).len(), 35);
     }
@@ -271,16 +311,28 @@ mod tests {
     fn content_key_changes_with_content_not_recipient_order() {
         let mk = |to: Vec<&str>, subject: &str| {
             let data = ComposeData {
-                to: to.into_iter().map(|s| crate::email::AddressInput::Text(s.into())).collect(),
+                to: to
+                    .into_iter()
+                    .map(|s| crate::email::AddressInput::Text(s.into()))
+                    .collect(),
                 subject: Some(subject.into()),
                 draft_id: Some("r-1".into()),
                 ..Default::default()
             };
             Email::from_compose(&data).unwrap()
         };
-        let k1 = idempotency_key(&mk(vec!["a@x.example", "b@x.example"], "Hi"), Direction::Outgoing);
-        let k2 = idempotency_key(&mk(vec!["B@x.example", "a@x.example"], "Hi"), Direction::Outgoing);
-        let k3 = idempotency_key(&mk(vec!["a@x.example", "b@x.example"], "Hi!"), Direction::Outgoing);
+        let k1 = idempotency_key(
+            &mk(vec!["a@x.example", "b@x.example"], "Hi"),
+            Direction::Outgoing,
+        );
+        let k2 = idempotency_key(
+            &mk(vec!["B@x.example", "a@x.example"], "Hi"),
+            Direction::Outgoing,
+        );
+        let k3 = idempotency_key(
+            &mk(vec!["a@x.example", "b@x.example"], "Hi!"),
+            Direction::Outgoing,
+        );
         assert_eq!(k1, k2);
         assert_ne!(k1, k3);
         assert!(k1.starts_with("c1-"));
@@ -295,8 +347,12 @@ mod tests {
         })
         .unwrap();
         let before = idempotency_key_ignoring(&e, Direction::Outgoing, &["log@bcc.crm.example"]);
-        e.bcc.push(crate::address::Mailbox::parse("log@bcc.crm.example").unwrap());
-        assert_eq!(idempotency_key_ignoring(&e, Direction::Outgoing, &["log@bcc.crm.example"]), before);
+        e.bcc
+            .push(crate::address::Mailbox::parse("log@bcc.crm.example").unwrap());
+        assert_eq!(
+            idempotency_key_ignoring(&e, Direction::Outgoing, &["log@bcc.crm.example"]),
+            before
+        );
         assert_ne!(idempotency_key(&e, Direction::Outgoing), before);
     }
 

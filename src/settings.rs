@@ -151,7 +151,11 @@ pub struct SettingsError {
 
 impl SettingsError {
     fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        SettingsError { field: field.into(), code: code.into(), message: message.into() }
+        SettingsError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -160,13 +164,16 @@ impl Settings {
     pub fn validate(&self) -> Result<Settings, Vec<SettingsError>> {
         let mut errors = Vec::new();
         let mut out = self.clone();
-        let addr = |field: String, value: &str, errors: &mut Vec<SettingsError>| match normalize_address(value) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                errors.push(SettingsError::new(field, "invalid-address", e.to_string()));
-                None
-            }
-        };
+        let addr =
+            |field: String, value: &str, errors: &mut Vec<SettingsError>| match normalize_address(
+                value,
+            ) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    errors.push(SettingsError::new(field, "invalid-address", e.to_string()));
+                    None
+                }
+            };
         out.bcc_address = self
             .bcc_address
             .as_deref()
@@ -177,8 +184,15 @@ impl Settings {
             .as_deref()
             .filter(|s| !s.trim().is_empty())
             .and_then(|a| addr("forwardingAddress".into(), a, &mut errors));
-        if self.mode.adds_bcc() && out.bcc_address.is_none() && !errors.iter().any(|e| e.field == "bccAddress") {
-            errors.push(SettingsError::new("bccAddress", "bcc-required", "BCC mode needs the CRM's BCC address"));
+        if self.mode.adds_bcc()
+            && out.bcc_address.is_none()
+            && !errors.iter().any(|e| e.field == "bccAddress")
+        {
+            errors.push(SettingsError::new(
+                "bccAddress",
+                "bcc-required",
+                "BCC mode needs the CRM's BCC address",
+            ));
         }
         let addresses = |name: &str, list: &[String], errors: &mut Vec<SettingsError>| {
             let mut v: Vec<String> = list
@@ -192,7 +206,8 @@ impl Settings {
             v
         };
         out.user_addresses = addresses("userAddresses", &self.user_addresses, &mut errors);
-        out.never_log_addresses = addresses("neverLogAddresses", &self.never_log_addresses, &mut errors);
+        out.never_log_addresses =
+            addresses("neverLogAddresses", &self.never_log_addresses, &mut errors);
         let domains = |name: &str, list: &[String], errors: &mut Vec<SettingsError>| {
             let mut v: Vec<String> = Vec::new();
             for (i, s) in list.iter().enumerate() {
@@ -204,7 +219,11 @@ impl Settings {
                 let d = s.trim_start_matches("*.").trim_start_matches('@');
                 match normalize_domain(d) {
                     Some(d) if d.contains('.') || d.starts_with('[') => v.push(d),
-                    _ => errors.push(SettingsError::new(format!("{name}[{i}]"), "invalid-domain", format!("{s:?} is not a domain"))),
+                    _ => errors.push(SettingsError::new(
+                        format!("{name}[{i}]"),
+                        "invalid-domain",
+                        format!("{s:?} is not a domain"),
+                    )),
                 }
             }
             v.sort();
@@ -217,7 +236,11 @@ impl Settings {
             out.include_attachments = false;
         }
         if self.body_limit < 1024 {
-            errors.push(SettingsError::new("bodyLimit", "too-small", "must be at least 1024 bytes"));
+            errors.push(SettingsError::new(
+                "bodyLimit",
+                "too-small",
+                "must be at least 1024 bytes",
+            ));
         }
         if let Some(endpoint) = &self.endpoint {
             check_endpoint(endpoint, &mut errors);
@@ -244,7 +267,11 @@ impl Settings {
             return Some(ReasonCode::NeverLogAddress);
         }
         let domain = crate::address::domain_of(normalized);
-        if self.never_log_domains.iter().any(|d| domain_matches(domain, d)) {
+        if self
+            .never_log_domains
+            .iter()
+            .any(|d| domain_matches(domain, d))
+        {
             return Some(ReasonCode::NeverLogDomain);
         }
         None
@@ -254,7 +281,10 @@ impl Settings {
     pub fn is_internal(&self, normalized: &str) -> bool {
         let domain = crate::address::domain_of(normalized);
         self.user_addresses.iter().any(|a| a == normalized)
-            || self.internal_domains.iter().any(|d| domain_matches(domain, d))
+            || self
+                .internal_domains
+                .iter()
+                .any(|d| domain_matches(domain, d))
     }
 
     /// True for the mailbox owner's own addresses.
@@ -264,7 +294,11 @@ impl Settings {
 
     /// The CRM's own addresses (BCC, forwarding), normalised.
     pub fn crm_addresses(&self) -> Vec<&str> {
-        self.bcc_address.iter().chain(self.forwarding_address.iter()).map(String::as_str).collect()
+        self.bcc_address
+            .iter()
+            .chain(self.forwarding_address.iter())
+            .map(String::as_str)
+            .collect()
     }
 
     /// True for the CRM's own addresses (BCC, forwarding): never contacts.
@@ -276,7 +310,9 @@ impl Settings {
 
 fn check_endpoint(endpoint: &EndpointConfig, errors: &mut Vec<SettingsError>) {
     let (field, url) = match endpoint {
-        EndpointConfig::Local { url, .. } | EndpointConfig::Webhook { url, .. } => ("endpoint.url", url.as_str()),
+        EndpointConfig::Local { url, .. } | EndpointConfig::Webhook { url, .. } => {
+            ("endpoint.url", url.as_str())
+        }
         EndpointConfig::Hubspot { base_url, .. } => ("endpoint.baseUrl", base_url.as_str()),
     };
     if let Err((code, message)) = check_endpoint_url_coded(url) {
@@ -303,11 +339,17 @@ pub fn check_endpoint_url(url: &str) -> Result<(), String> {
 
 fn check_endpoint_url_coded(url: &str) -> Result<(), (&'static str, String)> {
     let url = url.trim();
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| ("invalid-url", format!("{url:?} is not a URL (it needs https://)")))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        (
+            "invalid-url",
+            format!("{url:?} is not a URL (it needs https://)"),
+        )
+    })?;
     let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = host_port.rsplit_once('@').map(|(_, h)| h).unwrap_or(host_port);
+    let host_port = host_port
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(host_port);
     let host = if let Some(v6) = host_port.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
     } else {
@@ -348,7 +390,10 @@ mod tests {
         assert_eq!(s.attachment_limit, 50 * 1024 * 1024);
         assert!(!s.log_internal_only);
         assert!(s.log_by_default);
-        assert!(matches!(s.endpoint_or_default(), EndpointConfig::Local { .. }));
+        assert!(matches!(
+            s.endpoint_or_default(),
+            EndpointConfig::Local { .. }
+        ));
     }
 
     #[test]
@@ -356,23 +401,47 @@ mod tests {
         let s = Settings {
             mode: LogMode::Bcc,
             never_log_addresses: vec!["Boss@Example.com".into(), "broken".into()],
-            never_log_domains: vec!["@Competitor.example".into(), "*.rivals.example".into(), "not a domain".into()],
+            never_log_domains: vec![
+                "@Competitor.example".into(),
+                "*.rivals.example".into(),
+                "not a domain".into(),
+            ],
             internal_domains: vec!["OurCo.example".into()],
             ..Settings::default()
         };
         let errors = s.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["bccAddress", "neverLogAddresses[1]", "neverLogDomains[2]"]);
+        assert_eq!(
+            fields,
+            vec!["bccAddress", "neverLogAddresses[1]", "neverLogDomains[2]"]
+        );
         let codes: Vec<_> = errors.iter().map(|e| e.code.as_str()).collect();
-        assert_eq!(codes, vec!["bcc-required", "invalid-address", "invalid-domain"]);
+        assert_eq!(
+            codes,
+            vec!["bcc-required", "invalid-address", "invalid-domain"]
+        );
 
-        let ok = Settings { bcc_address: Some("Log@Bcc.CRM.example".into()), never_log_addresses: vec!["Boss@Example.com".into()], never_log_domains: vec!["@Competitor.example".into(), "*.rivals.example".into()], ..s }
-            .validate()
-            .unwrap();
+        let ok = Settings {
+            bcc_address: Some("Log@Bcc.CRM.example".into()),
+            never_log_addresses: vec!["Boss@Example.com".into()],
+            never_log_domains: vec!["@Competitor.example".into(), "*.rivals.example".into()],
+            ..s
+        }
+        .validate()
+        .unwrap();
         assert_eq!(ok.bcc_address.as_deref(), Some("log@bcc.crm.example"));
-        assert_eq!(ok.never_log_domains, vec!["competitor.example", "rivals.example"]);
-        assert_eq!(ok.never_log_reason("boss@example.com"), Some(ReasonCode::NeverLogAddress));
-        assert_eq!(ok.never_log_reason("x@eu.rivals.example"), Some(ReasonCode::NeverLogDomain));
+        assert_eq!(
+            ok.never_log_domains,
+            vec!["competitor.example", "rivals.example"]
+        );
+        assert_eq!(
+            ok.never_log_reason("boss@example.com"),
+            Some(ReasonCode::NeverLogAddress)
+        );
+        assert_eq!(
+            ok.never_log_reason("x@eu.rivals.example"),
+            Some(ReasonCode::NeverLogDomain)
+        );
         assert_eq!(ok.never_log_reason("x@notrivals.example"), None);
         assert!(ok.is_internal("anyone@ourco.example"));
     }
@@ -388,17 +457,30 @@ mod tests {
         assert!(check_endpoint_url("ftp://x").is_err());
         assert!(check_endpoint_url("crm.example").is_err());
         let s = Settings {
-            endpoint: Some(EndpointConfig::Webhook { url: "http://crm.example".into(), secret: " ".into() }),
+            endpoint: Some(EndpointConfig::Webhook {
+                url: "http://crm.example".into(),
+                secret: " ".into(),
+            }),
             ..Settings::default()
         };
         let errors = s.validate().unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
-        assert_eq!(fields, vec![("endpoint.url", "https-required"), ("endpoint.secret", "required")]);
+        let fields: Vec<_> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("endpoint.url", "https-required"),
+                ("endpoint.secret", "required")
+            ]
+        );
     }
 
     #[test]
     fn endpoint_json_shape() {
-        let e: EndpointConfig = serde_json::from_str(r#"{"type":"hubspot","token":"pat-x"}"#).unwrap();
+        let e: EndpointConfig =
+            serde_json::from_str(r#"{"type":"hubspot","token":"pat-x"}"#).unwrap();
         assert_eq!(
             e,
             EndpointConfig::Hubspot {

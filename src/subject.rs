@@ -101,14 +101,33 @@ mod tests {
 
     #[test]
     fn leaves_ordinary_colons_alone() {
-        assert_eq!(strip_prefixes("Meeting: Tuesday 10:00").0, "Meeting: Tuesday 10:00");
-        assert_eq!(strip_prefixes("Agenda for the quarterly review: draft").0, "Agenda for the quarterly review: draft");
+        assert_eq!(
+            strip_prefixes("Meeting: Tuesday 10:00").0,
+            "Meeting: Tuesday 10:00"
+        );
+        assert_eq!(
+            strip_prefixes("Agenda for the quarterly review: draft").0,
+            "Agenda for the quarterly review: draft"
+        );
         assert_eq!(strip_prefixes("Re:").0, "");
     }
 
     #[test]
     fn forward_detection_looks_at_the_outer_prefix() {
-        for s in ["Fwd: x", "FW: x", "WG: x", "TR: x", "RV: x", "VS: x", "Doorst: x", "PD: x", "I: x", "転送: x", "转发: x", "Fwd: Re: x"] {
+        for s in [
+            "Fwd: x",
+            "FW: x",
+            "WG: x",
+            "TR: x",
+            "RV: x",
+            "VS: x",
+            "Doorst: x",
+            "PD: x",
+            "I: x",
+            "転送: x",
+            "转发: x",
+            "Fwd: Re: x",
+        ] {
             assert!(is_forward_subject(s), "{s}");
         }
         for s in ["Re: x", "Odp: x", "AW: Fwd: x", "x", "Forward planning"] {
@@ -118,7 +137,10 @@ mod tests {
 
     #[test]
     fn normalised_subjects_match_across_prefixes_and_spacing() {
-        assert_eq!(normalize_subject("RE: AW:  Angebot  Q3"), normalize_subject("angebot q3"));
+        assert_eq!(
+            normalize_subject("RE: AW:  Angebot  Q3"),
+            normalize_subject("angebot q3")
+        );
         assert_eq!(normalize_subject("Fwd: Report (fwd)"), "report");
         assert_eq!(normalize_subject("Re: ZAMÓWIENIE"), "zamówienie");
     }

@@ -60,13 +60,19 @@ pub struct TrackerLimits {
 
 impl Default for TrackerLimits {
     fn default() -> Self {
-        TrackerLimits { capacity: DEFAULT_CAPACITY, max_age_ms: DEFAULT_MAX_AGE_MS }
+        TrackerLimits {
+            capacity: DEFAULT_CAPACITY,
+            max_age_ms: DEFAULT_MAX_AGE_MS,
+        }
     }
 }
 
 impl TrackerLimits {
     fn sanitized(self) -> Self {
-        TrackerLimits { capacity: self.capacity.max(1), max_age_ms: self.max_age_ms.max(0) }
+        TrackerLimits {
+            capacity: self.capacity.max(1),
+            max_age_ms: self.max_age_ms.max(0),
+        }
     }
 }
 
@@ -104,7 +110,11 @@ pub enum StateError {
     #[error("saved data is not {what} (unrecognised header)")]
     WrongFormat { what: &'static str },
     #[error("saved {what} uses format version {found}; this version of Mailtrail reads version {supported}")]
-    UnsupportedVersion { what: &'static str, found: u64, supported: u64 },
+    UnsupportedVersion {
+        what: &'static str,
+        found: u64,
+        supported: u64,
+    },
     #[error("saved {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -124,7 +134,10 @@ impl StateError {
 const WHAT: &str = "thread tracker state";
 
 fn corrupt(detail: impl Into<String>) -> StateError {
-    StateError::Corrupt { what: WHAT, detail: detail.into() }
+    StateError::Corrupt {
+        what: WHAT,
+        detail: detail.into(),
+    }
 }
 
 /// One remembered thread. Ids are hashes (see [`stable_hash`]). One allocation per thread:
@@ -290,7 +303,9 @@ impl IdIndex {
     }
 
     fn slots_for(entries: usize) -> usize {
-        (entries.saturating_mul(5) / 4 + 1).next_power_of_two().max(16)
+        (entries.saturating_mul(5) / 4 + 1)
+            .next_power_of_two()
+            .max(16)
     }
 
     fn reserve(&mut self, additional: usize) {
@@ -361,7 +376,9 @@ impl IdIndex {
         if self.slots.is_empty() || *key == EMPTY {
             return None;
         }
-        let (mut hole, true) = self.find(*key) else { return None };
+        let (mut hole, true) = self.find(*key) else {
+            return None;
+        };
         let removed = self.slots[hole].1;
         let mask = self.mask();
         let mut j = (hole + 1) & mask;
@@ -396,7 +413,9 @@ pub struct ThreadTracker {
 impl PartialEq for ThreadTracker {
     /// Same limits, same threads with the same ids and times. The revision counter is not state.
     fn eq(&self, other: &Self) -> bool {
-        self.limits == other.limits && self.next_thread == other.next_thread && self.threads == other.threads
+        self.limits == other.limits
+            && self.next_thread == other.next_thread
+            && self.threads == other.threads
     }
 }
 
@@ -436,7 +455,9 @@ impl EmailKeys {
         // Every considered id is looked up (to find the thread), but only the root and the
         // newest ids are added: older ones would be dropped again at once.
         let lookup_only = if message_ids.len() > MAX_MESSAGE_IDS_PER_THREAD {
-            message_ids.drain(1..message_ids.len() - (MAX_MESSAGE_IDS_PER_THREAD - 1)).collect()
+            message_ids
+                .drain(1..message_ids.len() - (MAX_MESSAGE_IDS_PER_THREAD - 1))
+                .collect()
         } else {
             Vec::new()
         };
@@ -447,11 +468,20 @@ impl EmailKeys {
         if let Some(d) = non_blank(email.draft_id.as_deref()) {
             handles.push(stable_hash(NS_DRAFT, d));
         }
-        EmailKeys { message_ids, lookup_only, handles, subject: subject_hash(&email.subject) }
+        EmailKeys {
+            message_ids,
+            lookup_only,
+            handles,
+            subject: subject_hash(&email.subject),
+        }
     }
 
     fn all(&self) -> impl Iterator<Item = u64> + '_ {
-        self.message_ids.iter().chain(&self.lookup_only).chain(&self.handles).copied()
+        self.message_ids
+            .iter()
+            .chain(&self.lookup_only)
+            .chain(&self.handles)
+            .copied()
     }
 }
 
@@ -466,13 +496,19 @@ fn considered_references(references: &[String]) -> impl Iterator<Item = &String>
     } else {
         1
     };
-    references.iter().take(1).chain(references.iter().skip(skip_from))
+    references
+        .iter()
+        .take(1)
+        .chain(references.iter().skip(skip_from))
 }
 
 /// The 64-bit hash identifiers are stored as: the first 8 bytes (little-endian) of
 /// SHA-256(namespace byte ‖ UTF-8 text). Identical on every platform; part of the format.
 fn stable_hash(namespace: u8, text: &str) -> u64 {
-    let digest = Sha256::new().chain_update([namespace]).chain_update(text.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update([namespace])
+        .chain_update(text.as_bytes())
+        .finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     // 0 marks an empty slot in the index; one hash in 2^64 is moved to 1.
@@ -527,7 +563,10 @@ impl ThreadTracker {
     /// Returns the thread's id.
     pub fn track(&mut self, email: &Email, now_ms: i64) -> u64 {
         let keys = EmailKeys::of(email);
-        let mut found: Vec<u64> = keys.all().filter_map(|h| self.index.get(&h).copied()).collect();
+        let mut found: Vec<u64> = keys
+            .all()
+            .filter_map(|h| self.index.get(&h).copied())
+            .collect();
         found.sort_unstable();
         found.dedup();
 
@@ -536,7 +575,14 @@ impl ThreadTracker {
             None => {
                 let id = self.next_thread;
                 self.next_thread += 1;
-                self.threads.insert(id, Thread { logged_at: now_ms, last_used: now_ms, ..Thread::default() });
+                self.threads.insert(
+                    id,
+                    Thread {
+                        logged_at: now_ms,
+                        last_used: now_ms,
+                        ..Thread::default()
+                    },
+                );
                 self.lru.insert((now_ms, id));
                 id
             }
@@ -562,7 +608,11 @@ impl ThreadTracker {
     /// [`touch`](Self::touch) when the match is used.
     pub fn match_reply(&self, email: &Email) -> Option<ThreadMatch> {
         let found = |thread: u64, by: MatchedBy| {
-            self.threads.get(&thread).map(|t| ThreadMatch { thread, by, logged_at: t.logged_at })
+            self.threads.get(&thread).map(|t| ThreadMatch {
+                thread,
+                by,
+                logged_at: t.logged_at,
+            })
         };
         for id in email.in_reply_to.iter().take(MAX_REFERENCES_CONSIDERED) {
             if let Some(&t) = self.index.get(&stable_hash(NS_MESSAGE_ID, id)) {
@@ -571,7 +621,9 @@ impl ThreadTracker {
         }
         let refs = &email.references;
         let newest_first = refs.iter().rev().take(MAX_REFERENCES_CONSIDERED - 1);
-        let root = refs.first().filter(|_| refs.len() >= MAX_REFERENCES_CONSIDERED);
+        let root = refs
+            .first()
+            .filter(|_| refs.len() >= MAX_REFERENCES_CONSIDERED);
         for id in newest_first.chain(root) {
             if let Some(&t) = self.index.get(&stable_hash(NS_MESSAGE_ID, id)) {
                 return found(t, MatchedBy::References);
@@ -588,7 +640,9 @@ impl ThreadTracker {
 
     /// The thread that knows this Message-ID, if any.
     pub fn thread_of_message_id(&self, message_id: &str) -> Option<u64> {
-        self.index.get(&stable_hash(NS_MESSAGE_ID, message_id)).copied()
+        self.index
+            .get(&stable_hash(NS_MESSAGE_ID, message_id))
+            .copied()
     }
 
     /// When the thread was last logged (ms), if it is remembered.
@@ -657,7 +711,9 @@ impl ThreadTracker {
 
     /// Moves `thread` to `now_ms` in the LRU order (never backwards). Returns whether it moved.
     fn set_last_used(&mut self, thread: u64, now_ms: i64) -> bool {
-        let Some(t) = self.threads.get_mut(&thread) else { return false };
+        let Some(t) = self.threads.get_mut(&thread) else {
+            return false;
+        };
         if now_ms <= t.last_used {
             return false;
         }
@@ -679,7 +735,9 @@ impl ThreadTracker {
     }
 
     fn merge_into(&mut self, survivor: u64, other: u64) {
-        let Some(o) = self.remove_thread(other) else { return };
+        let Some(o) = self.remove_thread(other) else {
+            return;
+        };
         let keys = EmailKeys {
             message_ids: o.message_ids().to_vec(),
             lookup_only: Vec::new(),
@@ -704,7 +762,9 @@ impl ThreadTracker {
     }
 
     fn add_keys_without_subject(&mut self, thread: u64, keys: &EmailKeys) {
-        let Some(t) = self.threads.get_mut(&thread) else { return };
+        let Some(t) = self.threads.get_mut(&thread) else {
+            return;
+        };
         let mut dropped = Vec::new();
         for &h in &keys.message_ids {
             dropped.extend(t.add_message_id(h));
@@ -741,7 +801,9 @@ impl ThreadTracker {
         put_varint(&mut out, self.lru.len() as u64);
         let mut previous = base;
         for &(last_used, id) in &self.lru {
-            let Some(t) = self.threads.get(&id) else { continue };
+            let Some(t) = self.threads.get(&id) else {
+                continue;
+            };
             put_varint(&mut out, id);
             // Non-negative: the LRU set is ordered by time.
             put_varint(&mut out, last_used.wrapping_sub(previous) as u64);
@@ -788,9 +850,14 @@ impl ThreadTracker {
         let mut stored = [0u8; CHECKSUM_LEN];
         stored.copy_from_slice(sum);
         if u64::from_le_bytes(stored) != checksum(body) {
-            return Err(corrupt("checksum mismatch (the data was cut short or altered)"));
+            return Err(corrupt(
+                "checksum mismatch (the data was cut short or altered)",
+            ));
         }
-        decode_body(Reader { bytes: body, pos: MAGIC.len() + 1 })
+        decode_body(Reader {
+            bytes: body,
+            pos: MAGIC.len() + 1,
+        })
     }
 }
 
@@ -804,8 +871,13 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
     let base = unzigzag(r.varint()?);
     let count = r.varint()?;
     // Never trust a count for allocation: a thread takes at least 7 bytes.
-    let plausible = usize::try_from(count).unwrap_or(usize::MAX).min(r.remaining() / 7);
-    let mut tracker = ThreadTracker::new(TrackerLimits { capacity, max_age_ms });
+    let plausible = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(r.remaining() / 7);
+    let mut tracker = ThreadTracker::new(TrackerLimits {
+        capacity,
+        max_age_ms,
+    });
     tracker.next_thread = next_thread;
     tracker.threads.reserve(plausible);
     let mut ids = Vec::with_capacity(plausible.saturating_mul(4));
@@ -824,8 +896,9 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
         }
         previous = Some((last_used, id));
         highest_id = highest_id.max(id);
-        let logged_at =
-            last_used.checked_sub(unzigzag(r.varint()?)).ok_or_else(|| corrupt("time out of range"))?;
+        let logged_at = last_used
+            .checked_sub(unzigzag(r.varint()?))
+            .ok_or_else(|| corrupt("time out of range"))?;
         let n_messages = r.count(MAX_MESSAGE_IDS_PER_THREAD, "message ids")?;
         let n_handles = r.count(MAX_HANDLES_PER_THREAD, "thread handles")?;
         let n_subjects = r.count(MAX_SUBJECTS_PER_THREAD, "subjects")?;
@@ -849,7 +922,12 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
         for slot in thread.subjects.iter_mut().take(n_subjects) {
             *slot = r.u32_le()?;
         }
-        if thread.subjects().iter().enumerate().any(|(i, s)| thread.subjects()[..i].contains(s)) {
+        if thread
+            .subjects()
+            .iter()
+            .enumerate()
+            .any(|(i, s)| thread.subjects()[..i].contains(s))
+        {
             return Err(corrupt("a thread lists the same subject twice"));
         }
         if tracker.threads.insert(id, thread).is_some() {
@@ -863,7 +941,8 @@ fn decode_body(mut r: Reader<'_>) -> Result<ThreadTracker, StateError> {
     if count > 0 && highest_id >= next_thread {
         return Err(corrupt("next thread id is not above the existing ones"));
     }
-    tracker.index = IdIndex::from_pairs(ids).map_err(|_| corrupt("an id belongs to two threads"))?;
+    tracker.index =
+        IdIndex::from_pairs(ids).map_err(|_| corrupt("an id belongs to two threads"))?;
     // Already sorted (checked above): the set is built in one pass.
     tracker.lru = lru.into_iter().collect();
     tracker.evict_over_capacity(None);
@@ -882,8 +961,14 @@ impl Reader<'_> {
     }
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N], StateError> {
-        let end = self.pos.checked_add(N).ok_or(StateError::Truncated { what: WHAT })?;
-        let slice = self.bytes.get(self.pos..end).ok_or_else(|| corrupt("a thread is cut short"))?;
+        let end = self
+            .pos
+            .checked_add(N)
+            .ok_or(StateError::Truncated { what: WHAT })?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or_else(|| corrupt("a thread is cut short"))?;
         let mut out = [0u8; N];
         out.copy_from_slice(slice);
         self.pos = end;
@@ -978,10 +1063,22 @@ mod tests {
 
     #[test]
     fn varints_and_zigzag_round_trip_at_the_edges() {
-        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX - 1, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let mut buf = Vec::new();
             put_varint(&mut buf, v);
-            let mut r = Reader { bytes: &buf, pos: 0 };
+            let mut r = Reader {
+                bytes: &buf,
+                pos: 0,
+            };
             assert_eq!(r.varint(), Ok(v));
             assert_eq!(r.remaining(), 0);
         }
@@ -989,11 +1086,17 @@ mod tests {
             assert_eq!(unzigzag(zigzag(v)), v);
         }
         // 11 continuation bytes, and a 10th byte carrying more than the 64th bit.
-        let mut r = Reader { bytes: &[0xFF; 11], pos: 0 };
+        let mut r = Reader {
+            bytes: &[0xFF; 11],
+            pos: 0,
+        };
         assert!(r.varint().is_err());
         let mut too_big = vec![0xFF; 9];
         too_big.push(0x02);
-        let mut r = Reader { bytes: &too_big, pos: 0 };
+        let mut r = Reader {
+            bytes: &too_big,
+            pos: 0,
+        };
         assert!(r.varint().is_err());
     }
 
@@ -1002,7 +1105,10 @@ mod tests {
     /// (`printf 'mabc@example.com' | sha256sum`).
     #[test]
     fn stable_hash_is_pinned() {
-        assert_eq!(stable_hash(NS_MESSAGE_ID, "abc@example.com").to_le_bytes(), PINNED_ABC);
+        assert_eq!(
+            stable_hash(NS_MESSAGE_ID, "abc@example.com").to_le_bytes(),
+            PINNED_ABC
+        );
     }
     const PINNED_ABC: [u8; 8] = [0x6d, 0x29, 0xbe, 0x5d, 0x96, 0xd3, 0x82, 0x8d];
 
@@ -1072,7 +1178,11 @@ mod tests {
             if next() % 3 == 0 {
                 assert_eq!(index.remove(&key), model.remove(&key), "step {step}");
             } else {
-                assert_eq!(index.insert(key, step), model.insert(key, step), "step {step}");
+                assert_eq!(
+                    index.insert(key, step),
+                    model.insert(key, step),
+                    "step {step}"
+                );
             }
             assert_eq!(index.len(), model.len());
             if step % 1_000 == 0 {
@@ -1091,8 +1201,9 @@ mod tests {
 
     #[test]
     fn bulk_loading_the_index_sorts_by_home_and_refuses_duplicates() {
-        let mut pairs: Vec<(u64, u64)> =
-            (1..=5_000u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, i)).collect();
+        let mut pairs: Vec<(u64, u64)> = (1..=5_000u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, i))
+            .collect();
         let mut sorted = pairs.clone();
         sort_by_top_bits(&mut sorted);
         assert!(sorted.windows(2).all(|w| w[0].0 >> 48 <= w[1].0 >> 48));
@@ -1102,7 +1213,10 @@ mod tests {
             assert_eq!(index.get(k), Some(v));
         }
         pairs.push((pairs[10].0, 99_999));
-        assert_eq!(IdIndex::from_pairs(pairs.clone()).map(|i| i.len()), Err(pairs[10].0));
+        assert_eq!(
+            IdIndex::from_pairs(pairs.clone()).map(|i| i.len()),
+            Err(pairs[10].0)
+        );
     }
 
     /// The index, the LRU set and the threads always agree, whatever sequence of calls.
@@ -1110,7 +1224,10 @@ mod tests {
         let mut expected_index = HashMap::new();
         for (&id, thread) in &t.threads {
             assert!(id < t.next_thread);
-            assert!(t.lru.contains(&(thread.last_used, id)), "thread {id} missing from the LRU set");
+            assert!(
+                t.lru.contains(&(thread.last_used, id)),
+                "thread {id} missing from the LRU set"
+            );
             assert!(thread.message_ids().len() <= MAX_MESSAGE_IDS_PER_THREAD);
             assert!(thread.handles().len() <= MAX_HANDLES_PER_THREAD);
             for &h in &thread.ids {
@@ -1137,7 +1254,10 @@ mod tests {
             seed % n
         };
         for round in 0..20 {
-            let limits = TrackerLimits { capacity: 1 + next(40) as usize, max_age_ms: 50 + next(500) as i64 };
+            let limits = TrackerLimits {
+                capacity: 1 + next(40) as usize,
+                max_age_ms: 50 + next(500) as i64,
+            };
             let mut t = ThreadTracker::new(limits);
             let mut now = 1_000i64;
             for step in 0..400 {
@@ -1171,7 +1291,10 @@ mod tests {
                         t.evict_expired(now);
                     }
                     _ => {
-                        let limits = TrackerLimits { capacity: 1 + next(40) as usize, ..t.limits() };
+                        let limits = TrackerLimits {
+                            capacity: 1 + next(40) as usize,
+                            ..t.limits()
+                        };
                         t.set_limits(limits);
                     }
                 }
@@ -1186,7 +1309,10 @@ mod tests {
         let got: Vec<&String> = considered_references(&refs).collect();
         assert_eq!(got.len(), MAX_REFERENCES_CONSIDERED);
         assert_eq!(got[0], "r0@x");
-        assert_eq!(got[1], &format!("r{}@x", 500 - (MAX_REFERENCES_CONSIDERED - 1)));
+        assert_eq!(
+            got[1],
+            &format!("r{}@x", 500 - (MAX_REFERENCES_CONSIDERED - 1))
+        );
         assert_eq!(got.last().map(|s| s.as_str()), Some("r499@x"));
         let short: Vec<String> = vec!["a@x".into(), "b@x".into()];
         assert_eq!(considered_references(&short).count(), 2);

@@ -46,7 +46,14 @@ mod tests {
 
     #[test]
     fn calendar_parts() {
-        let p = |y, mo, d, h, mi, s| UtcParts { year: y, month: mo, day: d, hour: h, minute: mi, second: s };
+        let p = |y, mo, d, h, mi, s| UtcParts {
+            year: y,
+            month: mo,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+        };
         assert_eq!(utc_parts(0), p(1970, 1, 1, 0, 0, 0));
         assert_eq!(utc_parts(1_772_500_500_000), p(2026, 3, 3, 1, 15, 0));
         assert_eq!(utc_parts(951_782_400_000), p(2000, 2, 29, 0, 0, 0));

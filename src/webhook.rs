@@ -64,7 +64,9 @@ pub fn verify(
     now_seconds: i64,
     tolerance_seconds: i64,
 ) -> Result<(), VerifyError> {
-    let ts_text = timestamp_header.ok_or(VerifyError::MissingTimestamp)?.trim();
+    let ts_text = timestamp_header
+        .ok_or(VerifyError::MissingTimestamp)?
+        .trim();
     let timestamp: i64 = ts_text.parse().map_err(|_| VerifyError::BadTimestamp)?;
     let skew = now_seconds.saturating_sub(timestamp);
     if skew.abs() > tolerance_seconds {
@@ -83,7 +85,11 @@ pub fn verify(
             }
         }
     }
-    Err(if saw_v1 { VerifyError::Mismatch } else { VerifyError::NoV1Signature })
+    Err(if saw_v1 {
+        VerifyError::Mismatch
+    } else {
+        VerifyError::NoV1Signature
+    })
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -105,7 +111,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The signed POST for a record. `body` is the record's JSON, serialised once so the signature
 /// covers exactly the bytes sent.
-pub fn request(url: &str, secret: &str, record: &Record, now_seconds: i64) -> Result<HttpRequest, serde_json::Error> {
+pub fn request(
+    url: &str,
+    secret: &str,
+    record: &Record,
+    now_seconds: i64,
+) -> Result<HttpRequest, serde_json::Error> {
     let body = serde_json::to_string(record)?;
     let signature = sign(secret.as_bytes(), now_seconds, body.as_bytes());
     Ok(HttpRequest::post_json(url, body)
@@ -132,17 +143,68 @@ mod tests {
         let body = br#"{"a":1}"#;
         let now = 1_800_000_000;
         let sig = sign(b"k", now, body);
-        assert_eq!(verify(b"k", Some(&now.to_string()), Some(&sig), body, now, 300), Ok(()));
+        assert_eq!(
+            verify(b"k", Some(&now.to_string()), Some(&sig), body, now, 300),
+            Ok(())
+        );
         // rotation: the second value matches
         let rotated = format!("v1=00ff, {sig}");
-        assert_eq!(verify(b"k", Some(&now.to_string()), Some(&rotated), body, now + 299, 300), Ok(()));
-        assert_eq!(verify(b"other", Some(&now.to_string()), Some(&sig), body, now, 300), Err(VerifyError::Mismatch));
-        assert_eq!(verify(b"k", Some(&now.to_string()), Some(&sig), br#"{"a":2}"#, now, 300), Err(VerifyError::Mismatch));
-        assert_eq!(verify(b"k", Some(&now.to_string()), Some(&sig), body, now + 301, 300), Err(VerifyError::OutsideWindow(301)));
-        assert_eq!(verify(b"k", None, Some(&sig), body, now, 300), Err(VerifyError::MissingTimestamp));
-        assert_eq!(verify(b"k", Some("abc"), Some(&sig), body, now, 300), Err(VerifyError::BadTimestamp));
-        assert_eq!(verify(b"k", Some(&now.to_string()), None, body, now, 300), Err(VerifyError::MissingSignature));
-        assert_eq!(verify(b"k", Some(&now.to_string()), Some("v0=ab"), body, now, 300), Err(VerifyError::NoV1Signature));
-        assert_eq!(verify(b"k", Some(&now.to_string()), Some("v1=zz"), body, now, 300), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(
+                b"k",
+                Some(&now.to_string()),
+                Some(&rotated),
+                body,
+                now + 299,
+                300
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(b"other", Some(&now.to_string()), Some(&sig), body, now, 300),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify(
+                b"k",
+                Some(&now.to_string()),
+                Some(&sig),
+                br#"{"a":2}"#,
+                now,
+                300
+            ),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify(
+                b"k",
+                Some(&now.to_string()),
+                Some(&sig),
+                body,
+                now + 301,
+                300
+            ),
+            Err(VerifyError::OutsideWindow(301))
+        );
+        assert_eq!(
+            verify(b"k", None, Some(&sig), body, now, 300),
+            Err(VerifyError::MissingTimestamp)
+        );
+        assert_eq!(
+            verify(b"k", Some("abc"), Some(&sig), body, now, 300),
+            Err(VerifyError::BadTimestamp)
+        );
+        assert_eq!(
+            verify(b"k", Some(&now.to_string()), None, body, now, 300),
+            Err(VerifyError::MissingSignature)
+        );
+        assert_eq!(
+            verify(b"k", Some(&now.to_string()), Some("v0=ab"), body, now, 300),
+            Err(VerifyError::NoV1Signature)
+        );
+        assert_eq!(
+            verify(b"k", Some(&now.to_string()), Some("v1=zz"), body, now, 300),
+            Err(VerifyError::Mismatch)
+        );
     }
 }

@@ -17,16 +17,34 @@ fn every_charset_fixture_decodes_exactly() {
             continue;
         }
         let raw = std::fs::read(&path).expect("read");
-        let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).expect("json")).expect("valid json");
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("json")).expect("json"),
+        )
+        .expect("valid json");
         let email = Email::from_raw(&raw, ParseOptions::default()).expect("parses");
         let name = path.display();
-        assert_eq!(email.subject, expected["subject"].as_str().unwrap(), "{name}: subject");
+        assert_eq!(
+            email.subject,
+            expected["subject"].as_str().unwrap(),
+            "{name}: subject"
+        );
         let from = email.from.as_ref().expect("from");
-        assert_eq!(from.name.as_deref(), expected["fromName"].as_str(), "{name}: from name");
-        assert_eq!(from.normalized, expected["from"].as_str().unwrap(), "{name}: from address");
+        assert_eq!(
+            from.name.as_deref(),
+            expected["fromName"].as_str(),
+            "{name}: from name"
+        );
+        assert_eq!(
+            from.normalized,
+            expected["from"].as_str().unwrap(),
+            "{name}: from address"
+        );
         if let Some(to_name) = expected["toName"].as_str() {
-            assert_eq!(email.to[0].name.as_deref(), Some(to_name), "{name}: to name");
+            assert_eq!(
+                email.to[0].name.as_deref(),
+                Some(to_name),
+                "{name}: to name"
+            );
         }
         let body = email.text.as_deref().unwrap_or("").replace("\r\n", "\n");
         assert_eq!(body, expected["body"].as_str().unwrap(), "{name}: body");

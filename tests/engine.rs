@@ -41,16 +41,30 @@ struct Scripted {
 
 impl Scripted {
     fn answer(&self, status: u16, body: &str) -> &Self {
-        self.answers.borrow_mut().push_back(Ok(HttpResponse { status, headers: vec![], body: body.into() }));
+        self.answers.borrow_mut().push_back(Ok(HttpResponse {
+            status,
+            headers: vec![],
+            body: body.into(),
+        }));
         self
     }
     fn answer_with(&self, status: u16, headers: &[(&str, &str)], body: &str) -> &Self {
-        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        self.answers.borrow_mut().push_back(Ok(HttpResponse { status, headers, body: body.into() }));
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.answers.borrow_mut().push_back(Ok(HttpResponse {
+            status,
+            headers,
+            body: body.into(),
+        }));
         self
     }
     fn fail(&self, maybe_sent: bool) -> &Self {
-        self.answers.borrow_mut().push_back(Err(TransportError { message: "connection refused".into(), maybe_sent }));
+        self.answers.borrow_mut().push_back(Err(TransportError {
+            message: "connection refused".into(),
+            maybe_sent,
+        }));
         self
     }
     fn requests(&self) -> Vec<HttpRequest> {
@@ -61,10 +75,12 @@ impl Scripted {
 impl Transport for Scripted {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         self.seen.borrow_mut().push(request);
-        self.answers
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or_else(|| Err(TransportError { message: "no scripted answer".into(), maybe_sent: false }))
+        self.answers.borrow_mut().pop_front().unwrap_or_else(|| {
+            Err(TransportError {
+                message: "no scripted answer".into(),
+                maybe_sent: false,
+            })
+        })
     }
 }
 
@@ -80,7 +96,10 @@ fn settings(endpoint: EndpointConfig) -> Settings {
 }
 
 fn local() -> EndpointConfig {
-    EndpointConfig::Local { url: "http://127.0.0.1:8787".into(), token: "tok".into() }
+    EndpointConfig::Local {
+        url: "http://127.0.0.1:8787".into(),
+        token: "tok".into(),
+    }
 }
 
 fn hubspot(token: &str) -> EndpointConfig {
@@ -95,7 +114,9 @@ fn hubspot(token: &str) -> EndpointConfig {
 fn compose(draft: &str) -> Email {
     Email::from_compose(&ComposeData {
         from: Some(AddressInput::Text("Me <me@ourco.example>".into())),
-        to: vec![AddressInput::Text("Doe, Jane <jane@customer.example>".into())],
+        to: vec![AddressInput::Text(
+            "Doe, Jane <jane@customer.example>".into(),
+        )],
         subject: Some("Offer".into()),
         html: Some("<p>Hello</p>".into()),
         draft_id: Some(draft.into()),
@@ -106,11 +127,20 @@ fn compose(draft: &str) -> Email {
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn send(engine: &mut Engine, email: &Email) -> mailtrail::engine::Outcome {
-    engine.process(email, Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &ProcessOptions::default())
+    engine.process(
+        email,
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &ProcessOptions::default(),
+    )
 }
 
 #[test]
@@ -119,20 +149,36 @@ fn local_endpoint_gets_a_signed_request_and_the_record_is_done_once() {
     let outcome = send(&mut engine, &compose("d1"));
     assert!(outcome.queued);
     let key = outcome.record.as_ref().unwrap().idempotency_key.clone();
-    assert!(!engine.take_changes().is_empty(), "the queued record is a change to persist");
+    assert!(
+        !engine.take_changes().is_empty(),
+        "the queued record is a change to persist"
+    );
 
     let t = Scripted::default();
     t.answer(201, r#"{"id":"42","duplicate":false}"#);
     let report = block_on(delivery::flush(&mut engine, &t, NOW, || 0.5));
-    assert_eq!(report, FlushReport { delivered: 1, ..Default::default() });
+    assert_eq!(
+        report,
+        FlushReport {
+            delivered: 1,
+            ..Default::default()
+        }
+    );
     let req = &t.requests()[0];
     assert_eq!(req.url, "http://127.0.0.1:8787/v1/records");
     assert_eq!(header(req, "Idempotency-Key"), Some(key.as_str()));
     assert_eq!(header(req, "Authorization"), Some("Bearer tok"));
     let ts = header(req, "Mailtrail-Timestamp").unwrap();
     assert_eq!(ts, (NOW / 1000).to_string());
-    mailtrail::webhook::verify(b"tok", Some(ts), header(req, "Mailtrail-Signature"), req.body.as_bytes(), NOW / 1000, 300)
-        .expect("signature verifies");
+    mailtrail::webhook::verify(
+        b"tok",
+        Some(ts),
+        header(req, "Mailtrail-Signature"),
+        req.body.as_bytes(),
+        NOW / 1000,
+        300,
+    )
+    .expect("signature verifies");
     let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(body["contacts"][0]["address"], "jane@customer.example");
 
@@ -152,12 +198,18 @@ fn local_endpoint_gets_a_signed_request_and_the_record_is_done_once() {
 #[test]
 fn failures_retry_or_fail_permanently_with_the_crm_message() {
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let key = send(&mut engine, &compose("d2")).record.unwrap().idempotency_key;
+    let key = send(&mut engine, &compose("d2"))
+        .record
+        .unwrap()
+        .idempotency_key;
     let t = Scripted::default();
     t.fail(false);
     let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
     assert_eq!(r.retrying, 1);
-    assert!(matches!(engine.outbox().get(&key).unwrap().state, EntryState::Retrying { .. }));
+    assert!(matches!(
+        engine.outbox().get(&key).unwrap().state,
+        EntryState::Retrying { .. }
+    ));
 
     // 429 with Retry-After: not before 120 s.
     let due_at = engine.next_wakeup().unwrap();
@@ -170,14 +222,21 @@ fn failures_retry_or_fail_permanently_with_the_crm_message() {
 
     // A 400 is permanent and keeps the endpoint's message for the user.
     let due_at = engine.next_wakeup().unwrap();
-    t.answer(400, r#"{"error":{"code":"invalid-record","message":"subject is too long"}}"#);
+    t.answer(
+        400,
+        r#"{"error":{"code":"invalid-record","message":"subject is too long"}}"#,
+    );
     let r = block_on(delivery::flush(&mut engine, &t, due_at, || 0.0));
     assert_eq!(r.failed, 1);
     let entry = engine.outbox().get(&key).unwrap();
     assert!(matches!(entry.state, EntryState::Dead { .. }));
     let err = entry.last_error.as_ref().unwrap();
     assert_eq!(err.status, Some(400));
-    assert!(err.message.contains("subject is too long"), "{}", err.message);
+    assert!(
+        err.message.contains("subject is too long"),
+        "{}",
+        err.message
+    );
     let status = engine.status();
     assert_eq!(status.queue.len(), 1, "failed records stay visible");
 
@@ -191,16 +250,42 @@ fn failures_retry_or_fail_permanently_with_the_crm_message() {
 #[test]
 fn undo_send_cancels_and_sent_ids_are_attached() {
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let opts = ProcessOptions { not_before_ms: Some(NOW + 10_000), ..Default::default() };
-    let out = engine.process(&compose("undo"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &opts);
+    let opts = ProcessOptions {
+        not_before_ms: Some(NOW + 10_000),
+        ..Default::default()
+    };
+    let out = engine.process(
+        &compose("undo"),
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &opts,
+    );
     assert!(out.queued);
-    assert!(engine.take_due(NOW + 5_000, 10).is_empty(), "held during the Undo window");
+    assert!(
+        engine.take_due(NOW + 5_000, 10).is_empty(),
+        "held during the Undo window"
+    );
     assert_eq!(engine.cancel_draft("undo", NOW + 6_000), 1);
-    assert!(engine.take_due(NOW + 60_000, 10).is_empty(), "an undone send is never logged");
+    assert!(
+        engine.take_due(NOW + 60_000, 10).is_empty(),
+        "an undone send is never logged"
+    );
 
-    let out = engine.process(&compose("sent"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &opts);
+    let out = engine.process(
+        &compose("sent"),
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &opts,
+    );
     assert!(out.queued);
-    assert!(engine.attach_sent_ids("sent", Some("<abc@mail.gmail.com>"), Some("18c2f"), NOW + 1_000));
+    assert!(engine.attach_sent_ids(
+        "sent",
+        Some("<abc@mail.gmail.com>"),
+        Some("18c2f"),
+        NOW + 1_000
+    ));
     let due = engine.take_due(NOW + 10_000, 10);
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].1.message_id.as_deref(), Some("abc@mail.gmail.com"));
@@ -213,16 +298,28 @@ fn undo_send_cancels_and_sent_ids_are_attached() {
     )
     .unwrap();
     let contacts: HashSet<String> = ["jane@customer.example".to_string()].into();
-    let out = engine.process(&reply, Trigger::Incoming, &contacts, NOW + 20_000, &ProcessOptions::default());
+    let out = engine.process(
+        &reply,
+        Trigger::Incoming,
+        &contacts,
+        NOW + 20_000,
+        &ProcessOptions::default(),
+    );
     assert!(out.thread.is_some());
     assert!(out.decision.log, "{:?}", out.decision.reasons);
-    assert_eq!(out.record.unwrap().direction, mailtrail::Direction::Incoming);
+    assert_eq!(
+        out.record.unwrap().direction,
+        mailtrail::Direction::Incoming
+    );
 }
 
 #[test]
 fn state_survives_export_and_import() {
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let key = send(&mut engine, &compose("persist")).record.unwrap().idempotency_key;
+    let key = send(&mut engine, &compose("persist"))
+        .record
+        .unwrap()
+        .idempotency_key;
     assert!(engine.state_dirty());
     let snapshot = engine.export_state(true);
     assert!(!engine.state_dirty());
@@ -233,7 +330,9 @@ fn state_survives_export_and_import() {
     assert_eq!(restored.status().activity.len(), 1);
     assert_eq!(restored.threads().len(), 1);
     // Same email again: a duplicate, even after the restart.
-    assert!(send(&mut restored, &compose("persist")).decision.has(mailtrail::ReasonCode::Duplicate));
+    assert!(send(&mut restored, &compose("persist"))
+        .decision
+        .has(mailtrail::ReasonCode::Duplicate));
 
     let err = restored.import_state(b"{not json", Vec::new()).unwrap_err();
     assert_eq!(err.code(), "invalid-state");
@@ -262,7 +361,10 @@ fn hubspot_finds_creates_and_associates_contacts() {
     assert_eq!(read["idProperty"], "email");
     assert!(reqs[1].url.ends_with("/batch/create"));
     let created: serde_json::Value = serde_json::from_str(&reqs[1].body).unwrap();
-    assert_eq!(created["inputs"][0]["properties"]["email"], "bob@partner.example");
+    assert_eq!(
+        created["inputs"][0]["properties"]["email"],
+        "bob@partner.example"
+    );
     assert_eq!(created["inputs"][0]["properties"]["firstname"], "Bob");
     assert_eq!(created["inputs"][0]["properties"]["lastname"], "Stone");
     assert!(reqs[2].url.ends_with("/crm/v3/objects/emails"));
@@ -272,42 +374,74 @@ fn hubspot_finds_creates_and_associates_contacts() {
     assert_eq!(props["hs_timestamp"], NOW.to_string());
     assert_eq!(props["hs_email_subject"], "Offer");
     // hs_email_headers is a JSON *string* of objects, never bare addresses
-    let headers: serde_json::Value = serde_json::from_str(props["hs_email_headers"].as_str().unwrap()).unwrap();
+    let headers: serde_json::Value =
+        serde_json::from_str(props["hs_email_headers"].as_str().unwrap()).unwrap();
     assert_eq!(headers["to"][0]["email"], "jane@customer.example");
     assert_eq!(headers["to"][0]["firstName"], "Jane");
     assert_eq!(headers["to"][0]["lastName"], "Doe");
-    let ids: Vec<&str> = email_req["associations"].as_array().unwrap().iter().map(|a| a["to"]["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = email_req["associations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["to"]["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["101", "202"]);
-    assert_eq!(email_req["associations"][0]["types"][0]["associationTypeId"], 198);
+    assert_eq!(
+        email_req["associations"][0]["types"][0]["associationTypeId"],
+        198
+    );
 }
 
 #[test]
 fn hubspot_never_creates_twice_after_an_unanswered_create() {
     let hs = hubspot("pat-1");
     let mut engine = Engine::new(&settings(hs)).unwrap();
-    let key = send(&mut engine, &compose("hs2")).record.unwrap().idempotency_key;
+    let key = send(&mut engine, &compose("hs2"))
+        .record
+        .unwrap()
+        .idempotency_key;
     let t = Scripted::default();
     // lookup ok, create times out after sending
-    t.answer(200, r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#).fail(true);
+    t.answer(
+        200,
+        r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#,
+    )
+    .fail(true);
     let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
     assert_eq!(r.retrying, 1);
     assert!(engine.outbox().get(&key).unwrap().maybe_sent);
     // Next attempt: lookup, then a search finds the email created by the lost attempt.
     let at = engine.next_wakeup().unwrap();
-    t.answer(200, r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#)
-        .answer(200, r#"{"total":1,"results":[{"id":"9001"}]}"#);
+    t.answer(
+        200,
+        r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#,
+    )
+    .answer(200, r#"{"total":1,"results":[{"id":"9001"}]}"#);
     let r = block_on(delivery::flush(&mut engine, &t, at, || 0.0));
     assert_eq!(r.duplicates, 1);
     let reqs = t.requests();
-    assert!(reqs.last().unwrap().url.ends_with("/crm/v3/objects/emails/search"));
-    assert_eq!(reqs.iter().filter(|r| r.url.ends_with("/crm/v3/objects/emails")).count(), 1, "one create only");
+    assert!(reqs
+        .last()
+        .unwrap()
+        .url
+        .ends_with("/crm/v3/objects/emails/search"));
+    assert_eq!(
+        reqs.iter()
+            .filter(|r| r.url.ends_with("/crm/v3/objects/emails"))
+            .count(),
+        1,
+        "one create only"
+    );
 }
 
 #[test]
 fn hubspot_rate_limit_and_bad_token() {
     let hs = hubspot("bad");
     let mut engine = Engine::new(&settings(hs)).unwrap();
-    let key = send(&mut engine, &compose("hs3")).record.unwrap().idempotency_key;
+    let key = send(&mut engine, &compose("hs3"))
+        .record
+        .unwrap()
+        .idempotency_key;
     let t = Scripted::default();
     t.answer(429, r#"{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}"#);
     block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
@@ -319,14 +453,27 @@ fn hubspot_rate_limit_and_bad_token() {
     t.answer(401, r#"{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#);
     let r = block_on(delivery::flush(&mut engine, &t, at, || 0.0));
     assert_eq!(r.failed, 1);
-    let err = engine.outbox().get(&key).unwrap().last_error.clone().unwrap();
-    assert!(err.message.contains("Authentication credentials not found"), "{}", err.message);
+    let err = engine
+        .outbox()
+        .get(&key)
+        .unwrap()
+        .last_error
+        .clone()
+        .unwrap();
+    assert!(
+        err.message.contains("Authentication credentials not found"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.code.as_deref(), Some("INVALID_AUTHENTICATION"));
 }
 
 #[test]
 fn generic_webhook_409_counts_as_delivered() {
-    let wh = EndpointConfig::Webhook { url: "https://crm.example/hook".into(), secret: "s3cret".into() };
+    let wh = EndpointConfig::Webhook {
+        url: "https://crm.example/hook".into(),
+        secret: "s3cret".into(),
+    };
     let mut engine = Engine::new(&settings(wh)).unwrap();
     send(&mut engine, &compose("wh"));
     let t = Scripted::default();
@@ -335,7 +482,11 @@ fn generic_webhook_409_counts_as_delivered() {
     assert_eq!(r.duplicates, 1);
     let req = &t.requests()[0];
     assert_eq!(req.url, "https://crm.example/hook");
-    assert_eq!(header(req, "Authorization"), None, "webhooks are authenticated by the signature only");
+    assert_eq!(
+        header(req, "Authorization"),
+        None,
+        "webhooks are authenticated by the signature only"
+    );
 }
 
 #[test]
@@ -355,17 +506,35 @@ fn test_connection_reports_token_problems() {
 #[test]
 fn an_undone_send_does_not_make_its_recipients_known_contacts() {
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let opts = ProcessOptions { not_before_ms: Some(NOW + 10_000), ..Default::default() };
-    engine.process(&compose("undo2"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &opts);
+    let opts = ProcessOptions {
+        not_before_ms: Some(NOW + 10_000),
+        ..Default::default()
+    };
+    engine.process(
+        &compose("undo2"),
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &opts,
+    );
     engine.cancel_draft("undo2", NOW + 1_000);
     assert!(!engine.is_known_contact("jane@customer.example"));
     // Sent again: the contact is still created by the endpoint.
-    let out = engine.process(&compose("undo2b"), Trigger::Send { log_checked: true }, &HashSet::new(), NOW, &ProcessOptions::default());
+    let out = engine.process(
+        &compose("undo2b"),
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &ProcessOptions::default(),
+    );
     assert!(out.record.as_ref().unwrap().contacts[0].create);
     let t = Scripted::default();
     t.answer(201, r#"{"id":"1"}"#);
     block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
-    assert!(engine.is_known_contact("jane@customer.example"), "known once delivered");
+    assert!(
+        engine.is_known_contact("jane@customer.example"),
+        "known once delivered"
+    );
 }
 
 #[test]
@@ -376,9 +545,20 @@ Message-ID: <fwd-1@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nCon
 From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubject: Order 7\r\nMessage-ID: <orig-7@klient.example>\r\n\
 Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nPlease send the invoice.\r\n--B--\r\n";
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let out = engine.process_raw(raw, Trigger::Manual, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
+    let out = engine
+        .process_raw(
+            raw,
+            Trigger::Manual,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
     assert!(out.decision.log);
-    assert_eq!(out.decision.reasons[0].code, mailtrail::ReasonCode::LoggedManually);
+    assert_eq!(
+        out.decision.reasons[0].code,
+        mailtrail::ReasonCode::LoggedManually
+    );
     let rec = out.record.unwrap();
     assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
     assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
@@ -393,8 +573,19 @@ Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nPlease send the invoice.\r\n--B--\r\
     let mut s = settings(local());
     s.forwarding_address = Some("me@ourco.example".into());
     let mut engine = Engine::new(&s).unwrap();
-    let out = engine.process_raw(raw, Trigger::BccCopy, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
-    assert_eq!(out.decision.reasons[0].code, mailtrail::ReasonCode::ForwardedToCrm);
+    let out = engine
+        .process_raw(
+            raw,
+            Trigger::BccCopy,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.decision.reasons[0].code,
+        mailtrail::ReasonCode::ForwardedToCrm
+    );
 }
 
 #[test]
@@ -406,28 +597,51 @@ Proszę o kontakt z klientem.\r\n\r\n---------- Forwarded message ---------\r\nO
 Date: wt., 3 mar 2026 o 14:05\r\nSubject: Zapytanie ofertowe\r\nTo: Maria Nowak <maria@ourco.example>\r\n\r\n\
 Dzień dobry, proszę o ofertę na 20 licencji.\r\n";
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let out = engine.process_raw(raw.as_bytes(), Trigger::Manual, &HashSet::new(), NOW, &ProcessOptions::default()).unwrap();
+    let out = engine
+        .process_raw(
+            raw.as_bytes(),
+            Trigger::Manual,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
     assert!(out.decision.log, "{:?}", out.decision.reasons);
     let rec = out.record.unwrap();
     assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
     assert_eq!(rec.from.as_ref().unwrap().address, "piotr@firma.example");
-    assert_eq!(rec.from.as_ref().unwrap().name.as_deref(), Some("Piotr Wiśniewski"));
+    assert_eq!(
+        rec.from.as_ref().unwrap().name.as_deref(),
+        Some("Piotr Wiśniewski")
+    );
     assert_eq!(rec.subject, "Zapytanie ofertowe");
     assert!(rec.text.as_deref().unwrap().contains("20 licencji"));
     assert_eq!(rec.contacts[0].address, "piotr@firma.example");
-    assert_eq!(out.forwarded.unwrap().note.as_deref(), Some("Proszę o kontakt z klientem."));
+    assert_eq!(
+        out.forwarded.unwrap().note.as_deref(),
+        Some("Proszę o kontakt z klientem.")
+    );
 }
 
 #[test]
 fn a_damaged_thread_history_does_not_block_the_outbox() {
     let mut engine = Engine::new(&settings(local())).unwrap();
-    let key = send(&mut engine, &compose("damaged")).record.unwrap().idempotency_key;
-    let mut snapshot: serde_json::Value = serde_json::from_slice(&engine.export_state(true)).unwrap();
+    let key = send(&mut engine, &compose("damaged"))
+        .record
+        .unwrap()
+        .idempotency_key;
+    let mut snapshot: serde_json::Value =
+        serde_json::from_slice(&engine.export_state(true)).unwrap();
     snapshot["threads"] = serde_json::json!("AAAAAAAA");
     let mut restored = Engine::new(&settings(local())).unwrap();
-    let problems = restored.import_state(&serde_json::to_vec(&snapshot).unwrap(), Vec::new()).unwrap();
+    let problems = restored
+        .import_state(&serde_json::to_vec(&snapshot).unwrap(), Vec::new())
+        .unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("thread history"), "{problems:?}");
-    assert!(restored.outbox().get(&key).is_some(), "the queued record survived");
+    assert!(
+        restored.outbox().get(&key).is_some(),
+        "the queued record survived"
+    );
     assert!(restored.state_dirty(), "the reset tracker is written back");
 }

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mailtrail::extract::{forward_from_bytes, forward_from_html, forward_from_message, forward_from_text, Forward};
+use mailtrail::extract::{
+    forward_from_bytes, forward_from_html, forward_from_message, forward_from_text, Forward,
+};
 use serde_json::Value;
 
 fn fixture_root() -> PathBuf {
@@ -24,21 +26,38 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(fixture_root()).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(fixture_root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     for dir in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.sort();
-        for json in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        for json in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        {
             let stem = json.file_stem().unwrap().to_string_lossy().to_string();
             let input = ["txt", "html", "eml"]
                 .iter()
                 .map(|ext| dir.join(format!("{stem}.{ext}")))
                 .find(|p| p.exists())
                 .unwrap_or_else(|| panic!("no input next to {}", json.display()));
-            let spec: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+            let spec: Value =
+                serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
             out.push(Case {
-                name: format!("{}/{}", dir.file_name().unwrap().to_string_lossy(), input.file_name().unwrap().to_string_lossy()),
+                name: format!(
+                    "{}/{}",
+                    dir.file_name().unwrap().to_string_lossy(),
+                    input.file_name().unwrap().to_string_lossy()
+                ),
                 input,
                 subject: spec["subject"].as_str().map(str::to_string),
                 expected: spec["expected"].clone(),
@@ -54,7 +73,12 @@ pub fn diff(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
         (Value::Object(a), Value::Object(b)) => {
             let keys: std::collections::BTreeSet<_> = a.keys().chain(b.keys()).collect();
             for k in keys {
-                diff(&format!("{path}.{k}"), a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null), out);
+                diff(
+                    &format!("{path}.{k}"),
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
@@ -62,7 +86,9 @@ pub fn diff(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
                 diff(&format!("{path}[{i}]"), x, y, out);
             }
         }
-        _ if want != got => out.push(format!("  {path}:\n    expected: {want}\n    actual:   {got}")),
+        _ if want != got => out.push(format!(
+            "  {path}:\n    expected: {want}\n    actual:   {got}"
+        )),
         _ => {}
     }
 }
@@ -76,24 +102,36 @@ fn run(case: &Case) -> (Forward, Forward) {
         "eml" => forward_from_message(&bytes).unwrap(),
         other => panic!("unknown fixture kind {other}"),
     };
-    let auto = if bytes.iter().all(|b| b.is_ascii_whitespace()) { Forward::default() } else { forward_from_bytes(&bytes, subject).unwrap() };
+    let auto = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        Forward::default()
+    } else {
+        forward_from_bytes(&bytes, subject).unwrap()
+    };
     (typed, auto)
 }
 
 #[test]
 fn forward_fixtures() {
     let cases = cases();
-    assert!(cases.len() >= 200, "expected at least 200 forward fixtures, found {}", cases.len());
+    assert!(
+        cases.len() >= 200,
+        "expected at least 200 forward fixtures, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     let mut per_client: BTreeMap<String, usize> = BTreeMap::new();
     for case in &cases {
-        *per_client.entry(case.name.split('/').next().unwrap().to_string()).or_default() += 1;
+        *per_client
+            .entry(case.name.split('/').next().unwrap().to_string())
+            .or_default() += 1;
         let (typed, auto) = run(case);
         let got = serde_json::to_value(&typed).unwrap();
         let mut lines = Vec::new();
         diff("", &case.expected, &got, &mut lines);
         if typed != auto {
-            lines.push("  forward_from_bytes (auto-detection) disagrees with the typed entry point".into());
+            lines.push(
+                "  forward_from_bytes (auto-detection) disagrees with the typed entry point".into(),
+            );
         }
         if !lines.is_empty() {
             failures.push(format!("{}:\n{}", case.name, lines.join("\n")));
@@ -101,6 +139,11 @@ fn forward_fixtures() {
     }
     eprintln!("{} forward fixtures: {:?}", cases.len(), per_client);
     if !failures.is_empty() {
-        panic!("{} of {} forward fixtures failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+        panic!(
+            "{} of {} forward fixtures failed:\n\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n\n")
+        );
     }
 }

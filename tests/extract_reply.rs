@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mailtrail::extract::{split_reply_bytes, split_reply_html, split_reply_message, split_reply_text, ReplyParts};
+use mailtrail::extract::{
+    split_reply_bytes, split_reply_html, split_reply_message, split_reply_text, ReplyParts,
+};
 use serde_json::Value;
 
 fn fixture_root() -> PathBuf {
@@ -26,38 +28,73 @@ fn run(input: &Path) -> (ReplyParts, ReplyParts) {
 
 #[test]
 fn reply_fixtures() {
-    let mut dirs: Vec<_> = std::fs::read_dir(fixture_root()).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(fixture_root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     let mut total = 0;
     let mut failures = Vec::new();
     for dir in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.sort();
-        for json in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        for json in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        {
             let stem = json.file_stem().unwrap().to_string_lossy().to_string();
-            let input = ["txt", "html", "eml"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.exists()).unwrap();
-            let spec: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+            let input = ["txt", "html", "eml"]
+                .iter()
+                .map(|e| dir.join(format!("{stem}.{e}")))
+                .find(|p| p.exists())
+                .unwrap();
+            let spec: Value =
+                serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
             let (typed, auto) = run(&input);
             let got = serde_json::to_value(&typed).unwrap();
             total += 1;
             let mut lines = Vec::new();
             for key in ["reply", "quoted", "signature"] {
                 if spec["expected"][key] != got[key] {
-                    lines.push(format!("  .{key}:\n    expected: {}\n    actual:   {}", spec["expected"][key], got[key]));
+                    lines.push(format!(
+                        "  .{key}:\n    expected: {}\n    actual:   {}",
+                        spec["expected"][key], got[key]
+                    ));
                 }
             }
             if typed != auto {
-                lines.push("  split_reply_bytes (auto-detection) disagrees with the typed entry point".into());
+                lines.push(
+                    "  split_reply_bytes (auto-detection) disagrees with the typed entry point"
+                        .into(),
+                );
             }
             if !lines.is_empty() {
-                let name = format!("{}/{}", dir.file_name().unwrap().to_string_lossy(), input.file_name().unwrap().to_string_lossy());
+                let name = format!(
+                    "{}/{}",
+                    dir.file_name().unwrap().to_string_lossy(),
+                    input.file_name().unwrap().to_string_lossy()
+                );
                 failures.push(format!("{name}:\n{}", lines.join("\n")));
             }
         }
     }
-    assert!(total >= 100, "expected at least 100 reply fixtures, found {total}");
+    assert!(
+        total >= 100,
+        "expected at least 100 reply fixtures, found {total}"
+    );
     eprintln!("{total} reply fixtures");
     if !failures.is_empty() {
-        panic!("{} of {} reply fixtures failed:\n\n{}", failures.len(), total, failures.join("\n\n"));
+        panic!(
+            "{} of {} reply fixtures failed:\n\n{}",
+            failures.len(),
+            total,
+            failures.join("\n\n")
+        );
     }
 }

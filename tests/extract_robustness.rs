@@ -36,7 +36,11 @@ mod mail_corpus;
 fn mail_parser_corpus_never_panics() {
     let resources = mail_corpus::mail_parser_dir().join("resources");
     let files = mail_corpus::files_under(&resources);
-    assert!(files.len() > 100, "expected mail-parser's test messages under {}", resources.display());
+    assert!(
+        files.len() > 100,
+        "expected mail-parser's test messages under {}",
+        resources.display()
+    );
     let mut emls = 0;
     let mut messages = 0;
     let mut rejected = Vec::new();
@@ -52,15 +56,22 @@ fn mail_parser_corpus_never_panics() {
         }
     }
     // The well-formed part of the corpus is real messages: they must be read as messages.
-    eprintln!("{messages} of {emls} well-formed .eml files read as messages; rejected: {rejected:#?}");
-    assert!(messages * 100 >= emls * 95, "only {messages} of {emls} .eml files were read as messages: {rejected:#?}");
+    eprintln!(
+        "{messages} of {emls} well-formed .eml files read as messages; rejected: {rejected:#?}"
+    );
+    assert!(
+        messages * 100 >= emls * 95,
+        "only {messages} of {emls} .eml files were read as messages: {rejected:#?}"
+    );
 }
 
 #[test]
 fn fuzz_regressions_never_panic() {
     let mut files = Vec::new();
     for d in ["tests/fixtures/forward/fuzz", "tests/fixtures/reply/fuzz"] {
-        files.extend(mail_corpus::files_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join(d)));
+        files.extend(mail_corpus::files_under(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        ));
     }
     for f in files {
         run_all(&std::fs::read(f).unwrap());
@@ -121,12 +132,16 @@ fn pathological_inputs_are_linear() {
         // Every entry point runs once on the input inside `run_all` (11 calls).
         let per_call = tl / 11;
         if release && per_call > Duration::from_millis(100) {
-            failures.push(format!("{name}: {per_call:?} per call on 1 MB (limit 100 ms)"));
+            failures.push(format!(
+                "{name}: {per_call:?} per call on 1 MB (limit 100 ms)"
+            ));
         }
         // Linear: ten times the input may take at most ~30 times as long (cache effects and
         // noise); quadratic work would take ~100 times as long.
         if tl > ts * 30 + Duration::from_millis(100) {
-            failures.push(format!("{name}: 100 KB took {ts:?} but 1 MB took {tl:?} (not linear)"));
+            failures.push(format!(
+                "{name}: 100 KB took {ts:?} but 1 MB took {tl:?} (not linear)"
+            ));
         }
     }
     eprintln!("{}", report.join("\n"));

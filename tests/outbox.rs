@@ -1,8 +1,8 @@
 //! Durable outbox: every transition, the backoff, and crash-anywhere simulations.
 
 use mailtrail::outbox::{
-    Change, DeliveryError, DeliveryOutcome, Enqueued, Entry, EntryState, Outbox, OutboxCounts, RetryPolicy,
-    StateError,
+    Change, DeliveryError, DeliveryOutcome, Enqueued, Entry, EntryState, Outbox, OutboxCounts,
+    RetryPolicy, StateError,
 };
 use mailtrail::Record;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,15 +36,25 @@ fn policy() -> RetryPolicy {
 }
 
 fn error(status: u16) -> DeliveryError {
-    DeliveryError { status: Some(status), message: format!("HTTP {status}"), code: Some("TEST".into()) }
+    DeliveryError {
+        status: Some(status),
+        message: format!("HTTP {status}"),
+        code: Some("TEST".into()),
+    }
 }
 
 fn retry(retry_after_ms: Option<u64>) -> DeliveryOutcome {
-    DeliveryOutcome::Retry { error: error(503), retry_after_ms, maybe_sent: false }
+    DeliveryOutcome::Retry {
+        error: error(503),
+        retry_after_ms,
+        maybe_sent: false,
+    }
 }
 
 fn delivered(id: &str) -> DeliveryOutcome {
-    DeliveryOutcome::Delivered { remote_id: Some(id.into()) }
+    DeliveryOutcome::Delivered {
+        remote_id: Some(id.into()),
+    }
 }
 
 fn put(change: Option<Change>) -> Entry {
@@ -65,14 +75,29 @@ fn enqueue_is_idempotent_by_key() {
     assert_eq!(result, Enqueued::Added);
     assert_eq!(changes.len(), 1);
     let entry = put(changes.into_iter().next());
-    assert_eq!((entry.key.as_str(), &entry.state, entry.attempts), ("k1", &EntryState::Pending, 0));
-    assert_eq!(o.enqueue(record("k1"), T0 + 5, T0 + 5), (Enqueued::Duplicate(EntryState::Pending), vec![]));
+    assert_eq!(
+        (entry.key.as_str(), &entry.state, entry.attempts),
+        ("k1", &EntryState::Pending, 0)
+    );
+    assert_eq!(
+        o.enqueue(record("k1"), T0 + 5, T0 + 5),
+        (Enqueued::Duplicate(EntryState::Pending), vec![])
+    );
     let (batch, _) = o.due(T0, 10);
     assert_eq!(keys(&batch), ["k1"]);
-    assert!(matches!(o.enqueue(record("k1"), T0, T0).0, Enqueued::Duplicate(EntryState::Sending { .. })));
+    assert!(matches!(
+        o.enqueue(record("k1"), T0, T0).0,
+        Enqueued::Duplicate(EntryState::Sending { .. })
+    ));
     o.complete("k1", delivered("crm-1"), T0 + 1, 0.5);
     let (result, changes) = o.enqueue(record("k1"), T0 + 2, T0 + 2);
-    assert_eq!(result, Enqueued::Duplicate(EntryState::Done { at: T0 + 1, remote_id: Some("crm-1".into()) }));
+    assert_eq!(
+        result,
+        Enqueued::Duplicate(EntryState::Done {
+            at: T0 + 1,
+            remote_id: Some("crm-1".into())
+        })
+    );
     assert!(changes.is_empty());
     assert_eq!(o.len(), 1);
 }
@@ -88,14 +113,23 @@ fn due_hands_out_the_oldest_first_and_leases_them() {
     assert_eq!(changes.len(), 2);
     for c in &changes {
         let Change::Put(e) = c else { panic!("{c:?}") };
-        assert_eq!(e.state, EntryState::Sending { lease_until: T0 + 10 + 30_000 });
+        assert_eq!(
+            e.state,
+            EntryState::Sending {
+                lease_until: T0 + 10 + 30_000
+            }
+        );
         assert_eq!(e.attempts, 1);
         assert!(!e.maybe_sent);
     }
     assert_eq!(batch[0].1, record("c"), "the record itself is handed out");
     let (batch, _) = o.due(T0 + 10, 10);
     assert_eq!(keys(&batch), ["b"]);
-    assert_eq!(o.due(T0 + 10, 10), (vec![], vec![]), "sending records are not handed out again");
+    assert_eq!(
+        o.due(T0 + 10, 10),
+        (vec![], vec![]),
+        "sending records are not handed out again"
+    );
     assert_eq!(o.due(T0 + 10, 0).0.len(), 0);
 }
 
@@ -121,7 +155,10 @@ fn undo_send_cancels_within_the_window_and_sending_again_revives() {
     let (result, changes) = o.enqueue(record("k"), T0 + 20_000, T0 + 30_000);
     assert_eq!(result, Enqueued::Added);
     let e = put(changes.into_iter().next());
-    assert_eq!((e.state, e.attempts, e.not_before), (EntryState::Pending, 0, T0 + 30_000));
+    assert_eq!(
+        (e.state, e.attempts, e.not_before),
+        (EntryState::Pending, 0, T0 + 30_000)
+    );
     // Sending and done records cannot be cancelled: they may already be in the CRM.
     o.due(T0 + 30_000, 10);
     assert_eq!(o.cancel("k", T0 + 30_001), None);
@@ -138,14 +175,21 @@ fn cancelling_and_sending_again_keeps_the_maybe_sent_warning() {
     // Timed out after the request left: the CRM may have it.
     o.complete(
         "k",
-        DeliveryOutcome::Retry { error: error(504), retry_after_ms: None, maybe_sent: true },
+        DeliveryOutcome::Retry {
+            error: error(504),
+            retry_after_ms: None,
+            maybe_sent: true,
+        },
         T0,
         0.0,
     );
     o.cancel("k", T0 + 1);
     let (result, changes) = o.enqueue(record("k"), T0 + 2, T0 + 2);
     assert_eq!(result, Enqueued::Added);
-    assert!(put(changes.into_iter().next()).maybe_sent, "the adapter must still check before creating");
+    assert!(
+        put(changes.into_iter().next()).maybe_sent,
+        "the adapter must still check before creating"
+    );
 }
 
 #[test]
@@ -154,9 +198,27 @@ fn a_success_is_final() {
     o.enqueue(record("k"), T0, T0);
     o.due(T0, 10);
     let e = put(o.complete("k", delivered("crm-7"), T0 + 100, 0.3));
-    assert_eq!(e.state, EntryState::Done { at: T0 + 100, remote_id: Some("crm-7".into()) });
-    assert_eq!(o.complete("k", retry(None), T0 + 200, 0.3), None, "a late failure changes nothing");
-    assert_eq!(o.complete("k", DeliveryOutcome::Permanent { error: error(400) }, T0 + 200, 0.3), None);
+    assert_eq!(
+        e.state,
+        EntryState::Done {
+            at: T0 + 100,
+            remote_id: Some("crm-7".into())
+        }
+    );
+    assert_eq!(
+        o.complete("k", retry(None), T0 + 200, 0.3),
+        None,
+        "a late failure changes nothing"
+    );
+    assert_eq!(
+        o.complete(
+            "k",
+            DeliveryOutcome::Permanent { error: error(400) },
+            T0 + 200,
+            0.3
+        ),
+        None
+    );
     assert_eq!(o.complete("k", delivered("crm-8"), T0 + 300, 0.3), None);
     assert_eq!(o.retry_now("k", T0 + 400), None);
     assert!(o.due(T0 + 365 * DAY, 10).0.is_empty());
@@ -172,14 +234,22 @@ fn a_late_success_after_the_lease_wins() {
     let (batch, _) = o.due(T0 + 30_000, 10);
     assert_eq!(keys(&batch), ["k"]);
     // …then the first attempt reports success: done, and the second attempt's result is moot.
-    let e = put(o.complete("k", DeliveryOutcome::Duplicate { remote_id: None }, T0 + 30_001, 0.0));
+    let e = put(o.complete(
+        "k",
+        DeliveryOutcome::Duplicate { remote_id: None },
+        T0 + 30_001,
+        0.0,
+    ));
     assert!(matches!(e.state, EntryState::Done { .. }));
     assert_eq!(o.complete("k", retry(None), T0 + 30_002, 0.0), None);
 }
 
 #[test]
 fn retries_back_off_exponentially_with_bounded_jitter_and_a_cap() {
-    let p = RetryPolicy { max_attempts: 30, ..policy() };
+    let p = RetryPolicy {
+        max_attempts: 30,
+        ..policy()
+    };
     for jitter in [0.0, 0.25, 0.5, 0.999_999] {
         let mut o = Outbox::new(p);
         o.enqueue(record("k"), T0, T0);
@@ -188,10 +258,15 @@ fn retries_back_off_exponentially_with_bounded_jitter_and_a_cap() {
             let (batch, _) = o.due(now, 10);
             assert_eq!(keys(&batch), ["k"], "attempt {attempt}");
             let e = put(o.complete("k", retry(None), now, jitter));
-            let EntryState::Retrying { next_attempt_at } = e.state else { panic!("{:?}", e.state) };
+            let EntryState::Retrying { next_attempt_at } = e.state else {
+                panic!("{:?}", e.state)
+            };
             let wait = next_attempt_at - now;
             let full = (1_000i64 << (attempt - 1)).min(60_000);
-            assert!(wait >= full / 2 && wait <= full, "attempt {attempt}: waited {wait}, cap {full}");
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "attempt {attempt}: waited {wait}, cap {full}"
+            );
             assert_eq!(e.attempts, attempt);
             assert_eq!(o.next_wakeup(), Some(next_attempt_at));
             assert!(o.due(next_attempt_at - 1, 10).0.is_empty(), "never early");
@@ -221,33 +296,52 @@ fn retry_after_is_never_undercut() {
     o.due(T0, 1);
     // Rate limited: the server asks for 90 s, far above the 1 s backoff.
     let e = put(o.complete("k", retry(Some(90_000)), T0, 0.999));
-    assert_eq!(e.state, EntryState::Retrying { next_attempt_at: T0 + 90_000 });
+    assert_eq!(
+        e.state,
+        EntryState::Retrying {
+            next_attempt_at: T0 + 90_000
+        }
+    );
     assert!(o.due(T0 + 89_999, 10).0.is_empty());
     o.due(T0 + 90_000, 10);
     // Even beyond the backoff cap (HubSpot's daily limit): honoured, not capped.
     let e = put(o.complete("k", retry(Some(10 * 3_600_000)), T0 + 90_000, 0.0));
-    assert_eq!(e.state, EntryState::Retrying { next_attempt_at: T0 + 90_000 + 10 * 3_600_000 });
+    assert_eq!(
+        e.state,
+        EntryState::Retrying {
+            next_attempt_at: T0 + 90_000 + 10 * 3_600_000
+        }
+    );
     // A Retry-After shorter than the backoff does not shorten it.
     o.due(T0 + 90_000 + 10 * 3_600_000, 10);
     let now = T0 + 90_000 + 10 * 3_600_000;
     let e = put(o.complete("k", retry(Some(1)), now, 0.0));
     assert_eq!(
         e.state,
-        EntryState::Retrying { next_attempt_at: now + 2_000 },
+        EntryState::Retrying {
+            next_attempt_at: now + 2_000
+        },
         "third attempt: 4 s, half with zero jitter"
     );
 }
 
 #[test]
 fn too_many_attempts_make_a_record_dead_and_retry_now_revives_it() {
-    let mut o = Outbox::new(RetryPolicy { max_attempts: 3, ..policy() });
+    let mut o = Outbox::new(RetryPolicy {
+        max_attempts: 3,
+        ..policy()
+    });
     o.enqueue(record("k"), T0, T0);
     let mut now = T0;
     for _ in 0..2 {
         o.due(now, 1);
         let e = put(o.complete(
             "k",
-            DeliveryOutcome::Retry { error: error(500), retry_after_ms: None, maybe_sent: true },
+            DeliveryOutcome::Retry {
+                error: error(500),
+                retry_after_ms: None,
+                maybe_sent: true,
+            },
             now,
             0.5,
         ));
@@ -257,15 +351,29 @@ fn too_many_attempts_make_a_record_dead_and_retry_now_revives_it() {
     let e = put(o.complete("k", retry(None), now, 0.5));
     assert_eq!(e.state, EntryState::Dead { at: now });
     assert_eq!(e.attempts, 3);
-    assert_eq!(e.last_error, Some(error(503)), "the last error is kept for the user");
-    assert!(e.maybe_sent, "an earlier 5xx after a create may have gone through");
+    assert_eq!(
+        e.last_error,
+        Some(error(503)),
+        "the last error is kept for the user"
+    );
+    assert!(
+        e.maybe_sent,
+        "an earlier 5xx after a create may have gone through"
+    );
     assert!(o.due(now + 365 * DAY, 10).0.is_empty());
     assert_eq!(o.next_wakeup(), None);
     assert_eq!(o.counts().dead, 1);
 
     let e = put(o.retry_now("k", now + 1_000));
-    assert_eq!((e.state.clone(), e.attempts, e.maybe_sent), (EntryState::Pending, 0, true));
-    assert_eq!(o.next_wakeup(), Some(T0), "due at once (its not-before is long past)");
+    assert_eq!(
+        (e.state.clone(), e.attempts, e.maybe_sent),
+        (EntryState::Pending, 0, true)
+    );
+    assert_eq!(
+        o.next_wakeup(),
+        Some(T0),
+        "due at once (its not-before is long past)"
+    );
     let (batch, _) = o.due(now + 1_000, 10);
     assert_eq!(keys(&batch), ["k"]);
     assert!(o.get("k").unwrap().maybe_sent);
@@ -289,7 +397,12 @@ fn permanent_errors_are_dead_with_the_crm_message() {
     let mut o = Outbox::new(policy());
     o.enqueue(record("k"), T0, T0);
     assert_eq!(
-        o.complete("k", DeliveryOutcome::Permanent { error: error(400) }, T0, 0.0),
+        o.complete(
+            "k",
+            DeliveryOutcome::Permanent { error: error(400) },
+            T0,
+            0.0
+        ),
         None,
         "not sending: stale"
     );
@@ -299,12 +412,25 @@ fn permanent_errors_are_dead_with_the_crm_message() {
         message: "Property values were not valid: hs_timestamp".into(),
         code: Some("VALIDATION_ERROR".into()),
     };
-    let e = put(o.complete("k", DeliveryOutcome::Permanent { error: crm_error.clone() }, T0 + 5, 0.0));
+    let e = put(o.complete(
+        "k",
+        DeliveryOutcome::Permanent {
+            error: crm_error.clone(),
+        },
+        T0 + 5,
+        0.0,
+    ));
     assert_eq!(e.state, EntryState::Dead { at: T0 + 5 });
     assert_eq!(e.last_error, Some(crm_error));
-    assert!(e.record.is_some(), "dead records keep their content for the retry button");
+    assert!(
+        e.record.is_some(),
+        "dead records keep their content for the retry button"
+    );
     // The user gives up on it.
-    assert_eq!(put(o.cancel("k", T0 + 10)).state, EntryState::Cancelled { at: T0 + 10 });
+    assert_eq!(
+        put(o.cancel("k", T0 + 10)).state,
+        EntryState::Cancelled { at: T0 + 10 }
+    );
 }
 
 fn replay(policy: RetryPolicy, log: &[Change]) -> Outbox {
@@ -326,13 +452,24 @@ fn a_crash_while_sending_makes_the_record_due_after_the_lease_as_maybe_sent() {
     // The service worker is killed mid-request; the next one reloads from storage.
     let mut o = replay(policy(), &log);
     assert_eq!(o.next_wakeup(), Some(T0 + 30_000));
-    assert!(o.due(T0 + 29_999, 10).0.is_empty(), "the lease still covers the lost attempt");
+    assert!(
+        o.due(T0 + 29_999, 10).0.is_empty(),
+        "the lease still covers the lost attempt"
+    );
     let (batch, changes) = o.due(T0 + 30_000, 10);
     assert_eq!(keys(&batch), ["k"]);
-    let Change::Put(e) = &changes[0] else { panic!() };
-    assert!(e.maybe_sent, "the CRM may have the record: adapters must check first");
+    let Change::Put(e) = &changes[0] else {
+        panic!()
+    };
+    assert!(
+        e.maybe_sent,
+        "the CRM may have the record: adapters must check first"
+    );
     assert_eq!(e.attempts, 2);
-    assert_eq!(e.last_error.as_ref().and_then(|e| e.code.as_deref()), Some("no-result"));
+    assert_eq!(
+        e.last_error.as_ref().and_then(|e| e.code.as_deref()),
+        Some("no-result")
+    );
     // maybe_sent stays until done, even through retries.
     let e = put(o.complete("k", retry(None), T0 + 30_001, 0.0));
     assert!(e.maybe_sent);
@@ -340,7 +477,10 @@ fn a_crash_while_sending_makes_the_record_due_after_the_lease_as_maybe_sent() {
 
 #[test]
 fn a_record_that_keeps_crashing_its_sender_ends_up_dead() {
-    let mut o = Outbox::new(RetryPolicy { max_attempts: 3, ..policy() });
+    let mut o = Outbox::new(RetryPolicy {
+        max_attempts: 3,
+        ..policy()
+    });
     o.enqueue(record("poison"), T0, T0);
     let mut now = T0;
     let mut handed_out = 0;
@@ -350,8 +490,16 @@ fn a_record_that_keeps_crashing_its_sender_ends_up_dead() {
     }
     assert_eq!(handed_out, 3);
     let e = o.get("poison").unwrap();
-    assert_eq!(e.state, EntryState::Dead { at: T0 + 3 * 30_000 });
-    assert_eq!(e.last_error.as_ref().and_then(|e| e.code.as_deref()), Some("no-result"));
+    assert_eq!(
+        e.state,
+        EntryState::Dead {
+            at: T0 + 3 * 30_000
+        }
+    );
+    assert_eq!(
+        e.last_error.as_ref().and_then(|e| e.code.as_deref()),
+        Some("no-result")
+    );
     assert!(e.maybe_sent);
 }
 
@@ -362,9 +510,14 @@ fn an_entry_without_its_record_becomes_dead_rather_than_vanishing() {
     let mut o = Outbox::from_entries(policy(), [broken]);
     let (batch, changes) = o.due(T0, 10);
     assert!(batch.is_empty());
-    let Change::Put(e) = &changes[0] else { panic!() };
+    let Change::Put(e) = &changes[0] else {
+        panic!()
+    };
     assert_eq!(e.state, EntryState::Dead { at: T0 });
-    assert_eq!(e.last_error.as_ref().and_then(|e| e.code.as_deref()), Some("record-missing"));
+    assert_eq!(
+        e.last_error.as_ref().and_then(|e| e.code.as_deref()),
+        Some("record-missing")
+    );
 }
 
 #[test]
@@ -380,9 +533,16 @@ fn update_record_attaches_ids_before_sending_but_never_changes_the_key() {
     assert_eq!(r.message_id.as_deref(), Some("CAF=1@mail.gmail.com"));
     assert_eq!(r.idempotency_key, "c1-abc");
     let (batch, _) = o.due(T0 + 10_000, 1);
-    assert_eq!(batch[0].1.message_id.as_deref(), Some("CAF=1@mail.gmail.com"));
+    assert_eq!(
+        batch[0].1.message_id.as_deref(),
+        Some("CAF=1@mail.gmail.com")
+    );
     o.complete("c1-abc", delivered("1"), T0 + 10_001, 0.0);
-    assert_eq!(o.update_record("c1-abc", |r| r.subject.clear()), None, "done: too late");
+    assert_eq!(
+        o.update_record("c1-abc", |r| r.subject.clear()),
+        None,
+        "done: too late"
+    );
     assert_eq!(o.update_record("nope", |_| {}), None);
 }
 
@@ -390,11 +550,20 @@ fn update_record_attaches_ids_before_sending_but_never_changes_the_key() {
 fn compaction_drops_bodies_then_keys_after_retention() {
     let mut o = Outbox::new(policy());
     for key in ["done", "cancelled", "dead", "pending"] {
-        o.enqueue(record(key), T0, T0 + if key == "pending" { DAY * 100 } else { 0 });
+        o.enqueue(
+            record(key),
+            T0,
+            T0 + if key == "pending" { DAY * 100 } else { 0 },
+        );
     }
     o.due(T0, 10);
     o.complete("done", delivered("1"), T0, 0.0);
-    o.complete("dead", DeliveryOutcome::Permanent { error: error(422) }, T0, 0.0);
+    o.complete(
+        "dead",
+        DeliveryOutcome::Permanent { error: error(422) },
+        T0,
+        0.0,
+    );
     o.complete("cancelled", retry(None), T0, 0.0);
     o.cancel("cancelled", T0);
 
@@ -402,7 +571,9 @@ fn compaction_drops_bodies_then_keys_after_retention() {
     let mut compacted: Vec<&str> = changes.iter().map(Change::key).collect();
     compacted.sort();
     assert_eq!(compacted, ["cancelled", "done"]);
-    assert!(changes.iter().all(|c| matches!(c, Change::Put(e) if e.record.is_none())));
+    assert!(changes
+        .iter()
+        .all(|c| matches!(c, Change::Put(e) if e.record.is_none())));
     assert!(o.get("done").unwrap().record.is_none());
     assert!(o.get("dead").unwrap().record.is_some());
     assert!(o.get("pending").unwrap().record.is_some());
@@ -413,12 +584,24 @@ fn compaction_drops_bodies_then_keys_after_retention() {
         Enqueued::Duplicate(EntryState::Done { .. })
     ));
 
-    assert!(o.compact(T0 + 30 * DAY).is_empty(), "exactly the retention is kept");
+    assert!(
+        o.compact(T0 + 30 * DAY).is_empty(),
+        "exactly the retention is kept"
+    );
     let mut removed: Vec<Change> = o.compact(T0 + 30 * DAY + 1);
     removed.sort_by(|a, b| a.key().cmp(b.key()));
-    assert_eq!(removed, [Change::Remove("cancelled".into()), Change::Remove("done".into())]);
+    assert_eq!(
+        removed,
+        [
+            Change::Remove("cancelled".into()),
+            Change::Remove("done".into())
+        ]
+    );
     assert_eq!(o.len(), 2, "dead and pending are kept");
-    assert_eq!(o.enqueue(record("done"), T0 + 31 * DAY, T0 + 31 * DAY).0, Enqueued::Added);
+    assert_eq!(
+        o.enqueue(record("done"), T0 + 31 * DAY, T0 + 31 * DAY).0,
+        Enqueued::Added
+    );
 }
 
 #[test]
@@ -433,12 +616,24 @@ fn counts_and_next_wakeup_follow_the_states() {
     let (batch, _) = o.due(T0 + 4_000, 4); // a, b, c, d
     assert_eq!(keys(&batch), ["a", "b", "c", "d"]);
     o.complete("a", delivered("1"), T0 + 4_000, 0.0);
-    o.complete("b", DeliveryOutcome::Permanent { error: error(400) }, T0 + 4_000, 0.0);
+    o.complete(
+        "b",
+        DeliveryOutcome::Permanent { error: error(400) },
+        T0 + 4_000,
+        0.0,
+    );
     o.complete("c", retry(Some(7_000)), T0 + 4_000, 0.0);
     o.cancel("f", T0 + 4_000);
     assert_eq!(
         o.counts(),
-        OutboxCounts { pending: 1, sending: 1, retrying: 1, done: 1, dead: 1, cancelled: 1 }
+        OutboxCounts {
+            pending: 1,
+            sending: 1,
+            retrying: 1,
+            done: 1,
+            dead: 1,
+            cancelled: 1
+        }
     );
     // e is pending since T0 + 4 s: due now.
     assert_eq!(o.next_wakeup(), Some(T0 + 4_000));
@@ -464,7 +659,10 @@ fn changes_entries_and_outcomes_have_a_stable_json_shape() {
     let json = serde_json::to_value(&changes[0]).unwrap();
     assert_eq!(json["put"]["state"], "sending");
     assert_eq!(json["put"]["leaseUntil"], T0 + 5 + 30_000);
-    assert_eq!(serde_json::to_value(Change::Remove("k".into())).unwrap(), serde_json::json!({"remove": "k"}));
+    assert_eq!(
+        serde_json::to_value(Change::Remove("k".into())).unwrap(),
+        serde_json::json!({"remove": "k"})
+    );
     for c in [&changes[0], &Change::Remove("k".into())] {
         let back: Change = serde_json::from_value(serde_json::to_value(c).unwrap()).unwrap();
         assert_eq!(&back, c);
@@ -489,8 +687,15 @@ fn changes_entries_and_outcomes_have_a_stable_json_shape() {
     let outcome: DeliveryOutcome =
         serde_json::from_str(r#"{"outcome":"delivered","remoteId":"42"}"#).unwrap();
     assert_eq!(outcome, delivered("42"));
-    let done = serde_json::to_value(EntryState::Done { at: 1, remote_id: Some("x".into()) }).unwrap();
-    assert_eq!(done, serde_json::json!({"state": "done", "at": 1, "remoteId": "x"}));
+    let done = serde_json::to_value(EntryState::Done {
+        at: 1,
+        remote_id: Some("x".into()),
+    })
+    .unwrap();
+    assert_eq!(
+        done,
+        serde_json::json!({"state": "done", "at": 1, "remoteId": "x"})
+    );
     assert_eq!(serde_json::to_value(Enqueued::Added).unwrap(), "added");
 }
 
@@ -507,17 +712,39 @@ fn snapshots_round_trip_and_bad_ones_are_refused() {
     assert_eq!(back, o);
     assert_eq!(back.policy(), policy());
 
-    assert!(matches!(Outbox::from_json(""), Err(StateError::Truncated { .. })));
-    assert!(matches!(Outbox::from_json(&json[..json.len() / 2]), Err(StateError::Truncated { .. })));
-    assert!(matches!(Outbox::from_json("[1,2]"), Err(StateError::WrongFormat { .. })));
-    assert!(matches!(Outbox::from_json("MTTR\u{1}"), Err(StateError::WrongFormat { .. })));
+    assert!(matches!(
+        Outbox::from_json(""),
+        Err(StateError::Truncated { .. })
+    ));
+    assert!(matches!(
+        Outbox::from_json(&json[..json.len() / 2]),
+        Err(StateError::Truncated { .. })
+    ));
+    assert!(matches!(
+        Outbox::from_json("[1,2]"),
+        Err(StateError::WrongFormat { .. })
+    ));
+    assert!(matches!(
+        Outbox::from_json("MTTR\u{1}"),
+        Err(StateError::WrongFormat { .. })
+    ));
     assert!(matches!(
         Outbox::from_json(r#"{"format":"something.else","version":1}"#),
         Err(StateError::WrongFormat { .. })
     ));
     let future = json.replacen(r#""version":1"#, r#""version":2"#, 1);
     let err = Outbox::from_json(&future).unwrap_err();
-    assert!(matches!(err, StateError::UnsupportedVersion { found: 2, supported: 1, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StateError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let broken = json.replacen(r#""state":"done""#, r#""state":"teleported""#, 1);
     let err = Outbox::from_json(&broken).unwrap_err();
     assert_eq!(err.code(), "state-corrupt");
@@ -542,7 +769,9 @@ fn hostile_snapshots_never_panic() {
     let json = o.to_json();
     let chars: Vec<char> = json.chars().collect();
     let mut rng = Rng(7);
-    let pool = ['{', '}', '[', ']', '"', ':', ',', '0', '9', '-', 'e', 'x', '\\', 'n', ' ', 'é'];
+    let pool = [
+        '{', '}', '[', ']', '"', ':', ',', '0', '9', '-', 'e', 'x', '\\', 'n', ' ', 'é',
+    ];
     for _ in 0..5_000 {
         let mut mutated = chars.clone();
         for _ in 0..1 + rng.below(4) {
@@ -568,7 +797,10 @@ fn hostile_snapshots_never_panic() {
     assert!(Outbox::from_json(&deep).is_err());
     let huge = r#"{"format":"mailtrail.outbox","version":1,"entries":[{"key":"k","state":"retrying","nextAttemptAt":9223372036854775807,"createdAt":-9223372036854775808,"updatedAt":0,"attempts":4294967295,"notBefore":9223372036854775807}]}"#;
     let mut o = Outbox::from_json(huge).unwrap();
-    assert!(o.due(i64::MAX, 10).0.is_empty(), "out of attempts: dead, not sent");
+    assert!(
+        o.due(i64::MAX, 10).0.is_empty(),
+        "out of attempts: dead, not sent"
+    );
     assert_eq!(o.counts().dead, 1);
 }
 
@@ -647,9 +879,15 @@ fn sim_policy() -> RetryPolicy {
 
 /// What a careful adapter does with a record handed out by `due`: when `maybe_sent`, look it up
 /// first and report a duplicate instead of creating it again.
-fn adapter_checks(crm: &Crm, key: &str, maybe_sent: bool, log_len: usize) -> Option<DeliveryOutcome> {
-    (maybe_sent && crm.had_at(key, log_len))
-        .then(|| DeliveryOutcome::Duplicate { remote_id: Some(format!("crm-{key}")) })
+fn adapter_checks(
+    crm: &Crm,
+    key: &str,
+    maybe_sent: bool,
+    log_len: usize,
+) -> Option<DeliveryOutcome> {
+    (maybe_sent && crm.had_at(key, log_len)).then(|| DeliveryOutcome::Duplicate {
+        remote_id: Some(format!("crm-{key}")),
+    })
 }
 
 struct Run {
@@ -706,39 +944,41 @@ fn random_history(seed: u64, steps: usize) -> Run {
                             "seed {seed} step {step}: {key} may be in the CRM but is not flagged"
                         );
                     }
-                    let outcome = match adapter_checks(&crm, &key, entry.maybe_sent, storage.log.len()) {
-                        Some(duplicate) => duplicate,
-                        None => match rng.below(20) {
-                            0..=8 => {
-                                crm.create(&key, storage.log.len());
-                                delivered(&format!("crm-{key}"))
-                            }
-                            9..=10 => retry(None),
-                            11 => retry(Some(rng.below(60_000))),
-                            12 => {
-                                // Timed out after the request went out.
-                                crm.create(&key, storage.log.len());
-                                DeliveryOutcome::Retry {
-                                    error: error(504),
-                                    retry_after_ms: None,
-                                    maybe_sent: true,
+                    let outcome =
+                        match adapter_checks(&crm, &key, entry.maybe_sent, storage.log.len()) {
+                            Some(duplicate) => duplicate,
+                            None => match rng.below(20) {
+                                0..=8 => {
+                                    crm.create(&key, storage.log.len());
+                                    delivered(&format!("crm-{key}"))
                                 }
-                            }
-                            13 => DeliveryOutcome::Permanent { error: error(400) },
-                            14..=16 => {
-                                // Created in the CRM, then the worker died before recording it.
-                                crm.create(&key, storage.log.len());
-                                crashed = true;
-                                break;
-                            }
-                            _ => {
-                                // Died before the request left.
-                                crashed = true;
-                                break;
-                            }
-                        },
-                    };
-                    let change = outbox.complete(&key, outcome, now + rng.below(3_000) as i64, rng.unit());
+                                9..=10 => retry(None),
+                                11 => retry(Some(rng.below(60_000))),
+                                12 => {
+                                    // Timed out after the request went out.
+                                    crm.create(&key, storage.log.len());
+                                    DeliveryOutcome::Retry {
+                                        error: error(504),
+                                        retry_after_ms: None,
+                                        maybe_sent: true,
+                                    }
+                                }
+                                13 => DeliveryOutcome::Permanent { error: error(400) },
+                                14..=16 => {
+                                    // Created in the CRM, then the worker died before recording it.
+                                    crm.create(&key, storage.log.len());
+                                    crashed = true;
+                                    break;
+                                }
+                                _ => {
+                                    // Died before the request left.
+                                    crashed = true;
+                                    break;
+                                }
+                            },
+                        };
+                    let change =
+                        outbox.complete(&key, outcome, now + rng.below(3_000) as i64, rng.unit());
                     storage.persist(change);
                 }
                 if crashed {
@@ -749,7 +989,10 @@ fn random_history(seed: u64, steps: usize) -> Run {
             13 => {
                 // Undo Send or "remove" on something not being sent.
                 let cancellable = keys_where(&outbox, |s| {
-                    matches!(s, EntryState::Pending | EntryState::Retrying { .. } | EntryState::Dead { .. })
+                    matches!(
+                        s,
+                        EntryState::Pending | EntryState::Retrying { .. } | EntryState::Dead { .. }
+                    )
                 });
                 if let Some(key) = pick(&mut rng, &cancellable) {
                     let change = outbox.cancel(&key, now);
@@ -769,7 +1012,9 @@ fn random_history(seed: u64, steps: usize) -> Run {
             }
             15 => {
                 if let Some(key) = pick(&mut rng, &enqueued) {
-                    storage.persist(outbox.update_record(&key, |r| r.thread_id = Some(format!("t-{step}"))));
+                    storage.persist(
+                        outbox.update_record(&key, |r| r.thread_id = Some(format!("t-{step}"))),
+                    );
                 }
             }
             16 => storage.persist(outbox.compact(now)),
@@ -779,21 +1024,39 @@ fn random_history(seed: u64, steps: usize) -> Run {
             }
         }
         // Storage always holds exactly the live state: no transition forgot its change.
-        assert_eq!(reload(&storage, 0), outbox, "seed {seed} step {step}: log replay differs");
-        assert_eq!(reload(&storage, 1), outbox, "seed {seed} step {step}: key-value view differs");
+        assert_eq!(
+            reload(&storage, 0),
+            outbox,
+            "seed {seed} step {step}: log replay differs"
+        );
+        assert_eq!(
+            reload(&storage, 1),
+            outbox,
+            "seed {seed} step {step}: key-value view differs"
+        );
     }
-    Run { storage, crm, enqueued }
+    Run {
+        storage,
+        crm,
+        enqueued,
+    }
 }
 
 fn keys_where(outbox: &Outbox, wanted: impl Fn(&EntryState) -> bool) -> BTreeSet<String> {
-    outbox.entries().filter(|e| wanted(&e.state)).map(|e| e.key.clone()).collect()
+    outbox
+        .entries()
+        .filter(|e| wanted(&e.state))
+        .map(|e| e.key.clone())
+        .collect()
 }
 
 fn pick(rng: &mut Rng, keys: &BTreeSet<String>) -> Option<String> {
     if keys.is_empty() {
         return None;
     }
-    keys.iter().nth(rng.below(keys.len() as u64) as usize).cloned()
+    keys.iter()
+        .nth(rng.below(keys.len() as u64) as usize)
+        .cloned()
 }
 
 fn reload(storage: &Storage, crashes: usize) -> Outbox {
@@ -813,11 +1076,16 @@ fn drain(mut outbox: Outbox, crm: &mut Crm, log_len: usize, mut now: i64) -> Out
         .map(|e| e.key.clone())
         .collect();
     for _ in 0..1_000 {
-        let Some(wakeup) = outbox.next_wakeup() else { return outbox };
+        let Some(wakeup) = outbox.next_wakeup() else {
+            return outbox;
+        };
         now = now.max(wakeup);
         let (batch, _) = outbox.due(now, 100);
         for (key, _) in batch {
-            assert!(!done_before.contains(&key), "{key} was done and was handed out again");
+            assert!(
+                !done_before.contains(&key),
+                "{key} was done and was handed out again"
+            );
             let maybe_sent = outbox.get(&key).is_some_and(|e| e.maybe_sent);
             if crm.had_at(&key, log_len) {
                 assert!(maybe_sent, "{key} may be in the CRM but is not flagged");
@@ -834,7 +1102,10 @@ fn drain(mut outbox: Outbox, crm: &mut Crm, log_len: usize, mut now: i64) -> Out
 
 fn settled(outbox: &Outbox, key: &str) -> bool {
     outbox.get(key).is_some_and(|e| {
-        matches!(e.state, EntryState::Done { .. } | EntryState::Dead { .. } | EntryState::Cancelled { .. })
+        matches!(
+            e.state,
+            EntryState::Done { .. } | EntryState::Dead { .. } | EntryState::Cancelled { .. }
+        )
     })
 }
 
@@ -861,9 +1132,18 @@ fn random_histories_with_crashes_lose_nothing_and_never_resend_after_success() {
             assert_eq!(*n, 1, "seed {seed}: {key} created {n} times");
         }
         let last = run.storage.log.len();
-        let outbox = drain(replay(sim_policy(), &run.storage.log), &mut run.crm, last, T0 + 365 * DAY);
+        let outbox = drain(
+            replay(sim_policy(), &run.storage.log),
+            &mut run.crm,
+            last,
+            T0 + 365 * DAY,
+        );
         for key in &run.enqueued {
-            assert!(settled(&outbox, key), "seed {seed}: {key} is {:?}", outbox.get(key).map(|e| &e.state));
+            assert!(
+                settled(&outbox, key),
+                "seed {seed}: {key} is {:?}",
+                outbox.get(key).map(|e| &e.state)
+            );
         }
         for (key, n) in &run.crm.creates {
             assert_eq!(*n, 1, "seed {seed}: {key} created {n} times while draining");
@@ -916,7 +1196,10 @@ fn every_prefix_of_the_change_log_resumes_without_loss_or_resend() {
             };
             let resumed = drain(state.clone(), &mut crm, prefix, T0 + 365 * DAY);
             for key in &enqueued_so_far {
-                assert!(settled(&resumed, key), "seed {seed} prefix {prefix}: {key} lost");
+                assert!(
+                    settled(&resumed, key),
+                    "seed {seed} prefix {prefix}: {key} lost"
+                );
             }
             assert!(
                 crm.creates.keys().all(|k| !run.crm.had_at(k, prefix)),

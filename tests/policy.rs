@@ -22,7 +22,11 @@ fn settings() -> Settings {
 }
 
 fn compose(to: &[&str], cc: &[&str], bcc: &[&str]) -> Email {
-    let list = |v: &[&str]| v.iter().map(|s| AddressInput::Text(s.to_string())).collect();
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|s| AddressInput::Text(s.to_string()))
+            .collect()
+    };
     Email::from_compose(&ComposeData {
         from: Some(AddressInput::Text("Me <me@ourco.example>".into())),
         to: list(to),
@@ -36,7 +40,10 @@ fn compose(to: &[&str], cc: &[&str], bcc: &[&str]) -> Email {
 }
 
 fn incoming(from: &str, to: &[&str]) -> Email {
-    let list = to.iter().map(|s| AddressInput::Text(s.to_string())).collect();
+    let list = to
+        .iter()
+        .map(|s| AddressInput::Text(s.to_string()))
+        .collect();
     Email::from_compose(&ComposeData {
         from: Some(AddressInput::Text(from.into())),
         to: list,
@@ -48,8 +55,23 @@ fn incoming(from: &str, to: &[&str]) -> Email {
     .expect("compose")
 }
 
-fn run(email: &Email, s: &Settings, trigger: Trigger, contacts: &dyn ContactDirectory, in_thread: bool) -> Decision {
-    decide(email, s, &Context { trigger, contacts, in_logged_thread: in_thread, already_logged: false })
+fn run(
+    email: &Email,
+    s: &Settings,
+    trigger: Trigger,
+    contacts: &dyn ContactDirectory,
+    in_thread: bool,
+) -> Decision {
+    decide(
+        email,
+        s,
+        &Context {
+            trigger,
+            contacts,
+            in_logged_thread: in_thread,
+            already_logged: false,
+        },
+    )
 }
 
 fn none() -> HashSet<String> {
@@ -65,18 +87,33 @@ fn contact_addresses(d: &Decision) -> Vec<&str> {
 }
 
 fn reasons_about(d: &Decision, code: ReasonCode) -> Vec<&str> {
-    d.reasons.iter().filter(|r| r.code == code).filter_map(|r| r.address.as_deref()).collect()
+    d.reasons
+        .iter()
+        .filter(|r| r.code == code)
+        .filter_map(|r| r.address.as_deref())
+        .collect()
 }
 
 const SEND: Trigger = Trigger::Send { log_checked: true };
 
 #[test]
 fn checked_email_logs_against_every_external_recipient() {
-    let e = compose(&["Jane <Jane@Customer.example>"], &["bob@partner.example"], &["carol@other.example"]);
+    let e = compose(
+        &["Jane <Jane@Customer.example>"],
+        &["bob@partner.example"],
+        &["carol@other.example"],
+    );
     let d = run(&e, &settings(), SEND, &none(), false);
     assert!(d.log && d.push);
     assert_eq!(d.direction, Direction::Outgoing);
-    assert_eq!(contact_addresses(&d), ["jane@customer.example", "bob@partner.example", "carol@other.example"]);
+    assert_eq!(
+        contact_addresses(&d),
+        [
+            "jane@customer.example",
+            "bob@partner.example",
+            "carol@other.example"
+        ]
+    );
     assert_eq!(d.reasons[0].code, LogChecked);
     // create_contacts is on by default: unknown people become contacts, and it says so
     assert!(d.contacts.iter().all(|c| c.create));
@@ -86,19 +123,32 @@ fn checked_email_logs_against_every_external_recipient() {
 #[test]
 fn unchecked_email_is_not_logged() {
     let e = compose(&["jane@customer.example"], &[], &[]);
-    let d = run(&e, &settings(), Trigger::Send { log_checked: false }, &none(), false);
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Send { log_checked: false },
+        &none(),
+        false,
+    );
     assert!(!d.log && !d.push && d.add_bcc.is_none());
     assert_eq!(d.codes(), vec![LogUnchecked]);
 }
 
 #[test]
 fn never_log_excludes_only_those_recipients() {
-    let e = compose(&["ceo@customer.example", "jane@customer.example"], &["spy@eu.competitor.example"], &[]);
+    let e = compose(
+        &["ceo@customer.example", "jane@customer.example"],
+        &["spy@eu.competitor.example"],
+        &[],
+    );
     let d = run(&e, &settings(), SEND, &none(), false);
     assert!(d.log);
     assert_eq!(contact_addresses(&d), ["jane@customer.example"]);
     assert_eq!(reasons_about(&d, NeverLogAddress), ["ceo@customer.example"]);
-    assert_eq!(reasons_about(&d, NeverLogDomain), ["spy@eu.competitor.example"]);
+    assert_eq!(
+        reasons_about(&d, NeverLogDomain),
+        ["spy@eu.competitor.example"]
+    );
 }
 
 #[test]
@@ -112,41 +162,71 @@ fn nobody_left_means_not_logged_with_the_reasons() {
 
 #[test]
 fn internal_only_mail_is_not_logged_by_default_but_can_be() {
-    let e = compose(&["colleague@ourco.example"], &["other@sales.ourco.example"], &[]);
+    let e = compose(
+        &["colleague@ourco.example"],
+        &["other@sales.ourco.example"],
+        &[],
+    );
     let d = run(&e, &settings(), SEND, &none(), false);
     assert!(!d.log);
     assert_eq!(d.reasons[0].code, InternalOnly);
 
-    let s = Settings { log_internal_only: true, ..settings() };
+    let s = Settings {
+        log_internal_only: true,
+        ..settings()
+    };
     let d = run(&e, &s, SEND, &none(), false);
     assert!(d.log);
-    assert_eq!(contact_addresses(&d), ["colleague@ourco.example", "other@sales.ourco.example"]);
+    assert_eq!(
+        contact_addresses(&d),
+        ["colleague@ourco.example", "other@sales.ourco.example"]
+    );
 }
 
 #[test]
 fn internal_recipients_are_not_associated_on_external_mail() {
-    let e = compose(&["jane@customer.example"], &["colleague@ourco.example"], &[]);
+    let e = compose(
+        &["jane@customer.example"],
+        &["colleague@ourco.example"],
+        &[],
+    );
     let d = run(&e, &settings(), SEND, &none(), false);
     assert!(d.log);
     assert_eq!(contact_addresses(&d), ["jane@customer.example"]);
-    assert_eq!(reasons_about(&d, InternalRecipient), ["colleague@ourco.example"]);
+    assert_eq!(
+        reasons_about(&d, InternalRecipient),
+        ["colleague@ourco.example"]
+    );
 }
 
 #[test]
 fn unknown_recipients_need_contact_creation() {
-    let s = Settings { create_contacts: false, ..settings() };
-    let e = compose(&["known@customer.example", "new@customer.example"], &[], &[]);
+    let s = Settings {
+        create_contacts: false,
+        ..settings()
+    };
+    let e = compose(
+        &["known@customer.example", "new@customer.example"],
+        &[],
+        &[],
+    );
     let d = run(&e, &s, SEND, &set(&["known@customer.example"]), false);
     assert!(d.log);
     assert_eq!(contact_addresses(&d), ["known@customer.example"]);
     assert!(!d.contacts[0].create);
-    assert_eq!(reasons_about(&d, RecipientNotContact), ["new@customer.example"]);
+    assert_eq!(
+        reasons_about(&d, RecipientNotContact),
+        ["new@customer.example"]
+    );
     assert!(!d.has(ContactCreated));
 }
 
 #[test]
 fn bcc_mode_adds_the_address_once() {
-    let s = Settings { mode: LogMode::Bcc, ..settings() };
+    let s = Settings {
+        mode: LogMode::Bcc,
+        ..settings()
+    };
     let e = compose(&["jane@customer.example"], &[], &[]);
     let d = run(&e, &s, SEND, &none(), false);
     assert!(d.log && !d.push);
@@ -160,28 +240,56 @@ fn bcc_mode_adds_the_address_once() {
     // the CRM's own address is never a contact
     assert_eq!(contact_addresses(&d), ["jane@customer.example"]);
 
-    let both = Settings { mode: LogMode::Both, ..settings() };
-    let d = run(&compose(&["jane@customer.example"], &[], &[]), &both, SEND, &none(), false);
+    let both = Settings {
+        mode: LogMode::Both,
+        ..settings()
+    };
+    let d = run(
+        &compose(&["jane@customer.example"], &[], &[]),
+        &both,
+        SEND,
+        &none(),
+        false,
+    );
     assert!(d.push && d.add_bcc.is_some());
 }
 
 #[test]
 fn oversized_attachments_are_dropped_and_the_email_still_logs() {
-    let att = |name: &str, size: u64| AttachmentInput { name: Some(name.into()), size, ..Default::default() };
+    let att = |name: &str, size: u64| AttachmentInput {
+        name: Some(name.into()),
+        size,
+        ..Default::default()
+    };
     let e = Email::from_compose(&ComposeData {
         from: Some(AddressInput::Text("me@ourco.example".into())),
         to: vec![AddressInput::Text("jane@customer.example".into())],
-        attachments: vec![att("big.zip", 40 << 20), att("bigger.iso", 30 << 20), att("small.pdf", 1 << 20)],
+        attachments: vec![
+            att("big.zip", 40 << 20),
+            att("bigger.iso", 30 << 20),
+            att("small.pdf", 1 << 20),
+        ],
         ..Default::default()
     })
     .unwrap();
     let d = run(&e, &settings(), SEND, &none(), false);
     assert!(d.log);
-    let dropped: Vec<_> = d.dropped_attachments.iter().map(|a| a.name.as_deref().unwrap()).collect();
-    assert_eq!(dropped, ["bigger.iso"], "first-fit within 50 MiB keeps big.zip and small.pdf");
+    let dropped: Vec<_> = d
+        .dropped_attachments
+        .iter()
+        .map(|a| a.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        dropped,
+        ["bigger.iso"],
+        "first-fit within 50 MiB keeps big.zip and small.pdf"
+    );
     assert!(d.has(AttachmentsTooLarge));
 
-    let s = Settings { include_attachments: false, ..settings() };
+    let s = Settings {
+        include_attachments: false,
+        ..settings()
+    };
     let d = run(&e, &s, SEND, &none(), false);
     assert_eq!(d.dropped_attachments.len(), 3);
     assert!(d.has(AttachmentsDisabled));
@@ -198,35 +306,77 @@ fn long_bodies_are_flagged_for_truncation() {
 #[test]
 fn duplicates_are_not_logged_again() {
     let e = compose(&["jane@customer.example"], &[], &[]);
-    let d = decide(&e, &settings(), &Context { trigger: SEND, contacts: &none(), in_logged_thread: false, already_logged: true });
+    let d = decide(
+        &e,
+        &settings(),
+        &Context {
+            trigger: SEND,
+            contacts: &none(),
+            in_logged_thread: false,
+            already_logged: true,
+        },
+    );
     assert!(!d.log);
     assert_eq!(d.codes(), vec![Duplicate]);
 }
 
 #[test]
 fn reply_from_a_contact_in_a_logged_thread_is_logged() {
-    let e = incoming("Jane <jane@customer.example>", &["me@ourco.example", "bob@partner.example"]);
-    let d = run(&e, &settings(), Trigger::Incoming, &set(&["jane@customer.example", "bob@partner.example"]), true);
+    let e = incoming(
+        "Jane <jane@customer.example>",
+        &["me@ourco.example", "bob@partner.example"],
+    );
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Incoming,
+        &set(&["jane@customer.example", "bob@partner.example"]),
+        true,
+    );
     assert!(d.log && d.push);
     assert_eq!(d.direction, Direction::Incoming);
-    assert_eq!(contact_addresses(&d), ["jane@customer.example", "bob@partner.example"]);
-    assert!(d.contacts.iter().all(|c| !c.create), "replies never create contacts");
-    assert_eq!(reasons_about(&d, ReplyInLoggedThread), ["jane@customer.example"]);
+    assert_eq!(
+        contact_addresses(&d),
+        ["jane@customer.example", "bob@partner.example"]
+    );
+    assert!(
+        d.contacts.iter().all(|c| !c.create),
+        "replies never create contacts"
+    );
+    assert_eq!(
+        reasons_about(&d, ReplyInLoggedThread),
+        ["jane@customer.example"]
+    );
 }
 
 #[test]
 fn reply_from_a_non_contact_is_not_logged_and_says_why() {
     let e = incoming("stranger@customer.example", &["me@ourco.example"]);
-    let d = run(&e, &settings(), Trigger::Incoming, &set(&["jane@customer.example"]), true);
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Incoming,
+        &set(&["jane@customer.example"]),
+        true,
+    );
     assert!(!d.log);
-    assert_eq!(reasons_about(&d, SenderNotContact), ["stranger@customer.example"]);
+    assert_eq!(
+        reasons_about(&d, SenderNotContact),
+        ["stranger@customer.example"]
+    );
     assert!(d.contacts.is_empty());
 }
 
 #[test]
 fn message_outside_logged_threads_is_not_logged() {
     let e = incoming("jane@customer.example", &["me@ourco.example"]);
-    let d = run(&e, &settings(), Trigger::Incoming, &set(&["jane@customer.example"]), false);
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Incoming,
+        &set(&["jane@customer.example"]),
+        false,
+    );
     assert!(!d.log);
     assert_eq!(d.codes(), vec![ThreadNotLogged]);
 }
@@ -234,11 +384,23 @@ fn message_outside_logged_threads_is_not_logged() {
 #[test]
 fn never_log_sender_is_not_logged_even_in_a_logged_thread() {
     let e = incoming("ceo@customer.example", &["me@ourco.example"]);
-    let d = run(&e, &settings(), Trigger::Incoming, &set(&["ceo@customer.example"]), true);
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Incoming,
+        &set(&["ceo@customer.example"]),
+        true,
+    );
     assert!(!d.log);
     assert_eq!(d.codes(), vec![SenderNeverLog, NeverLogAddress]);
     let e = incoming("a@x.competitor.example", &["me@ourco.example"]);
-    let d = run(&e, &settings(), Trigger::Incoming, &set(&["a@x.competitor.example"]), true);
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Incoming,
+        &set(&["a@x.competitor.example"]),
+        true,
+    );
     assert_eq!(d.codes(), vec![SenderNeverLog, NeverLogDomain]);
 }
 
@@ -254,7 +416,13 @@ fn internal_reply_and_own_message_and_auto_reply() {
 
     let mut e = incoming("jane@customer.example", &["me@ourco.example"]);
     e.auto_submitted = true;
-    let d = run(&e, &settings(), Trigger::Incoming, &set(&["jane@customer.example"]), true);
+    let d = run(
+        &e,
+        &settings(),
+        Trigger::Incoming,
+        &set(&["jane@customer.example"]),
+        true,
+    );
     assert_eq!(d.codes(), vec![AutoSubmitted]);
 
     let mut e = incoming("jane@customer.example", &["me@ourco.example"]);
@@ -276,7 +444,10 @@ fn manual_log_of_a_received_email_uses_its_sender() {
 
 #[test]
 fn manual_log_of_a_sent_email_is_outgoing_without_bcc() {
-    let s = Settings { mode: LogMode::Both, ..settings() };
+    let s = Settings {
+        mode: LogMode::Both,
+        ..settings()
+    };
     let e = compose(&["jane@customer.example"], &[], &[]);
     let d = run(&e, &s, Trigger::Manual, &none(), false);
     assert!(d.log);
@@ -301,7 +472,11 @@ fn forwarded_original_logs_against_the_original_sender() {
     assert_eq!(d.codes(), vec![ForwardNotRecognised]);
 
     // a forward of the user's own sent email logs against its external recipients
-    let own = compose(&["jane@customer.example", "colleague@ourco.example"], &[], &[]);
+    let own = compose(
+        &["jane@customer.example", "colleague@ourco.example"],
+        &[],
+        &[],
+    );
     let d = run(&own, &settings(), Trigger::Forwarded, &none(), false);
     assert_eq!(d.direction, Direction::Forwarded);
     assert_eq!(contact_addresses(&d), ["jane@customer.example"]);
@@ -321,10 +496,32 @@ fn bcc_copy_is_outgoing_against_recipients() {
 fn every_reason_code_is_exercised() {
     // Keep this list in sync with the tests above: a new code needs a rule test.
     let exercised = [
-        LogChecked, LoggedManually, ForwardedToCrm, BccCopy, ReplyInLoggedThread, BccAdded, BccAlreadyPresent,
-        ContactCreated, LogUnchecked, InternalOnly, NoLoggableRecipients, ThreadNotLogged, SenderNotContact,
-        SenderNeverLog, Duplicate, AutoSubmitted, ForwardNotRecognised, NoSender, OwnMessage, NeverLogAddress,
-        NeverLogDomain, InternalRecipient, RecipientNotContact, AttachmentsTooLarge, AttachmentsDisabled, BodyTruncated,
+        LogChecked,
+        LoggedManually,
+        ForwardedToCrm,
+        BccCopy,
+        ReplyInLoggedThread,
+        BccAdded,
+        BccAlreadyPresent,
+        ContactCreated,
+        LogUnchecked,
+        InternalOnly,
+        NoLoggableRecipients,
+        ThreadNotLogged,
+        SenderNotContact,
+        SenderNeverLog,
+        Duplicate,
+        AutoSubmitted,
+        ForwardNotRecognised,
+        NoSender,
+        OwnMessage,
+        NeverLogAddress,
+        NeverLogDomain,
+        InternalRecipient,
+        RecipientNotContact,
+        AttachmentsTooLarge,
+        AttachmentsDisabled,
+        BodyTruncated,
     ];
     for code in mailtrail::ReasonCode::ALL {
         assert!(exercised.contains(code), "{code} has no policy test");

@@ -24,7 +24,11 @@ fn email(message_id: Option<&str>, in_reply_to: &[&str], references: &[&str]) ->
 }
 
 fn provider(thread_id: &str, subject: &str) -> Email {
-    Email { thread_id: Some(thread_id.into()), subject: subject.into(), ..Email::default() }
+    Email {
+        thread_id: Some(thread_id.into()),
+        subject: subject.into(),
+        ..Email::default()
+    }
 }
 
 fn tracker() -> ThreadTracker {
@@ -35,7 +39,13 @@ fn tracker() -> ThreadTracker {
 fn reply_matches_by_in_reply_to() {
     let mut t = tracker();
     let thread = t.track(&email(Some("a1@mail.example"), &[], &[]), T0);
-    let m = t.match_reply(&email(Some("reply@partner.example"), &["a1@mail.example"], &[])).unwrap();
+    let m = t
+        .match_reply(&email(
+            Some("reply@partner.example"),
+            &["a1@mail.example"],
+            &[],
+        ))
+        .unwrap();
     assert_eq!(m.thread, thread);
     assert_eq!(m.by, MatchedBy::InReplyTo);
     assert_eq!(m.logged_at, T0);
@@ -66,11 +76,20 @@ fn provider_thread_matches_only_with_the_same_normalised_subject() {
     let mut t = tracker();
     let thread = t.track(&provider("18c2f0a", "Angebot  Q3"), T0);
     for subject in ["AW: angebot q3", "RE: AW: WG: Angebot Q3", "Angebot Q3"] {
-        let m = t.match_reply(&provider("18c2f0a", subject)).unwrap_or_else(|| panic!("{subject}"));
-        assert_eq!((m.thread, m.by), (thread, MatchedBy::ProviderThread), "{subject}");
+        let m = t
+            .match_reply(&provider("18c2f0a", subject))
+            .unwrap_or_else(|| panic!("{subject}"));
+        assert_eq!(
+            (m.thread, m.by),
+            (thread, MatchedBy::ProviderThread),
+            "{subject}"
+        );
     }
     // The person changed the topic in the same Gmail conversation: not this thread's reply.
-    assert_eq!(t.match_reply(&provider("18c2f0a", "Re: Lunch on Friday?")), None);
+    assert_eq!(
+        t.match_reply(&provider("18c2f0a", "Re: Lunch on Friday?")),
+        None
+    );
     // Same subject in another conversation.
     assert_eq!(t.match_reply(&provider("99999", "Re: Angebot Q3")), None);
 }
@@ -87,19 +106,38 @@ fn localised_reply_prefixes_match_their_thread() {
         ("conv-pl", "PD: Odp: Zamówienie 42", pl),
     ];
     for (conv, subject, expected) in cases {
-        assert_eq!(t.match_reply(&provider(conv, subject)).map(|m| m.thread), Some(expected), "{subject}");
+        assert_eq!(
+            t.match_reply(&provider(conv, subject)).map(|m| m.thread),
+            Some(expected),
+            "{subject}"
+        );
     }
 }
 
 #[test]
 fn unrelated_mail_and_other_id_kinds_do_not_match() {
     let mut t = tracker();
-    t.track(&Email { thread_id: Some("same-text@x".into()), ..Email::default() }, T0);
-    assert_eq!(t.match_reply(&email(Some("n@y"), &["other@z"], &["more@z"])), None);
+    t.track(
+        &Email {
+            thread_id: Some("same-text@x".into()),
+            ..Email::default()
+        },
+        T0,
+    );
+    assert_eq!(
+        t.match_reply(&email(Some("n@y"), &["other@z"], &["more@z"])),
+        None
+    );
     // A provider thread id is not a Message-ID, even with the same text.
     assert_eq!(t.match_reply(&email(None, &["same-text@x"], &[])), None);
     // A draft id is never matched against an incoming message's ids.
-    t.track(&Email { draft_id: Some("r-77".into()), ..Email::default() }, T0);
+    t.track(
+        &Email {
+            draft_id: Some("r-77".into()),
+            ..Email::default()
+        },
+        T0,
+    );
     assert_eq!(t.match_reply(&email(None, &["r-77"], &["r-77"])), None);
     assert_eq!(t.match_reply(&Email::default()), None);
 }
@@ -108,7 +146,11 @@ fn unrelated_mail_and_other_id_kinds_do_not_match() {
 fn ids_learnt_after_send_join_the_same_thread() {
     let mut t = tracker();
     // At send time Gmail's compose only gives a draft id.
-    let compose = Email { draft_id: Some("r-123".into()), subject: "Hello".into(), ..Email::default() };
+    let compose = Email {
+        draft_id: Some("r-123".into()),
+        subject: "Hello".into(),
+        ..Email::default()
+    };
     let thread = t.track(&compose, T0);
     // Later the Message-ID and thread id are read from Gmail's sync response.
     let sent = Email {
@@ -120,10 +162,15 @@ fn ids_learnt_after_send_join_the_same_thread() {
     };
     assert_eq!(t.track(&sent, T0 + 5_000), thread);
     assert_eq!(t.len(), 1);
-    let m = t.match_reply(&email(None, &["CAF=abc@mail.gmail.com"], &[])).unwrap();
+    let m = t
+        .match_reply(&email(None, &["CAF=abc@mail.gmail.com"], &[]))
+        .unwrap();
     assert_eq!(m.thread, thread);
     assert_eq!(m.logged_at, T0 + 5_000);
-    assert_eq!(t.thread_of_message_id("CAF=abc@mail.gmail.com"), Some(thread));
+    assert_eq!(
+        t.thread_of_message_id("CAF=abc@mail.gmail.com"),
+        Some(thread)
+    );
 }
 
 #[test]
@@ -141,14 +188,21 @@ fn an_email_linking_two_threads_merges_them() {
     assert_eq!(merged, a.min(b));
     assert_eq!(t.len(), 1);
     assert!(!t.contains(a.max(b)));
-    for reply in [email(None, &["a@x"], &[]), email(None, &["c@x"], &[]), provider("conv-b", "Offer")] {
+    for reply in [
+        email(None, &["a@x"], &[]),
+        email(None, &["c@x"], &[]),
+        provider("conv-b", "Offer"),
+    ] {
         assert_eq!(t.match_reply(&reply).map(|m| m.thread), Some(merged));
     }
 }
 
 #[test]
 fn capacity_evicts_the_least_recently_used_thread() {
-    let mut t = ThreadTracker::new(TrackerLimits { capacity: 3, max_age_ms: 1000 * DAY });
+    let mut t = ThreadTracker::new(TrackerLimits {
+        capacity: 3,
+        max_age_ms: 1000 * DAY,
+    });
     let t1 = t.track(&email(Some("1@x"), &[], &[]), T0 + 1);
     let t2 = t.track(&email(Some("2@x"), &[], &[]), T0 + 2);
     let t3 = t.track(&email(Some("3@x"), &[], &[]), T0 + 3);
@@ -158,18 +212,34 @@ fn capacity_evicts_the_least_recently_used_thread() {
     assert!(!t.contains(t2), "the least recently used thread goes first");
     assert!(t.contains(t1) && t.contains(t3) && t.contains(t4));
     assert_eq!(t.match_reply(&email(None, &["2@x"], &[])), None);
-    assert_eq!(t.match_reply(&email(None, &["1@x"], &[])).map(|m| m.thread), Some(t1));
+    assert_eq!(
+        t.match_reply(&email(None, &["1@x"], &[])).map(|m| m.thread),
+        Some(t1)
+    );
     // Shrinking the capacity evicts in the same order.
-    assert_eq!(t.set_limits(TrackerLimits { capacity: 1, max_age_ms: 1000 * DAY }), 2);
+    assert_eq!(
+        t.set_limits(TrackerLimits {
+            capacity: 1,
+            max_age_ms: 1000 * DAY
+        }),
+        2
+    );
     assert!(t.contains(t4));
 }
 
 #[test]
 fn threads_older_than_the_maximum_age_are_evicted() {
-    let mut t = ThreadTracker::new(TrackerLimits { capacity: 10, max_age_ms: 30 * DAY });
+    let mut t = ThreadTracker::new(TrackerLimits {
+        capacity: 10,
+        max_age_ms: 30 * DAY,
+    });
     let old = t.track(&email(Some("old@x"), &[], &[]), T0);
     let recent = t.track(&email(Some("recent@x"), &[], &[]), T0 + 20 * DAY);
-    assert_eq!(t.evict_expired(T0 + 30 * DAY), 0, "exactly max_age old is kept");
+    assert_eq!(
+        t.evict_expired(T0 + 30 * DAY),
+        0,
+        "exactly max_age old is kept"
+    );
     assert_eq!(t.evict_expired(T0 + 31 * DAY), 1);
     assert!(!t.contains(old) && t.contains(recent));
     // Touching keeps a thread alive; tracking something else later evicts what expired.
@@ -183,7 +253,10 @@ fn threads_older_than_the_maximum_age_are_evicted() {
 
 #[test]
 fn touch_never_moves_a_thread_back_in_time() {
-    let mut t = ThreadTracker::new(TrackerLimits { capacity: 2, max_age_ms: 1000 * DAY });
+    let mut t = ThreadTracker::new(TrackerLimits {
+        capacity: 2,
+        max_age_ms: 1000 * DAY,
+    });
     let a = t.track(&email(Some("a@x"), &[], &[]), T0 + 100);
     let b = t.track(&email(Some("b@x"), &[], &[]), T0 + 200);
     t.touch(b, T0); // clock went backwards: ignored
@@ -197,8 +270,13 @@ fn touch_never_moves_a_thread_back_in_time() {
 #[test]
 fn forget_removes_the_thread_and_its_ids() {
     let mut t = tracker();
-    let thread =
-        t.track(&Email { thread_id: Some("conv".into()), ..email(Some("a@x"), &["p@x"], &["r@x"]) }, T0);
+    let thread = t.track(
+        &Email {
+            thread_id: Some("conv".into()),
+            ..email(Some("a@x"), &["p@x"], &["r@x"])
+        },
+        T0,
+    );
     assert!(t.forget(thread));
     assert!(t.is_empty());
     assert!(!t.forget(thread));
@@ -224,36 +302,65 @@ fn a_long_conversation_keeps_its_root_and_newest_ids() {
         let refs: Vec<&str> = references.iter().map(String::as_str).collect();
         let parent: Vec<&str> = refs.last().copied().into_iter().collect();
         let got = t.track(&email(Some(&id), &parent, &refs), T0 + i);
-        assert_eq!(*thread.get_or_insert(got), got, "every reply stays in the thread");
+        assert_eq!(
+            *thread.get_or_insert(got),
+            got,
+            "every reply stays in the thread"
+        );
         references.push(id);
     }
     let thread = thread.unwrap();
     let matched = |id: &str| t.match_reply(&email(None, &[id], &[])).map(|m| m.thread);
     assert_eq!(matched("m0@x"), Some(thread), "the root is kept");
     assert_eq!(matched("m199@x"), Some(thread));
-    assert_eq!(matched(&format!("m{}@x", 200 - (MAX_MESSAGE_IDS_PER_THREAD - 1))), Some(thread));
-    assert_eq!(matched(&format!("m{}@x", 200 - MAX_MESSAGE_IDS_PER_THREAD)), None, "older ids are dropped");
+    assert_eq!(
+        matched(&format!("m{}@x", 200 - (MAX_MESSAGE_IDS_PER_THREAD - 1))),
+        Some(thread)
+    );
+    assert_eq!(
+        matched(&format!("m{}@x", 200 - MAX_MESSAGE_IDS_PER_THREAD)),
+        None,
+        "older ids are dropped"
+    );
     assert_eq!(matched("m50@x"), None);
     // The thread's size stays bounded: 32 ids and one subject, plus a small header.
     let bytes = t.to_bytes();
-    assert!(bytes.len() < 64 + MAX_MESSAGE_IDS_PER_THREAD * 8 + 4 + 16, "{} bytes", bytes.len());
+    assert!(
+        bytes.len() < 64 + MAX_MESSAGE_IDS_PER_THREAD * 8 + 4 + 16,
+        "{} bytes",
+        bytes.len()
+    );
     // A reply naming only the root in References (trimmed chain) still matches.
     let trimmed = email(None, &["unknown@z"], &["m0@x", "gone@z"]);
-    assert_eq!(t.match_reply(&trimmed).map(|m| m.by), Some(MatchedBy::References));
+    assert_eq!(
+        t.match_reply(&trimmed).map(|m| m.by),
+        Some(MatchedBy::References)
+    );
 }
 
 #[test]
 fn a_hostile_references_header_is_bounded() {
     let mut t = tracker();
     let refs: Vec<String> = (0..20_000).map(|i| format!("r{i}@spam")).collect();
-    let e = Email { references: refs, message_id: Some("x@spam".into()), ..Email::default() };
+    let e = Email {
+        references: refs,
+        message_id: Some("x@spam".into()),
+        ..Email::default()
+    };
     let thread = t.track(&e, T0);
     assert_eq!(t.len(), 1);
     assert!(t.to_bytes().len() < 400);
-    assert_eq!(t.match_reply(&email(None, &["r0@spam"], &[])).map(|m| m.thread), Some(thread));
-    assert_eq!(t.match_reply(&email(None, &["x@spam"], &[])).map(|m| m.thread), Some(thread));
+    assert_eq!(
+        t.match_reply(&email(None, &["r0@spam"], &[]))
+            .map(|m| m.thread),
+        Some(thread)
+    );
+    assert_eq!(
+        t.match_reply(&email(None, &["x@spam"], &[]))
+            .map(|m| m.thread),
+        Some(thread)
+    );
 }
-
 
 #[test]
 fn round_trip_keeps_threads_matching_and_lru_order() {
@@ -263,11 +370,20 @@ fn round_trip_keeps_threads_matching_and_lru_order() {
     assert_eq!(reloaded, original);
     assert_eq!(reloaded.to_bytes(), bytes, "serialisation is deterministic");
     assert_eq!(reloaded.limits(), original.limits());
-    let reply = Email { in_reply_to: vec!["CAF00000007=msg@mail.gmail.com".into()], ..Email::default() };
+    let reply = Email {
+        in_reply_to: vec!["CAF00000007=msg@mail.gmail.com".into()],
+        ..Email::default()
+    };
     assert_eq!(reloaded.match_reply(&reply), original.match_reply(&reply));
     assert!(reloaded.match_reply(&reply).is_some());
-    let by_subject = provider(&format!("18c{:013x}", 9), "AW: order 9 for the spring catalogue");
-    assert_eq!(reloaded.match_reply(&by_subject).map(|m| m.by), Some(MatchedBy::ProviderThread));
+    let by_subject = provider(
+        &format!("18c{:013x}", 9),
+        "AW: order 9 for the spring catalogue",
+    );
+    assert_eq!(
+        reloaded.match_reply(&by_subject).map(|m| m.by),
+        Some(MatchedBy::ProviderThread)
+    );
     // The same thread is evicted next in both.
     let mut original = original;
     let next = email(Some("brand-new@x"), &[], &[]);
@@ -279,7 +395,10 @@ fn round_trip_keeps_threads_matching_and_lru_order() {
 
 #[test]
 fn identical_histories_serialise_to_identical_bytes() {
-    assert_eq!(sample_tracker(300).to_bytes(), sample_tracker(300).to_bytes());
+    assert_eq!(
+        sample_tracker(300).to_bytes(),
+        sample_tracker(300).to_bytes()
+    );
     let empty = tracker().to_bytes();
     assert_eq!(ThreadTracker::from_bytes(&empty).unwrap(), tracker());
 }
@@ -291,7 +410,9 @@ fn documented_checksum(bytes: &[u8]) -> u64 {
     for chunk in bytes.chunks(8) {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(word)).wrapping_mul(K).rotate_left(31);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(K)
+            .rotate_left(31);
     }
     h ^ (h >> 29)
 }
@@ -325,11 +446,24 @@ fn the_documented_format_is_what_is_read_and_written() {
     let bytes = with_checksum(body);
     let t = ThreadTracker::from_bytes(&bytes).expect("hand-written state loads");
     assert_eq!(t.len(), 2);
-    assert_eq!(t.limits(), TrackerLimits { capacity: 100_000, max_age_ms: 400 * DAY });
-    let m = t.match_reply(&email(None, &["abc@example.com"], &[])).unwrap();
+    assert_eq!(
+        t.limits(),
+        TrackerLimits {
+            capacity: 100_000,
+            max_age_ms: 400 * DAY
+        }
+    );
+    let m = t
+        .match_reply(&email(None, &["abc@example.com"], &[]))
+        .unwrap();
     assert_eq!((m.thread, m.logged_at), (7, T0 - 2));
-    let m = t.match_reply(&provider("conv-9", "RE: Quote for Q3")).unwrap();
-    assert_eq!((m.thread, m.by, m.logged_at), (3, MatchedBy::ProviderThread, T0 + 10));
+    let m = t
+        .match_reply(&provider("conv-9", "RE: Quote for Q3"))
+        .unwrap();
+    assert_eq!(
+        (m.thread, m.by, m.logged_at),
+        (3, MatchedBy::ProviderThread, T0 + 10)
+    );
     assert_eq!(t.to_bytes(), bytes, "writing gives back the same bytes");
 
     // The same threads out of LRU order are refused.
@@ -337,23 +471,45 @@ fn the_documented_format_is_what_is_read_and_written() {
     let second = swapped.len() - 18;
     swapped[second + 1] = 0; // thread 3 now has the same time as thread 7 but a smaller id
     let err = ThreadTracker::from_bytes(&with_checksum(swapped)).unwrap_err();
-    assert!(err.to_string().contains("least-recently-used order"), "{err}");
+    assert!(
+        err.to_string().contains("least-recently-used order"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_input_gets_a_clear_error_and_never_panics() {
     let good = sample_tracker(20).to_bytes();
-    assert!(matches!(ThreadTracker::from_bytes(&[]), Err(StateError::Truncated { .. })));
-    assert!(matches!(ThreadTracker::from_bytes(b"{\"threads\":[]}"), Err(StateError::WrongFormat { .. })));
+    assert!(matches!(
+        ThreadTracker::from_bytes(&[]),
+        Err(StateError::Truncated { .. })
+    ));
+    assert!(matches!(
+        ThreadTracker::from_bytes(b"{\"threads\":[]}"),
+        Err(StateError::WrongFormat { .. })
+    ));
     let mut future = good.clone();
     future[4] = FORMAT_VERSION + 1;
     let err = ThreadTracker::from_bytes(&future).unwrap_err();
-    assert!(matches!(err, StateError::UnsupportedVersion { found: 2, supported: 1, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StateError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("version 2"), "{err}");
     assert_eq!(err.code(), "state-unsupported-version");
     // Every truncation.
     for len in 0..good.len() {
-        assert!(ThreadTracker::from_bytes(&good[..len]).is_err(), "cut at {len}");
+        assert!(
+            ThreadTracker::from_bytes(&good[..len]).is_err(),
+            "cut at {len}"
+        );
     }
     // Every single-bit flip past the version byte is caught by the checksum.
     for i in 5..good.len() {
@@ -448,8 +604,14 @@ fn size_and_reload_of_100k() -> (usize, std::time::Duration) {
     let reloaded = ThreadTracker::from_bytes(&bytes).unwrap();
     let elapsed = start.elapsed();
     assert_eq!(reloaded.len(), 100_000);
-    let reply = Email { references: vec!["root77777@partner.example".into()], ..Email::default() };
-    assert_eq!(reloaded.match_reply(&reply).map(|m| m.by), Some(MatchedBy::References));
+    let reply = Email {
+        references: vec!["root77777@partner.example".into()],
+        ..Email::default()
+    };
+    assert_eq!(
+        reloaded.match_reply(&reply).map(|m| m.by),
+        Some(MatchedBy::References)
+    );
     (bytes.len(), elapsed)
 }
 
@@ -460,7 +622,10 @@ fn size_and_reload_of_100k() -> (usize, std::time::Duration) {
 fn hundred_thousand_threads_fit_in_a_few_megabytes() {
     let (size, elapsed) = size_and_reload_of_100k();
     assert!(size < 5_000_000, "{size} bytes");
-    assert!(size > 4 * 8 * 100_000, "every id is really stored: {size} bytes");
+    assert!(
+        size > 4 * 8 * 100_000,
+        "every id is really stored: {size} bytes"
+    );
     assert!(elapsed.as_secs_f64() < 3.0, "reload took {elapsed:?}");
 }
 
@@ -479,5 +644,8 @@ fn measure_100k_threads() {
         best = best.min(start.elapsed());
         assert_eq!(reloaded.len(), 100_000);
     }
-    println!("100k threads: {} bytes, to_bytes {write:?}, from_bytes best of 20 {best:?}", bytes.len());
+    println!(
+        "100k threads: {} bytes, to_bytes {write:?}, from_bytes best of 20 {best:?}",
+        bytes.len()
+    );
 }

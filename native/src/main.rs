@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mailtrail", version, about = "Log email to your CRM: CLI, local endpoint and IMAP watcher")]
+#[command(
+    name = "mailtrail",
+    version,
+    about = "Log email to your CRM: CLI, local endpoint and IMAP watcher"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,8 +50,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
-            Command::Plan(args) => cmd::plan::run(args),
-            Command::Push(args) => cmd::push::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
+        Command::Push(args) => cmd::push::run(args),
         Command::BenchEngine(args) => cmd::bench_engine::run(args),
         Command::Forward(args) => cmd::forward::run(args),
         Command::Reply(args) => cmd::reply::run(args),

@@ -21,8 +21,11 @@ impl Native {
 
 impl Transport for Native {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| TransportError { message: format!("bad method {}", request.method), maybe_sent: false })?;
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| TransportError {
+                message: format!("bad method {}", request.method),
+                maybe_sent: false,
+            })?;
         let mut builder = self.client.request(method, &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -39,10 +42,19 @@ impl Transport for Native {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = response.text().await.unwrap_or_default();
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

@@ -19,7 +19,10 @@ const WAIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------- fixtures
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("native/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("native/ has a parent")
+        .to_path_buf()
 }
 
 fn mailtrail() -> Command {
@@ -27,8 +30,14 @@ fn mailtrail() -> Command {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("MAILTRAIL_TEST_TMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("mt-watch-{name}-{}-{}", std::process::id(), unique()));
+    let base = std::env::var_os("MAILTRAIL_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!(
+        "mt-watch-{name}-{}-{}",
+        std::process::id(),
+        unique()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the test directory");
     dir
@@ -41,7 +50,10 @@ fn unique() -> u64 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -67,13 +79,23 @@ struct Dovecot {
 
 impl Dovecot {
     fn start(dir: &Path) -> Dovecot {
-        if Command::new("sh").args(["-c", "command -v dovecot || test -x /usr/sbin/dovecot"]).stdout(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true) {
+        if Command::new("sh")
+            .args(["-c", "command -v dovecot || test -x /usr/sbin/dovecot"])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| !s.success())
+            .unwrap_or(true)
+        {
             panic!(
                 "Dovecot is not installed: the IMAP watcher tests need a real IMAP server. \
                  Install it with `apt-get install dovecot-imapd` (scripts/setup does it), then run the tests again."
             );
         }
-        let out = Command::new(repo_root().join("scripts/dovecot")).arg("start").arg(dir).output().expect("run scripts/dovecot");
+        let out = Command::new(repo_root().join("scripts/dovecot"))
+            .arg("start")
+            .arg(dir)
+            .output()
+            .expect("run scripts/dovecot");
         assert!(
             out.status.success(),
             "scripts/dovecot start failed:\n{}{}",
@@ -96,27 +118,51 @@ impl Dovecot {
     }
 
     fn script(&self, args: &[&str]) {
-        let out = Command::new(repo_root().join("scripts/dovecot")).args(args).output().expect("run scripts/dovecot");
-        assert!(out.status.success(), "scripts/dovecot {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(repo_root().join("scripts/dovecot"))
+            .args(args)
+            .output()
+            .expect("run scripts/dovecot");
+        assert!(
+            out.status.success(),
+            "scripts/dovecot {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn add_user(&self, user: &str, password: &str) {
-        self.script(&["adduser", self.dir.to_str().expect("utf-8 path"), user, password]);
+        self.script(&[
+            "adduser",
+            self.dir.to_str().expect("utf-8 path"),
+            user,
+            password,
+        ]);
     }
 
     /// An OAuth 2.0 access token for `user`, valid for `seconds` (negative: expired).
     fn token(&self, user: &str, seconds: i64) -> String {
         let out = Command::new(repo_root().join("scripts/dovecot"))
-            .args(["token", self.dir.to_str().expect("utf-8 path"), user, &seconds.to_string()])
+            .args([
+                "token",
+                self.dir.to_str().expect("utf-8 path"),
+                user,
+                &seconds.to_string(),
+            ])
             .output()
             .expect("scripts/dovecot token");
-        assert!(out.status.success(), "scripts/dovecot token failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "scripts/dovecot token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn add_user_line(&self, line: &str) {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(self.dir.join("users")).expect("users file");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("users"))
+            .expect("users file");
         writeln!(f, "{line}").expect("write users");
     }
 
@@ -144,7 +190,9 @@ impl Dovecot {
             if folder != "INBOX" {
                 let _ = s.create(folder).await;
             }
-            s.append(folder, None, None, raw.as_bytes()).await.expect("APPEND");
+            s.append(folder, None, None, raw.as_bytes())
+                .await
+                .expect("APPEND");
             let _ = s.logout().await;
         });
     }
@@ -162,38 +210,64 @@ impl Dovecot {
         runtime().block_on(async {
             let mut s = self.session(user, password).await;
             s.examine(folder).await.expect("EXAMINE");
-            let fetches: Vec<_> = s.fetch("1:*", "FLAGS").await.expect("FETCH").try_collect().await.expect("FETCH");
-            let out = fetches.iter().map(|f| f.flags().map(|fl| format!("{fl:?}")).collect()).collect();
+            let fetches: Vec<_> = s
+                .fetch("1:*", "FLAGS")
+                .await
+                .expect("FETCH")
+                .try_collect()
+                .await
+                .expect("FETCH");
+            let out = fetches
+                .iter()
+                .map(|f| f.flags().map(|fl| format!("{fl:?}")).collect())
+                .collect();
             let _ = s.logout().await;
             out
         })
     }
 
-    async fn session(&self, user: &str, password: &str) -> async_imap::Session<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-        use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName};
+    async fn session(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> async_imap::Session<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        use tokio_rustls::rustls::{
+            self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName,
+        };
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_file_iter(&self.ca).expect("CA file") {
             roots.add(c.expect("CA cert")).expect("add CA");
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imaps_port)).await.expect("connect to Dovecot");
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imaps_port))
+            .await
+            .expect("connect to Dovecot");
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
             .await
             .expect("TLS to Dovecot");
         let mut client = async_imap::Client::new(tls);
         client.read_response().await.expect("greeting");
-        client.login(user, password).await.map_err(|(e, _)| e).expect("test login")
+        client
+            .login(user, password)
+            .await
+            .map_err(|(e, _)| e)
+            .expect("test login")
     }
 }
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/dovecot")).arg("stop").arg(&self.dir).output();
+        let _ = Command::new(repo_root().join("scripts/dovecot"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
     }
 }
 
@@ -208,7 +282,14 @@ impl Serve {
     fn start(dir: &Path) -> Serve {
         let data = dir.join("serve");
         let mut child = mailtrail()
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "off",
+                "--data-dir",
+            ])
             .arg(&data)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("serve.log")).expect("serve log"))
@@ -218,14 +299,22 @@ impl Serve {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Some(url) = line.strip_prefix("listening on ") {
                     let _ = tx.send(url.trim().to_string());
                 }
             }
         });
-        let url = rx.recv_timeout(WAIT).expect("mailtrail serve did not say where it listens");
-        let token = std::fs::read_to_string(data.join("token")).expect("token file").trim().to_string();
+        let url = rx
+            .recv_timeout(WAIT)
+            .expect("mailtrail serve did not say where it listens");
+        let token = std::fs::read_to_string(data.join("token"))
+            .expect("token file")
+            .trim()
+            .to_string();
         Serve { child, url, token }
     }
 
@@ -251,14 +340,26 @@ impl Serve {
     }
 
     fn wait_record(&self, key: &str) -> Value {
-        wait_for(&format!("record {key} at the endpoint"), WAIT, || self.record(key))
+        wait_for(&format!("record {key} at the endpoint"), WAIT, || {
+            self.record(key)
+        })
     }
 
     /// Stores a record as a client would (signed with the endpoint's token).
     fn post_record(&self, record: &Value) -> u16 {
-        let record: mailtrail::Record = serde_json::from_value(record.clone()).expect("a valid record");
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
-        let req = mailtrail::webhook::request(&format!("{}/v1/records", self.url), &self.token, &record, now).expect("request");
+        let record: mailtrail::Record =
+            serde_json::from_value(record.clone()).expect("a valid record");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let req = mailtrail::webhook::request(
+            &format!("{}/v1/records", self.url),
+            &self.token,
+            &record,
+            now,
+        )
+        .expect("request");
         runtime().block_on(async {
             let mut b = reqwest::Client::new().post(&req.url).body(req.body.clone());
             for (k, v) in &req.headers {
@@ -269,18 +370,28 @@ impl Serve {
     }
 
     fn record_count(&self) -> u64 {
-        self.get("/v1/stats").1["records"].as_u64().expect("stats.records")
+        self.get("/v1/stats").1["records"]
+            .as_u64()
+            .expect("stats.records")
     }
 
     fn contact_timeline(&self, address: &str) -> Option<Value> {
         let (_, list) = self.get(&format!("/v1/contacts?q={address}"));
-        let id = list["contacts"].as_array()?.iter().find(|c| c["address"] == address)?["id"].as_i64()?;
+        let id = list["contacts"]
+            .as_array()?
+            .iter()
+            .find(|c| c["address"] == address)?["id"]
+            .as_i64()?;
         Some(self.get(&format!("/v1/contacts/{id}/timeline")).1)
     }
 
     fn watch_status(&self, account: &str) -> Option<Value> {
         let (_, v) = self.get("/v1/watch-status");
-        v["accounts"].as_array()?.iter().find(|a| a["account"] == account).cloned()
+        v["accounts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["account"] == account)
+            .cloned()
     }
 }
 
@@ -301,7 +412,8 @@ struct Watcher {
 impl Watcher {
     fn start(dir: &Path, config: &Value, env: &[(&str, &str)]) -> Watcher {
         let path = dir.join("watch.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(config).expect("json")).expect("write config");
+        std::fs::write(&path, serde_json::to_vec_pretty(config).expect("json"))
+            .expect("write config");
         let log = dir.join(format!("watch-{}.log", unique()));
         let mut cmd = mailtrail();
         cmd.args(["watch", "--config"]).arg(&path);
@@ -314,7 +426,11 @@ impl Watcher {
             .stderr(std::fs::File::create(&log).expect("watch log"))
             .spawn()
             .expect("start mailtrail watch");
-        Watcher { child: Some(child), config: path, log }
+        Watcher {
+            child: Some(child),
+            config: path,
+            log,
+        }
     }
 
     fn log_text(&self) -> String {
@@ -330,21 +446,32 @@ impl Watcher {
 
     /// `mailtrail watch --status --json`: (exit code, JSON).
     fn status(&self) -> (i32, Value) {
-        let out = mailtrail().args(["watch", "--status", "--json", "--config"]).arg(&self.config).output().expect("watch --status");
+        let out = mailtrail()
+            .args(["watch", "--status", "--json", "--config"])
+            .arg(&self.config)
+            .output()
+            .expect("watch --status");
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (out.status.code().unwrap_or(-1), v)
     }
 
     fn account_status(&self, account: &str) -> Value {
         let (_, v) = self.status();
-        v["accounts"].as_array().and_then(|a| a.iter().find(|s| s["account"] == account).cloned()).unwrap_or(Value::Null)
+        v["accounts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["account"] == account).cloned())
+            .unwrap_or(Value::Null)
     }
 
     /// Waits until the running watcher reports this state for the account.
     fn wait_state(&self, account: &str, state: &str) -> Value {
         wait_for(&format!("{account} to be {state}"), WAIT, || {
             let (_, v) = self.status();
-            let s = v["accounts"].as_array()?.iter().find(|s| s["account"] == account)?.clone();
+            let s = v["accounts"]
+                .as_array()?
+                .iter()
+                .find(|s| s["account"] == account)?
+                .clone();
             (v["running"] == true && s["state"] == state).then_some(s)
         })
     }
@@ -352,7 +479,10 @@ impl Watcher {
     /// Stops it the way a service manager does (SIGTERM) and waits.
     fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("watcher running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -360,7 +490,10 @@ impl Watcher {
             }
             if start.elapsed() > WAIT {
                 let _ = child.kill();
-                panic!("the watcher did not stop within {WAIT:?} of SIGTERM:\n{}", self.log_text());
+                panic!(
+                    "the watcher did not stop within {WAIT:?} of SIGTERM:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -390,14 +523,19 @@ fn message(headers: &[(&str, &str)], body: &str) -> String {
 
 /// The idempotency key of a message (what the endpoint stores it under).
 fn key_of(raw: &str) -> String {
-    let email = mailtrail::Email::from_raw(raw.as_bytes(), Default::default()).expect("test message parses");
+    let email = mailtrail::Email::from_raw(raw.as_bytes(), Default::default())
+        .expect("test message parses");
     mailtrail::record::idempotency_key(&email, mailtrail::Direction::Outgoing)
 }
 
 fn contact_addresses(record: &Value) -> Vec<String> {
     let mut v: Vec<String> = record["record"]["contacts"]
         .as_array()
-        .map(|a| a.iter().filter_map(|c| c["address"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["address"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -415,7 +553,10 @@ impl Drop for World {
         // Kept when the test failed, for its logs.
         let _ = self.serve.child.kill();
         let _ = self.serve.child.wait();
-        let _ = Command::new(repo_root().join("scripts/dovecot")).arg("stop").arg(&self.dovecot.dir).output();
+        let _ = Command::new(repo_root().join("scripts/dovecot"))
+            .arg("stop")
+            .arg(&self.dovecot.dir)
+            .output();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -427,7 +568,11 @@ impl World {
         let dir = temp_dir(name);
         let dovecot = Dovecot::start(&dir.join("dovecot"));
         let serve = Serve::start(&dir);
-        World { dir, dovecot, serve }
+        World {
+            dir,
+            dovecot,
+            serve,
+        }
     }
 
     fn settings(&self) -> Value {
@@ -465,7 +610,12 @@ fn bcc_copy_is_logged_with_recipients() {
     w.dovecot.add_user("log", "log-secret");
     let watcher = Watcher::start(
         &w.dir,
-        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &w.config(vec![w.account(
+            "log",
+            "logging-mailbox",
+            "log@crm.test",
+            "MT_LOG_PW",
+        )]),
         &[("MT_LOG_PW", "log-secret")],
     );
     watcher.wait_state("log@crm.test", "connected");
@@ -487,9 +637,17 @@ fn bcc_copy_is_logged_with_recipients() {
     assert_eq!(rec["record"]["direction"], "outgoing");
     assert_eq!(rec["record"]["from"]["address"], "alice@ours.test");
     // Recipients associated; the colleague (internal) is not.
-    assert_eq!(contact_addresses(&rec), vec!["bob@client.test", "carol@client.test"]);
+    assert_eq!(
+        contact_addresses(&rec),
+        vec!["bob@client.test", "carol@client.test"]
+    );
     assert_eq!(rec["record"]["mailbox"], "alice@ours.test");
-    assert!(rec["record"]["reasons"].as_array().is_some_and(|r| r.contains(&json!("bcc-copy"))), "{rec}");
+    assert!(
+        rec["record"]["reasons"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("bcc-copy"))),
+        "{rec}"
+    );
 
     // Mail from outside the team reaching the logging address is not logged.
     let spam = message(
@@ -509,10 +667,15 @@ fn bcc_copy_is_logged_with_recipients() {
     // BODY.PEEK: the watcher marked nothing as read.
     let flags = w.dovecot.flags("log", "log-secret", "INBOX");
     assert_eq!(flags.len(), 2);
-    assert!(flags.iter().all(|f| !f.iter().any(|x| x.contains("Seen"))), "{flags:?}");
+    assert!(
+        flags.iter().all(|f| !f.iter().any(|x| x.contains("Seen"))),
+        "{flags:?}"
+    );
 
     // The status is shown at the endpoint too (for its web UI).
-    let shown = wait_for("the status at the endpoint", WAIT, || w.serve.watch_status("log@crm.test"));
+    let shown = wait_for("the status at the endpoint", WAIT, || {
+        w.serve.watch_status("log@crm.test")
+    });
     assert_eq!(shown["state"], "connected");
 }
 
@@ -532,7 +695,9 @@ fn danas_question() -> String {
 
 fn assert_forward_logged(w: &World) {
     let timeline = wait_for("dana's timeline", WAIT, || {
-        w.serve.contact_timeline("dana@client.test").filter(|t| t["threads"].as_array().is_some_and(|a| !a.is_empty()))
+        w.serve
+            .contact_timeline("dana@client.test")
+            .filter(|t| t["threads"].as_array().is_some_and(|a| !a.is_empty()))
     });
     let email = &timeline["threads"][0]["emails"][0];
     assert_eq!(email["direction"], "forwarded", "{timeline}");
@@ -554,7 +719,11 @@ fn forward_as_attachment_is_logged_with_the_original_sender() {
     account["url"] = json!(format!("imap://log@127.0.0.1:{}", w.dovecot.imap_port));
     account["idle"] = json!(false);
     account["pollIntervalSeconds"] = json!(1);
-    let watcher = Watcher::start(&w.dir, &w.config(vec![account]), &[("MT_LOG_PW", "log-secret")]);
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![account]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
     let status = watcher.wait_state("log@crm.test", "connected");
     assert_eq!(status["mode"], "polling");
 
@@ -569,7 +738,9 @@ fn forward_as_attachment_is_logged_with_the_original_sender() {
     );
     w.dovecot.append("log", "log-secret", "INBOX", &forward);
     assert_forward_logged(&w);
-    watcher.wait_log("logged forwarded \"Fwd: Pricing question\" from alice@ours.test for dana@client.test");
+    watcher.wait_log(
+        "logged forwarded \"Fwd: Pricing question\" from alice@ours.test for dana@client.test",
+    );
 }
 
 #[test]
@@ -578,7 +749,12 @@ fn inline_forward_is_logged_with_the_original_sender() {
     w.dovecot.add_user("log", "log-secret");
     let watcher = Watcher::start(
         &w.dir,
-        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &w.config(vec![w.account(
+            "log",
+            "logging-mailbox",
+            "log@crm.test",
+            "MT_LOG_PW",
+        )]),
         &[("MT_LOG_PW", "log-secret")],
     );
     watcher.wait_state("log@crm.test", "connected");
@@ -613,8 +789,10 @@ impl Inbox {
         w.dovecot.add_user("alice", "alice-secret");
         w.dovecot.add_user("log", "log-secret");
         // No special-use Sent folder for alice: hers is found by its (Polish) name.
-        w.dovecot.create_folder("alice", "alice-secret", "Wys&AUI-ane");
-        w.dovecot.create_folder("alice", "alice-secret", "INBOX/Clients");
+        w.dovecot
+            .create_folder("alice", "alice-secret", "Wys&AUI-ane");
+        w.dovecot
+            .create_folder("alice", "alice-secret", "INBOX/Clients");
         let watcher = Watcher::start(
             &w.dir,
             &w.config(vec![
@@ -638,10 +816,15 @@ impl Inbox {
         );
         // The copy in alice's Sent folder (without the Bcc header, as many clients store it)
         // and the BCC copy that reached the logging mailbox.
-        w.dovecot.append("alice", "alice-secret", "Wys&AUI-ane", &original);
+        w.dovecot
+            .append("alice", "alice-secret", "Wys&AUI-ane", &original);
         w.dovecot.append("log", "log-secret", "INBOX", &original);
         w.serve.wait_record(&key_of(&original));
-        Inbox { w, watcher, original }
+        Inbox {
+            w,
+            watcher,
+            original,
+        }
     }
 
     fn reply(&self, from: &str, id: &str, subject: &str) -> String {
@@ -673,7 +856,8 @@ fn reply_from_a_contact_in_a_logged_thread_is_logged() {
     // Same thread as the original at the endpoint.
     let original = t.w.serve.wait_record(&key_of(&t.original));
     assert_eq!(rec["threadKey"], original["threadKey"]);
-    t.watcher.wait_log("thread is logged (the endpoint has its record)");
+    t.watcher
+        .wait_log("thread is logged (the endpoint has its record)");
     assert_eq!(t.w.serve.record_count(), 2);
 }
 
@@ -701,7 +885,8 @@ fn reply_to_an_email_logged_from_the_browser_is_logged() {
         ],
         "Hello Bob, the pricing.",
     );
-    t.w.dovecot.append("alice", "alice-secret", "Wys&AUI-ane", &sent);
+    t.w.dovecot
+        .append("alice", "alice-secret", "Wys&AUI-ane", &sent);
     let reply = message(
         &[
             ("From", "Bob Buyer <bob@client.test>"),
@@ -723,35 +908,57 @@ fn reply_to_an_email_logged_from_the_browser_is_logged() {
 fn reply_from_a_non_contact_is_skipped_with_the_reason() {
     let t = Inbox::new("noncontact");
     // Carol replies in the logged thread but is not a contact.
-    let reply = t.reply("Carol Alias <carol@client.test>", "reply-carol", "Re: Quote");
+    let reply = t.reply(
+        "Carol Alias <carol@client.test>",
+        "reply-carol",
+        "Re: Quote",
+    );
     t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
-    t.watcher.wait_log("not logged \"Re: Quote\" from carol@client.test: sender-not-contact (carol@client.test)");
+    t.watcher.wait_log(
+        "not logged \"Re: Quote\" from carol@client.test: sender-not-contact (carol@client.test)",
+    );
     // A message in no logged thread gets its own reason.
     let other = message(
-        &[("From", "bob@client.test"), ("To", "alice@ours.test"), ("Subject", "Lunch?"), ("Message-ID", "<lunch@client.test>")],
+        &[
+            ("From", "bob@client.test"),
+            ("To", "alice@ours.test"),
+            ("Subject", "Lunch?"),
+            ("Message-ID", "<lunch@client.test>"),
+        ],
         "Lunch on Friday?",
     );
     t.w.dovecot.append("alice", "alice-secret", "INBOX", &other);
-    t.watcher.wait_log("not logged \"Lunch?\" from bob@client.test: thread-not-logged");
+    t.watcher
+        .wait_log("not logged \"Lunch?\" from bob@client.test: thread-not-logged");
     assert!(t.w.serve.record(&key_of(&reply)).is_none());
     assert!(t.w.serve.record(&key_of(&other)).is_none());
-    assert!(t.w.serve.contact_timeline("carol@client.test").is_none(), "a reply from a non-contact creates no contact");
+    assert!(
+        t.w.serve.contact_timeline("carol@client.test").is_none(),
+        "a reply from a non-contact creates no contact"
+    );
     assert_eq!(t.w.serve.record_count(), 1);
     let status = t.watcher.account_status("alice@ours.test");
-    assert!(status["counts"]["skipped"].as_u64().is_some_and(|n| n >= 2), "{status}");
+    assert!(
+        status["counts"]["skipped"].as_u64().is_some_and(|n| n >= 2),
+        "{status}"
+    );
 }
 
 #[test]
 fn reply_filtered_into_a_sub_folder_is_not_logged() {
     let t = Inbox::new("subfolder");
     let filtered = t.reply("Bob Buyer <bob@client.test>", "reply-filtered", "Re: Quote");
-    t.w.dovecot.append("alice", "alice-secret", "INBOX/Clients", &filtered);
+    t.w.dovecot
+        .append("alice", "alice-secret", "INBOX/Clients", &filtered);
     // A later reply in INBOX is logged: the watcher was awake, and still ignored the sub-folder.
     let later = t.reply("Bob Buyer <bob@client.test>", "reply-later", "Re: Quote");
     t.w.dovecot.append("alice", "alice-secret", "INBOX", &later);
     t.w.serve.wait_record(&key_of(&later));
     std::thread::sleep(Duration::from_secs(1));
-    assert!(t.w.serve.record(&key_of(&filtered)).is_none(), "replies filtered out of INBOX are not logged");
+    assert!(
+        t.w.serve.record(&key_of(&filtered)).is_none(),
+        "replies filtered out of INBOX are not logged"
+    );
     assert_eq!(t.w.serve.record_count(), 2);
 }
 
@@ -763,7 +970,12 @@ fn dovecot_restart_mid_idle_misses_nothing_and_logs_nothing_twice() {
     w.dovecot.add_user("log", "log-secret");
     let watcher = Watcher::start(
         &w.dir,
-        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &w.config(vec![w.account(
+            "log",
+            "logging-mailbox",
+            "log@crm.test",
+            "MT_LOG_PW",
+        )]),
         &[("MT_LOG_PW", "log-secret")],
     );
     let status = watcher.wait_state("log@crm.test", "connected");
@@ -806,14 +1018,23 @@ fn dovecot_restart_mid_idle_misses_nothing_and_logs_nothing_twice() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(w.serve.record_count(), 4, "every message exactly once");
     let log = watcher.log_text();
-    assert_eq!(log.matches("logged outgoing \"Update 1\"").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("logged outgoing \"Update 1\"").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]
 fn long_outage_shows_server_unreachable_then_recovers() {
     let w = World::new("outage");
     w.dovecot.add_user("log", "log-secret");
-    let mut config = w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]);
+    let mut config = w.config(vec![w.account(
+        "log",
+        "logging-mailbox",
+        "log@crm.test",
+        "MT_LOG_PW",
+    )]);
     config["unreachableAfterMinutes"] = json!(0.05); // 3 s
     let watcher = Watcher::start(&w.dir, &config, &[("MT_LOG_PW", "log-secret")]);
     watcher.wait_state("log@crm.test", "connected");
@@ -823,7 +1044,10 @@ fn long_outage_shows_server_unreachable_then_recovers() {
     let long = watcher.wait_state("log@crm.test", "disconnected");
     assert_eq!(long["reason"], "server-unreachable", "{long}");
     // Still trying, and says when.
-    assert!(long["nextTryAt"].as_i64().is_some() && long["attempt"].as_u64().is_some_and(|a| a >= 2), "{long}");
+    assert!(
+        long["nextTryAt"].as_i64().is_some() && long["attempt"].as_u64().is_some_and(|a| a >= 2),
+        "{long}"
+    );
     w.dovecot.start_again();
     let back = watcher.wait_state("log@crm.test", "connected");
     assert!(back["reason"].is_null(), "{back}");
@@ -836,23 +1060,41 @@ fn wrong_password_disconnects_with_authentication_failed() {
     let pw_file = w.dir.join("alice.password");
     std::fs::write(&pw_file, "an-old-password\n").expect("write password file");
     let mut account = w.account("alice", "connected-inbox", "alice@ours.test", "UNUSED");
-    account.as_object_mut().expect("object").remove("passwordEnv");
+    account
+        .as_object_mut()
+        .expect("object")
+        .remove("passwordEnv");
     account["passwordFile"] = json!(pw_file);
     let watcher = Watcher::start(&w.dir, &w.config(vec![account]), &[]);
     let s = watcher.wait_state("alice@ours.test", "disconnected");
     assert_eq!(s["reason"], "authentication-failed", "{s}");
-    assert!(s["message"].as_str().is_some_and(|m| m.contains("Authentication failed")), "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Authentication failed")),
+        "{s}"
+    );
     let (code, _) = watcher.status();
-    assert_eq!(code, 1, "--status exits 1 while an account is not connected");
+    assert_eq!(
+        code, 1,
+        "--status exits 1 while an account is not connected"
+    );
     let shown = wait_for("the status at the endpoint", WAIT, || {
-        w.serve.watch_status("alice@ours.test").filter(|s| s["state"] == "disconnected")
+        w.serve
+            .watch_status("alice@ours.test")
+            .filter(|s| s["state"] == "disconnected")
     });
     assert_eq!(shown["reason"], "authentication-failed");
     // No retry storm with the refused password: one login attempt, until the file changes.
     std::thread::sleep(Duration::from_secs(3));
-    let dovecot_log = std::fs::read_to_string(w.dovecot.dir.join("dovecot.log")).unwrap_or_default();
-    let failures = dovecot_log.matches("auth failed").count() + dovecot_log.matches("Authentication failed").count();
-    assert!(failures <= 2, "the watcher kept retrying a refused password:\n{dovecot_log}");
+    let dovecot_log =
+        std::fs::read_to_string(w.dovecot.dir.join("dovecot.log")).unwrap_or_default();
+    let failures = dovecot_log.matches("auth failed").count()
+        + dovecot_log.matches("Authentication failed").count();
+    assert!(
+        failures <= 2,
+        "the watcher kept retrying a refused password:\n{dovecot_log}"
+    );
     // The user fixes the password file: the watcher notices and connects.
     std::fs::write(&pw_file, "the-real-one\n").expect("write password file");
     watcher.wait_state("alice@ours.test", "connected");
@@ -864,37 +1106,64 @@ fn xoauth2_expired_token_disconnects_and_a_fresh_token_reconnects() {
     let token_file = w.dir.join("log.token");
     std::fs::write(&token_file, w.dovecot.token("log", -120)).expect("write token");
     let mut account = w.account("log", "logging-mailbox", "log@crm.test", "UNUSED");
-    account.as_object_mut().expect("object").remove("passwordEnv");
+    account
+        .as_object_mut()
+        .expect("object")
+        .remove("passwordEnv");
     account["oauth2TokenFile"] = json!(token_file);
     let watcher = Watcher::start(&w.dir, &w.config(vec![account]), &[]);
     let s = watcher.wait_state("log@crm.test", "disconnected");
-    assert_eq!(s["reason"], "token-expired", "an expired token is its own reason: {s}");
+    assert_eq!(
+        s["reason"], "token-expired",
+        "an expired token is its own reason: {s}"
+    );
     // The token tool writes a fresh token: the watcher picks it up by itself.
     std::fs::write(&token_file, w.dovecot.token("log", 3600)).expect("write token");
     watcher.wait_state("log@crm.test", "connected");
     let copy = message(
-        &[("From", "alice@ours.test"), ("To", "bob@client.test"), ("Subject", "Via OAuth"), ("Message-ID", "<oauth-1@ours.test>")],
+        &[
+            ("From", "alice@ours.test"),
+            ("To", "bob@client.test"),
+            ("Subject", "Via OAuth"),
+            ("Message-ID", "<oauth-1@ours.test>"),
+        ],
         "Logged through a connection authenticated with XOAUTH2.",
     );
     w.dovecot.add_user("log", "log-secret"); // the test itself appends with a password
     w.dovecot.append("log", "log-secret", "INBOX", &copy);
     w.serve.wait_record(&key_of(&copy));
-    let dovecot_log = std::fs::read_to_string(w.dovecot.dir.join("dovecot.log")).unwrap_or_default();
-    assert!(dovecot_log.contains("method=XOAUTH2"), "the watcher logged in with XOAUTH2:\n{dovecot_log}");
+    let dovecot_log =
+        std::fs::read_to_string(w.dovecot.dir.join("dovecot.log")).unwrap_or_default();
+    assert!(
+        dovecot_log.contains("method=XOAUTH2"),
+        "the watcher logged in with XOAUTH2:\n{dovecot_log}"
+    );
 }
 
 #[test]
 fn revoked_access_disconnects_with_connection_revoked() {
     let w = World::new("revoked");
-    w.dovecot.add_user_line("alice:{PLAIN}alice-secret::::::nologin reason=Access_disabled_by_your_administrator");
+    w.dovecot.add_user_line(
+        "alice:{PLAIN}alice-secret::::::nologin reason=Access_disabled_by_your_administrator",
+    );
     let watcher = Watcher::start(
         &w.dir,
-        &w.config(vec![w.account("alice", "connected-inbox", "alice@ours.test", "MT_ALICE_PW")]),
+        &w.config(vec![w.account(
+            "alice",
+            "connected-inbox",
+            "alice@ours.test",
+            "MT_ALICE_PW",
+        )]),
         &[("MT_ALICE_PW", "alice-secret")],
     );
     let s = watcher.wait_state("alice@ours.test", "disconnected");
     assert_eq!(s["reason"], "connection-revoked", "{s}");
-    assert!(s["message"].as_str().is_some_and(|m| m.contains("Access_disabled_by_your_administrator")), "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Access_disabled_by_your_administrator")),
+        "{s}"
+    );
 }
 
 #[test]
@@ -908,12 +1177,19 @@ fn untrusted_certificate_is_refused_unless_explicitly_trusted() {
     trusting.as_object_mut().expect("object").remove("caFile");
     trusting["name"] = json!("trusting");
     trusting["trustAnyCertificate"] = json!(true);
-    let watcher = Watcher::start(&w.dir, &w.config(vec![strict, trusting]), &[("MT_LOG_PW", "log-secret")]);
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![strict, trusting]),
+        &[("MT_LOG_PW", "log-secret")],
+    );
     let s = watcher.wait_state("strict", "disconnected");
     assert_eq!(s["reason"], "certificate-invalid", "{s}");
     watcher.wait_state("trusting", "connected");
     let log = watcher.wait_log("trustAnyCertificate is on");
-    assert!(log.contains("WARN"), "the trust-any warning is loud:\n{log}");
+    assert!(
+        log.contains("WARN"),
+        "the trust-any warning is loud:\n{log}"
+    );
 }
 
 #[test]
@@ -922,7 +1198,12 @@ fn uidvalidity_reset_rescans_without_duplicates() {
     w.dovecot.add_user("log", "log-secret");
     let mut watcher = Watcher::start(
         &w.dir,
-        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &w.config(vec![w.account(
+            "log",
+            "logging-mailbox",
+            "log@crm.test",
+            "MT_LOG_PW",
+        )]),
         &[("MT_LOG_PW", "log-secret")],
     );
     watcher.wait_state("log@crm.test", "connected");
@@ -947,7 +1228,8 @@ fn uidvalidity_reset_rescans_without_duplicates() {
     // rebuilt, with a new UIDVALIDITY and UIDs starting again at 1.
     assert!(watcher.stop().success());
     let checkpoints = w.dir.join("watch-state/log@crm.test/checkpoints.json");
-    let before: Value = serde_json::from_slice(&std::fs::read(&checkpoints).expect("checkpoints")).expect("json");
+    let before: Value =
+        serde_json::from_slice(&std::fs::read(&checkpoints).expect("checkpoints")).expect("json");
     assert_eq!(before["folders"]["INBOX"]["lastUid"], 3);
     w.dovecot.stop();
     let maildir = w.dovecot.maildir("log");
@@ -962,7 +1244,12 @@ fn uidvalidity_reset_rescans_without_duplicates() {
     w.dovecot.append("log", "log-secret", "INBOX", &mail(4));
     let watcher = Watcher::start(
         &w.dir,
-        &w.config(vec![w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW")]),
+        &w.config(vec![w.account(
+            "log",
+            "logging-mailbox",
+            "log@crm.test",
+            "MT_LOG_PW",
+        )]),
         &[("MT_LOG_PW", "log-secret")],
     );
     watcher.wait_log("UIDVALIDITY changed");
@@ -970,8 +1257,12 @@ fn uidvalidity_reset_rescans_without_duplicates() {
     w.serve.wait_record(&key_of(&mail(4)));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(w.serve.record_count(), 4, "the rescan logged nothing twice");
-    let after: Value = serde_json::from_slice(&std::fs::read(&checkpoints).expect("checkpoints")).expect("json");
-    assert_ne!(after["folders"]["INBOX"]["uidValidity"], before["folders"]["INBOX"]["uidValidity"]);
+    let after: Value =
+        serde_json::from_slice(&std::fs::read(&checkpoints).expect("checkpoints")).expect("json");
+    assert_ne!(
+        after["folders"]["INBOX"]["uidValidity"],
+        before["folders"]["INBOX"]["uidValidity"]
+    );
     assert_eq!(after["folders"]["INBOX"]["rescans"], 1);
 }
 
@@ -984,10 +1275,21 @@ fn pop3_url_is_rejected_with_an_explanation() {
     });
     let path = dir.join("watch.json");
     std::fs::write(&path, config.to_string()).expect("write config");
-    let out = mailtrail().args(["watch", "--config"]).arg(&path).output().expect("run watch");
-    assert_eq!(out.status.code(), Some(2), "bad configuration is exit code 2");
+    let out = mailtrail()
+        .args(["watch", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run watch");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "bad configuration is exit code 2"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("accounts[0].url: POP3 is not supported"), "{err}");
+    assert!(
+        err.contains("accounts[0].url: POP3 is not supported"),
+        "{err}"
+    );
     assert!(err.contains("stays on the server"), "{err}");
     assert!(err.contains("imaps://"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -1003,7 +1305,11 @@ fn status_without_a_running_watcher_says_so() {
     let path = dir.join("watch.json");
     std::fs::write(&path, config.to_string()).expect("write config");
     // --status needs no password: it only reads the state.
-    let out = mailtrail().args(["watch", "--status", "--json", "--config"]).arg(&path).output().expect("run watch --status");
+    let out = mailtrail()
+        .args(["watch", "--status", "--json", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run watch --status");
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["running"], false);

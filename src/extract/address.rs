@@ -17,7 +17,11 @@ pub(crate) fn parse_people(value: &str) -> Vec<Person> {
     let mut seg_has_at = false;
     for (i, c) in value.char_indices() {
         if let Some(q) = quote {
-            if c == q || (q == '“' && c == '”') || (q == '„' && (c == '”' || c == '“')) || (q == '«' && c == '»') {
+            if c == q
+                || (q == '“' && c == '”')
+                || (q == '„' && (c == '”' || c == '“'))
+                || (q == '«' && c == '»')
+            {
                 quote = None;
             }
             continue;
@@ -71,7 +75,13 @@ pub(crate) fn parse_person(seg: &str) -> Option<Person> {
     let name = clean_name(&name_part);
     let name = match name {
         Some(n) if !address.is_empty() && n.eq_ignore_ascii_case(&address) => None,
-        Some(n) if n.contains('@') && !address.is_empty() && strip_mailto(&n).eq_ignore_ascii_case(&address) => None,
+        Some(n)
+            if n.contains('@')
+                && !address.is_empty()
+                && strip_mailto(&n).eq_ignore_ascii_case(&address) =>
+        {
+            None
+        }
         other => other,
     };
     if address.is_empty() && name.is_none() {
@@ -125,14 +135,26 @@ fn find_address(seg: &str) -> Option<(String, usize, usize)> {
 /// a nested `<`/`[` on, and checks the local@domain shape.
 fn address_in(s: &str) -> Option<String> {
     let s = trim(s);
-    let s = s.split(['<', '[', '(']).find(|p| p.contains('@')).unwrap_or(s);
+    let s = s
+        .split(['<', '[', '('])
+        .find(|p| p.contains('@'))
+        .unwrap_or(s);
     let s = strip_mailto(s.trim_matches(|c: char| {
-        is_ws(c) || matches!(c, '"' | '\'' | '<' | '>' | '[' | ']' | '(' | ')' | ',' | ';' | ':' | '.')
+        is_ws(c)
+            || matches!(
+                c,
+                '"' | '\'' | '<' | '>' | '[' | ']' | '(' | ')' | ',' | ';' | ':' | '.'
+            )
     }));
     let s = s.trim_matches(|c: char| matches!(c, '"' | '\'' | '>' | ']' | ')'));
     let at = s.find('@')?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
-    if local.is_empty() || domain.is_empty() || domain.contains('@') || s.chars().any(is_ws) || s.len() > 320 {
+    if local.is_empty()
+        || domain.is_empty()
+        || domain.contains('@')
+        || s.chars().any(is_ws)
+        || s.len() > 320
+    {
         return None;
     }
     if !domain.contains('.') && !domain.eq_ignore_ascii_case("localhost") {
@@ -162,8 +184,18 @@ fn clean_name(s: &str) -> Option<String> {
     let mut t: &str = &out;
     for _ in 0..3 {
         let before = t;
-        t = t.trim_matches(|c: char| is_ws(c) || matches!(c, ',' | ';' | ':' | '(' | ')' | '<' | '>' | '[' | ']'));
-        for (o, c) in [('"', '"'), ('\'', '\''), ('“', '”'), ('„', '”'), ('„', '“'), ('«', '»'), ('「', '」')] {
+        t = t.trim_matches(|c: char| {
+            is_ws(c) || matches!(c, ',' | ';' | ':' | '(' | ')' | '<' | '>' | '[' | ']')
+        });
+        for (o, c) in [
+            ('"', '"'),
+            ('\'', '\''),
+            ('“', '”'),
+            ('„', '”'),
+            ('„', '“'),
+            ('«', '»'),
+            ('「', '」'),
+        ] {
             if let Some(inner) = t.strip_prefix(o).and_then(|x| x.strip_suffix(c)) {
                 t = inner;
             }
@@ -185,31 +217,64 @@ mod tests {
     use super::*;
 
     fn p(address: &str, name: Option<&str>) -> Person {
-        Person { address: address.into(), name: name.map(Into::into) }
+        Person {
+            address: address.into(),
+            name: name.map(Into::into),
+        }
     }
 
     #[test]
     fn forms() {
-        assert_eq!(parse_person("John Doe <john@x.com>"), Some(p("john@x.com", Some("John Doe"))));
-        assert_eq!(parse_person("\"Doe, John\" <john@x.com>"), Some(p("john@x.com", Some("Doe, John"))));
-        assert_eq!(parse_person("John Doe [mailto:john@x.com]"), Some(p("john@x.com", Some("John Doe"))));
+        assert_eq!(
+            parse_person("John Doe <john@x.com>"),
+            Some(p("john@x.com", Some("John Doe")))
+        );
+        assert_eq!(
+            parse_person("\"Doe, John\" <john@x.com>"),
+            Some(p("john@x.com", Some("Doe, John")))
+        );
+        assert_eq!(
+            parse_person("John Doe [mailto:john@x.com]"),
+            Some(p("john@x.com", Some("John Doe")))
+        );
         assert_eq!(parse_person("john@x.com"), Some(p("john@x.com", None)));
         assert_eq!(parse_person("<john@x.com>"), Some(p("john@x.com", None)));
-        assert_eq!(parse_person("john@x.com <john@x.com>"), Some(p("john@x.com", None)));
-        assert_eq!(parse_person("John Doe <john@x.com<mailto:john@x.com>>"), Some(p("john@x.com", Some("John Doe"))));
-        assert_eq!(parse_person("'John Doe' via Sales <sales@x.com>"), Some(p("sales@x.com", Some("'John Doe' via Sales"))));
+        assert_eq!(
+            parse_person("john@x.com <john@x.com>"),
+            Some(p("john@x.com", None))
+        );
+        assert_eq!(
+            parse_person("John Doe <john@x.com<mailto:john@x.com>>"),
+            Some(p("john@x.com", Some("John Doe")))
+        );
+        assert_eq!(
+            parse_person("'John Doe' via Sales <sales@x.com>"),
+            Some(p("sales@x.com", Some("'John Doe' via Sales")))
+        );
         assert_eq!(parse_person("John Doe"), Some(p("", Some("John Doe"))));
-        assert_eq!(parse_person("John Doe (john@x.com)"), Some(p("john@x.com", Some("John Doe"))));
+        assert_eq!(
+            parse_person("John Doe (john@x.com)"),
+            Some(p("john@x.com", Some("John Doe")))
+        );
     }
 
     #[test]
     fn lists() {
         assert_eq!(
             parse_people("Doe, John <john@x.com>, Roe, Jane <jane@x.com>"),
-            vec![p("john@x.com", Some("Doe, John")), p("jane@x.com", Some("Roe, Jane"))]
+            vec![
+                p("john@x.com", Some("Doe, John")),
+                p("jane@x.com", Some("Roe, Jane"))
+            ]
         );
-        assert_eq!(parse_people("a@x.com, b@x.com"), vec![p("a@x.com", None), p("b@x.com", None)]);
-        assert_eq!(parse_people("Doe, John; Roe, Jane"), vec![p("", Some("Doe, John")), p("", Some("Roe, Jane"))]);
+        assert_eq!(
+            parse_people("a@x.com, b@x.com"),
+            vec![p("a@x.com", None), p("b@x.com", None)]
+        );
+        assert_eq!(
+            parse_people("Doe, John; Roe, Jane"),
+            vec![p("", Some("Doe, John")), p("", Some("Roe, Jane"))]
+        );
         assert_eq!(parse_people(""), vec![]);
     }
 }

@@ -45,10 +45,18 @@ pub(crate) fn attribution_at(lines: &[Line<'_>], i: usize) -> Option<Attribution
     for j in i + 1..(i + 3).min(lines.len()) {
         let next = &lines[j];
         let nt = next.text();
-        if next.depth != line.depth || nt.is_empty() || joined.len() + nt.len() + 1 > MAX_LEN || header_line(nt).is_some() {
+        if next.depth != line.depth
+            || nt.is_empty()
+            || joined.len() + nt.len() + 1 > MAX_LEN
+            || header_line(nt).is_some()
+        {
             return None;
         }
-        if ends_with_colon(nt) && is_attribution(nt, quoted_follows(lines, j, j)) && (starts_with_prefix(nt) || has_wrote_word(nt) && nt.contains(|c: char| c.is_ascii_digit())) {
+        if ends_with_colon(nt)
+            && is_attribution(nt, quoted_follows(lines, j, j))
+            && (starts_with_prefix(nt)
+                || has_wrote_word(nt) && nt.contains(|c: char| c.is_ascii_digit()))
+        {
             // The next line is a whole attribution by itself: this line is not part of it.
             return None;
         }
@@ -57,7 +65,8 @@ pub(crate) fn attribution_at(lines: &[Line<'_>], i: usize) -> Option<Attribution
         if ends_with_colon(nt) {
             let strong = prefixed || has_wrote_word(&joined);
             let follows = quoted_follows(lines, i, j);
-            return (strong && is_attribution(&joined, follows)).then_some(Attribution { first: i, last: j });
+            return (strong && is_attribution(&joined, follows))
+                .then_some(Attribution { first: i, last: j });
         }
         if !prefixed {
             return None;
@@ -84,7 +93,8 @@ fn ends_with_colon(t: &str) -> bool {
 
 fn starts_with_prefix(t: &str) -> bool {
     ATTRIBUTION_STARTS.iter().any(|p| {
-        strip_prefix_lower(t, p).is_some_and(|rest| rest.starts_with(|c: char| is_ws(c) || c == ','))
+        strip_prefix_lower(t, p)
+            .is_some_and(|rest| rest.starts_with(|c: char| is_ws(c) || c == ','))
     })
 }
 
@@ -92,13 +102,17 @@ fn starts_with_prefix(t: &str) -> bool {
 /// indentation, or an HTML quote container)
 fn quoted_follows(lines: &[Line<'_>], first: usize, last: usize) -> bool {
     let base = &lines[first];
-    lines[last + 1..].iter().take(3).find(|l| !l.is_blank()).is_some_and(|l| {
-        l.depth > base.depth || l.indent() >= base.indent() + 2
-    })
+    lines[last + 1..]
+        .iter()
+        .take(3)
+        .find(|l| !l.is_blank())
+        .is_some_and(|l| l.depth > base.depth || l.indent() >= base.indent() + 2)
 }
 
 fn is_attribution(t: &str, quoted_follows: bool) -> bool {
-    let has_digit = t.chars().any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+    let has_digit = t
+        .chars()
+        .any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
     let has_at = t.contains('@');
     if has_wrote_word(t) && (has_digit || has_at || starts_with_prefix(t)) {
         return true;
@@ -119,16 +133,78 @@ pub(crate) fn has_wrote_word(t: &str) -> bool {
 
 /// Words that sit between the date and the name in attributions.
 const STOP_WORDS: &[&str] = &[
-    "at", "um", "uhr", "à", "a", "o", "kl", "klo", "kell", "alle", "ore", "às", "om", "la", "u", "в", "о", "de", "las",
-    "am", "pm", "schrieb", "skrev", "heeft", "the", "on", "le", "el", "il", "em", "op", "den", "giorno", "dniu",
-    "odesílatel", "používateľ", "пользователь", "godz", "kello", "v", "ve",
+    "at",
+    "um",
+    "uhr",
+    "à",
+    "a",
+    "o",
+    "kl",
+    "klo",
+    "kell",
+    "alle",
+    "ore",
+    "às",
+    "om",
+    "la",
+    "u",
+    "в",
+    "о",
+    "de",
+    "las",
+    "am",
+    "pm",
+    "schrieb",
+    "skrev",
+    "heeft",
+    "the",
+    "on",
+    "le",
+    "el",
+    "il",
+    "em",
+    "op",
+    "den",
+    "giorno",
+    "dniu",
+    "odesílatel",
+    "používateľ",
+    "пользователь",
+    "godz",
+    "kello",
+    "v",
+    "ve",
 ];
 
 /// Trailing words of address-first attributions ("… tarihinde şunu yazdı:").
 const TAIL_WORDS: &[&str] = &[
-    "tarihinde", "şunu", "yazdı", "följande", "den", "het", "volgende", "geschreven", "ezt", "írta", "időpontban",
-    "kuupäeval", "kirjutas", "kirjoitti", "napsal", "wrote", "skrev", "a", "scris", "написал", "написала", "пише",
-    "napisao", "je", "napisała", "napisał", "pisze",
+    "tarihinde",
+    "şunu",
+    "yazdı",
+    "följande",
+    "den",
+    "het",
+    "volgende",
+    "geschreven",
+    "ezt",
+    "írta",
+    "időpontban",
+    "kuupäeval",
+    "kirjutas",
+    "kirjoitti",
+    "napsal",
+    "wrote",
+    "skrev",
+    "a",
+    "scris",
+    "написал",
+    "написала",
+    "пише",
+    "napisao",
+    "je",
+    "napisała",
+    "napisał",
+    "pisze",
 ];
 
 /// Pulls the sender and the date out of an attribution (used when a forward is written as
@@ -153,7 +229,11 @@ pub(crate) fn parts(text: &str) -> (Option<Person>, Option<String>) {
     // The name: quoted right before the address, or the words before it.
     let before = t[..as_].trim_end_matches(|c: char| is_ws(c) || c == '(');
     let (name_start, name) = if let Some(stripped) = before.strip_suffix(['"', '»', '”', '\'']) {
-        match stripped.char_indices().rev().find(|(_, c)| matches!(c, '"' | '«' | '„' | '“' | '\'')) {
+        match stripped
+            .char_indices()
+            .rev()
+            .find(|(_, c)| matches!(c, '"' | '«' | '„' | '“' | '\''))
+        {
             Some((open, c)) => (open, trim(&stripped[open + c.len_utf8()..]).to_string()),
             None => (0, trim(stripped).to_string()),
         }
@@ -201,7 +281,10 @@ pub(crate) fn parts(text: &str) -> (Option<Person>, Option<String>) {
         let tail = strip_tail_words(tail);
         let tail = tail.trim_start_matches(|c: char| !c.is_ascii_digit() && !c.is_uppercase());
         let lead: Vec<&str> = tail.split(is_ws).collect();
-        let skip = lead.iter().take_while(|w| TAIL_WORDS.iter().any(|k| eq_lower(w, k))).count();
+        let skip = lead
+            .iter()
+            .take_while(|w| TAIL_WORDS.iter().any(|k| eq_lower(w, k)))
+            .count();
         let rest = lead[skip..].join(" ");
         (!rest.is_empty() && rest.chars().any(|c| c.is_ascii_digit())).then_some(rest)
     };
@@ -212,7 +295,8 @@ fn strip_tail_words(s: &str) -> String {
     let mut words: Vec<&str> = s.split(is_ws).filter(|w| !w.is_empty()).collect();
     while let Some(last) = words.last() {
         let lw = last.trim_matches(|c: char| c == ',' || c == ':');
-        if TAIL_WORDS.iter().any(|k| eq_lower(lw, k)) || WROTE_WORDS.iter().any(|k| eq_lower(lw, k)) {
+        if TAIL_WORDS.iter().any(|k| eq_lower(lw, k)) || WROTE_WORDS.iter().any(|k| eq_lower(lw, k))
+        {
             words.pop();
         } else {
             break;
@@ -232,18 +316,41 @@ mod tests {
 
     fn found(text: &str) -> Option<(usize, usize)> {
         let lines = split_lines(text, &[]);
-        (0..lines.len()).find_map(|i| attribution_at(&lines, i)).map(|a| (a.first, a.last))
+        (0..lines.len())
+            .find_map(|i| attribution_at(&lines, i))
+            .map(|a| (a.first, a.last))
     }
 
     #[test]
     fn languages() {
-        assert_eq!(found("Hi\n\nOn Mon, Oct 25, 2021 at 11:17 AM John Doe <j@x.com> wrote:\n> x"), Some((2, 2)));
-        assert_eq!(found("Am 25.10.2021 um 11:17 schrieb John Doe:\n> x"), Some((0, 0)));
-        assert_eq!(found("W dniu 25.10.2021 o 11:17, Jan Kowalski pisze:\n> x"), Some((0, 0)));
-        assert_eq!(found("pon., 25 paź 2021 o 11:17 Jan <j@x.pl> napisał(a):\n> x"), Some((0, 0)));
-        assert_eq!(found("2021年10月25日(月) 11:17 山田 <y@x.jp>:\n> x"), Some((0, 0)));
-        assert_eq!(found("John <j@x.com> 于2021年10月25日周一 上午11:17写道：\n> x"), Some((0, 0)));
-        assert_eq!(found("On Mon, Oct 25, 2021 at 11:17 AM John Doe <\nj@x.com> wrote:\n> x"), Some((0, 1)));
+        assert_eq!(
+            found("Hi\n\nOn Mon, Oct 25, 2021 at 11:17 AM John Doe <j@x.com> wrote:\n> x"),
+            Some((2, 2))
+        );
+        assert_eq!(
+            found("Am 25.10.2021 um 11:17 schrieb John Doe:\n> x"),
+            Some((0, 0))
+        );
+        assert_eq!(
+            found("W dniu 25.10.2021 o 11:17, Jan Kowalski pisze:\n> x"),
+            Some((0, 0))
+        );
+        assert_eq!(
+            found("pon., 25 paź 2021 o 11:17 Jan <j@x.pl> napisał(a):\n> x"),
+            Some((0, 0))
+        );
+        assert_eq!(
+            found("2021年10月25日(月) 11:17 山田 <y@x.jp>:\n> x"),
+            Some((0, 0))
+        );
+        assert_eq!(
+            found("John <j@x.com> 于2021年10月25日周一 上午11:17写道：\n> x"),
+            Some((0, 0))
+        );
+        assert_eq!(
+            found("On Mon, Oct 25, 2021 at 11:17 AM John Doe <\nj@x.com> wrote:\n> x"),
+            Some((0, 1))
+        );
         assert_eq!(found("I wrote: nothing"), None);
         assert_eq!(found("Agenda:\n- one"), None);
     }
@@ -256,7 +363,8 @@ mod tests {
         let (p, d) = parts("On Mon, Oct 25, 2021 at 11:17 AM John Doe <john@x.com> wrote:");
         assert_eq!(p.unwrap().name.as_deref(), Some("John Doe"));
         assert_eq!(d.as_deref(), Some("Mon, Oct 25, 2021 at 11:17 AM"));
-        let (p, d) = parts("\"John Doe\" <john@x.com>, 25 Eki 2021 Pzt, 11:17 tarihinde şunu yazdı:");
+        let (p, d) =
+            parts("\"John Doe\" <john@x.com>, 25 Eki 2021 Pzt, 11:17 tarihinde şunu yazdı:");
         assert_eq!(p.unwrap().address, "john@x.com");
         assert_eq!(d.as_deref(), Some("25 Eki 2021 Pzt, 11:17"));
     }

@@ -62,7 +62,10 @@ fn digit(c: char) -> Option<u32> {
 }
 
 fn is_cjk_marker(c: char) -> bool {
-    matches!(c, '年' | '月' | '日' | '時' | '分' | '秒' | '号' | '點' | '点')
+    matches!(
+        c,
+        '年' | '月' | '日' | '時' | '分' | '秒' | '号' | '點' | '点'
+    )
 }
 
 /// Parses a date as written; returns Unix milliseconds. `hint` is the language of the
@@ -80,15 +83,28 @@ pub(crate) fn parse(s: &str, hint: LangSet) -> Option<i64> {
         None => 0,
     };
     let (year, month, day) = find_date(&toks, &mut used, hint)?;
-    let year = if year < 100 { if year < 70 { 2000 + year } else { 1900 + year } } else { year };
-    if !(1900..=2200).contains(&year) || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+    let year = if year < 100 {
+        if year < 70 {
+            2000 + year
+        } else {
+            1900 + year
+        }
+    } else {
+        year
+    };
+    if !(1900..=2200).contains(&year)
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+    {
         return None;
     }
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let days = days_from_civil(year as i64, month, day);
-    let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64 - offset_min as i64 * 60;
+    let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64
+        - offset_min as i64 * 60;
     Some(secs * 1000)
 }
 
@@ -105,7 +121,9 @@ fn find_time(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS]) -> Option<Time> {
             Some(Tok::Sep(c @ (':' | '.' | '：'))) => *c,
             _ => continue,
         };
-        let Some(&Tok::Num(m, 2)) = t.get(i + 2) else { continue };
+        let Some(&Tok::Num(m, 2)) = t.get(i + 2) else {
+            continue;
+        };
         // `11.17` is a time after "klo"/"kl." or right after the year (Finnish Outlook:
         // "25. lokakuuta 2021 11.17"); elsewhere dots separate dates.
         if sep == '.' && !after_time_word(t, i) && !(i > 0 && matches!(t[i - 1], Tok::Num(_, 4))) {
@@ -140,7 +158,13 @@ fn after_time_word(t: &[Tok<'_>], i: usize) -> bool {
         j -= 1;
         match t[j] {
             Tok::Sep('.') => continue,
-            Tok::Word(w) => return ["klo", "kl", "kello", "kell", "um", "o", "u", "at", "à", "às", "alle", "om"].iter().any(|k| eq_lower(w, k)),
+            Tok::Word(w) => {
+                return [
+                    "klo", "kl", "kello", "kell", "um", "o", "u", "at", "à", "às", "alle", "om",
+                ]
+                .iter()
+                .any(|k| eq_lower(w, k))
+            }
             _ => return false,
         }
     }
@@ -227,14 +251,28 @@ fn offset_digits(t: &[Tok<'_>], i: usize) -> Option<(i32, usize)> {
     }
 }
 
-fn find_date(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS], hint: LangSet) -> Option<(u32, u32, u32)> {
+fn find_date(
+    t: &[Tok<'_>],
+    used: &mut [bool; MAX_TOKENS],
+    hint: LangSet,
+) -> Option<(u32, u32, u32)> {
     let n = t.len();
     let free = |i: usize, used: &[bool; MAX_TOKENS]| i < n && !used[i];
     // y年m月d日
     for i in 0..n {
-        if let (Some(&Tok::Num(y, 4)), Some(Tok::Sep('年')), Some(&Tok::Num(m, 1..=2)), Some(Tok::Sep('月')), Some(&Tok::Num(d, 1..=2))) =
-            (t.get(i), t.get(i + 1), t.get(i + 2), t.get(i + 3), t.get(i + 4))
-        {
+        if let (
+            Some(&Tok::Num(y, 4)),
+            Some(Tok::Sep('年')),
+            Some(&Tok::Num(m, 1..=2)),
+            Some(Tok::Sep('月')),
+            Some(&Tok::Num(d, 1..=2)),
+        ) = (
+            t.get(i),
+            t.get(i + 1),
+            t.get(i + 2),
+            t.get(i + 3),
+            t.get(i + 4),
+        ) {
             return Some((y, m, d));
         }
     }
@@ -243,9 +281,19 @@ fn find_date(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS], hint: LangSet) -> Opt
         if !free(i, used) {
             continue;
         }
-        if let (Some(&Tok::Num(y, 4)), Some(Tok::Sep(s1)), Some(&Tok::Num(m, 1..=2)), Some(Tok::Sep(s2)), Some(&Tok::Num(d, 1..=2))) =
-            (t.get(i), t.get(i + 1), t.get(i + 2), t.get(i + 3), t.get(i + 4))
-        {
+        if let (
+            Some(&Tok::Num(y, 4)),
+            Some(Tok::Sep(s1)),
+            Some(&Tok::Num(m, 1..=2)),
+            Some(Tok::Sep(s2)),
+            Some(&Tok::Num(d, 1..=2)),
+        ) = (
+            t.get(i),
+            t.get(i + 1),
+            t.get(i + 2),
+            t.get(i + 3),
+            t.get(i + 4),
+        ) {
             if s1 == s2 && matches!(s1, '-' | '/' | '.') && free(i + 4, used) {
                 return Some((y, m, d));
             }
@@ -256,10 +304,24 @@ fn find_date(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS], hint: LangSet) -> Opt
         if !free(i, used) {
             continue;
         }
-        if let (Some(&Tok::Num(a, 1..=2)), Some(Tok::Sep(s1)), Some(&Tok::Num(b, 1..=2)), Some(Tok::Sep(s2)), Some(&Tok::Num(y, yl))) =
-            (t.get(i), t.get(i + 1), t.get(i + 2), t.get(i + 3), t.get(i + 4))
-        {
-            if s1 != s2 || !matches!(s1, '-' | '/' | '.') || !(yl == 2 || yl == 4) || !free(i + 4, used) {
+        if let (
+            Some(&Tok::Num(a, 1..=2)),
+            Some(Tok::Sep(s1)),
+            Some(&Tok::Num(b, 1..=2)),
+            Some(Tok::Sep(s2)),
+            Some(&Tok::Num(y, yl)),
+        ) = (
+            t.get(i),
+            t.get(i + 1),
+            t.get(i + 2),
+            t.get(i + 3),
+            t.get(i + 4),
+        ) {
+            if s1 != s2
+                || !matches!(s1, '-' | '/' | '.')
+                || !(yl == 2 || yl == 4)
+                || !free(i + 4, used)
+            {
                 continue;
             }
             if *s1 == '/' {
@@ -289,16 +351,22 @@ fn find_date(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS], hint: LangSet) -> Opt
         let before_numbers = first_num.is_some_and(|f| i < f);
         match month {
             None => month = Some((i, m)),
-            Some((j, _)) if first_num.is_some_and(|f| j < f) && !before_numbers => month = Some((i, m)),
+            Some((j, _)) if first_num.is_some_and(|f| j < f) && !before_numbers => {
+                month = Some((i, m))
+            }
             _ => {}
         }
     }
     let (mi, m) = month?;
     used[mi] = true;
-    let year_idx = (0..n).find(|&i| !used[i] && matches!(t[i], Tok::Num(y, 4) if (1900..=2200).contains(&y)))?;
+    let year_idx = (0..n)
+        .find(|&i| !used[i] && matches!(t[i], Tok::Num(y, 4) if (1900..=2200).contains(&y)))?;
     used[year_idx] = true;
-    let day_idx = (0..n).find(|&i| !used[i] && matches!(t[i], Tok::Num(d, 1..=2) if (1..=31).contains(&d)))?;
-    let (Tok::Num(y, _), Tok::Num(d, _)) = (t[year_idx], t[day_idx]) else { return None };
+    let day_idx = (0..n)
+        .find(|&i| !used[i] && matches!(t[i], Tok::Num(d, 1..=2) if (1..=31).contains(&d)))?;
+    let (Tok::Num(y, _), Tok::Num(d, _)) = (t[year_idx], t[day_idx]) else {
+        return None;
+    };
     Some((y, m as u32, d))
 }
 
@@ -308,7 +376,10 @@ fn month_of(word: &str, hint: LangSet) -> Option<u8> {
     }
     let readings = month_readings(&lowercase(word));
     if hint != LangSet::ALL {
-        if let Some(&(m, _)) = readings.iter().find(|(_, langs)| !langs.meet(hint).is_empty()) {
+        if let Some(&(m, _)) = readings
+            .iter()
+            .find(|(_, langs)| !langs.meet(hint).is_empty())
+        {
             return Some(m);
         }
     }
@@ -353,18 +424,39 @@ mod tests {
         assert_eq!(parse("pon., 25 paź 2021 o 11:17", all), Some(t));
         assert_eq!(parse("2021年10月25日(月) 11:17", all), Some(t));
         assert_eq!(parse("2021年10月25日周一 上午11:17", all), Some(t));
-        assert_eq!(parse("2021年10月25日 下午11:17", all), Some(ms(2021, 10, 25, 23, 17, 0)));
+        assert_eq!(
+            parse("2021年10月25日 下午11:17", all),
+            Some(ms(2021, 10, 25, 23, 17, 0))
+        );
         assert_eq!(parse("25.10.2021 klo 11.17", all), Some(t));
         assert_eq!(parse("mar., 25 oct 2021 a las 11:17", all), Some(t));
         assert_eq!(parse("2021. október 25., hétfő 11:17", all), Some(t));
         assert_eq!(parse("25 октября 2021 г. 11:17", all), Some(t));
-        assert_eq!(parse("Mon, 25 Oct 2021 11:17:00 +0300", all), Some(ms(2021, 10, 25, 11, 17, 180)));
-        assert_eq!(parse("Monday, October 25, 2021, 11:17:00 AM GMT+3", all), Some(ms(2021, 10, 25, 11, 17, 180)));
-        assert_eq!(parse("25 October 2021 at 11:17:00 CEST", all), Some(ms(2021, 10, 25, 11, 17, 120)));
-        assert_eq!(parse("10/25/2021 11:17 PM", all), Some(ms(2021, 10, 25, 23, 17, 0)));
+        assert_eq!(
+            parse("Mon, 25 Oct 2021 11:17:00 +0300", all),
+            Some(ms(2021, 10, 25, 11, 17, 180))
+        );
+        assert_eq!(
+            parse("Monday, October 25, 2021, 11:17:00 AM GMT+3", all),
+            Some(ms(2021, 10, 25, 11, 17, 180))
+        );
+        assert_eq!(
+            parse("25 October 2021 at 11:17:00 CEST", all),
+            Some(ms(2021, 10, 25, 11, 17, 120))
+        );
+        assert_eq!(
+            parse("10/25/2021 11:17 PM", all),
+            Some(ms(2021, 10, 25, 23, 17, 0))
+        );
         assert_eq!(parse("2021-10-25 11:17", all), Some(t));
-        assert_eq!(parse("25. listopada 2021 11:17", LangSet::of(Lang::Hr)), Some(ms(2021, 10, 25, 11, 17, 0)));
-        assert_eq!(parse("25 listopada 2021 11:17", all), Some(ms(2021, 11, 25, 11, 17, 0)));
+        assert_eq!(
+            parse("25. listopada 2021 11:17", LangSet::of(Lang::Hr)),
+            Some(ms(2021, 10, 25, 11, 17, 0))
+        );
+        assert_eq!(
+            parse("25 listopada 2021 11:17", all),
+            Some(ms(2021, 11, 25, 11, 17, 0))
+        );
         assert_eq!(parse("yesterday", all), None);
         assert_eq!(parse("31.02.2021", all), None);
     }

@@ -65,7 +65,9 @@ pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
     if !decorated_start && !t.ends_with([':', '：']) && !t.contains("--") {
         return None;
     }
-    let core = t.trim_start_matches(|c: char| matches!(c, '-' | '_' | '=' | '*' | '—' | '–' | '>') || super::lines::is_ws(c));
+    let core = t.trim_start_matches(|c: char| {
+        matches!(c, '-' | '_' | '=' | '*' | '—' | '–' | '>') || super::lines::is_ws(c)
+    });
     // The phrase runs up to the closing decoration (or the end).
     let phrase_end = decoration_start(core).unwrap_or(core.len());
     if phrase_end > 120 {
@@ -90,7 +92,11 @@ pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
         let cut = lower.find(['/', '('])?;
         separator_kind(trim(&lower[..cut]))
     })?;
-    let rest = if rest.is_empty() || !decorated { "" } else { rest };
+    let rest = if rest.is_empty() || !decorated {
+        ""
+    } else {
+        rest
+    };
     Some((kind, rest))
 }
 
@@ -122,7 +128,12 @@ fn next_non_blank(lines: &[Line<'_>], from: usize, within: usize) -> Option<usiz
 }
 
 /// The header block after a separator at `i` (glued on the same line, or on the next lines).
-fn block_after<'a>(lines: &[Line<'a>], i: usize, glued: &'a str, allow_glued: bool) -> Option<(HeaderBlock<'a>, usize, u16)> {
+fn block_after<'a>(
+    lines: &[Line<'a>],
+    i: usize,
+    glued: &'a str,
+    allow_glued: bool,
+) -> Option<(HeaderBlock<'a>, usize, u16)> {
     if !glued.is_empty() && header_line(glued).is_some() {
         let b = parse_block(lines, i + 1, lines[i].depth, Some(glued), allow_glued)?;
         return Some((b, i, lines[i].depth));
@@ -149,21 +160,45 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
             match kind {
                 SeparatorKind::Forward => {
                     if let Some((block, j, depth)) = block_after(lines, i, glued, true) {
-                        if block.has(Field::From) || block.has(Field::Subject) || block.has(Field::Date) {
+                        if block.has(Field::From)
+                            || block.has(Field::Subject)
+                            || block.has(Field::Date)
+                        {
                             let indent = lines.get(j).map(|l| l.indent()).unwrap_or(0);
                             let body_from = block.end.max(i + 1);
-                            return Some(Start { at: i, body_from, block: Some(block), attribution: None, depth, indent });
+                            return Some(Start {
+                                at: i,
+                                body_from,
+                                block: Some(block),
+                                attribution: None,
+                                depth,
+                                indent,
+                            });
                         }
                     }
                     if let Some(j) = next_non_blank(lines, i + 1, usize::MAX) {
-                        return Some(Start { at: i, body_from: j, block: None, attribution: None, depth: lines[j].depth, indent: 0 });
+                        return Some(Start {
+                            at: i,
+                            body_from: j,
+                            block: None,
+                            attribution: None,
+                            depth: lines[j].depth,
+                            indent: 0,
+                        });
                     }
                 }
                 SeparatorKind::Original if hint != Hint::Reply => {
                     if let Some((block, j, depth)) = block_after(lines, i, glued, false) {
                         if block.has(Field::From) && block.others() >= 1 {
                             let indent = lines[j].indent();
-                            return Some(Start { at: i, body_from: block.end, block: Some(block), attribution: None, depth, indent });
+                            return Some(Start {
+                                at: i,
+                                body_from: block.end,
+                                block: Some(block),
+                                attribution: None,
+                                depth,
+                                indent,
+                            });
                         }
                     }
                 }
@@ -177,7 +212,14 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
                 if let Some((block, j, depth)) = block_after(lines, i, "", false) {
                     if block.has(Field::From) && block.others() >= 1 {
                         let indent = lines[j].indent();
-                        return Some(Start { at: i, body_from: block.end, block: Some(block), attribution: None, depth, indent });
+                        return Some(Start {
+                            at: i,
+                            body_from: block.end,
+                            block: Some(block),
+                            attribution: None,
+                            depth,
+                            indent,
+                        });
                     }
                 }
             }
@@ -185,7 +227,11 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
                 if matches!(m.field, Field::From | Field::Date) {
                     if let Some(block) = parse_block(lines, i, line.depth, None, false) {
                         let marked = line.mark.has(Mark::QUOTE_START) || line.mark.has(Mark::RULE);
-                        let need = if hint == Hint::Forward || marked { 1 } else { 2 };
+                        let need = if hint == Hint::Forward || marked {
+                            1
+                        } else {
+                            2
+                        };
                         if block.has(Field::From) && block.others() >= need {
                             return Some(Start {
                                 at: i,
@@ -231,7 +277,9 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
     let hint = hint_of(subject_hint);
     let start = find_start(lines, hint)?;
     let d = start.depth;
-    let body_from = (start.body_from..lines.len()).find(|&k| !lines[k].is_blank()).unwrap_or(lines.len());
+    let body_from = (start.body_from..lines.len())
+        .find(|&k| !lines[k].is_blank())
+        .unwrap_or(lines.len());
     let body_end = (body_from..lines.len())
         .find(|&k| lines[k].depth < d && !lines[k].is_blank())
         .unwrap_or(lines.len());
@@ -244,8 +292,16 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
     let mut langs = LangSet::ALL;
     if let Some(block) = &start.block {
         langs = block.langs;
-        email.subject = block.get(Field::Subject).map(trim).filter(|s| !s.is_empty()).map(str::to_string);
-        email.date = block.get(Field::Date).map(trim).filter(|s| !s.is_empty()).map(str::to_string);
+        email.subject = block
+            .get(Field::Subject)
+            .map(trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        email.date = block
+            .get(Field::Date)
+            .map(trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         email.from = block.get(Field::From).and_then(parse_person);
         email.to = block.get(Field::To).map(parse_people).unwrap_or_default();
         email.cc = block.get(Field::Cc).map(parse_people).unwrap_or_default();
@@ -256,7 +312,10 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
     }
     email.timestamp = email.date.as_deref().and_then(|d| date::parse(d, langs));
     if email.subject.is_none() {
-        email.subject = subject_hint.map(subject::strip_forward).filter(|s| !s.is_empty()).map(str::to_string);
+        email.subject = subject_hint
+            .map(subject::strip_forward)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
     }
 
     let mut chain = Vec::new();
@@ -277,13 +336,22 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
         }
         note.push_str(&trailer);
     }
-    Some(Level { note: non_empty(note), email, chain })
+    Some(Level {
+        note: non_empty(note),
+        email,
+        chain,
+    })
 }
 
 /// Forward extraction over prepared lines.
 pub(crate) fn forward_in(lines: &[Line<'_>], subject: Option<&str>) -> Forward {
     match find(lines, subject, MAX_CHAIN) {
-        Some(level) => Forward { forwarded: true, message: level.note, email: Some(level.email), chain: level.chain },
+        Some(level) => Forward {
+            forwarded: true,
+            message: level.note,
+            email: Some(level.email),
+            chain: level.chain,
+        },
         None => Forward::default(),
     }
 }
@@ -294,15 +362,30 @@ mod tests {
 
     #[test]
     fn separators() {
-        assert_eq!(separator("---------- Forwarded message ---------").map(|s| s.0), Some(SeparatorKind::Forward));
-        assert_eq!(separator("Begin forwarded message:").map(|s| s.0), Some(SeparatorKind::Forward));
-        assert_eq!(separator("-----Original Message-----").map(|s| s.0), Some(SeparatorKind::Original));
-        assert_eq!(separator("-----Ursprüngliche Nachricht-----").map(|s| s.0), Some(SeparatorKind::Original));
+        assert_eq!(
+            separator("---------- Forwarded message ---------").map(|s| s.0),
+            Some(SeparatorKind::Forward)
+        );
+        assert_eq!(
+            separator("Begin forwarded message:").map(|s| s.0),
+            Some(SeparatorKind::Forward)
+        );
+        assert_eq!(
+            separator("-----Original Message-----").map(|s| s.0),
+            Some(SeparatorKind::Original)
+        );
+        assert_eq!(
+            separator("-----Ursprüngliche Nachricht-----").map(|s| s.0),
+            Some(SeparatorKind::Original)
+        );
         assert_eq!(
             separator("-------- Preposlaná správa --- Forwarded Message --------").map(|s| s.0),
             Some(SeparatorKind::Forward)
         );
-        assert_eq!(separator("----- Forwarded Message -----From: A <a@x.com>"), Some((SeparatorKind::Forward, "From: A <a@x.com>")));
+        assert_eq!(
+            separator("----- Forwarded Message -----From: A <a@x.com>"),
+            Some((SeparatorKind::Forward, "From: A <a@x.com>"))
+        );
         assert_eq!(separator("Forwarded message"), None);
         assert_eq!(separator("---"), None);
     }

@@ -24,7 +24,13 @@ pub(crate) fn lookup_key(key: &str) -> Option<(Field, LangSet)> {
     }
     // Keywords have no digits or punctuation besides `-`, `(`, `)` and `.`: most lines that
     // merely contain a colon ("10:30", "Note: …", "On Mon, 25 Oct …") stop here.
-    if key.bytes().any(|b| b.is_ascii_digit() || matches!(b, b',' | b'@' | b'<' | b'>' | b'/' | b'[' | b'"' | b'=' | b'!' | b'?' | b'#')) {
+    if key.bytes().any(|b| {
+        b.is_ascii_digit()
+            || matches!(
+                b,
+                b',' | b'@' | b'<' | b'>' | b'/' | b'[' | b'"' | b'=' | b'!' | b'?' | b'#'
+            )
+    }) {
         return None;
     }
     let mut buf = String::new();
@@ -48,7 +54,11 @@ pub(crate) fn header_line(text: &str) -> Option<KeyMatch<'_>> {
     let key = text[..colon].trim_matches(|c: char| is_ws(c) || c == '*');
     let (field, langs) = lookup_key(key)?;
     let value = text[colon + colon_len..].trim_start_matches(|c: char| is_ws(c) || c == '*');
-    Some(KeyMatch { field, langs, value: trim(value) })
+    Some(KeyMatch {
+        field,
+        langs,
+        value: trim(value),
+    })
 }
 
 /// Position of the colon ending a header key, if one appears early enough.
@@ -81,9 +91,16 @@ fn split_glued(value: &str) -> Option<(&str, KeyMatch<'_>)> {
             return None;
         }
         let before = &value[..ci];
-        let starts: Vec<usize> = before.char_indices().rev().take(24).map(|(i, _)| i).collect();
+        let starts: Vec<usize> = before
+            .char_indices()
+            .rev()
+            .take(24)
+            .map(|(i, _)| i)
+            .collect();
         for &s in starts.iter().rev() {
-            let Some(first) = before[s..].chars().next() else { continue };
+            let Some(first) = before[s..].chars().next() else {
+                continue;
+            };
             if !first.is_uppercase() || s == 0 {
                 continue;
             }
@@ -95,7 +112,11 @@ fn split_glued(value: &str) -> Option<(&str, KeyMatch<'_>)> {
                 let rest = &value[ci + 1..];
                 return Some((
                     trim(&value[..s]),
-                    KeyMatch { field, langs, value: trim(rest.trim_start_matches('*')) },
+                    KeyMatch {
+                        field,
+                        langs,
+                        value: trim(rest.trim_start_matches('*')),
+                    },
                 ));
             }
         }
@@ -131,11 +152,17 @@ impl<'a> HeaderBlock<'a> {
         self.seen & f.bit() != 0
     }
     pub(crate) fn get(&self, f: Field) -> Option<&str> {
-        self.fields.iter().find(|(g, _)| *g == f).map(|(_, v)| v.as_ref())
+        self.fields
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, v)| v.as_ref())
     }
     /// How many of To, Subject and Date the block has.
     pub(crate) fn others(&self) -> usize {
-        [Field::To, Field::Subject, Field::Date, Field::Cc].iter().filter(|f| self.has(**f)).count()
+        [Field::To, Field::Subject, Field::Date, Field::Cc]
+            .iter()
+            .filter(|f| self.has(**f))
+            .count()
     }
     fn push(&mut self, m: KeyMatch<'a>) {
         self.seen |= m.field.bit();
@@ -179,7 +206,10 @@ pub(crate) fn parse_block<'a>(
     first: Option<&'a str>,
     glued: bool,
 ) -> Option<HeaderBlock<'a>> {
-    let mut block = HeaderBlock { end: start, ..HeaderBlock::default() };
+    let mut block = HeaderBlock {
+        end: start,
+        ..HeaderBlock::default()
+    };
     if let Some(text) = first {
         let m = header_line(trim(text))?;
         block.push_split(m, glued);
@@ -199,7 +229,10 @@ pub(crate) fn parse_block<'a>(
             }
             // One blank line inside a block is tolerated when a header we have not seen yet
             // follows (some HTML layouts put a paragraph break between header lines).
-            let next = lines.get(k + 1).filter(|n| n.depth == depth).and_then(|n| header_line(n.text()));
+            let next = lines
+                .get(k + 1)
+                .filter(|n| n.depth == depth)
+                .and_then(|n| header_line(n.text()));
             match next {
                 Some(m) if !block.has(m.field) => {
                     k += 1;
@@ -218,7 +251,9 @@ pub(crate) fn parse_block<'a>(
             block.end = k;
             continue;
         }
-        let Some((last, value)) = block.fields.last() else { break };
+        let Some((last, value)) = block.fields.last() else {
+            break;
+        };
         if continuations < 50 && is_continuation(*last, value, text, line.indent() > base_indent) {
             block.append(text);
             continuations += 1;
@@ -257,7 +292,11 @@ fn looks_like_addresses(text: &str) -> bool {
     // Every word either holds the address, is bracketed, or is a short name part.
     text.split(is_ws).filter(|w| !w.is_empty()).all(|w| {
         w.contains('@') || w.starts_with(['<', '[', '(', '"', '\'']) || w.chars().count() <= 20
-    }) && (text.contains('<') || text.contains('[') || text.contains(',') || text.contains(';') || !text.contains(' '))
+    }) && (text.contains('<')
+        || text.contains('[')
+        || text.contains(',')
+        || text.contains(';')
+        || !text.contains(' '))
 }
 
 #[cfg(test)]
@@ -267,22 +306,40 @@ mod tests {
 
     #[test]
     fn keys_in_languages() {
-        assert_eq!(header_line("From: a@b.c").map(|m| m.field), Some(Field::From));
-        assert_eq!(header_line("De : Jean <j@x.fr>").map(|m| m.value), Some("Jean <j@x.fr>"));
+        assert_eq!(
+            header_line("From: a@b.c").map(|m| m.field),
+            Some(Field::From)
+        );
+        assert_eq!(
+            header_line("De : Jean <j@x.fr>").map(|m| m.value),
+            Some("Jean <j@x.fr>")
+        );
         assert_eq!(header_line("*Von:* Hans").map(|m| m.value), Some("Hans"));
-        assert_eq!(header_line("差出人： 山田").map(|m| m.field), Some(Field::From));
-        assert_eq!(header_line("Envoyé\u{a0}: lundi").map(|m| m.field), Some(Field::Date));
+        assert_eq!(
+            header_line("差出人： 山田").map(|m| m.field),
+            Some(Field::From)
+        );
+        assert_eq!(
+            header_line("Envoyé\u{a0}: lundi").map(|m| m.field),
+            Some(Field::Date)
+        );
         assert!(header_line("Note: this is not a header").is_none());
         assert!(header_line("10:30 meeting").is_none());
     }
 
     #[test]
     fn glued_yahoo_headers() {
-        let lines = split_lines("From: A <a@x.com>To: B <b@x.com>Sent: Monday, 1 Jan 2024, 10:00:00 GMT+1Subject: Hi\n", &[]);
+        let lines = split_lines(
+            "From: A <a@x.com>To: B <b@x.com>Sent: Monday, 1 Jan 2024, 10:00:00 GMT+1Subject: Hi\n",
+            &[],
+        );
         let b = parse_block(&lines, 0, 0, None, true).unwrap();
         assert_eq!(b.get(Field::From), Some("A <a@x.com>"));
         assert_eq!(b.get(Field::To), Some("B <b@x.com>"));
-        assert_eq!(b.get(Field::Date), Some("Monday, 1 Jan 2024, 10:00:00 GMT+1"));
+        assert_eq!(
+            b.get(Field::Date),
+            Some("Monday, 1 Jan 2024, 10:00:00 GMT+1")
+        );
         assert_eq!(b.get(Field::Subject), Some("Hi"));
     }
 

@@ -228,14 +228,18 @@ pub(crate) fn to_text(html: &str) -> HtmlText {
             continue;
         }
         if rest.len() > 1 && (rest[1] == b'!' || rest[1] == b'?') {
-            i = memchr::memchr(b'>', &b[i..]).map(|p| i + p + 1).unwrap_or(b.len());
+            i = memchr::memchr(b'>', &b[i..])
+                .map(|p| i + p + 1)
+                .unwrap_or(b.len());
             text_start = i;
             continue;
         }
         let closing = rest.get(1) == Some(&b'/');
         let name_start = i + if closing { 2 } else { 1 };
         let mut name_end = name_start;
-        while name_end < b.len() && (b[name_end].is_ascii_alphanumeric() || matches!(b[name_end], b':' | b'-' | b'_')) {
+        while name_end < b.len()
+            && (b[name_end].is_ascii_alphanumeric() || matches!(b[name_end], b':' | b'-' | b'_'))
+        {
             name_end += 1;
         }
         if name_end == name_start || !b[name_start].is_ascii_alphabetic() {
@@ -261,7 +265,11 @@ pub(crate) fn to_text(html: &str) -> HtmlText {
                 _ => {
                     let tag = classify(lname);
                     // Pop to the matching opener if it is near the top.
-                    let pos = stack.iter().rev().take(CLOSE_SEARCH).position(|o| o.name == tag);
+                    let pos = stack
+                        .iter()
+                        .rev()
+                        .take(CLOSE_SEARCH)
+                        .position(|o| o.name == tag);
                     if let Some(pos) = pos {
                         for _ in 0..=pos {
                             if let Some(o) = stack.pop() {
@@ -319,7 +327,8 @@ pub(crate) fn to_text(html: &str) -> HtmlText {
                 w.pending_mark.add(mark);
                 continue;
             }
-            "img" | "meta" | "link" | "input" | "col" | "area" | "base" | "wbr" | "source" | "param" | "embed" => continue,
+            "img" | "meta" | "link" | "input" | "col" | "area" | "base" | "wbr" | "source"
+            | "param" | "embed" => continue,
             _ => {}
         }
         // Implicitly close an open <p> / <li> / <td> / <tr> of the same kind.
@@ -352,7 +361,10 @@ pub(crate) fn to_text(html: &str) -> HtmlText {
         emit_text(&mut w, &html[text_start..]);
     }
     w.block_break();
-    HtmlText { text: w.out, marks: w.marks }
+    HtmlText {
+        text: w.out,
+        marks: w.marks,
+    }
 }
 
 fn emit_text(w: &mut Writer, s: &str) {
@@ -369,15 +381,17 @@ fn classify(name: &str) -> TagName {
         "li" => TagName::Li,
         "td" | "th" => TagName::Td,
         "tr" => TagName::Tr,
-        "div" | "table" | "ul" | "ol" | "dl" | "dt" | "dd" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "section"
-        | "article" | "header" | "footer" | "aside" | "nav" | "main" | "center" | "address" | "form" | "fieldset"
-        | "figure" | "figcaption" | "caption" | "tbody" | "thead" | "tfoot" | "hr" => TagName::Block,
+        "div" | "table" | "ul" | "ol" | "dl" | "dt" | "dd" | "h1" | "h2" | "h3" | "h4" | "h5"
+        | "h6" | "section" | "article" | "header" | "footer" | "aside" | "nav" | "main"
+        | "center" | "address" | "form" | "fieldset" | "figure" | "figcaption" | "caption"
+        | "tbody" | "thead" | "tfoot" | "hr" => TagName::Block,
         other => TagName::Other(name_hash(other)),
     }
 }
 
 fn name_hash(s: &str) -> u32 {
-    s.bytes().fold(2166136261u32, |h, c| (h ^ c as u32).wrapping_mul(16777619))
+    s.bytes()
+        .fold(2166136261u32, |h, c| (h ^ c as u32).wrapping_mul(16777619))
 }
 
 fn start_element(w: &mut Writer, tag: TagName, _name: &str, attrs: &Attrs<'_>) {
@@ -411,7 +425,9 @@ fn start_element(w: &mut Writer, tag: TagName, _name: &str, attrs: &Attrs<'_>) {
 
 fn end_element(w: &mut Writer, tag: TagName) {
     match tag {
-        TagName::Para | TagName::Block | TagName::Blockquote | TagName::Tr | TagName::Li => w.block_break(),
+        TagName::Para | TagName::Block | TagName::Blockquote | TagName::Tr | TagName::Li => {
+            w.block_break()
+        }
         TagName::Pre => {
             w.pre = w.pre.saturating_sub(1);
             w.block_break();
@@ -438,17 +454,30 @@ struct Attrs<'a> {
 
 impl Attrs<'_> {
     fn class_has(&self, token: &str) -> bool {
-        self.class.split_ascii_whitespace().any(|c| c.eq_ignore_ascii_case(token))
+        self.class
+            .split_ascii_whitespace()
+            .any(|c| c.eq_ignore_ascii_case(token))
     }
 
     fn is_quote_container(&self) -> bool {
         const IDS: &[&str] = &[
-            "divrplyfwdmsg", "x_divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container",
-            "olk_src_body_section", "ms-outlook-mobile-reference-message",
+            "divrplyfwdmsg",
+            "x_divrplyfwdmsg",
+            "appendonsend",
+            "mail-editor-reference-message-container",
+            "olk_src_body_section",
+            "ms-outlook-mobile-reference-message",
         ];
         const CLASSES: &[&str] = &[
-            "gmail_quote", "gmail_quote_container", "moz-cite-prefix", "moz-forward-container", "protonmail_quote",
-            "outlookmessageheader", "zmail_extra", "ms-outlook-mobile-reference-message", "missive_quote",
+            "gmail_quote",
+            "gmail_quote_container",
+            "moz-cite-prefix",
+            "moz-forward-container",
+            "protonmail_quote",
+            "outlookmessageheader",
+            "zmail_extra",
+            "ms-outlook-mobile-reference-message",
+            "missive_quote",
         ];
         IDS.iter().any(|id| self.id.eq_ignore_ascii_case(id))
             || CLASSES.iter().any(|c| self.class_has(c))
@@ -462,8 +491,14 @@ impl Attrs<'_> {
         if self.style.is_empty() {
             return false;
         }
-        let s: String = self.style.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-        s.contains("border-top:solid") || (s.contains("border-top:") && s.contains("solid") && s.contains("border:none"))
+        let s: String = self
+            .style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        s.contains("border-top:solid")
+            || (s.contains("border-top:") && s.contains("solid") && s.contains("border:none"))
     }
 
     fn is_signature(&self) -> bool {
@@ -478,11 +513,16 @@ impl Attrs<'_> {
     /// A blockquote that quotes (Apple/Thunderbird `type=cite`, Gmail `gmail_quote`, a
     /// border-left bar, or a bare `<blockquote>`) rather than Gmail's "indent" formatting.
     fn is_cite_blockquote(&self) -> bool {
-        if self.kind.eq_ignore_ascii_case("cite") || self.class.to_ascii_lowercase().contains("quote") {
+        if self.kind.eq_ignore_ascii_case("cite")
+            || self.class.to_ascii_lowercase().contains("quote")
+        {
             return true;
         }
         let style = self.style.to_ascii_lowercase();
-        if style.contains("border-left") && !style.contains("border-left:none") && !style.contains("border-left: none") {
+        if style.contains("border-left")
+            && !style.contains("border-left:none")
+            && !style.contains("border-left: none")
+        {
             return true;
         }
         !self.any || (self.style.is_empty() && self.class.is_empty())
@@ -491,7 +531,12 @@ impl Attrs<'_> {
     /// Outlook's `MsoNormal` paragraphs (and margin:0 ones) are single lines, not paragraphs.
     fn is_tight_paragraph(&self) -> bool {
         let c = self.class.to_ascii_lowercase();
-        let s: String = self.style.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        let s: String = self
+            .style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
         c.contains("mso") || s.contains("margin:0") || s.contains("margin-top:0")
     }
 }
@@ -542,7 +587,9 @@ fn parse_attrs(html: &str, from: usize) -> (Attrs<'_>, usize, bool) {
             if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
                 let q = b[i];
                 let vs = i + 1;
-                let ve = memchr::memchr(q, &b[vs..]).map(|p| vs + p).unwrap_or(b.len());
+                let ve = memchr::memchr(q, &b[vs..])
+                    .map(|p| vs + p)
+                    .unwrap_or(b.len());
                 value = &html[vs..ve];
                 i = (ve + 1).min(b.len());
             } else {
@@ -574,8 +621,13 @@ fn skip_raw_text(b: &[u8], from: usize, name: &[u8]) -> usize {
     while let Some(p) = memchr::memchr(b'<', &b[i..]) {
         let at = i + p;
         let rest = &b[at..];
-        if rest.len() >= 2 + name.len() && rest[1] == b'/' && rest[2..2 + name.len()].eq_ignore_ascii_case(name) {
-            return memchr::memchr(b'>', &b[at..]).map(|q| at + q + 1).unwrap_or(b.len());
+        if rest.len() >= 2 + name.len()
+            && rest[1] == b'/'
+            && rest[2..2 + name.len()].eq_ignore_ascii_case(name)
+        {
+            return memchr::memchr(b'>', &b[at..])
+                .map(|q| at + q + 1)
+                .unwrap_or(b.len());
         }
         i = at + 1;
     }
@@ -609,7 +661,13 @@ fn decode_entity(b: &[u8], out: &mut String) -> (usize, usize) {
     }
     if end >= b.len() || b[end] != b';' || end == 1 {
         // Common entities written without the semicolon.
-        for (name, ch) in [("&nbsp", '\u{a0}'), ("&amp", '&'), ("&lt", '<'), ("&gt", '>'), ("&quot", '"')] {
+        for (name, ch) in [
+            ("&nbsp", '\u{a0}'),
+            ("&amp", '&'),
+            ("&lt", '<'),
+            ("&gt", '>'),
+            ("&quot", '"'),
+        ] {
             if b.len() >= name.len() && b[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
                 out.push(ch);
                 return (1, name.len());

@@ -48,14 +48,19 @@ impl<'a> Line<'a> {
     }
     /// The content without surrounding whitespace (including NBSP and zero-width spaces).
     pub(crate) fn text(&self) -> &'a str {
-        self.raw.get(self.text_at as usize..self.text_end as usize).unwrap_or("")
+        self.raw
+            .get(self.text_at as usize..self.text_end as usize)
+            .unwrap_or("")
     }
     pub(crate) fn is_blank(&self) -> bool {
         self.text().is_empty()
     }
     /// Number of leading whitespace characters of the content (indented quoting).
     pub(crate) fn indent(&self) -> usize {
-        self.content().chars().take_while(|c| *c == ' ' || *c == '\t').count()
+        self.content()
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .count()
     }
 }
 
@@ -63,7 +68,16 @@ impl<'a> Line<'a> {
 /// and BOMs, which Outlook and Gmail scatter through their text.
 pub(crate) fn is_ws(c: char) -> bool {
     c.is_whitespace()
-        || matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{2060}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{200B}'
+                | '\u{200C}'
+                | '\u{200D}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+        )
 }
 
 pub(crate) fn trim(s: &str) -> &str {

@@ -7,9 +7,24 @@ use super::{html, reply, ExtractError, Forward, ForwardedEmail, InputKind, Perso
 
 /// Header names that only a real message (not a forwarded header block) carries.
 const TRANSPORT_HEADERS: &[&str] = &[
-    "message-id", "mime-version", "received", "return-path", "content-type", "delivered-to", "dkim-signature",
-    "in-reply-to", "references", "content-transfer-encoding", "x-mailer", "authentication-results", "arc-seal",
-    "x-received", "x-google-smtp-source", "thread-index", "x-ms-exchange-organization-scl", "user-agent",
+    "message-id",
+    "mime-version",
+    "received",
+    "return-path",
+    "content-type",
+    "delivered-to",
+    "dkim-signature",
+    "in-reply-to",
+    "references",
+    "content-transfer-encoding",
+    "x-mailer",
+    "authentication-results",
+    "arc-seal",
+    "x-received",
+    "x-google-smtp-source",
+    "thread-index",
+    "x-ms-exchange-organization-scl",
+    "user-agent",
 ];
 
 /// Header names of RFC 5322 (enough that a message has at least one of them).
@@ -27,11 +42,15 @@ fn header_section(raw: &[u8]) -> (bool, bool, bool) {
         pos += 1;
     }
     if raw[pos..].starts_with(b"From ") {
-        pos = memchr::memchr(b'\n', &raw[pos..]).map(|p| pos + p + 1).unwrap_or(raw.len());
+        pos = memchr::memchr(b'\n', &raw[pos..])
+            .map(|p| pos + p + 1)
+            .unwrap_or(raw.len());
     }
     let limit = raw.len().min(pos + 256 * 1024);
     while pos < limit {
-        let end = memchr::memchr(b'\n', &raw[pos..limit]).map(|p| pos + p).unwrap_or(limit);
+        let end = memchr::memchr(b'\n', &raw[pos..limit])
+            .map(|p| pos + p)
+            .unwrap_or(limit);
         let line = &raw[pos..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         pos = end + 1;
@@ -53,10 +72,18 @@ fn header_section(raw: &[u8]) -> (bool, bool, bool) {
         }
         lines += 1;
         let lower = name.to_ascii_lowercase();
-        if TRANSPORT_HEADERS.iter().any(|h| h.as_bytes() == lower.as_slice()) || lower.starts_with(b"x-") || lower.starts_with(b"arc-") {
+        if TRANSPORT_HEADERS
+            .iter()
+            .any(|h| h.as_bytes() == lower.as_slice())
+            || lower.starts_with(b"x-")
+            || lower.starts_with(b"arc-")
+        {
             transport = true;
         }
-        if MESSAGE_HEADERS.iter().any(|h| h.as_bytes() == lower.as_slice()) {
+        if MESSAGE_HEADERS
+            .iter()
+            .any(|h| h.as_bytes() == lower.as_slice())
+        {
             message = true;
         }
     }
@@ -78,9 +105,15 @@ pub(crate) fn detect(input: &[u8]) -> Result<InputKind, ExtractError> {
     if let Some(offset) = memchr::memchr(0, head) {
         return Err(ExtractError::Binary { offset });
     }
-    let controls = head.iter().filter(|&&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)).count();
+    let controls = head
+        .iter()
+        .filter(|&&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+        .count();
     if controls > 8 && controls * 100 > head.len() {
-        let offset = head.iter().position(|&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)).unwrap_or(0);
+        let offset = head
+            .iter()
+            .position(|&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+            .unwrap_or(0);
         return Err(ExtractError::Binary { offset });
     }
     let (ok, transport, message) = header_section(input);
@@ -90,7 +123,9 @@ pub(crate) fn detect(input: &[u8]) -> Result<InputKind, ExtractError> {
     if ok && (transport || (message && text.is_err())) {
         return Ok(InputKind::Message);
     }
-    let text = text.map_err(|e| ExtractError::NotUtf8 { offset: e.valid_up_to() })?;
+    let text = text.map_err(|e| ExtractError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
     if looks_like_html(text) {
         return Ok(InputKind::Html);
     }
@@ -101,8 +136,25 @@ fn looks_like_html(text: &str) -> bool {
     let head = &text[..floor(text, 8192)];
     let start = head.trim_start();
     let lower = head.to_ascii_lowercase();
-    let tags = ["<html", "<body", "<div", "<br", "<p>", "<p ", "<table", "<span", "<blockquote", "<!doctype", "<meta", "<head", "<font"];
-    (start.starts_with('<') && tags.iter().any(|t| lower.contains(t))) || ["<html", "<body", "<!doctype"].iter().any(|t| lower.contains(t))
+    let tags = [
+        "<html",
+        "<body",
+        "<div",
+        "<br",
+        "<p>",
+        "<p ",
+        "<table",
+        "<span",
+        "<blockquote",
+        "<!doctype",
+        "<meta",
+        "<head",
+        "<font",
+    ];
+    (start.starts_with('<') && tags.iter().any(|t| lower.contains(t)))
+        || ["<html", "<body", "<!doctype"]
+            .iter()
+            .any(|t| lower.contains(t))
 }
 
 fn floor(s: &str, mut i: usize) -> usize {
@@ -119,7 +171,9 @@ fn parse(raw: &[u8]) -> Result<Message<'_>, ExtractError> {
     if !is_message(raw) {
         return Err(ExtractError::NotAMessage);
     }
-    MessageParser::default().parse(raw).ok_or(ExtractError::NotAMessage)
+    MessageParser::default()
+        .parse(raw)
+        .ok_or(ExtractError::NotAMessage)
 }
 
 /// The message's body as text: its text/plain part, else its HTML converted.
@@ -163,17 +217,32 @@ fn people(addr: Option<&Address<'_>>) -> Vec<Person> {
     addr.iter()
         .filter_map(|a| {
             let address = a.address().unwrap_or("").trim().to_string();
-            let name = a.name().map(str::trim).filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&address)).map(str::to_string);
+            let name = a
+                .name()
+                .map(str::trim)
+                .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&address))
+                .map(str::to_string);
             (!address.is_empty() || name.is_some()).then_some(Person { address, name })
         })
         .collect()
 }
 
 fn email_of(msg: &Message<'_>) -> ForwardedEmail {
-    let timestamp = msg.date().filter(|d| (1900..=2200).contains(&d.year) && (1..=12).contains(&d.month)).map(|d| d.to_timestamp() * 1000);
+    let timestamp = msg
+        .date()
+        .filter(|d| (1900..=2200).contains(&d.year) && (1..=12).contains(&d.month))
+        .map(|d| d.to_timestamp() * 1000);
     ForwardedEmail {
-        subject: msg.subject().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
-        date: msg.header_raw("Date").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+        subject: msg
+            .subject()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        date: msg
+            .header_raw("Date")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         timestamp,
         body: body_text(msg),
         from: people(msg.from()).into_iter().next(),
@@ -189,9 +258,14 @@ fn attached_message<'a>(msg: &'a Message<'a>) -> Option<Attached<'a>> {
         if let Some(inner) = part.message() {
             return Some(Attached::Borrowed(inner));
         }
-        let eml = part.attachment_name().is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"))
+        let eml = part
+            .attachment_name()
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"))
             || part.content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("rfc822"))
+                ct.ctype().eq_ignore_ascii_case("message")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("rfc822"))
             });
         if eml {
             let bytes = part.contents();
@@ -232,7 +306,12 @@ fn forward_of(msg: &Message<'_>, subject: Option<&str>, levels: u8) -> Forward {
             }
         }
         let note = body_text(msg);
-        return Forward { forwarded: true, message: (!note.is_empty()).then_some(note), email: Some(email), chain };
+        return Forward {
+            forwarded: true,
+            message: (!note.is_empty()).then_some(note),
+            email: Some(email),
+            chain,
+        };
     }
     let subject = subject.or(msg.subject());
     match body_of(msg) {
@@ -264,10 +343,22 @@ mod tests {
     fn detection() {
         assert_eq!(detect(b"Hello"), Ok(InputKind::Text));
         assert_eq!(detect(b"<div>Hello</div>"), Ok(InputKind::Html));
-        assert_eq!(detect(b"From: a@x.com\r\nMessage-ID: <1@x>\r\n\r\nHi"), Ok(InputKind::Message));
-        assert_eq!(detect(b"From: A <a@x.com>\nSent: Monday\nTo: b@x.com\n\nHi"), Ok(InputKind::Text));
+        assert_eq!(
+            detect(b"From: a@x.com\r\nMessage-ID: <1@x>\r\n\r\nHi"),
+            Ok(InputKind::Message)
+        );
+        assert_eq!(
+            detect(b"From: A <a@x.com>\nSent: Monday\nTo: b@x.com\n\nHi"),
+            Ok(InputKind::Text)
+        );
         assert_eq!(detect(b"   \n"), Err(ExtractError::Empty));
-        assert!(matches!(detect(b"ab\x00cd"), Err(ExtractError::Binary { offset: 2 })));
-        assert!(matches!(detect(b"caf\xe9"), Err(ExtractError::NotUtf8 { offset: 3 })));
+        assert!(matches!(
+            detect(b"ab\x00cd"),
+            Err(ExtractError::Binary { offset: 2 })
+        ));
+        assert!(matches!(
+            detect(b"caf\xe9"),
+            Err(ExtractError::NotUtf8 { offset: 3 })
+        ));
     }
 }

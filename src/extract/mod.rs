@@ -143,8 +143,14 @@ pub fn forward_from_bytes(input: &[u8], subject: Option<&str>) -> Result<Forward
     match detect_input(input)? {
         InputKind::Message => message::forward(input, subject),
         kind => {
-            let text = std::str::from_utf8(input).map_err(|e| ExtractError::NotUtf8 { offset: e.valid_up_to() })?;
-            Ok(if kind == InputKind::Html { forward_from_html(text, subject) } else { forward_from_text(text, subject) })
+            let text = std::str::from_utf8(input).map_err(|e| ExtractError::NotUtf8 {
+                offset: e.valid_up_to(),
+            })?;
+            Ok(if kind == InputKind::Html {
+                forward_from_html(text, subject)
+            } else {
+                forward_from_text(text, subject)
+            })
         }
     }
 }
@@ -173,8 +179,14 @@ pub fn split_reply_bytes(input: &[u8]) -> Result<ReplyParts, ExtractError> {
     match detect_input(input)? {
         InputKind::Message => message::reply(input),
         kind => {
-            let text = std::str::from_utf8(input).map_err(|e| ExtractError::NotUtf8 { offset: e.valid_up_to() })?;
-            Ok(if kind == InputKind::Html { split_reply_html(text) } else { split_reply_text(text) })
+            let text = std::str::from_utf8(input).map_err(|e| ExtractError::NotUtf8 {
+                offset: e.valid_up_to(),
+            })?;
+            Ok(if kind == InputKind::Html {
+                split_reply_html(text)
+            } else {
+                split_reply_text(text)
+            })
         }
     }
 }

@@ -43,7 +43,9 @@ fn quote_start(lines: &[Line<'_>]) -> Option<(usize, QuoteKind)> {
         }
         if is_rule(t) {
             let next = (i + 1..lines.len().min(i + 4)).find(|&j| !lines[j].is_blank());
-            if next.is_some_and(|j| header_line(lines[j].text()).is_some_and(|m| m.field == Field::From)) {
+            if next.is_some_and(|j| {
+                header_line(lines[j].text()).is_some_and(|m| m.field == Field::From)
+            }) {
                 return Some((i, QuoteKind::Block));
             }
         }
@@ -69,12 +71,16 @@ pub(crate) fn split(lines: &[Line<'_>]) -> ReplyParts {
     let mut trailing_sig: Option<Vec<usize>> = None;
     let (reply_idx, quoted_idx): (Vec<usize>, Vec<usize>) = match quote_start(lines) {
         None => ((0..n).collect(), Vec::new()),
-        Some((q, QuoteKind::Block)) if (0..q).all(|i| lines[i].is_blank()) && attribution_at(lines, q).is_some() => {
+        Some((q, QuoteKind::Block))
+            if (0..q).all(|i| lines[i].is_blank()) && attribution_at(lines, q).is_some() =>
+        {
             // Nothing above the attribution: the answers are written between the quoted
             // lines (inline or bottom posting).
             let last = attribution_at(lines, q).map(|a| a.last).unwrap_or(q);
             let reply: Vec<usize> = (last + 1..n).filter(|&i| lines[i].depth == 0).collect();
-            let quoted: Vec<usize> = (q..=last).chain((last + 1..n).filter(|&i| lines[i].depth > 0)).collect();
+            let quoted: Vec<usize> = (q..=last)
+                .chain((last + 1..n).filter(|&i| lines[i].depth > 0))
+                .collect();
             (reply, quoted)
         }
         Some((q, QuoteKind::Block)) => {
@@ -118,7 +124,11 @@ fn split_signature<'i>(lines: &[Line<'_>], idx: &'i [usize]) -> (&'i [usize], Op
         }
         if line.mark.has(Mark::SIGNATURE) {
             // An HTML signature container may start with its own `-- ` line.
-            let rest = if is_delimiter(line) { &idx[k + 1..] } else { &idx[k..] };
+            let rest = if is_delimiter(line) {
+                &idx[k + 1..]
+            } else {
+                &idx[k..]
+            };
             return (&idx[..k], Some(rest));
         }
     }
@@ -155,7 +165,10 @@ pub(crate) fn is_sent_from(t: &str) -> bool {
     if t.chars().count() > 80 {
         return false;
     }
-    if SENT_FROM_PREFIXES.iter().any(|p| strip_prefix_lower(t, p).is_some()) {
+    if SENT_FROM_PREFIXES
+        .iter()
+        .any(|p| strip_prefix_lower(t, p).is_some())
+    {
         return true;
     }
     let lower = t.to_lowercase();
@@ -173,10 +186,15 @@ mod tests {
 
     #[test]
     fn gmail_text() {
-        let r = parts("Thanks!\n\n-- \nJohn\n\nOn Mon, Oct 25, 2021 at 11:17 AM Ann <a@x.com> wrote:\n> Hi\n");
+        let r = parts(
+            "Thanks!\n\n-- \nJohn\n\nOn Mon, Oct 25, 2021 at 11:17 AM Ann <a@x.com> wrote:\n> Hi\n",
+        );
         assert_eq!(r.reply, "Thanks!");
         assert_eq!(r.signature.as_deref(), Some("John"));
-        assert_eq!(r.quoted.as_deref(), Some("On Mon, Oct 25, 2021 at 11:17 AM Ann <a@x.com> wrote:\n> Hi"));
+        assert_eq!(
+            r.quoted.as_deref(),
+            Some("On Mon, Oct 25, 2021 at 11:17 AM Ann <a@x.com> wrote:\n> Hi")
+        );
     }
 
     #[test]

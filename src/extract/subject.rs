@@ -17,7 +17,10 @@ fn one_prefix(s: &str) -> Option<(PrefixKind, &str)> {
     // Counts: "Re[2]", "RE (2)", "Re^2".
     if let Some(open) = token.find(['[', '(', '^']) {
         let count = &token[open..];
-        if count.chars().all(|c| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')' | '^' | ' ')) {
+        if count
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')' | '^' | ' '))
+        {
             token = trim(&token[..open]);
         }
     }

@@ -23,9 +23,17 @@ enum Input {
 }
 
 fn field(obj: &JsValue, name: &str) -> Result<Option<JsValue>, JsValue> {
-    let v = js_sys::Reflect::get(obj, &JsValue::from_str(name))
-        .map_err(|_| js_error("invalid-input", "the input must be an object such as { text: \"…\" }"))?;
-    Ok(if v.is_undefined() || v.is_null() { None } else { Some(v) })
+    let v = js_sys::Reflect::get(obj, &JsValue::from_str(name)).map_err(|_| {
+        js_error(
+            "invalid-input",
+            "the input must be an object such as { text: \"…\" }",
+        )
+    })?;
+    Ok(if v.is_undefined() || v.is_null() {
+        None
+    } else {
+        Some(v)
+    })
 }
 
 fn string_field(obj: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
@@ -40,7 +48,10 @@ fn string_field(obj: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
 
 fn read_input(obj: &JsValue) -> Result<(Input, Option<String>), JsValue> {
     if !obj.is_object() {
-        return Err(js_error("invalid-input", "the input must be an object: { text }, { html } or { raw }"));
+        return Err(js_error(
+            "invalid-input",
+            "the input must be an object: { text }, { html } or { raw }",
+        ));
     }
     let text = string_field(obj, "text")?;
     let html = string_field(obj, "html")?;
@@ -49,10 +60,15 @@ fn read_input(obj: &JsValue) -> Result<(Input, Option<String>), JsValue> {
         Some(v) => {
             if let Some(s) = v.as_string() {
                 Some(s.into_bytes())
-            } else if v.is_instance_of::<js_sys::Uint8Array>() || v.is_instance_of::<js_sys::ArrayBuffer>() {
+            } else if v.is_instance_of::<js_sys::Uint8Array>()
+                || v.is_instance_of::<js_sys::ArrayBuffer>()
+            {
                 Some(js_sys::Uint8Array::new(&v).to_vec())
             } else {
-                return Err(js_error("invalid-input", "`raw` must be a Uint8Array, an ArrayBuffer or a string"));
+                return Err(js_error(
+                    "invalid-input",
+                    "`raw` must be a Uint8Array, an ArrayBuffer or a string",
+                ));
             }
         }
     };
@@ -61,8 +77,18 @@ fn read_input(obj: &JsValue) -> Result<(Input, Option<String>), JsValue> {
         (Some(t), None, None) => Input::Text(t),
         (None, Some(h), None) => Input::Html(h),
         (None, None, Some(r)) => Input::Raw(r),
-        (None, None, None) => return Err(js_error("invalid-input", "give one of `text`, `html` or `raw`")),
-        _ => return Err(js_error("invalid-input", "give only one of `text`, `html` or `raw`")),
+        (None, None, None) => {
+            return Err(js_error(
+                "invalid-input",
+                "give one of `text`, `html` or `raw`",
+            ))
+        }
+        _ => {
+            return Err(js_error(
+                "invalid-input",
+                "give only one of `text`, `html` or `raw`",
+            ))
+        }
     };
     Ok((input, subject))
 }

@@ -21,10 +21,17 @@ impl Transport for Fetch {
             "PATCH" => Method::PATCH,
             "DELETE" => Method::DELETE,
             "OPTIONS" => Method::OPTIONS,
-            other => return Err(TransportError { message: format!("unsupported method {other}"), maybe_sent: false }),
+            other => {
+                return Err(TransportError {
+                    message: format!("unsupported method {other}"),
+                    maybe_sent: false,
+                })
+            }
         };
         let signal = web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS);
-        let mut builder = RequestBuilder::new(&request.url).method(method).abort_signal(Some(&signal));
+        let mut builder = RequestBuilder::new(&request.url)
+            .method(method)
+            .abort_signal(Some(&signal));
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -33,13 +40,23 @@ impl Transport for Fetch {
         } else {
             builder.body(request.body)
         };
-        let req = built.map_err(|e| TransportError { message: e.to_string(), maybe_sent: false })?;
+        let req = built.map_err(|e| TransportError {
+            message: e.to_string(),
+            maybe_sent: false,
+        })?;
         // A failed fetch after the body left may still have reached the server (timeout).
-        let response = req.send().await.map_err(|e| TransportError { message: e.to_string(), maybe_sent: true })?;
+        let response = req.send().await.map_err(|e| TransportError {
+            message: e.to_string(),
+            maybe_sent: true,
+        })?;
         let status = response.status();
         let headers = response.headers().entries().collect();
         let body = response.text().await.unwrap_or_default();
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -57,7 +74,9 @@ pub async fn flush(inner: &Rc<RefCell<Core>>, now: Option<f64>) -> FlushReport {
         for (key, record, maybe_sent) in due {
             let outcome = deliver(&endpoint, &record, maybe_sent, now_ms, &Fetch).await;
             report.count(&key, &outcome);
-            inner.borrow_mut().complete(&key, outcome, super::now_or(now), js_sys::Math::random());
+            inner
+                .borrow_mut()
+                .complete(&key, outcome, super::now_or(now), js_sys::Math::random());
         }
     }
     report

@@ -13,14 +13,22 @@ pub fn mail_parser_dir() -> PathBuf {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
     let pkg = meta["packages"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "mail-parser"))
         .expect("mail-parser is a dependency");
     let manifest = pkg["manifest_path"].as_str().expect("a manifest path");
-    Path::new(manifest).parent().expect("the manifest's directory").to_path_buf()
+    Path::new(manifest)
+        .parent()
+        .expect("the manifest's directory")
+        .to_path_buf()
 }
 
 /// Every file under `dir`, recursively, sorted.
@@ -28,7 +36,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

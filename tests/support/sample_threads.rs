@@ -10,12 +10,18 @@ const DAY: i64 = 24 * 60 * 60 * 1000;
 pub const SAMPLE_NOW: i64 = 1_772_500_500_000;
 
 pub fn sample_tracker(n: usize) -> ThreadTracker {
-    let mut t = ThreadTracker::new(TrackerLimits { capacity: n.max(1), max_age_ms: 400 * DAY });
+    let mut t = ThreadTracker::new(TrackerLimits {
+        capacity: n.max(1),
+        max_age_ms: 400 * DAY,
+    });
     for i in 0..n {
         let e = Email {
             message_id: Some(format!("CAF{i:08}=msg@mail.gmail.com")),
             in_reply_to: vec![format!("parent{i}@partner.example")],
-            references: vec![format!("root{i}@partner.example"), format!("parent{i}@partner.example")],
+            references: vec![
+                format!("root{i}@partner.example"),
+                format!("parent{i}@partner.example"),
+            ],
             thread_id: Some(format!("18c{i:013x}")),
             subject: format!("Re: Order {i} for the spring catalogue"),
             ..Email::default()

@@ -37,17 +37,25 @@ pub fn run(args: Args) -> CliResult {
     if inputs.is_empty() {
         return Err(CliError::BadInput("no files given".into()));
     }
-    let settings = Settings { user_addresses: vec!["me@ourco.example".into()], include_attachments: false, ..Settings::default() };
+    let settings = Settings {
+        user_addresses: vec!["me@ourco.example".into()],
+        include_attachments: false,
+        ..Settings::default()
+    };
     let mut engine = Engine::new(&settings).map_err(|e| CliError::BadInput(e.to_string()))?;
     let contacts = HashSet::new();
-    let options = ProcessOptions { dry_run: true, ..Default::default() };
+    let options = ProcessOptions {
+        dry_run: true,
+        ..Default::default()
+    };
     let budget = Duration::from_secs_f64(args.seconds.max(0.05));
     let (mut messages, mut bytes) = (0u64, 0u64);
     let start = Instant::now();
     while start.elapsed() < budget {
         for raw in &inputs {
             // Errors (non-messages) are part of the work; ignore them like the JS side does.
-            let _ = engine.process_raw(raw, Trigger::Manual, &contacts, 1_700_000_000_000, &options);
+            let _ =
+                engine.process_raw(raw, Trigger::Manual, &contacts, 1_700_000_000_000, &options);
             messages += 1;
             bytes += raw.len() as u64;
         }

@@ -94,8 +94,12 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings, CliError> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::BadInput(format!("cannot read config {}: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| CliError::BadInput(format!("config {} is not valid settings JSON: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::BadInput(format!(
+            "config {} is not valid settings JSON: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Loads settings, state and the input. The state file may not exist yet.
@@ -113,7 +117,12 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(CliError::Failed(format!("cannot read state {}: {e}", state.display()))),
+            Err(e) => {
+                return Err(CliError::Failed(format!(
+                    "cannot read state {}: {e}",
+                    state.display()
+                )))
+            }
         }
     }
     let raw = read_input(args.file.as_deref())?;
@@ -121,7 +130,8 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
     let input = if first == Some(&b'{') {
         let data: ComposeData = serde_json::from_slice(&raw)
             .map_err(|e| CliError::BadInput(format!("compose JSON is invalid: {e}")))?;
-        let mut email = Email::from_compose(&data).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let mut email =
+            Email::from_compose(&data).map_err(|e| CliError::BadInput(e.to_string()))?;
         if email.source == mailtrail::Source::Cli && data.source.is_none() {
             email.source = mailtrail::Source::Cli;
         }
@@ -129,7 +139,9 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
         Input::Email(email)
     } else {
         // Parse once here so bad input fails with exit code 2 before anything else happens.
-        engine.parse(&raw).map_err(|e| CliError::BadInput(e.to_string()))?;
+        engine
+            .parse(&raw)
+            .map_err(|e| CliError::BadInput(e.to_string()))?;
         Input::Raw(raw)
     };
     Ok((engine, input))
@@ -140,8 +152,11 @@ pub fn save_state(engine: &mut Engine, path: &Path) -> Result<(), CliError> {
     let bytes = engine.export_state(true);
     let tmp = path.with_extension("tmp");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(&tmp, &bytes).map_err(|e| CliError::Failed(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&tmp, &bytes)
+        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))
 }

@@ -51,9 +51,13 @@ pub struct BaseUrl {
 pub fn check_base_url(input: &str) -> Result<BaseUrl, String> {
     let text = input.trim();
     let example = "expected e.g. https://addins.example.com/mailtrail/";
-    let (scheme, rest) = text.split_once("://").ok_or_else(|| format!("the base URL {text:?} is not a URL ({example})"))?;
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or_else(|| format!("the base URL {text:?} is not a URL ({example})"))?;
     if !scheme.eq_ignore_ascii_case("https") {
-        return Err(format!("the base URL must use https:// (Outlook only loads add-ins over HTTPS), got {text:?}"));
+        return Err(format!(
+            "the base URL must use https:// (Outlook only loads add-ins over HTTPS), got {text:?}"
+        ));
     }
     if rest.contains(['?', '#']) {
         return Err("the base URL must not have a query (?…) or fragment (#…)".into());
@@ -63,8 +67,14 @@ pub fn check_base_url(input: &str) -> Result<BaseUrl, String> {
             "the base URL {text:?} contains non-ASCII characters: write the host in punycode (xn--…) and percent-encode the path"
         ));
     }
-    if text.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '&' | '\'' | '"' | '<' | '>' | '\\')) {
-        return Err(format!("the base URL contains characters that cannot appear in a manifest: {text:?}"));
+    if text.chars().any(|c| {
+        c.is_ascii_whitespace()
+            || c.is_ascii_control()
+            || matches!(c, '&' | '\'' | '"' | '<' | '>' | '\\')
+    }) {
+        return Err(format!(
+            "the base URL contains characters that cannot appear in a manifest: {text:?}"
+        ));
     }
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -77,7 +87,10 @@ pub fn check_base_url(input: &str) -> Result<BaseUrl, String> {
     if host.is_empty() {
         return Err(format!("the base URL {text:?} has no host ({example})"));
     }
-    if path.split('/').any(|segment| segment == "." || segment == "..") {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return Err("the base URL must not contain . or .. path segments".into());
     }
     let host = host.to_ascii_lowercase();
@@ -90,17 +103,28 @@ pub fn check_base_url(input: &str) -> Result<BaseUrl, String> {
         url.push('/');
     }
     if url.len() > 1900 {
-        return Err("the base URL is too long (manifest URLs are limited to 2048 characters)".into());
+        return Err(
+            "the base URL is too long (manifest URLs are limited to 2048 characters)".into(),
+        );
     }
-    Ok(BaseUrl { origin: format!("https://{host_port}"), host: host_port, url })
+    Ok(BaseUrl {
+        origin: format!("https://{host_port}"),
+        host: host_port,
+        url,
+    })
 }
 
 fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
     let bad_port = |p: &str| format!("the base URL has an invalid port {p:?}");
     if let Some(v6) = authority.strip_prefix('[') {
-        let (addr, after) = v6.split_once(']').ok_or_else(|| "the base URL has an unclosed [IPv6] host".to_string())?;
+        let (addr, after) = v6
+            .split_once(']')
+            .ok_or_else(|| "the base URL has an unclosed [IPv6] host".to_string())?;
         return match after.strip_prefix(':') {
-            Some(p) if !p.is_empty() => Ok((&authority[..addr.len() + 2], Some(p.parse().map_err(|_| bad_port(p))?))),
+            Some(p) if !p.is_empty() => Ok((
+                &authority[..addr.len() + 2],
+                Some(p.parse().map_err(|_| bad_port(p))?),
+            )),
             Some(_) => Ok((&authority[..addr.len() + 2], None)),
             None if after.is_empty() => Ok((authority, None)),
             None => Err(format!("the base URL has an invalid host {authority:?}")),
@@ -120,7 +144,9 @@ pub fn fill(template: &str, vars: &[(&str, &str)]) -> Result<String, String> {
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or("unterminated {{ in a manifest template")?;
+        let end = after
+            .find("}}")
+            .ok_or("unterminated {{ in a manifest template")?;
         let name = &after[..end];
         let value = vars
             .iter()
@@ -136,7 +162,12 @@ pub fn fill(template: &str, vars: &[(&str, &str)]) -> Result<String, String> {
 
 /// Every output file for `base`: `(file name, contents)`, the app package last.
 pub fn render(base: &BaseUrl, version: &str) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
-    let vars = [("BASE_URL", base.url.as_str()), ("ORIGIN", base.origin.as_str()), ("HOST", base.host.as_str()), ("VERSION", version)];
+    let vars = [
+        ("BASE_URL", base.url.as_str()),
+        ("ORIGIN", base.origin.as_str()),
+        ("HOST", base.host.as_str()),
+        ("VERSION", version),
+    ];
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![
         ("manifest.xml", fill(MANIFEST_XML, &vars)?.into_bytes()),
         ("manifest.json", fill(MANIFEST_JSON, &vars)?.into_bytes()),
@@ -146,7 +177,11 @@ pub fn render(base: &BaseUrl, version: &str) -> Result<Vec<(&'static str, Vec<u8
         ("outline.png", OUTLINE_PNG.to_vec()),
     ];
     // The app package: the unified manifest with its localization files and icons at the root.
-    let entries: Vec<(&str, &[u8])> = files.iter().filter(|(n, _)| *n != "manifest.xml").map(|(n, d)| (*n, d.as_slice())).collect();
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .filter(|(n, _)| *n != "manifest.xml")
+        .map(|(n, d)| (*n, d.as_slice()))
+        .collect();
     let package = zip_stored(&entries);
     files.push((PACKAGE_NAME, package));
     Ok(files)
@@ -173,18 +208,27 @@ pub fn run(args: Args) -> CliResult {
     print_json(&Written {
         base_url: base.url,
         out: args.out.display().to_string(),
-        files: files.iter().map(|(n, d)| WrittenFile { path: args.out.join(n).display().to_string(), bytes: d.len() }).collect(),
+        files: files
+            .iter()
+            .map(|(n, d)| WrittenFile {
+                path: args.out.join(n).display().to_string(),
+                bytes: d.len(),
+            })
+            .collect(),
     })
 }
 
 fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     for (name, data) in files {
         // Write to a temporary name and rename, so a reader never sees half a manifest.
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, data).map_err(|e| CliError::Failed(format!("cannot write {}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, &path).map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&tmp, data)
+            .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
 }
@@ -250,7 +294,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { 0xedb8_8320 ^ (crc >> 1) } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                0xedb8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -267,9 +315,18 @@ mod tests {
         assert_eq!(b.origin, "https://addins.example.com");
         assert_eq!(b.host, "addins.example.com");
         let b = check_base_url("https://localhost:8443/addin/").unwrap();
-        assert_eq!((b.url.as_str(), b.host.as_str()), ("https://localhost:8443/addin/", "localhost:8443"));
-        assert_eq!(check_base_url("https://[::1]:3000").unwrap().url, "https://[::1]:3000/");
-        assert_eq!(check_base_url("https://host.example").unwrap().url, "https://host.example/");
+        assert_eq!(
+            (b.url.as_str(), b.host.as_str()),
+            ("https://localhost:8443/addin/", "localhost:8443")
+        );
+        assert_eq!(
+            check_base_url("https://[::1]:3000").unwrap().url,
+            "https://[::1]:3000/"
+        );
+        assert_eq!(
+            check_base_url("https://host.example").unwrap().url,
+            "https://host.example/"
+        );
     }
 
     #[test]

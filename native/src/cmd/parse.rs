@@ -15,7 +15,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     let raw = read_input(args.file.as_deref())?;
-    let options = ParseOptions { keep_attachment_data: args.attachment_data, ..Default::default() };
+    let options = ParseOptions {
+        keep_attachment_data: args.attachment_data,
+        ..Default::default()
+    };
     let email = Email::from_raw(&raw, options).map_err(|e| CliError::BadInput(e.to_string()))?;
     print_json(&email)
 }

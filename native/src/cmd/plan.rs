@@ -13,13 +13,18 @@ pub struct Args {
 pub fn run(args: Args) -> CliResult {
     let (mut engine, input) = load_engine(&args.engine)?;
     let contacts = args.engine.contact_set();
-    let options = mailtrail::engine::ProcessOptions { dry_run: true, ..Default::default() };
+    let options = mailtrail::engine::ProcessOptions {
+        dry_run: true,
+        ..Default::default()
+    };
     let now = args.engine.now();
     let outcome = match &input {
         Input::Raw(raw) => engine
             .process_raw(raw, args.engine.trigger(), &contacts, now, &options)
             .map_err(|e| super::CliError::BadInput(e.to_string()))?,
-        Input::Email(email) => engine.process(email, args.engine.trigger(), &contacts, now, &options),
+        Input::Email(email) => {
+            engine.process(email, args.engine.trigger(), &contacts, now, &options)
+        }
     };
     print_json(&outcome)
 }

@@ -38,15 +38,22 @@ pub fn run(mut args: Args) -> CliResult {
 
     // Ask the endpoint who is a contact; without an answer, go on with what is known locally.
     let email_for_lookup = match &input {
-        Input::Raw(raw) => engine.parse(raw).map_err(|e| CliError::BadInput(e.to_string()))?,
+        Input::Raw(raw) => engine
+            .parse(raw)
+            .map_err(|e| CliError::BadInput(e.to_string()))?,
         Input::Email(e) => e.clone(),
     };
     let addresses = engine.addresses_to_check(&email_for_lookup);
     let mut contacts = args.engine.contact_set();
-    match runtime.block_on(mailtrail::delivery::lookup_contacts(&endpoint, &addresses, &transport)) {
+    match runtime.block_on(mailtrail::delivery::lookup_contacts(
+        &endpoint, &addresses, &transport,
+    )) {
         Ok(Some(found)) => contacts.extend(found),
         Ok(None) => {}
-        Err(e) => eprintln!("mailtrail: warning: contact lookup failed ({}); using known contacts only", e.message),
+        Err(e) => eprintln!(
+            "mailtrail: warning: contact lookup failed ({}); using known contacts only",
+            e.message
+        ),
     }
 
     let options = ProcessOptions::default();
@@ -60,7 +67,12 @@ pub fn run(mut args: Args) -> CliResult {
     engine.take_changes();
     save_state(&mut engine, &state_path)?;
 
-    let flush = runtime.block_on(mailtrail::delivery::flush(&mut engine, &transport, now_ms(), rand_unit));
+    let flush = runtime.block_on(mailtrail::delivery::flush(
+        &mut engine,
+        &transport,
+        now_ms(),
+        rand_unit,
+    ));
     engine.take_changes();
     save_state(&mut engine, &state_path)?;
 
@@ -70,7 +82,12 @@ pub fn run(mut args: Args) -> CliResult {
         .as_ref()
         .and_then(|r| pending.iter().find(|p| p.key == r.idempotency_key))
         .map(|p| p.last_error.clone());
-    print_json(&PushReport { outcome, flush, pending, state_file: state_path })?;
+    print_json(&PushReport {
+        outcome,
+        flush,
+        pending,
+        state_file: state_path,
+    })?;
     match failed_now {
         Some(err) => Err(CliError::Failed(format!(
             "the record is queued but not delivered yet{} (run `mailtrail push` again, or it is retried by the next push)",
@@ -89,7 +106,9 @@ pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MAILTRAIL_DATA_DIR") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/mailtrail")
 }
 

@@ -42,7 +42,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        CliError::BadInput(format!("--listen must be IP:PORT such as 127.0.0.1:8787, not {:?}", args.listen))
+        CliError::BadInput(format!(
+            "--listen must be IP:PORT such as 127.0.0.1:8787, not {:?}",
+            args.listen
+        ))
     })?;
     if !listen.ip().is_loopback() && !args.allow_remote {
         return Err(CliError::BadInput(format!(
@@ -52,16 +55,18 @@ pub fn run(args: Args) -> CliResult {
     }
     let rate_limit = serve::ratelimit::parse_rate(&args.rate_limit).map_err(CliError::BadInput)?;
     if args.max_record_mb == 0 {
-        return Err(CliError::BadInput("--max-record-mb must be at least 1".into()));
+        return Err(CliError::BadInput(
+            "--max-record-mb must be at least 1".into(),
+        ));
     }
-    let data_dir = match args.data_dir.or_else(default_data_dir) {
-        Some(d) => d,
-        None => {
-            return Err(CliError::BadInput(
-                "no data directory: pass --data-dir or set MAILTRAIL_DATA_DIR (HOME is not set)".into(),
-            ))
-        }
-    };
+    let data_dir =
+        match args.data_dir.or_else(default_data_dir) {
+            Some(d) => d,
+            None => return Err(CliError::BadInput(
+                "no data directory: pass --data-dir or set MAILTRAIL_DATA_DIR (HOME is not set)"
+                    .into(),
+            )),
+        };
     let cfg = serve::Config {
         listen,
         database: args.database,
@@ -82,7 +87,9 @@ pub fn run(args: Args) -> CliResult {
         .thread_name("mailtrail-serve")
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve::run(cfg)).map_err(|e| CliError::Failed(format!("{e:#}")))
+    runtime
+        .block_on(serve::run(cfg))
+        .map_err(|e| CliError::Failed(format!("{e:#}")))
 }
 
 fn default_data_dir() -> Option<PathBuf> {

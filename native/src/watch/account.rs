@@ -100,7 +100,13 @@ enum Kind {
 }
 
 impl AccountWatcher {
-    pub fn new(account: Account, engine: Engine, store: AccountStore, tls: Arc<ClientConfig>, shared: Rc<Shared>) -> Result<Self, String> {
+    pub fn new(
+        account: Account,
+        engine: Engine,
+        store: AccountStore,
+        tls: Arc<ClientConfig>,
+        shared: Rc<Shared>,
+    ) -> Result<Self, String> {
         let checkpoints = store.load_checkpoints()?;
         let status = AccountStatus::new(&account.name, account.role.as_str(), now_ms());
         Ok(AccountWatcher {
@@ -195,7 +201,14 @@ impl AccountWatcher {
         let now = now_ms();
         let text = e.to_string();
         let permanent = match &e {
-            ImapError::AuthFailed(_) if matches!(self.account.credentials, super::config::Credentials::OAuth2(_)) => Some(Reason::TokenExpired),
+            ImapError::AuthFailed(_)
+                if matches!(
+                    self.account.credentials,
+                    super::config::Credentials::OAuth2(_)
+                ) =>
+            {
+                Some(Reason::TokenExpired)
+            }
             ImapError::AuthFailed(_) => Some(Reason::AuthenticationFailed),
             ImapError::AccessRevoked(_) => Some(Reason::ConnectionRevoked),
             ImapError::Credentials(_) => Some(Reason::CredentialsMissing),
@@ -216,8 +229,13 @@ impl AccountWatcher {
         }
         self.attempt += 1;
         let since = *self.unreachable_since.get_or_insert(now);
-        let policy = RetryPolicy { base_ms: 1_000, max_ms: self.shared.max_backoff.as_millis() as u64, ..Default::default() };
-        let delay = Duration::from_millis(policy.backoff_ms(self.attempt, super::endpoint::jitter()));
+        let policy = RetryPolicy {
+            base_ms: 1_000,
+            max_ms: self.shared.max_backoff.as_millis() as u64,
+            ..Default::default()
+        };
+        let delay =
+            Duration::from_millis(policy.backoff_ms(self.attempt, super::endpoint::jitter()));
         let long = now - since >= self.shared.unreachable_after.as_millis() as i64;
         let (state, reason) = match &e {
             ImapError::Certificate(_) => (State::Disconnected, Reason::CertificateInvalid),
@@ -280,7 +298,11 @@ impl AccountWatcher {
         );
         self.status.mode = Some(if use_idle { "idle" } else { "polling" }.into());
         self.set_state(State::Connected, None, None);
-        let sent = if self.account.role == Role::ConnectedInbox { self.find_sent(&mut conn).await? } else { None };
+        let sent = if self.account.role == Role::ConnectedInbox {
+            self.find_sent(&mut conn).await?
+        } else {
+            None
+        };
         let mut quick_resyncs = 0;
         loop {
             let paused = self.sync_all(&mut conn, sent.as_ref()).await?;
@@ -292,7 +314,9 @@ impl AccountWatcher {
                 let n = self.waiting_records();
                 self.status.state = State::Connected;
                 self.status.reason = Some(Reason::EndpointUnreachable);
-                self.status.message = Some(format!("{n} records wait for the endpoint; scanning resumes when it accepts them"));
+                self.status.message = Some(format!(
+                    "{n} records wait for the endpoint; scanning resumes when it accepts them"
+                ));
             } else if self.status.reason.is_some() {
                 self.status.reason = None;
                 self.status.message = None;
@@ -339,12 +363,21 @@ impl AccountWatcher {
     /// IDLE limit), shortened when records are due for a retry or sent emails wait for a
     /// recheck.
     fn next_wait(&self, idle: bool) -> Duration {
-        let mut wait = if idle { IDLE_MAX } else { self.account.poll_interval };
+        let mut wait = if idle {
+            IDLE_MAX
+        } else {
+            self.account.poll_interval
+        };
         if let Some(at) = self.engine.next_wakeup() {
             let ms = (at - now_ms()).max(500) as u64;
             wait = wait.min(Duration::from_millis(ms));
         }
-        if self.checkpoints.folders.values().any(|f| !f.recheck.is_empty()) {
+        if self
+            .checkpoints
+            .folders
+            .values()
+            .any(|f| !f.recheck.is_empty())
+        {
             wait = wait.min(RECHECK_EVERY);
         }
         wait.max(Duration::from_millis(500))
@@ -376,7 +409,11 @@ impl AccountWatcher {
 
     /// One pass over the account's folders, then delivery. Returns true when scanning paused
     /// because the endpoint is not taking records.
-    async fn sync_all(&mut self, conn: &mut Connection, sent: Option<&Folder>) -> Result<bool, ImapError> {
+    async fn sync_all(
+        &mut self,
+        conn: &mut Connection,
+        sent: Option<&Folder>,
+    ) -> Result<bool, ImapError> {
         let inbox_kind = match self.account.role {
             Role::LoggingMailbox => Kind::LoggingInbox,
             Role::ConnectedInbox => {
@@ -411,9 +448,12 @@ impl AccountWatcher {
     }
 
     fn persist(&mut self) -> Result<(), ImapError> {
-        self.store
-            .save(&mut self.engine, false)
-            .map_err(|e| ImapError::Protocol(format!("cannot save the state in {}: {e}", self.store.dir().display())))
+        self.store.save(&mut self.engine, false).map_err(|e| {
+            ImapError::Protocol(format!(
+                "cannot save the state in {}: {e}",
+                self.store.dir().display()
+            ))
+        })
     }
 
     /// Saves everything, the engine snapshot included.
@@ -425,15 +465,28 @@ impl AccountWatcher {
 
     fn save_checkpoint(&mut self, key: &str, cp: FolderCheckpoint) -> Result<(), ImapError> {
         self.checkpoints.folders.insert(key.to_string(), cp);
-        self.store
-            .save_checkpoints(&self.checkpoints)
-            .map_err(|e| ImapError::Protocol(format!("cannot save the checkpoint in {}: {e}", self.store.dir().display())))
+        self.store.save_checkpoints(&self.checkpoints).map_err(|e| {
+            ImapError::Protocol(format!(
+                "cannot save the checkpoint in {}: {e}",
+                self.store.dir().display()
+            ))
+        })
     }
 
     /// Scans one folder from its checkpoint. Returns true when it paused for the endpoint.
-    async fn scan(&mut self, conn: &mut Connection, raw: &str, name: &str, kind: Kind) -> Result<bool, ImapError> {
+    async fn scan(
+        &mut self,
+        conn: &mut Connection,
+        raw: &str,
+        name: &str,
+        kind: Kind,
+    ) -> Result<bool, ImapError> {
         let opened = conn.examine(raw).await?;
-        let key = if kind == Kind::Sent { "sent".to_string() } else { raw.to_string() };
+        let key = if kind == Kind::Sent {
+            "sent".to_string()
+        } else {
+            raw.to_string()
+        };
         let now = now_ms();
         let mut cp = match self.checkpoints.folders.get(&key).cloned() {
             None => {
@@ -445,7 +498,12 @@ impl AccountWatcher {
                     Backfill::All => None,
                     Backfill::Days(d) => Some(now - i64::from(d) * DAY_MS),
                 };
-                let mut cp = FolderCheckpoint { uid_validity: opened.uid_validity, last_uid: 0, since_ms, ..Default::default() };
+                let mut cp = FolderCheckpoint {
+                    uid_validity: opened.uid_validity,
+                    last_uid: 0,
+                    since_ms,
+                    ..Default::default()
+                };
                 if since_ms.is_some() {
                     cp.window_end_uid = Some(current_max_uid(conn, &opened).await?);
                 }
@@ -518,7 +576,10 @@ impl AccountWatcher {
                 }
             }
             match kind {
-                Kind::LoggingInbox => self.logging_batch(conn, batch, &key, &mut cp, name, live, &mut progress).await?,
+                Kind::LoggingInbox => {
+                    self.logging_batch(conn, batch, &key, &mut cp, name, live, &mut progress)
+                        .await?
+                }
                 Kind::ConnectedInbox => {
                     self.inbox_batch(conn, batch, &mut cp, name, live).await?;
                     if let Some(p) = progress.as_mut() {
@@ -557,13 +618,20 @@ impl AccountWatcher {
     /// The UIDs after the checkpoint. UIDs of the first scan (or of a rescan after a UIDVALIDITY
     /// change) are limited to the scan's window by date; later UIDs are new mail whatever their
     /// date says (a filter may move old mail into INBOX, a server's clock may be off).
-    async fn new_uids(&mut self, conn: &mut Connection, cp: &FolderCheckpoint) -> Result<Vec<u32>, ImapError> {
+    async fn new_uids(
+        &mut self,
+        conn: &mut Connection,
+        cp: &FolderCheckpoint,
+    ) -> Result<Vec<u32>, ImapError> {
         let from = cp.last_uid.saturating_add(1);
         let mut uids = Vec::new();
         let mut plain_from = from;
         if let (Some(end), Some(since)) = (cp.window_end_uid, cp.since_ms) {
             if from <= end {
-                let q = format!("UID {from}:{end} SINCE {}", imap_date(since - WINDOW_MARGIN_MS));
+                let q = format!(
+                    "UID {from}:{end} SINCE {}",
+                    imap_date(since - WINDOW_MARGIN_MS)
+                );
                 uids.extend(conn.uid_search(&q).await?);
             }
             plain_from = plain_from.max(end.saturating_add(1));
@@ -588,7 +656,10 @@ impl AccountWatcher {
         progress: &mut Option<Progress>,
     ) -> Result<(), ImapError> {
         let sizes = conn.uid_fetch(uids, SIZE_ITEMS).await?;
-        let mut sized: Vec<(u32, u64)> = sizes.iter().filter_map(|f| f.uid.map(|u| (u, u64::from(f.size.unwrap_or(0))))).collect();
+        let mut sized: Vec<(u32, u64)> = sizes
+            .iter()
+            .filter_map(|f| f.uid.map(|u| (u, u64::from(f.size.unwrap_or(0)))))
+            .collect();
         sized.sort_unstable();
         let mut groups: Vec<Vec<u32>> = Vec::new();
         let mut current: Vec<u32> = Vec::new();
@@ -603,7 +674,9 @@ impl AccountWatcher {
                 });
                 continue;
             }
-            if !current.is_empty() && (current.len() >= BODY_BATCH || bytes + size > BODY_BATCH_BYTES) {
+            if !current.is_empty()
+                && (current.len() >= BODY_BATCH || bytes + size > BODY_BATCH_BYTES)
+            {
                 groups.push(std::mem::take(&mut current));
                 bytes = 0;
             }
@@ -619,7 +692,14 @@ impl AccountWatcher {
             let t0 = std::time::Instant::now();
             let fetched = to_fetched(conn.uid_fetch(&group, BODY_ITEMS).await?, true);
             let t1 = std::time::Instant::now();
-            let handled = ingest::logging_batch(&mut self.engine, &self.shared.endpoint, &self.account, &fetched, now_ms()).await;
+            let handled = ingest::logging_batch(
+                &mut self.engine,
+                &self.shared.endpoint,
+                &self.account,
+                &fetched,
+                now_ms(),
+            )
+            .await;
             for h in &handled {
                 self.report(name, live, h);
             }
@@ -652,16 +732,33 @@ impl AccountWatcher {
         Ok(())
     }
 
-    async fn inbox_batch(&mut self, conn: &mut Connection, uids: &[u32], cp: &mut FolderCheckpoint, name: &str, live: bool) -> Result<(), ImapError> {
+    async fn inbox_batch(
+        &mut self,
+        conn: &mut Connection,
+        uids: &[u32],
+        cp: &mut FolderCheckpoint,
+        name: &str,
+        live: bool,
+    ) -> Result<(), ImapError> {
         let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
-        let window = cp.window_end_uid.zip(cp.since_ms.map(|s| s - WINDOW_MARGIN_MS));
-        let (fetch, contacts, skipped) = ingest::inbox_screen(&mut self.engine, &self.shared.endpoint, &headers, window, now_ms()).await;
+        let window = cp
+            .window_end_uid
+            .zip(cp.since_ms.map(|s| s - WINDOW_MARGIN_MS));
+        let (fetch, contacts, skipped) = ingest::inbox_screen(
+            &mut self.engine,
+            &self.shared.endpoint,
+            &headers,
+            window,
+            now_ms(),
+        )
+        .await;
         for h in &skipped {
             self.report(name, live, h);
         }
         for group in fetch.chunks(BODY_BATCH) {
             let whole = to_fetched(conn.uid_fetch(group, BODY_ITEMS).await?, true);
-            let handled = ingest::inbox_log(&mut self.engine, &self.account, &whole, &contacts, now_ms());
+            let handled =
+                ingest::inbox_log(&mut self.engine, &self.account, &whole, &contacts, now_ms());
             for h in &handled {
                 // Replies are few and matter: always at info.
                 self.report(name, true, h);
@@ -670,10 +767,24 @@ impl AccountWatcher {
         Ok(())
     }
 
-    async fn sent_batch(&mut self, conn: &mut Connection, uids: &[u32], cp: &mut FolderCheckpoint, name: &str, live: bool) -> Result<(), ImapError> {
+    async fn sent_batch(
+        &mut self,
+        conn: &mut Connection,
+        uids: &[u32],
+        cp: &mut FolderCheckpoint,
+        name: &str,
+        live: bool,
+    ) -> Result<(), ImapError> {
         let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
         let now = now_ms();
-        let verdicts = ingest::sent_batch(&mut self.engine, &self.shared.endpoint, &headers, &self.shared.crm_addresses, now).await;
+        let verdicts = ingest::sent_batch(
+            &mut self.engine,
+            &self.shared.endpoint,
+            &headers,
+            &self.shared.crm_addresses,
+            now,
+        )
+        .await;
         for (uid, v) in verdicts {
             let recent = headers
                 .iter()
@@ -681,23 +792,42 @@ impl AccountWatcher {
                 .and_then(|h| h.internal_date_ms)
                 .is_none_or(|at| now - at < RECHECK_WINDOW_MS);
             self.note_sent(name, live, uid, &v);
-            if matches!(v, SentVerdict::NotLogged | SentVerdict::AskAgain(_)) && recent && cp.recheck.len() < RECHECK_MAX {
-                cp.recheck.push_back(Recheck { uid, first_seen_ms: now });
+            if matches!(v, SentVerdict::NotLogged | SentVerdict::AskAgain(_))
+                && recent
+                && cp.recheck.len() < RECHECK_MAX
+            {
+                cp.recheck.push_back(Recheck {
+                    uid,
+                    first_seen_ms: now,
+                });
             }
         }
         Ok(())
     }
 
     /// Looks again at recent sent emails the endpoint did not have yet.
-    async fn recheck_sent(&mut self, conn: &mut Connection, cp: &mut FolderCheckpoint, name: &str) -> Result<(), ImapError> {
+    async fn recheck_sent(
+        &mut self,
+        conn: &mut Connection,
+        cp: &mut FolderCheckpoint,
+        name: &str,
+    ) -> Result<(), ImapError> {
         let now = now_ms();
-        cp.recheck.retain(|r| now - r.first_seen_ms < RECHECK_WINDOW_MS);
+        cp.recheck
+            .retain(|r| now - r.first_seen_ms < RECHECK_WINDOW_MS);
         if cp.recheck.is_empty() {
             return Ok(());
         }
         let uids: Vec<u32> = cp.recheck.iter().map(|r| r.uid).collect();
         let headers = to_fetched(conn.uid_fetch(&uids, HEADER_ITEMS).await?, false);
-        let verdicts = ingest::sent_batch(&mut self.engine, &self.shared.endpoint, &headers, &self.shared.crm_addresses, now).await;
+        let verdicts = ingest::sent_batch(
+            &mut self.engine,
+            &self.shared.endpoint,
+            &headers,
+            &self.shared.crm_addresses,
+            now,
+        )
+        .await;
         // Kept: those still unknown. Dropped: settled ones, and those gone from the server.
         let mut keep: Vec<u32> = Vec::new();
         for (uid, v) in verdicts {
@@ -722,18 +852,33 @@ impl AccountWatcher {
                     tracing::debug!(account = %self.account.name, "{name} uid {uid}: thread is logged ({why})");
                 }
             }
-            SentVerdict::AskAgain(e) => tracing::warn!(account = %self.account.name, "{name} uid {uid}: cannot ask the endpoint ({e}); asking again later"),
+            SentVerdict::AskAgain(e) => {
+                tracing::warn!(account = %self.account.name, "{name} uid {uid}: cannot ask the endpoint ({e}); asking again later")
+            }
             other => tracing::debug!(account = %self.account.name, "{name} uid {uid}: {other:?}"),
         }
     }
 
     /// Logs one message's verdict and counts it.
     fn report(&mut self, folder: &str, live: bool, h: &Handled) {
-        let who = if h.from.is_empty() { String::new() } else { format!(" from {}", h.from) };
+        let who = if h.from.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", h.from)
+        };
         match &h.verdict {
-            Verdict::Logged { key, direction, contacts } => {
+            Verdict::Logged {
+                key,
+                direction,
+                contacts,
+            } => {
                 self.status.counts.logged += 1;
-                let line = format!("{folder} uid {}: logged {direction} {:?}{who} for {} [{key}]", h.uid, h.subject, contacts.join(", "));
+                let line = format!(
+                    "{folder} uid {}: logged {direction} {:?}{who} for {} [{key}]",
+                    h.uid,
+                    h.subject,
+                    contacts.join(", ")
+                );
                 if live {
                     tracing::info!(account = %self.account.name, "{line}");
                 } else {
@@ -742,7 +887,10 @@ impl AccountWatcher {
             }
             Verdict::Skipped { reasons } => {
                 self.status.counts.skipped += 1;
-                let line = format!("{folder} uid {}: not logged {:?}{who}: {reasons}", h.uid, h.subject);
+                let line = format!(
+                    "{folder} uid {}: not logged {:?}{who}: {reasons}",
+                    h.uid, h.subject
+                );
                 if live {
                     tracing::info!(account = %self.account.name, "{line}");
                 } else {
@@ -786,7 +934,9 @@ fn to_fetched(fetches: Vec<async_imap::types::Fetch>, whole: bool) -> Vec<Fetche
 
 /// An IMAP date (`2-Mar-2026`) for SEARCH SINCE, in UTC.
 pub fn imap_date(ms: i64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let t = mailtrail::time::utc_parts(ms);
     format!("{}-{}-{}", t.day, MONTHS[usize::from(t.month - 1)], t.year)
 }

@@ -184,7 +184,11 @@ impl std::fmt::Display for ConfigError {
 
 /// Every problem, one per line.
 pub fn describe(errors: &[ConfigError]) -> String {
-    errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(|e| format!("  - {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The explanation users get for a POP3 account.
@@ -212,7 +216,9 @@ pub struct ImapUrl {
 pub fn parse_url(url: &str) -> Result<ImapUrl, String> {
     let url = url.trim();
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("{url:?} is not a URL; write it as imaps://USER@HOST:993"));
+        return Err(format!(
+            "{url:?} is not a URL; write it as imaps://USER@HOST:993"
+        ));
     };
     let (security, default_port) = match scheme.to_ascii_lowercase().as_str() {
         "imaps" => (Security::Implicit, 993),
@@ -225,17 +231,26 @@ pub fn parse_url(url: &str) -> Result<ImapUrl, String> {
         return Err("the URL must not have a path or query: write imaps://USER@HOST:PORT (INBOX is always the watched folder)".into());
     }
     let Some((user_part, host_part)) = authority.rsplit_once('@') else {
-        return Err(format!("the URL has no user name: write {scheme}://USER@{authority}"));
+        return Err(format!(
+            "the URL has no user name: write {scheme}://USER@{authority}"
+        ));
     };
     if user_part.contains(':') {
         return Err("do not put the password in the URL; use passwordEnv or passwordFile".into());
     }
     let user = percent_decode(user_part).ok_or("the user name has an invalid %-escape")?;
     if user.is_empty() {
-        return Err(format!("the URL has an empty user name: write {scheme}://USER@HOST"));
+        return Err(format!(
+            "the URL has an empty user name: write {scheme}://USER@HOST"
+        ));
     }
     let (host, port) = split_host_port(host_part, default_port)?;
-    Ok(ImapUrl { security, user, host, port })
+    Ok(ImapUrl {
+        security,
+        user,
+        host,
+        port,
+    })
 }
 
 fn split_host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
@@ -245,14 +260,20 @@ fn split_host_port(text: &str, default_port: u16) -> Result<(String, u16), Strin
             return Err("unclosed [ in the host".into());
         };
         let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("{p:?} is not a port number"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("{p:?} is not a port number"))?,
             None if after.is_empty() => default_port,
             None => return Err("unexpected text after the host".into()),
         };
         return Ok((ip.to_string(), port));
     }
     let (host, port) = match text.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{p:?} is not a port number"))?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port number"))?,
+        ),
         None => (text, default_port),
     };
     if host.is_empty() {
@@ -285,19 +306,35 @@ fn percent_decode(s: &str) -> Option<String> {
 /// or token can be read (not needed to show the status).
 pub fn load(path: &Path, check_secrets: bool) -> Result<WatchConfig, Vec<ConfigError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ConfigError { field: String::new(), message: format!("cannot read {}: {e}", path.display()) }]
+        vec![ConfigError {
+            field: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }]
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse(&text, &base, check_secrets)
 }
 
 /// Validates a configuration document; relative paths are resolved against `base`.
-pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig, Vec<ConfigError>> {
+pub fn parse(
+    text: &str,
+    base: &Path,
+    check_secrets: bool,
+) -> Result<WatchConfig, Vec<ConfigError>> {
     let doc: FileDoc = serde_json::from_str(text).map_err(|e| {
-        vec![ConfigError { field: String::new(), message: format!("not a valid watch configuration: {e}") }]
+        vec![ConfigError {
+            field: String::new(),
+            message: format!("not a valid watch configuration: {e}"),
+        }]
     })?;
     let mut errors = Vec::new();
-    let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
 
     let settings = match &doc.settings {
         None => Settings::default(),
@@ -305,19 +342,30 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
             let p = resolve(Path::new(p));
             match std::fs::read_to_string(&p) {
                 Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| {
-                    errors.push(ConfigError { field: "settings".into(), message: format!("{} is not valid settings JSON: {e}", p.display()) });
+                    errors.push(ConfigError {
+                        field: "settings".into(),
+                        message: format!("{} is not valid settings JSON: {e}", p.display()),
+                    });
                     Settings::default()
                 }),
                 Err(e) => {
-                    errors.push(ConfigError { field: "settings".into(), message: format!("cannot read {}: {e}", p.display()) });
+                    errors.push(ConfigError {
+                        field: "settings".into(),
+                        message: format!("cannot read {}: {e}", p.display()),
+                    });
                     Settings::default()
                 }
             }
         }
-        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
-            errors.push(ConfigError { field: "settings".into(), message: format!("not valid settings: {e}") });
-            Settings::default()
-        }),
+        Some(v @ serde_json::Value::Object(_)) => {
+            serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+                errors.push(ConfigError {
+                    field: "settings".into(),
+                    message: format!("not valid settings: {e}"),
+                });
+                Settings::default()
+            })
+        }
         Some(_) => {
             errors.push(ConfigError {
                 field: "settings".into(),
@@ -330,14 +378,20 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
         Ok(s) => s,
         Err(list) => {
             for e in list {
-                errors.push(ConfigError { field: format!("settings.{}", e.field), message: e.message });
+                errors.push(ConfigError {
+                    field: format!("settings.{}", e.field),
+                    message: e.message,
+                });
             }
             settings
         }
     };
 
     if doc.accounts.is_empty() {
-        errors.push(ConfigError { field: "accounts".into(), message: "no account to watch".into() });
+        errors.push(ConfigError {
+            field: "accounts".into(),
+            message: "no account to watch".into(),
+        });
     }
     let mut accounts: Vec<Account> = Vec::new();
     for (i, a) in doc.accounts.iter().enumerate() {
@@ -345,7 +399,10 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
         let url = match parse_url(&a.url) {
             Ok(u) => Some(u),
             Err(message) => {
-                errors.push(ConfigError { field: at("url"), message });
+                errors.push(ConfigError {
+                    field: at("url"),
+                    message,
+                });
                 None
             }
         };
@@ -355,7 +412,9 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
             Some(other) => {
                 errors.push(ConfigError {
                     field: at("role"),
-                    message: format!("{other:?} is not a role: use \"logging-mailbox\" or \"connected-inbox\""),
+                    message: format!(
+                        "{other:?} is not a role: use \"logging-mailbox\" or \"connected-inbox\""
+                    ),
                 });
                 None
             }
@@ -368,11 +427,17 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
             }
         };
         // The owner's address: given, else the login name when it is an address.
-        let address_text = a.address.clone().or_else(|| url.as_ref().map(|u| u.user.clone()));
+        let address_text = a
+            .address
+            .clone()
+            .or_else(|| url.as_ref().map(|u| u.user.clone()));
         let address = match address_text.as_deref().map(mailtrail::normalize_address) {
             Some(Ok(addr)) => Some(addr),
             Some(Err(e)) if a.address.is_some() => {
-                errors.push(ConfigError { field: at("address"), message: format!("not an email address: {e}") });
+                errors.push(ConfigError {
+                    field: at("address"),
+                    message: format!("not an email address: {e}"),
+                });
                 None
             }
             _ => {
@@ -386,12 +451,35 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
             }
         };
         let sources: Vec<(&str, Option<SecretSource>, bool)> = vec![
-            ("passwordEnv", a.password_env.clone().map(SecretSource::Env), false),
-            ("passwordFile", a.password_file.as_deref().map(|p| SecretSource::File(resolve(p))), false),
-            ("oauth2TokenEnv", a.oauth2_token_env.clone().map(SecretSource::Env), true),
-            ("oauth2TokenFile", a.oauth2_token_file.as_deref().map(|p| SecretSource::File(resolve(p))), true),
+            (
+                "passwordEnv",
+                a.password_env.clone().map(SecretSource::Env),
+                false,
+            ),
+            (
+                "passwordFile",
+                a.password_file
+                    .as_deref()
+                    .map(|p| SecretSource::File(resolve(p))),
+                false,
+            ),
+            (
+                "oauth2TokenEnv",
+                a.oauth2_token_env.clone().map(SecretSource::Env),
+                true,
+            ),
+            (
+                "oauth2TokenFile",
+                a.oauth2_token_file
+                    .as_deref()
+                    .map(|p| SecretSource::File(resolve(p))),
+                true,
+            ),
         ];
-        let given: Vec<_> = sources.into_iter().filter(|(_, s, _)| s.is_some()).collect();
+        let given: Vec<_> = sources
+            .into_iter()
+            .filter(|(_, s, _)| s.is_some())
+            .collect();
         let credentials = match given.as_slice() {
             [] => {
                 errors.push(ConfigError {
@@ -401,21 +489,38 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
                 None
             }
             [(field, Some(source), oauth)] => {
-                if let Err(message) = if check_secrets { check_secret(source) } else { Ok(()) } {
-                    errors.push(ConfigError { field: at(field), message });
+                if let Err(message) = if check_secrets {
+                    check_secret(source)
+                } else {
+                    Ok(())
+                } {
+                    errors.push(ConfigError {
+                        field: at(field),
+                        message,
+                    });
                 }
-                Some(if *oauth { Credentials::OAuth2(source.clone()) } else { Credentials::Password(source.clone()) })
+                Some(if *oauth {
+                    Credentials::OAuth2(source.clone())
+                } else {
+                    Credentials::Password(source.clone())
+                })
             }
             more => {
                 let names: Vec<&str> = more.iter().map(|(f, _, _)| *f).collect();
-                errors.push(ConfigError { field: at(names[0]), message: format!("give only one of {}", names.join(", ")) });
+                errors.push(ConfigError {
+                    field: at(names[0]),
+                    message: format!("give only one of {}", names.join(", ")),
+                });
                 None
             }
         };
         let ca_file = a.ca_file.as_deref().map(resolve);
         if let Some(p) = &ca_file {
             if let Err(e) = std::fs::metadata(p) {
-                errors.push(ConfigError { field: at("caFile"), message: format!("cannot read {}: {e}", p.display()) });
+                errors.push(ConfigError {
+                    field: at("caFile"),
+                    message: format!("cannot read {}: {e}", p.display()),
+                });
             }
         }
         let backfill = match &a.backfill_days {
@@ -434,7 +539,10 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
         };
         let poll = a.poll_interval_seconds.unwrap_or(DEFAULT_POLL_SECONDS);
         if poll == 0 {
-            errors.push(ConfigError { field: at("pollIntervalSeconds"), message: "must be at least 1".into() });
+            errors.push(ConfigError {
+                field: at("pollIntervalSeconds"),
+                message: "must be at least 1".into(),
+            });
         }
         let name = a
             .name
@@ -442,16 +550,29 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
             .map(|n| n.trim().to_string())
             .or_else(|| address.clone())
             .unwrap_or_else(|| format!("account-{i}"));
-        if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_control() || c == '/' || c == '\\') || name.starts_with('.') {
+        if name.is_empty()
+            || name.len() > 200
+            || name
+                .chars()
+                .any(|c| c.is_control() || c == '/' || c == '\\')
+            || name.starts_with('.')
+        {
             errors.push(ConfigError {
                 field: at("name"),
-                message: "1 to 200 characters, without / \\ or control characters, not starting with '.'".into(),
+                message:
+                    "1 to 200 characters, without / \\ or control characters, not starting with '.'"
+                        .into(),
             });
         }
         if accounts.iter().any(|x| x.name == name) {
-            errors.push(ConfigError { field: at("name"), message: format!("another account is already named {name:?}") });
+            errors.push(ConfigError {
+                field: at("name"),
+                message: format!("another account is already named {name:?}"),
+            });
         }
-        if let (Some(url), Some(role), Some(address), Some(credentials)) = (url, role, address, credentials) {
+        if let (Some(url), Some(role), Some(address), Some(credentials)) =
+            (url, role, address, credentials)
+        {
             accounts.push(Account {
                 name,
                 role,
@@ -480,19 +601,34 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
     }
     if let Some(m) = doc.unreachable_after_minutes {
         if !(m.is_finite() && m > 0.0 && m <= 525_600.0) {
-            errors.push(ConfigError { field: "unreachableAfterMinutes".into(), message: "a number of minutes above 0 (fractions allowed)".into() });
+            errors.push(ConfigError {
+                field: "unreachableAfterMinutes".into(),
+                message: "a number of minutes above 0 (fractions allowed)".into(),
+            });
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let state_dir = doc.state_dir.as_deref().map(resolve).unwrap_or_else(default_state_dir);
+    let state_dir = doc
+        .state_dir
+        .as_deref()
+        .map(resolve)
+        .unwrap_or_else(default_state_dir);
     Ok(WatchConfig {
         accounts,
         settings,
         state_dir,
-        unreachable_after: Duration::from_secs_f64(60.0 * doc.unreachable_after_minutes.unwrap_or(DEFAULT_UNREACHABLE_MINUTES)),
-        max_backoff: Duration::from_secs(doc.max_backoff_seconds.unwrap_or(DEFAULT_MAX_BACKOFF_SECONDS).max(1)),
+        unreachable_after: Duration::from_secs_f64(
+            60.0 * doc
+                .unreachable_after_minutes
+                .unwrap_or(DEFAULT_UNREACHABLE_MINUTES),
+        ),
+        max_backoff: Duration::from_secs(
+            doc.max_backoff_seconds
+                .unwrap_or(DEFAULT_MAX_BACKOFF_SECONDS)
+                .max(1),
+        ),
     })
 }
 
@@ -500,7 +636,10 @@ pub fn parse(text: &str, base: &Path, check_secrets: bool) -> Result<WatchConfig
 pub fn default_state_dir() -> PathBuf {
     let data = match std::env::var_os("MAILTRAIL_DATA_DIR") {
         Some(d) => PathBuf::from(d),
-        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".local/share/mailtrail"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".local/share/mailtrail"),
     };
     data.join("watch")
 }
@@ -512,8 +651,11 @@ fn check_secret(source: &SecretSource) -> Result<(), String> {
 /// Reads a password or token (surrounding whitespace removed). Never logged.
 pub fn read_secret(source: &SecretSource) -> Result<String, String> {
     let value = match source {
-        SecretSource::Env(name) => std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))?,
-        SecretSource::File(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        SecretSource::Env(name) => std::env::var(name)
+            .map_err(|_| format!("the environment variable {name} is not set"))?,
+        SecretSource::File(p) => {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?
+        }
     };
     let value = value.trim().to_string();
     if value.is_empty() {
@@ -532,19 +674,49 @@ mod tests {
     #[test]
     fn urls() {
         let u = parse_url("imaps://alice@mail.example.com").unwrap();
-        assert_eq!((u.security, u.user.as_str(), u.host.as_str(), u.port), (Security::Implicit, "alice", "mail.example.com", 993));
+        assert_eq!(
+            (u.security, u.user.as_str(), u.host.as_str(), u.port),
+            (Security::Implicit, "alice", "mail.example.com", 993)
+        );
         let u = parse_url("imap://alice@example.com@Mail.Example.com:1143/").unwrap();
-        assert_eq!((u.security, u.user.as_str(), u.host.as_str(), u.port), (Security::StartTls, "alice@example.com", "mail.example.com", 1143));
+        assert_eq!(
+            (u.security, u.user.as_str(), u.host.as_str(), u.port),
+            (
+                Security::StartTls,
+                "alice@example.com",
+                "mail.example.com",
+                1143
+            )
+        );
         let u = parse_url("imaps://a%40b.c@[::1]:9993").unwrap();
-        assert_eq!((u.user.as_str(), u.host.as_str(), u.port), ("a@b.c", "::1", 9993));
-        assert!(parse_url("pop3://alice@pop.example.com").unwrap_err().contains("POP3 is not supported"));
-        assert!(parse_url("pop3s://alice@pop.example.com:995").unwrap_err().contains("IMAP"));
-        assert!(parse_url("imaps://mail.example.com").unwrap_err().contains("no user name"));
-        assert!(parse_url("imaps://alice:pw@mail.example.com").unwrap_err().contains("password"));
-        assert!(parse_url("imaps://alice@mail.example.com/INBOX").unwrap_err().contains("path"));
-        assert!(parse_url("imaps://alice@mail.example.com:99999").unwrap_err().contains("port"));
-        assert!(parse_url("https://alice@mail.example.com").unwrap_err().contains("unsupported scheme"));
-        assert!(parse_url("alice@mail.example.com").unwrap_err().contains("not a URL"));
+        assert_eq!(
+            (u.user.as_str(), u.host.as_str(), u.port),
+            ("a@b.c", "::1", 9993)
+        );
+        assert!(parse_url("pop3://alice@pop.example.com")
+            .unwrap_err()
+            .contains("POP3 is not supported"));
+        assert!(parse_url("pop3s://alice@pop.example.com:995")
+            .unwrap_err()
+            .contains("IMAP"));
+        assert!(parse_url("imaps://mail.example.com")
+            .unwrap_err()
+            .contains("no user name"));
+        assert!(parse_url("imaps://alice:pw@mail.example.com")
+            .unwrap_err()
+            .contains("password"));
+        assert!(parse_url("imaps://alice@mail.example.com/INBOX")
+            .unwrap_err()
+            .contains("path"));
+        assert!(parse_url("imaps://alice@mail.example.com:99999")
+            .unwrap_err()
+            .contains("port"));
+        assert!(parse_url("https://alice@mail.example.com")
+            .unwrap_err()
+            .contains("unsupported scheme"));
+        assert!(parse_url("alice@mail.example.com")
+            .unwrap_err()
+            .contains("not a URL"));
     }
 
     #[test]
@@ -564,7 +736,10 @@ mod tests {
         assert_eq!(c.accounts[0].backfill, Backfill::All);
         assert_eq!(c.accounts[1].address, "alice@example.com");
         assert_eq!(c.accounts[1].backfill, Backfill::Days(3));
-        assert!(matches!(c.accounts[1].credentials, Credentials::OAuth2(SecretSource::Env(_))));
+        assert!(matches!(
+            c.accounts[1].credentials,
+            Credentials::OAuth2(SecretSource::Env(_))
+        ));
     }
 
     #[test]
@@ -576,18 +751,32 @@ mod tests {
         ]}"#;
         let errors = parse(doc, Path::new("/"), true).unwrap_err();
         let text = describe(&errors);
-        assert!(text.contains("accounts[0].url: POP3 is not supported"), "{text}");
+        assert!(
+            text.contains("accounts[0].url: POP3 is not supported"),
+            "{text}"
+        );
         assert!(text.contains("accounts[0].passwordEnv: the environment variable MT_TEST_UNSET_VARIABLE is not set"), "{text}");
         assert!(text.contains("accounts[1].role"), "{text}");
-        assert!(text.contains("give only one of passwordEnv, passwordFile"), "{text}");
+        assert!(
+            text.contains("give only one of passwordEnv, passwordFile"),
+            "{text}"
+        );
         assert!(text.contains("accounts[2].role: missing"), "{text}");
-        assert!(text.contains("accounts[2].passwordEnv: no credentials"), "{text}");
+        assert!(
+            text.contains("accounts[2].passwordEnv: no credentials"),
+            "{text}"
+        );
         assert!(text.contains("accounts[2].address"), "{text}");
     }
 
     #[test]
     fn unknown_fields_are_refused() {
-        let e = parse(r#"{"accounts": [], "stateDirectory": "x"}"#, Path::new("/"), true).unwrap_err();
+        let e = parse(
+            r#"{"accounts": [], "stateDirectory": "x"}"#,
+            Path::new("/"),
+            true,
+        )
+        .unwrap_err();
         assert!(describe(&e).contains("unknown field"), "{}", describe(&e));
     }
 }

@@ -33,12 +33,18 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(config: EndpointConfig) -> Result<Self, String> {
-        Ok(Endpoint { config, transport: Native::new()?, no_message_id_lookup: std::cell::Cell::new(false) })
+        Ok(Endpoint {
+            config,
+            transport: Native::new()?,
+            no_message_id_lookup: std::cell::Cell::new(false),
+        })
     }
 
     fn local(&self) -> Option<(&str, &str)> {
         match &self.config {
-            EndpointConfig::Local { url, token } => Some((url.trim_end_matches('/'), token.as_str())),
+            EndpointConfig::Local { url, token } => {
+                Some((url.trim_end_matches('/'), token.as_str()))
+            }
             _ => None,
         }
     }
@@ -59,8 +65,11 @@ impl Endpoint {
     /// Whether the endpoint holds a record with this idempotency key. `None`: it cannot say
     /// (only Mailtrail's local endpoint has this route).
     pub async fn record_exists(&self, key: &str) -> Result<Option<bool>, String> {
-        let Some((url, token)) = self.local() else { return Ok(None) };
-        let req = HttpRequest::get(format!("{url}/v1/records/{key}")).header("Authorization", format!("Bearer {token}"));
+        let Some((url, token)) = self.local() else {
+            return Ok(None);
+        };
+        let req = HttpRequest::get(format!("{url}/v1/records/{key}"))
+            .header("Authorization", format!("Bearer {token}"));
         let resp = self.transport.send(req).await.map_err(|e| e.message)?;
         match resp.status {
             200..=299 => Ok(Some(true)),
@@ -74,7 +83,9 @@ impl Endpoint {
     /// browser made at send time carry a key computed before the Message-ID existed).
     /// `None`: the endpoint cannot say.
     pub async fn is_logged(&self, key: &str, message_id: &str) -> Result<Option<bool>, String> {
-        let Some((url, token)) = self.local() else { return Ok(None) };
+        let Some((url, token)) = self.local() else {
+            return Ok(None);
+        };
         match self.record_exists(key).await? {
             Some(true) => return Ok(Some(true)),
             None => return Ok(None),
@@ -83,12 +94,16 @@ impl Endpoint {
         if self.no_message_id_lookup.get() {
             return Ok(Some(false));
         }
-        let req = HttpRequest::get(format!("{url}/v1/records?messageId={}", encode_segment(message_id)))
-            .header("Authorization", format!("Bearer {token}"));
+        let req = HttpRequest::get(format!(
+            "{url}/v1/records?messageId={}",
+            encode_segment(message_id)
+        ))
+        .header("Authorization", format!("Bearer {token}"));
         let resp = self.transport.send(req).await.map_err(|e| e.message)?;
         match resp.status {
             200..=299 => {
-                let v: serde_json::Value = serde_json::from_str(&resp.body).map_err(|e| format!("bad record lookup answer: {e}"))?;
+                let v: serde_json::Value = serde_json::from_str(&resp.body)
+                    .map_err(|e| format!("bad record lookup answer: {e}"))?;
                 Ok(Some(v["records"].as_array().is_some_and(|a| !a.is_empty())))
             }
             404 | 405 => {
@@ -106,7 +121,9 @@ impl Endpoint {
     /// Shows the account's connection status in the local endpoint's web UI. Best effort: the
     /// status file stays the reference when the endpoint is down.
     pub async fn put_status(&self, account: &str, body: &serde_json::Value) -> Result<(), String> {
-        let Some((url, token)) = self.local() else { return Ok(()) };
+        let Some((url, token)) = self.local() else {
+            return Ok(());
+        };
         let req = HttpRequest {
             method: "PUT".into(),
             url: format!("{url}/v1/watch-status/{}", encode_segment(account)),
@@ -120,7 +137,11 @@ impl Endpoint {
         if (200..300).contains(&resp.status) {
             Ok(())
         } else {
-            Err(format!("the endpoint answered {} to the status update: {}", resp.status, resp.body.chars().take(200).collect::<String>()))
+            Err(format!(
+                "the endpoint answered {} to the status update: {}",
+                resp.status,
+                resp.body.chars().take(200).collect::<String>()
+            ))
         }
     }
 
@@ -136,10 +157,19 @@ impl Endpoint {
             if due.is_empty() {
                 break;
             }
-            let mut sends = futures_util::stream::iter(due.into_iter().map(|(key, record, maybe_sent)| async move {
-                let outcome = delivery::deliver(&self.config, &record, maybe_sent, now_ms, &self.transport).await;
-                (key, outcome)
-            }))
+            let mut sends = futures_util::stream::iter(due.into_iter().map(
+                |(key, record, maybe_sent)| async move {
+                    let outcome = delivery::deliver(
+                        &self.config,
+                        &record,
+                        maybe_sent,
+                        now_ms,
+                        &self.transport,
+                    )
+                    .await;
+                    (key, outcome)
+                },
+            ))
             .buffer_unordered(in_flight(&self.config));
             let mut failed = false;
             while let Some((key, outcome)) = sends.next().await {

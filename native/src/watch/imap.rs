@@ -103,9 +103,13 @@ pub struct Opened {
 }
 
 /// Connects, secures and logs in.
-pub async fn connect(account: &Account, tls_config: Arc<ClientConfig>) -> Result<Connection, ImapError> {
+pub async fn connect(
+    account: &Account,
+    tls_config: Arc<ClientConfig>,
+) -> Result<Connection, ImapError> {
     // Read the secret first: a missing token file is a local problem, not the server's.
-    let secret = super::config::read_secret(account.credentials.source()).map_err(ImapError::Credentials)?;
+    let secret =
+        super::config::read_secret(account.credentials.source()).map_err(ImapError::Credentials)?;
     let server_name = tls::server_name(&account.host).map_err(ImapError::Unreachable)?;
     let tcp = tcp_connect(&account.host, account.port).await?;
     let connector = TlsConnector::from(tls_config);
@@ -114,9 +118,17 @@ pub async fn connect(account: &Account, tls_config: Arc<ClientConfig>) -> Result
         Security::StartTls => {
             let mut plain = async_imap::Client::new(tcp);
             read_greeting(&mut plain).await?;
-            timed(COMMAND_TIMEOUT, plain.run_command_and_check_ok("STARTTLS", None))
-                .await?
-                .map_err(|e| ImapError::Protocol(format!("the server does not offer STARTTLS ({}); use imaps:// if it has a TLS port", server_text(&e))))?;
+            timed(
+                COMMAND_TIMEOUT,
+                plain.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?
+            .map_err(|e| {
+                ImapError::Protocol(format!(
+                    "the server does not offer STARTTLS ({}); use imaps:// if it has a TLS port",
+                    server_text(&e)
+                ))
+            })?;
             tls_handshake(&connector, server_name, plain.into_inner()).await?
         }
     };
@@ -129,13 +141,21 @@ pub async fn connect(account: &Account, tls_config: Arc<ClientConfig>) -> Result
     let user = account.user.clone();
     let login = match &account.credentials {
         Credentials::OAuth2(_) => {
-            let auth = XOAuth2 { user: user.clone(), token: secret, sent: false };
+            let auth = XOAuth2 {
+                user: user.clone(),
+                token: secret,
+                sent: false,
+            };
             timed(COMMAND_TIMEOUT, client.authenticate("XOAUTH2", auth)).await?
         }
         Credentials::Password(_) => {
             let plain = greeting_caps == Some(true);
             if plain {
-                let auth = Plain { user: user.clone(), password: secret, sent: false };
+                let auth = Plain {
+                    user: user.clone(),
+                    password: secret,
+                    sent: false,
+                };
                 timed(COMMAND_TIMEOUT, client.authenticate("PLAIN", auth)).await?
             } else {
                 timed(COMMAND_TIMEOUT, client.login(&user, &secret)).await?
@@ -143,20 +163,29 @@ pub async fn connect(account: &Account, tls_config: Arc<ClientConfig>) -> Result
         }
     };
     let mut session = login.map_err(|(e, _client)| classify_login_error(&e))?;
-    let caps = timed(COMMAND_TIMEOUT, session.capabilities()).await?.map_err(|e| lost(&e))?;
-    let caps = Caps { idle: caps.has_str("IDLE") };
+    let caps = timed(COMMAND_TIMEOUT, session.capabilities())
+        .await?
+        .map_err(|e| lost(&e))?;
+    let caps = Caps {
+        idle: caps.has_str("IDLE"),
+    };
     Ok(Connection { session, caps })
 }
 
 async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, ImapError> {
-    let addrs: Vec<std::net::SocketAddr> = timed(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port)))
-        .await
-        .map_err(|_| ImapError::Unreachable(format!("looking up {host} timed out")))?
-        .map_err(|e| ImapError::Unreachable(format!("cannot resolve {host}: {e}")))?
-        .collect();
+    let addrs: Vec<std::net::SocketAddr> =
+        timed(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| ImapError::Unreachable(format!("looking up {host} timed out")))?
+            .map_err(|e| ImapError::Unreachable(format!("cannot resolve {host}: {e}")))?
+            .collect();
     let mut last = format!("{host} has no address");
     for addr in addrs {
-        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        };
         let Ok(socket) = socket else { continue };
         // Keepalive finds a connection that died silently (NAT timeout, server crash) during IDLE.
         let _ = socket.set_keepalive(true);
@@ -193,15 +222,29 @@ where
     let resp = timed(CONNECT_TIMEOUT, client.read_response())
         .await?
         .map_err(|e| ImapError::Unreachable(format!("no greeting: {e}")))?
-        .ok_or_else(|| ImapError::Unreachable("the server closed the connection before greeting".into()))?;
+        .ok_or_else(|| {
+            ImapError::Unreachable("the server closed the connection before greeting".into())
+        })?;
     match resp.parsed() {
-        Response::Data { status: imap_proto::Status::Bye, outcome } => {
+        Response::Data {
+            status: imap_proto::Status::Bye,
+            outcome,
+        } => {
             let text = outcome.information.as_deref().unwrap_or("").to_string();
-            Err(ImapError::Unavailable(format!("the server refused the connection: {text}")))
+            Err(ImapError::Unavailable(format!(
+                "the server refused the connection: {text}"
+            )))
         }
-        Response::Data { outcome: imap_proto::Outcome { code: Some(imap_proto::ResponseCode::Capabilities(caps)), .. }, .. } => Ok(Some(
-            caps.iter().any(|c| matches!(c, imap_proto::Capability::Auth(m) if m.eq_ignore_ascii_case("PLAIN"))),
-        )),
+        Response::Data {
+            outcome:
+                imap_proto::Outcome {
+                    code: Some(imap_proto::ResponseCode::Capabilities(caps)),
+                    ..
+                },
+            ..
+        } => Ok(Some(caps.iter().any(
+            |c| matches!(c, imap_proto::Capability::Auth(m) if m.eq_ignore_ascii_case("PLAIN")),
+        ))),
         _ => Ok(None),
     }
 }
@@ -265,9 +308,15 @@ fn classify_login_error(e: &async_imap::error::Error) -> ImapError {
             let text = server_text(e);
             let upper = text.to_ascii_uppercase();
             let human = strip_code(&text);
-            if upper.contains("[UNAVAILABLE]") || upper.contains("[INUSE]") || upper.contains("[LIMIT]") {
+            if upper.contains("[UNAVAILABLE]")
+                || upper.contains("[INUSE]")
+                || upper.contains("[LIMIT]")
+            {
                 ImapError::Unavailable(human)
-            } else if upper.contains("[AUTHORIZATIONFAILED]") || upper.contains("[CONTACTADMIN]") || upper.contains("[PRIVACYREQUIRED]") {
+            } else if upper.contains("[AUTHORIZATIONFAILED]")
+                || upper.contains("[CONTACTADMIN]")
+                || upper.contains("[PRIVACYREQUIRED]")
+            {
                 ImapError::AccessRevoked(human)
             } else if upper.contains("[EXPIRED]") {
                 ImapError::AuthFailed(format!("the password has expired ({human})"))
@@ -276,7 +325,9 @@ fn classify_login_error(e: &async_imap::error::Error) -> ImapError {
             }
         }
         E::Io(io) => ImapError::Unreachable(format!("connection failed during login: {io}")),
-        E::ConnectionLost => ImapError::Unreachable("the server closed the connection during login".into()),
+        E::ConnectionLost => {
+            ImapError::Unreachable("the server closed the connection during login".into())
+        }
         other => ImapError::Protocol(format!("login: {other}")),
     }
 }
@@ -295,9 +346,12 @@ pub fn lost(e: &async_imap::error::Error) -> ImapError {
 }
 
 async fn timed<F: std::future::Future>(limit: Duration, f: F) -> Result<F::Output, ImapError> {
-    tokio::time::timeout(limit, f)
-        .await
-        .map_err(|_| ImapError::Lost(format!("the server did not answer within {} s", limit.as_secs())))
+    tokio::time::timeout(limit, f).await.map_err(|_| {
+        ImapError::Lost(format!(
+            "the server did not answer within {} s",
+            limit.as_secs()
+        ))
+    })
 }
 
 impl Connection {
@@ -314,29 +368,42 @@ impl Connection {
             .map(|n| Folder {
                 raw: n.name().to_string(),
                 name: super::folders::decode_mutf7(n.name()),
-                sent: n.attributes().iter().any(|a| matches!(a, NameAttribute::Sent)),
-                selectable: !n.attributes().iter().any(|a| matches!(a, NameAttribute::NoSelect)),
+                sent: n
+                    .attributes()
+                    .iter()
+                    .any(|a| matches!(a, NameAttribute::Sent)),
+                selectable: !n
+                    .attributes()
+                    .iter()
+                    .any(|a| matches!(a, NameAttribute::NoSelect)),
             })
             .collect())
     }
 
     /// Opens a folder read-only.
     pub async fn examine(&mut self, raw_name: &str) -> Result<Opened, ImapError> {
-        let mbox = timed(COMMAND_TIMEOUT, self.session.examine(raw_name)).await?.map_err(|e| match e {
-            async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => {
-                ImapError::Mailbox(format!("{raw_name}: {}", server_text(&e)))
-            }
-            other => lost(&other),
+        let mbox = timed(COMMAND_TIMEOUT, self.session.examine(raw_name))
+            .await?
+            .map_err(|e| match e {
+                async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => {
+                    ImapError::Mailbox(format!("{raw_name}: {}", server_text(&e)))
+                }
+                other => lost(&other),
+            })?;
+        let uid_validity = mbox.uid_validity.ok_or_else(|| {
+            ImapError::Protocol(format!("{raw_name}: the server gave no UIDVALIDITY"))
         })?;
-        let uid_validity = mbox
-            .uid_validity
-            .ok_or_else(|| ImapError::Protocol(format!("{raw_name}: the server gave no UIDVALIDITY")))?;
-        Ok(Opened { uid_validity, uid_next: mbox.uid_next })
+        Ok(Opened {
+            uid_validity,
+            uid_next: mbox.uid_next,
+        })
     }
 
     /// UIDs matching a search, sorted.
     pub async fn uid_search(&mut self, query: &str) -> Result<Vec<u32>, ImapError> {
-        let set = timed(COMMAND_TIMEOUT, self.session.uid_search(query)).await?.map_err(|e| lost(&e))?;
+        let set = timed(COMMAND_TIMEOUT, self.session.uid_search(query))
+            .await?
+            .map_err(|e| lost(&e))?;
         let sorted: BTreeSet<u32> = set.into_iter().collect();
         Ok(sorted.into_iter().collect())
     }
@@ -355,7 +422,10 @@ impl Connection {
         })
         .await?
         .map_err(|e| lost(&e))?;
-        Ok(fetched.into_iter().filter(|f| f.uid.is_some_and(|u| wanted.contains(&u))).collect())
+        Ok(fetched
+            .into_iter()
+            .filter(|f| f.uid.is_some_and(|u| wanted.contains(&u)))
+            .collect())
     }
 
     /// Empties the notifications the server sent while other commands ran; true when one of
@@ -385,11 +455,17 @@ pub enum IdleEnd {
 
 /// IDLE on the selected folder until the server reports a change, `max` passes, or `stop`
 /// fires; always ends with DONE so the connection can be used again.
-pub async fn idle(conn: Connection, max: Duration, stop: &tokio::sync::watch::Receiver<bool>) -> Result<(Connection, IdleEnd), ImapError> {
+pub async fn idle(
+    conn: Connection,
+    max: Duration,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(Connection, IdleEnd), ImapError> {
     let caps = conn.caps;
     let notifications = conn.session.unsolicited_responses.clone();
     let mut handle = conn.session.idle();
-    timed(COMMAND_TIMEOUT, handle.init()).await?.map_err(|e| lost(&e))?;
+    timed(COMMAND_TIMEOUT, handle.init())
+        .await?
+        .map_err(|e| lost(&e))?;
     let mut stop = stop.clone();
     // Mail announced while IDLE was starting is not announced again.
     let arrived_meanwhile = mail_hint(|| notifications.try_recv().ok());
@@ -420,7 +496,11 @@ pub async fn idle(conn: Connection, max: Duration, stop: &tokio::sync::watch::Re
         };
         match result {
             Ok(async_imap::extensions::idle::IdleResponse::NewData(data)) => {
-                if let Response::Data { status: imap_proto::Status::Bye, outcome } = data.parsed() {
+                if let Response::Data {
+                    status: imap_proto::Status::Bye,
+                    outcome,
+                } = data.parsed()
+                {
                     return Err(ImapError::Lost(format!(
                         "the server closed the connection ({})",
                         outcome.information.as_deref().unwrap_or("BYE")
@@ -430,21 +510,31 @@ pub async fn idle(conn: Connection, max: Duration, stop: &tokio::sync::watch::Re
             }
             Ok(async_imap::extensions::idle::IdleResponse::Timeout) => IdleEnd::Timeout,
             // The library reports a closed connection like an interruption: tell them apart.
-            Ok(async_imap::extensions::idle::IdleResponse::ManualInterrupt) if interrupt.is_some() => {
-                return Err(ImapError::Lost("the server closed the connection during IDLE".into()));
+            Ok(async_imap::extensions::idle::IdleResponse::ManualInterrupt)
+                if interrupt.is_some() =>
+            {
+                return Err(ImapError::Lost(
+                    "the server closed the connection during IDLE".into(),
+                ));
             }
             Ok(async_imap::extensions::idle::IdleResponse::ManualInterrupt) => reason,
             Err(e) => return Err(lost(&e)),
         }
     };
-    let session = timed(COMMAND_TIMEOUT, handle.done()).await?.map_err(|e| lost(&e))?;
+    let session = timed(COMMAND_TIMEOUT, handle.done())
+        .await?
+        .map_err(|e| lost(&e))?;
     Ok((Connection { session, caps }, end))
 }
 
 fn mail_hint(mut next: impl FnMut() -> Option<async_imap::types::UnsolicitedResponse>) -> bool {
     let mut hint = false;
     while let Some(r) = next() {
-        hint |= matches!(r, async_imap::types::UnsolicitedResponse::Exists(_) | async_imap::types::UnsolicitedResponse::Recent(_));
+        hint |= matches!(
+            r,
+            async_imap::types::UnsolicitedResponse::Exists(_)
+                | async_imap::types::UnsolicitedResponse::Recent(_)
+        );
     }
     hint
 }
@@ -485,18 +575,39 @@ mod tests {
         assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8, 9, 12]), "1:3,5,7:9,12");
         assert_eq!(uid_set(&[9, 1, 2, 2]), "1:2,9");
         assert_eq!(uid_set(&[42]), "42");
-        assert_eq!(uid_set(&[u32::MAX - 1, u32::MAX]), format!("{}:{}", u32::MAX - 1, u32::MAX));
+        assert_eq!(
+            uid_set(&[u32::MAX - 1, u32::MAX]),
+            format!("{}:{}", u32::MAX - 1, u32::MAX)
+        );
     }
 
     #[test]
     fn login_errors_are_sorted_by_response_code() {
         let no = |s: &str| async_imap::error::Error::No(format!("code: None, info: Some({s:?})"));
-        assert!(matches!(classify_login_error(&no("[AUTHENTICATIONFAILED] Authentication failed.")), ImapError::AuthFailed(t) if t == "Authentication failed."));
-        assert!(matches!(classify_login_error(&no("[CONTACTADMIN] Access revoked")), ImapError::AccessRevoked(t) if t == "Access revoked"));
-        assert!(matches!(classify_login_error(&no("[AUTHORIZATIONFAILED] no")), ImapError::AccessRevoked(_)));
-        assert!(matches!(classify_login_error(&no("[UNAVAILABLE] Try later")), ImapError::Unavailable(_)));
-        assert!(matches!(classify_login_error(&no("[EXPIRED] Password expired")), ImapError::AuthFailed(t) if t.contains("expired")));
-        assert!(matches!(classify_login_error(&no("Invalid credentials (Failure)")), ImapError::AuthFailed(_)));
-        assert!(matches!(classify_login_error(&async_imap::error::Error::ConnectionLost), ImapError::Unreachable(_)));
+        assert!(
+            matches!(classify_login_error(&no("[AUTHENTICATIONFAILED] Authentication failed.")), ImapError::AuthFailed(t) if t == "Authentication failed.")
+        );
+        assert!(
+            matches!(classify_login_error(&no("[CONTACTADMIN] Access revoked")), ImapError::AccessRevoked(t) if t == "Access revoked")
+        );
+        assert!(matches!(
+            classify_login_error(&no("[AUTHORIZATIONFAILED] no")),
+            ImapError::AccessRevoked(_)
+        ));
+        assert!(matches!(
+            classify_login_error(&no("[UNAVAILABLE] Try later")),
+            ImapError::Unavailable(_)
+        ));
+        assert!(
+            matches!(classify_login_error(&no("[EXPIRED] Password expired")), ImapError::AuthFailed(t) if t.contains("expired"))
+        );
+        assert!(matches!(
+            classify_login_error(&no("Invalid credentials (Failure)")),
+            ImapError::AuthFailed(_)
+        ));
+        assert!(matches!(
+            classify_login_error(&async_imap::error::Error::ConnectionLost),
+            ImapError::Unreachable(_)
+        ));
     }
 }

@@ -33,7 +33,11 @@ pub struct Fetched {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// A record was queued for the endpoint.
-    Logged { key: String, direction: String, contacts: Vec<String> },
+    Logged {
+        key: String,
+        direction: String,
+        contacts: Vec<String>,
+    },
     /// Not logged, with the engine's reasons (or the watcher's own).
     Skipped { reasons: String },
     /// The message could not be handled (not an email, too large).
@@ -72,15 +76,31 @@ fn verdict_of(outcome: &Outcome) -> Verdict {
         Some(r) if outcome.decision.log && outcome.queued => Verdict::Logged {
             key: r.idempotency_key.clone(),
             direction: format!("{:?}", outcome.decision.direction).to_lowercase(),
-            contacts: outcome.decision.contacts.iter().map(|c| c.address.clone()).collect(),
+            contacts: outcome
+                .decision
+                .contacts
+                .iter()
+                .map(|c| c.address.clone())
+                .collect(),
         },
-        Some(_) if outcome.decision.log => Verdict::Skipped { reasons: "duplicate (already in the outbox)".into() },
-        _ => Verdict::Skipped { reasons: reasons_text(&outcome.decision.reasons) },
+        Some(_) if outcome.decision.log => Verdict::Skipped {
+            reasons: "duplicate (already in the outbox)".into(),
+        },
+        _ => Verdict::Skipped {
+            reasons: reasons_text(&outcome.decision.reasons),
+        },
     }
 }
 
 fn describe(email: &Email) -> (String, String) {
-    (email.subject.clone(), email.from.as_ref().map(|m| m.normalized.clone()).unwrap_or_default())
+    (
+        email.subject.clone(),
+        email
+            .from
+            .as_ref()
+            .map(|m| m.normalized.clone())
+            .unwrap_or_default(),
+    )
 }
 
 /// Asks the endpoint about these addresses; without an answer, the engine's own knowledge
@@ -100,13 +120,20 @@ async fn lookup(endpoint: &Endpoint, addresses: Vec<String>) -> HashSet<String> 
 }
 
 fn dry() -> ProcessOptions {
-    ProcessOptions { dry_run: true, ..Default::default() }
+    ProcessOptions {
+        dry_run: true,
+        ..Default::default()
+    }
 }
 
 /// True when the logging mailbox is a direct recipient (To/Cc): the message was forwarded (or
 /// CC'd) to it rather than BCC'd.
 fn addressed_to(email: &Email, addresses: &[String]) -> bool {
-    email.to.iter().chain(email.cc.iter()).any(|m| addresses.contains(&m.normalized))
+    email
+        .to
+        .iter()
+        .chain(email.cc.iter())
+        .any(|m| addresses.contains(&m.normalized))
 }
 
 /// Whether the sender may log through the logging mailbox. With neither user addresses nor
@@ -118,13 +145,22 @@ fn sender_allowed(engine: &Engine, email: &Email) -> Result<(), String> {
     }
     match &email.from {
         Some(m) if s.is_user(&m.normalized) || s.is_internal(&m.normalized) => Ok(()),
-        Some(m) => Err(format!("sender-not-a-user ({}): only mail from userAddresses or internalDomains is logged", m.normalized)),
+        Some(m) => Err(format!(
+            "sender-not-a-user ({}): only mail from userAddresses or internalDomains is logged",
+            m.normalized
+        )),
         None => Err("no-sender".into()),
     }
 }
 
 /// Logging mailbox: every message, BCC copy or forward.
-pub async fn logging_batch(engine: &mut Engine, endpoint: &Endpoint, account: &Account, messages: &[Fetched], now: i64) -> Vec<Handled> {
+pub async fn logging_batch(
+    engine: &mut Engine,
+    endpoint: &Endpoint,
+    account: &Account,
+    messages: &[Fetched],
+    now: i64,
+) -> Vec<Handled> {
     struct Plan<'a> {
         message: &'a Fetched,
         email: Email,
@@ -139,16 +175,32 @@ pub async fn logging_batch(engine: &mut Engine, endpoint: &Endpoint, account: &A
         let email = match engine.parse(&m.bytes) {
             Ok(e) => e,
             Err(e) => {
-                out.push(Handled { uid: m.uid, subject: String::new(), from: String::new(), verdict: Verdict::Failed { error: e.to_string() } });
+                out.push(Handled {
+                    uid: m.uid,
+                    subject: String::new(),
+                    from: String::new(),
+                    verdict: Verdict::Failed {
+                        error: e.to_string(),
+                    },
+                });
                 continue;
             }
         };
         if let Err(why) = sender_allowed(engine, &email) {
             let (subject, from) = describe(&email);
-            out.push(Handled { uid: m.uid, subject, from, verdict: Verdict::Skipped { reasons: why } });
+            out.push(Handled {
+                uid: m.uid,
+                subject,
+                from,
+                verdict: Verdict::Skipped { reasons: why },
+            });
             continue;
         }
-        let trigger = if addressed_to(&email, &own) { Trigger::Forwarded } else { Trigger::BccCopy };
+        let trigger = if addressed_to(&email, &own) {
+            Trigger::Forwarded
+        } else {
+            Trigger::BccCopy
+        };
         // A dry run names the people the record would be about: those are looked up.
         if let Ok(outcome) = engine.process_raw(&m.bytes, trigger, &empty, now, &dry()) {
             addresses.extend(outcome.decision.contacts.iter().map(|c| c.address.clone()));
@@ -156,26 +208,44 @@ pub async fn logging_batch(engine: &mut Engine, endpoint: &Endpoint, account: &A
                 addresses.extend(engine.addresses_to_check(&email));
             }
         }
-        plans.push(Plan { message: m, email, trigger });
+        plans.push(Plan {
+            message: m,
+            email,
+            trigger,
+        });
     }
     addresses.sort();
     addresses.dedup();
     let contacts = lookup(endpoint, addresses).await;
     for p in plans {
         let mailbox = p.email.from.as_ref().map(|m| m.normalized.clone());
-        let options = ProcessOptions { mailbox, ..Default::default() };
-        let (subject, from) = describe(&p.email);
-        let verdict = match engine.process_raw(&p.message.bytes, p.trigger, &contacts, now, &options) {
-            Err(e) => Verdict::Failed { error: e.to_string() },
-            Ok(outcome) if p.trigger == Trigger::Forwarded && outcome.decision.has(ReasonCode::ForwardNotRecognised) => {
-                // Not a forward: the mailbox was CC'd on an email the user sent. Log it the way a
-                // BCC copy is logged.
-                let copy = engine.process(&p.email, Trigger::BccCopy, &contacts, now, &options);
-                verdict_of(&copy)
-            }
-            Ok(outcome) => verdict_of(&outcome),
+        let options = ProcessOptions {
+            mailbox,
+            ..Default::default()
         };
-        out.push(Handled { uid: p.message.uid, subject, from, verdict });
+        let (subject, from) = describe(&p.email);
+        let verdict =
+            match engine.process_raw(&p.message.bytes, p.trigger, &contacts, now, &options) {
+                Err(e) => Verdict::Failed {
+                    error: e.to_string(),
+                },
+                Ok(outcome)
+                    if p.trigger == Trigger::Forwarded
+                        && outcome.decision.has(ReasonCode::ForwardNotRecognised) =>
+                {
+                    // Not a forward: the mailbox was CC'd on an email the user sent. Log it the way a
+                    // BCC copy is logged.
+                    let copy = engine.process(&p.email, Trigger::BccCopy, &contacts, now, &options);
+                    verdict_of(&copy)
+                }
+                Ok(outcome) => verdict_of(&outcome),
+            };
+        out.push(Handled {
+            uid: p.message.uid,
+            subject,
+            from,
+            verdict,
+        });
     }
     out.sort_by_key(|h| h.uid);
     out
@@ -185,7 +255,13 @@ pub async fn logging_batch(engine: &mut Engine, endpoint: &Endpoint, account: &A
 /// full. Returns the UIDs to fetch, the contacts looked up, and the verdicts for the others.
 /// `window`: (last UID of the first scan, earliest arrival time): messages up to that UID that
 /// arrived earlier are from before the inbox was connected.
-pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fetched], window: Option<(u32, i64)>, now: i64) -> (Vec<u32>, HashSet<String>, Vec<Handled>) {
+pub async fn inbox_screen(
+    engine: &mut Engine,
+    endpoint: &Endpoint,
+    headers: &[Fetched],
+    window: Option<(u32, i64)>,
+    now: i64,
+) -> (Vec<u32>, HashSet<String>, Vec<Handled>) {
     let empty: HashSet<String> = HashSet::new();
     let mut fetch = Vec::new();
     let mut skipped = Vec::new();
@@ -200,7 +276,14 @@ pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[F
         let email = match engine.parse(&m.bytes) {
             Ok(e) => e,
             Err(e) => {
-                skipped.push(Handled { uid: m.uid, subject: String::new(), from: String::new(), verdict: Verdict::Failed { error: e.to_string() } });
+                skipped.push(Handled {
+                    uid: m.uid,
+                    subject: String::new(),
+                    from: String::new(),
+                    verdict: Verdict::Failed {
+                        error: e.to_string(),
+                    },
+                });
                 continue;
             }
         };
@@ -211,10 +294,18 @@ pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[F
             candidates.push((m.uid, email));
         } else {
             let (subject, from) = describe(&email);
-            skipped.push(Handled { uid: m.uid, subject, from, verdict: verdict_of(&outcome) });
+            skipped.push(Handled {
+                uid: m.uid,
+                subject,
+                from,
+                verdict: verdict_of(&outcome),
+            });
         }
     }
-    let mut addresses: Vec<String> = candidates.iter().flat_map(|(_, e)| engine.addresses_to_check(e)).collect();
+    let mut addresses: Vec<String> = candidates
+        .iter()
+        .flat_map(|(_, e)| engine.addresses_to_check(e))
+        .collect();
     addresses.sort();
     addresses.dedup();
     let contacts = lookup(endpoint, addresses).await;
@@ -224,7 +315,12 @@ pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[F
             fetch.push(uid);
         } else {
             let (subject, from) = describe(&email);
-            skipped.push(Handled { uid, subject, from, verdict: verdict_of(&outcome) });
+            skipped.push(Handled {
+                uid,
+                subject,
+                from,
+                verdict: verdict_of(&outcome),
+            });
         }
     }
     fetch.sort_unstable();
@@ -232,19 +328,48 @@ pub async fn inbox_screen(engine: &mut Engine, endpoint: &Endpoint, headers: &[F
 }
 
 /// Connected inbox, second stage: the whole messages chosen by [`inbox_screen`].
-pub fn inbox_log(engine: &mut Engine, account: &Account, messages: &[Fetched], contacts: &HashSet<String>, now: i64) -> Vec<Handled> {
-    let options = ProcessOptions { mailbox: Some(account.address.clone()), ..Default::default() };
+pub fn inbox_log(
+    engine: &mut Engine,
+    account: &Account,
+    messages: &[Fetched],
+    contacts: &HashSet<String>,
+    now: i64,
+) -> Vec<Handled> {
+    let options = ProcessOptions {
+        mailbox: Some(account.address.clone()),
+        ..Default::default()
+    };
     messages
         .iter()
         .map(|m| match engine.parse(&m.bytes) {
-            Err(e) => Handled { uid: m.uid, subject: String::new(), from: String::new(), verdict: Verdict::Failed { error: e.to_string() } },
+            Err(e) => Handled {
+                uid: m.uid,
+                subject: String::new(),
+                from: String::new(),
+                verdict: Verdict::Failed {
+                    error: e.to_string(),
+                },
+            },
             Ok(email) => {
                 let (subject, from) = describe(&email);
-                let verdict = match engine.process_raw(&m.bytes, Trigger::Incoming, contacts, now, &options) {
+                let verdict = match engine.process_raw(
+                    &m.bytes,
+                    Trigger::Incoming,
+                    contacts,
+                    now,
+                    &options,
+                ) {
                     Ok(outcome) => verdict_of(&outcome),
-                    Err(e) => Verdict::Failed { error: e.to_string() },
+                    Err(e) => Verdict::Failed {
+                        error: e.to_string(),
+                    },
                 };
-                Handled { uid: m.uid, subject, from, verdict }
+                Handled {
+                    uid: m.uid,
+                    subject,
+                    from,
+                    verdict,
+                }
             }
         })
         .collect()
@@ -267,7 +392,13 @@ pub enum SentVerdict {
 
 /// Connected inbox, Sent folder: learns the logged threads among these sent emails (headers).
 /// `crm_addresses` are the CRM's BCC/forwarding addresses (and the logging mailboxes).
-pub async fn sent_batch(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fetched], crm_addresses: &[String], now: i64) -> Vec<(u32, SentVerdict)> {
+pub async fn sent_batch(
+    engine: &mut Engine,
+    endpoint: &Endpoint,
+    headers: &[Fetched],
+    crm_addresses: &[String],
+    now: i64,
+) -> Vec<(u32, SentVerdict)> {
     let mut out = Vec::with_capacity(headers.len());
     for m in headers {
         let Ok(email) = engine.parse(&m.bytes) else {
@@ -281,7 +412,9 @@ pub async fn sent_batch(engine: &mut Engine, endpoint: &Endpoint, headers: &[Fet
         let key = mailtrail::record::idempotency_key(&email, mailtrail::Direction::Outgoing);
         let verdict = if engine.outbox().get(&key).is_some() {
             SentVerdict::Tracked("logged by this watcher")
-        } else if email.recipients().any(|r| crm_addresses.contains(&r.normalized) || engine.settings().is_crm_address(&r.normalized)) {
+        } else if email.recipients().any(|r| {
+            crm_addresses.contains(&r.normalized) || engine.settings().is_crm_address(&r.normalized)
+        }) {
             SentVerdict::Tracked("sent with the CRM's BCC address")
         } else {
             match endpoint.is_logged(&key, &message_id).await {
@@ -310,6 +443,9 @@ mod tests {
             Reason::new(ReasonCode::AttachmentsTooLarge).with_detail("big.zip (60 bytes)"),
             Reason::about(ReasonCode::SenderNotContact, "carol@x.test"),
         ];
-        assert_eq!(reasons_text(&r), "sender-not-contact (carol@x.test), attachments-too-large: big.zip (60 bytes)");
+        assert_eq!(
+            reasons_text(&r),
+            "sender-not-contact (carol@x.test), attachments-too-large: big.zip (60 bytes)"
+        );
     }
 }

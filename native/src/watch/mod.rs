@@ -49,8 +49,17 @@ pub struct StatusBoard {
 
 impl StatusBoard {
     fn new(state_dir: PathBuf, endpoint: Rc<Endpoint>) -> Self {
-        let file = StatusFile { pid: Some(std::process::id()), updated_at: account::now_ms(), accounts: Default::default() };
-        StatusBoard { state_dir, file: RefCell::new(file), endpoint, senders: RefCell::new(HashMap::new()) }
+        let file = StatusFile {
+            pid: Some(std::process::id()),
+            updated_at: account::now_ms(),
+            accounts: Default::default(),
+        };
+        StatusBoard {
+            state_dir,
+            file: RefCell::new(file),
+            endpoint,
+            senders: RefCell::new(HashMap::new()),
+        }
     }
 
     pub fn publish(&self, status: &AccountStatus) {
@@ -61,7 +70,10 @@ impl StatusBoard {
             serde_json::to_vec_pretty(&*file).unwrap_or_default()
         };
         if let Err(e) = store::write_atomic(&status::status_path(&self.state_dir), &bytes) {
-            tracing::error!("cannot write the status file in {}: {e}", self.state_dir.display());
+            tracing::error!(
+                "cannot write the status file in {}: {e}",
+                self.state_dir.display()
+            );
         }
         let body = status.server_json();
         let mut senders = self.senders.borrow_mut();
@@ -71,7 +83,11 @@ impl StatusBoard {
         }
         let (tx, rx) = tokio::sync::watch::channel(Some(body));
         senders.insert(status.account.clone(), tx);
-        tokio::task::spawn_local(send_statuses(self.endpoint.clone(), status.account.clone(), rx));
+        tokio::task::spawn_local(send_statuses(
+            self.endpoint.clone(),
+            status.account.clone(),
+            rx,
+        ));
     }
 
     fn set_pid(&self, pid: Option<u32>) {
@@ -83,7 +99,11 @@ impl StatusBoard {
     }
 }
 
-async fn send_statuses(endpoint: Rc<Endpoint>, account: String, mut rx: tokio::sync::watch::Receiver<Option<serde_json::Value>>) {
+async fn send_statuses(
+    endpoint: Rc<Endpoint>,
+    account: String,
+    mut rx: tokio::sync::watch::Receiver<Option<serde_json::Value>>,
+) {
     let mut warned = false;
     loop {
         let latest = rx.borrow_and_update().clone();
@@ -108,13 +128,25 @@ async fn send_statuses(endpoint: Rc<Endpoint>, account: String, mut rx: tokio::s
 /// `mailtrail watch --config FILE [--once]`.
 pub fn run(config_path: &Path, once: bool) -> Result<(), crate::cmd::CliError> {
     use crate::cmd::CliError;
-    let cfg = config::load(config_path, true)
-        .map_err(|errs| CliError::BadInput(format!("{} has problems:\n{}", config_path.display(), config::describe(&errs))))?;
+    let cfg = config::load(config_path, true).map_err(|errs| {
+        CliError::BadInput(format!(
+            "{} has problems:\n{}",
+            config_path.display(),
+            config::describe(&errs)
+        ))
+    })?;
     init_logging();
-    std::fs::create_dir_all(&cfg.state_dir)
-        .map_err(|e| CliError::Failed(format!("cannot create the state directory {}: {e}", cfg.state_dir.display())))?;
+    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+        CliError::Failed(format!(
+            "cannot create the state directory {}: {e}",
+            cfg.state_dir.display()
+        ))
+    })?;
     if let Ok(Some(previous)) = status::read_status(&cfg.state_dir) {
-        if let Some(pid) = previous.pid.filter(|p| *p != std::process::id() && status::process_alive(*p)) {
+        if let Some(pid) = previous
+            .pid
+            .filter(|p| *p != std::process::id() && status::process_alive(*p))
+        {
             return Err(CliError::Failed(format!(
                 "another `mailtrail watch` (pid {pid}) uses {}; stop it first, or give this one another stateDir",
                 cfg.state_dir.display()
@@ -130,8 +162,13 @@ pub fn run(config_path: &Path, once: bool) -> Result<(), crate::cmd::CliError> {
     let result = local.block_on(&runtime, watch_all(cfg, once));
     if once {
         // For benchmarks and cron logs: how long the sync took and the memory it needed.
-        let peak = peak_memory_mb().map(|mb| format!(", peak memory {mb:.1} MB")).unwrap_or_default();
-        tracing::info!("sync finished in {:.2} s{peak}", started.elapsed().as_secs_f64());
+        let peak = peak_memory_mb()
+            .map(|mb| format!(", peak memory {mb:.1} MB"))
+            .unwrap_or_default();
+        tracing::info!(
+            "sync finished in {:.2} s{peak}",
+            started.elapsed().as_secs_f64()
+        );
     }
     result
 }
@@ -146,14 +183,20 @@ fn peak_memory_mb() -> Option<f64> {
 
 async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliError> {
     use crate::cmd::CliError;
-    let endpoint = Rc::new(Endpoint::new(cfg.settings.endpoint_or_default()).map_err(CliError::Failed)?);
+    let endpoint =
+        Rc::new(Endpoint::new(cfg.settings.endpoint_or_default()).map_err(CliError::Failed)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::task::spawn_local(async move {
         wait_for_signal().await;
         tracing::info!("stopping: finishing the current batch");
         let _ = stop_tx.send(true);
     });
-    let crm_addresses: Vec<String> = cfg.accounts.iter().filter(|a| a.role == Role::LoggingMailbox).map(|a| a.address.clone()).collect();
+    let crm_addresses: Vec<String> = cfg
+        .accounts
+        .iter()
+        .filter(|a| a.role == Role::LoggingMailbox)
+        .map(|a| a.address.clone())
+        .collect();
     let shared = Rc::new(Shared {
         endpoint: endpoint.clone(),
         board: StatusBoard::new(cfg.state_dir.clone(), endpoint.clone()),
@@ -166,7 +209,8 @@ async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliEr
     let mut tasks = Vec::new();
     for account in cfg.accounts.clone() {
         let name = account.name.clone();
-        let watcher = prepare(&cfg, account, shared.clone()).map_err(|e| CliError::Failed(format!("{name}: {e}")))?;
+        let watcher = prepare(&cfg, account, shared.clone())
+            .map_err(|e| CliError::Failed(format!("{name}: {e}")))?;
         tasks.push(tokio::task::spawn_local(watcher.run()));
     }
     let mut failures = Vec::new();
@@ -189,7 +233,11 @@ async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliEr
         s.next_try_at = None;
         s.mode = None;
         shared.board.publish(&s);
-        let _ = tokio::time::timeout(Duration::from_secs(3), endpoint.put_status(&name, &s.server_json())).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            endpoint.put_status(&name, &s.server_json()),
+        )
+        .await;
     }
     if failures.is_empty() {
         Ok(())
@@ -199,7 +247,11 @@ async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliEr
 }
 
 /// Builds one account's watcher: its engine (settings adjusted to the role), its state.
-fn prepare(cfg: &WatchConfig, account: config::Account, shared: Rc<Shared>) -> Result<AccountWatcher, String> {
+fn prepare(
+    cfg: &WatchConfig,
+    account: config::Account,
+    shared: Rc<Shared>,
+) -> Result<AccountWatcher, String> {
     let mut settings = cfg.settings.clone();
     match account.role {
         Role::ConnectedInbox => {
@@ -234,8 +286,12 @@ fn prepare(cfg: &WatchConfig, account: config::Account, shared: Rc<Shared>) -> R
         }
     }
     let mut engine = mailtrail::engine::Engine::new(&settings).map_err(|e| e.to_string())?;
-    let mut store = store::AccountStore::open(cfg.state_dir.join(&account.name))
-        .map_err(|e| format!("cannot open the state directory {}: {e}", cfg.state_dir.join(&account.name).display()))?;
+    let mut store = store::AccountStore::open(cfg.state_dir.join(&account.name)).map_err(|e| {
+        format!(
+            "cannot open the state directory {}: {e}",
+            cfg.state_dir.join(&account.name).display()
+        )
+    })?;
     store.load_engine(&mut engine)?;
     let tls = tls::client_config(account.ca_file.as_deref(), account.trust_any_certificate)?;
     AccountWatcher::new(account, engine, store, tls, shared)
@@ -264,8 +320,12 @@ async fn wait_for_signal() {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILTRAIL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_imap=warn,rustls=warn,reqwest=warn,hyper=warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("MAILTRAIL_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "info,async_imap=warn,rustls=warn,reqwest=warn,hyper=warn",
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -277,22 +337,32 @@ fn init_logging() {
 pub fn print_status(config_path: &Path, json: bool) -> Result<(), crate::cmd::CliError> {
     use crate::cmd::CliError;
     use std::io::IsTerminal;
-    let cfg = config::load(config_path, false)
-        .map_err(|errs| CliError::BadInput(format!("{} has problems:\n{}", config_path.display(), config::describe(&errs))))?;
-    let file = status::read_status(&cfg.state_dir).map_err(CliError::Failed)?.unwrap_or_default();
+    let cfg = config::load(config_path, false).map_err(|errs| {
+        CliError::BadInput(format!(
+            "{} has problems:\n{}",
+            config_path.display(),
+            config::describe(&errs)
+        ))
+    })?;
+    let file = status::read_status(&cfg.state_dir)
+        .map_err(CliError::Failed)?
+        .unwrap_or_default();
     let running = file.pid.is_some_and(status::process_alive);
     let now = account::now_ms();
     let mut accounts = Vec::new();
     for a in &cfg.accounts {
-        let mut s = file
-            .accounts
-            .get(&a.name)
-            .cloned()
-            .unwrap_or_else(|| AccountStatus::new(&a.name, a.role.as_str(), file.updated_at.max(0)));
+        let mut s = file.accounts.get(&a.name).cloned().unwrap_or_else(|| {
+            AccountStatus::new(&a.name, a.role.as_str(), file.updated_at.max(0))
+        });
         if !running {
             // Whatever the file says, nothing is watching now.
             s.state = State::Disconnected;
-            if s.reason.is_none() || matches!(s.reason, Some(Reason::NetworkError | Reason::EndpointUnreachable)) {
+            if s.reason.is_none()
+                || matches!(
+                    s.reason,
+                    Some(Reason::NetworkError | Reason::EndpointUnreachable)
+                )
+            {
                 s.reason = Some(Reason::WatcherStopped);
             }
             s.attempt = None;
@@ -315,15 +385,24 @@ pub fn print_status(config_path: &Path, json: bool) -> Result<(), crate::cmd::Cl
         if running {
             println!("mailtrail watch is running (pid {})", file.pid.unwrap_or(0));
         } else {
-            println!("mailtrail watch is not running (state in {})", cfg.state_dir.display());
+            println!(
+                "mailtrail watch is not running (state in {})",
+                cfg.state_dir.display()
+            );
         }
         for s in &accounts {
             println!("{}", s.describe(now));
         }
     }
-    let down = accounts.iter().filter(|s| s.state != State::Connected).count();
+    let down = accounts
+        .iter()
+        .filter(|s| s.state != State::Connected)
+        .count();
     if down > 0 {
-        return Err(CliError::Failed(format!("{down} of {} accounts are not connected", accounts.len())));
+        return Err(CliError::Failed(format!(
+            "{down} of {} accounts are not connected",
+            accounts.len()
+        )));
     }
     Ok(())
 }

@@ -26,9 +26,11 @@ impl Progress {
         }
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
-            let style = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(label.to_string());
             bar.enable_steady_tick(Duration::from_millis(250));
@@ -58,7 +60,13 @@ impl Progress {
         if tenth > self.last_logged_tenth || self.last_log.elapsed() >= LOG_EVERY {
             self.last_logged_tenth = tenth;
             self.last_log = Instant::now();
-            tracing::info!("{}: {} of {} messages ({}%)", self.label, self.done, self.total, self.done * 100 / self.total.max(1));
+            tracing::info!(
+                "{}: {} of {} messages ({}%)",
+                self.label,
+                self.done,
+                self.total,
+                self.done * 100 / self.total.max(1)
+            );
         }
     }
 
@@ -66,6 +74,11 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        tracing::info!("{}: {} messages scanned in {:.1} s", self.label, self.done, self.started.elapsed().as_secs_f64());
+        tracing::info!(
+            "{}: {} messages scanned in {:.1} s",
+            self.label,
+            self.done,
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }

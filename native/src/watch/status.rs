@@ -219,7 +219,11 @@ impl AccountStatus {
         }
         s.push_str(&format!(
             "\n    logged {}, skipped {}, failed {}, threads learnt {}, waiting to send {}",
-            self.counts.logged, self.counts.skipped, self.counts.failed, self.counts.threads_learnt, self.pending
+            self.counts.logged,
+            self.counts.skipped,
+            self.counts.failed,
+            self.counts.threads_learnt,
+            self.pending
         ));
         s
     }
@@ -262,7 +266,9 @@ pub fn status_path(state_dir: &Path) -> PathBuf {
 pub fn read_status(state_dir: &Path) -> Result<Option<StatusFile>, String> {
     let path = status_path(state_dir);
     match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{} is damaged: {e}", path.display())),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| format!("{} is damaged: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -298,7 +304,12 @@ mod tests {
 
     #[test]
     fn reason_codes_are_kebab_case_in_json() {
-        for r in [Reason::ConnectionRevoked, Reason::ServerUnreachable, Reason::WatcherStopped, Reason::TokenExpired] {
+        for r in [
+            Reason::ConnectionRevoked,
+            Reason::ServerUnreachable,
+            Reason::WatcherStopped,
+            Reason::TokenExpired,
+        ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 /// Writes a file atomically: a temporary file in the same directory, synced, then renamed over
 /// the old one (and the directory synced, so the rename itself survives a power cut).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -56,7 +59,12 @@ const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 impl AccountStore {
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(AccountStore { dir, journal: None, journal_lines: 0, last_snapshot: None })
+        Ok(AccountStore {
+            dir,
+            journal: None,
+            journal_lines: 0,
+            last_snapshot: None,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -92,7 +100,9 @@ impl AccountStore {
                 let all: Vec<std::io::Result<String>> = reader.lines().collect();
                 let total = all.len();
                 for (i, line) in all.into_iter().enumerate() {
-                    let line = line.map_err(|e| format!("cannot read {}: {e}", self.journal_path().display()))?;
+                    let line = line.map_err(|e| {
+                        format!("cannot read {}: {e}", self.journal_path().display())
+                    })?;
                     if line.trim().is_empty() {
                         continue;
                     }
@@ -104,22 +114,37 @@ impl AccountStore {
                             entries.remove(&k);
                         }
                         Err(_) if i + 1 == total => {
-                            tracing::warn!("ignoring an incomplete last line in {} (interrupted write)", self.journal_path().display());
+                            tracing::warn!(
+                                "ignoring an incomplete last line in {} (interrupted write)",
+                                self.journal_path().display()
+                            );
                         }
-                        Err(e) => return Err(format!("{} line {} is damaged: {e}", self.journal_path().display(), i + 1)),
+                        Err(e) => {
+                            return Err(format!(
+                                "{} line {} is damaged: {e}",
+                                self.journal_path().display(),
+                                i + 1
+                            ))
+                        }
                     }
                     lines += 1;
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot read {}: {e}", self.journal_path().display())),
+            Err(e) => {
+                return Err(format!(
+                    "cannot read {}: {e}",
+                    self.journal_path().display()
+                ))
+            }
         }
         engine
             .import_state(&snapshot, entries.into_values().collect())
             .map_err(|e| format!("{}: {e}", self.engine_path().display()))?;
         self.journal_lines = lines;
         // Start from a compact journal: it also drops a torn last line.
-        self.rewrite_journal(engine).map_err(|e| format!("cannot write {}: {e}", self.journal_path().display()))?;
+        self.rewrite_journal(engine)
+            .map_err(|e| format!("cannot write {}: {e}", self.journal_path().display()))?;
         Ok(())
     }
 
@@ -130,7 +155,12 @@ impl AccountStore {
         let changes = engine.take_changes();
         if !changes.is_empty() {
             if self.journal.is_none() {
-                self.journal = Some(OpenOptions::new().create(true).append(true).open(self.journal_path())?);
+                self.journal = Some(
+                    OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(self.journal_path())?,
+                );
             }
             let mut buf = Vec::with_capacity(changes.len() * 512);
             for c in &changes {
@@ -143,7 +173,10 @@ impl AccountStore {
             }
             self.journal_lines += changes.len();
         }
-        let due = final_write || self.last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY);
+        let due = final_write
+            || self
+                .last_snapshot
+                .is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY);
         if engine.state_dirty() && due {
             let bytes = engine.export_state(false);
             write_atomic(&self.engine_path(), &bytes)?;
@@ -159,7 +192,8 @@ impl AccountStore {
     fn rewrite_journal(&mut self, engine: &Engine) -> std::io::Result<()> {
         let mut buf = Vec::new();
         for e in engine.outbox().entries() {
-            serde_json::to_writer(&mut buf, &Change::Put(e.clone())).map_err(std::io::Error::other)?;
+            serde_json::to_writer(&mut buf, &Change::Put(e.clone()))
+                .map_err(std::io::Error::other)?;
             buf.push(b'\n');
         }
         self.journal = None;
@@ -170,9 +204,13 @@ impl AccountStore {
 
     pub fn load_checkpoints(&self) -> Result<Checkpoints, String> {
         match std::fs::read(self.checkpoints_path()) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("{} is damaged: {e}", self.checkpoints_path().display())),
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| format!("{} is damaged: {e}", self.checkpoints_path().display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoints::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", self.checkpoints_path().display())),
+            Err(e) => Err(format!(
+                "cannot read {}: {e}",
+                self.checkpoints_path().display()
+            )),
         }
     }
 
@@ -234,7 +272,10 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -243,19 +284,31 @@ mod tests {
     fn journal_round_trip_and_torn_line() {
         let dir = std::env::temp_dir().join(format!("mt-journal-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let settings = mailtrail::Settings { user_addresses: vec!["me@ours.example".into()], ..Default::default() };
+        let settings = mailtrail::Settings {
+            user_addresses: vec!["me@ours.example".into()],
+            ..Default::default()
+        };
         let mut engine = Engine::new(&settings).unwrap();
         let mut store = AccountStore::open(dir.clone()).unwrap();
         store.load_engine(&mut engine).unwrap();
         let raw = b"From: me@ours.example\r\nTo: client@theirs.example\r\nSubject: Hi\r\nMessage-ID: <a1@ours.example>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nHello\r\n";
         let contacts: std::collections::HashSet<String> = Default::default();
         let out = engine
-            .process_raw(raw, mailtrail::policy::Trigger::BccCopy, &contacts, 1_000, &Default::default())
+            .process_raw(
+                raw,
+                mailtrail::policy::Trigger::BccCopy,
+                &contacts,
+                1_000,
+                &Default::default(),
+            )
             .unwrap();
         assert!(out.queued);
         store.save(&mut engine, true).unwrap();
         // A crash mid-append leaves half a line behind.
-        let mut f = OpenOptions::new().append(true).open(dir.join("outbox.jsonl")).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join("outbox.jsonl"))
+            .unwrap();
         f.write_all(b"{\"put\":{\"key\":\"m1-").unwrap();
         drop(f);
         let mut again = Engine::new(&settings).unwrap();

@@ -8,11 +8,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
 use tokio_rustls::rustls::crypto::{self, CryptoProvider};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_rustls::rustls::{
+    self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 /// The client configuration for one account.
 pub fn client_config(ca_file: Option<&Path>, trust_any: bool) -> Result<Arc<ClientConfig>, String> {
@@ -26,7 +30,9 @@ pub fn client_config(ca_file: Option<&Path>, trust_any: bool) -> Result<Arc<Clie
             .with_custom_certificate_verifier(Arc::new(TrustAny { provider }))
             .with_no_client_auth()
     } else {
-        builder.with_root_certificates(roots(ca_file)?).with_no_client_auth()
+        builder
+            .with_root_certificates(roots(ca_file)?)
+            .with_no_client_auth()
     };
     Ok(Arc::new(config))
 }
@@ -41,16 +47,24 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
     }
     if let Some(path) = ca_file {
         let mut added = 0;
-        let iter = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+        let iter = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
         for cert in iter {
-            let cert = cert.map_err(|e| format!("the CA file {} is not valid PEM: {e}", path.display()))?;
-            store
-                .add(cert)
-                .map_err(|e| format!("the CA file {} holds a certificate that cannot be used: {e}", path.display()))?;
+            let cert =
+                cert.map_err(|e| format!("the CA file {} is not valid PEM: {e}", path.display()))?;
+            store.add(cert).map_err(|e| {
+                format!(
+                    "the CA file {} holds a certificate that cannot be used: {e}",
+                    path.display()
+                )
+            })?;
             added += 1;
         }
         if added == 0 {
-            return Err(format!("the CA file {} holds no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)", path.display()));
+            return Err(format!(
+                "the CA file {} holds no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)",
+                path.display()
+            ));
         }
     }
     Ok(store)
@@ -86,7 +100,12 @@ impl ServerCertVerifier for TrustAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -95,18 +114,26 @@ impl ServerCertVerifier for TrustAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
 /// True when a TLS failure is about the certificate (not the network), so the user is told to
 /// check the server's certificate rather than to wait.
 pub fn is_certificate_error(e: &std::io::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|inner| inner as _);
+    let mut source: Option<&(dyn std::error::Error + 'static)> =
+        e.get_ref().map(|inner| inner as _);
     while let Some(s) = source {
         if let Some(rustls::Error::InvalidCertificate(_)) = s.downcast_ref::<rustls::Error>() {
             return true;
