@@ -201,8 +201,8 @@ impl Settings {
                 .filter(|(_, s)| !s.trim().is_empty())
                 .filter_map(|(i, s)| addr(format!("{name}[{i}]"), s, errors))
                 .collect();
-            v.sort();
-            v.dedup();
+            // Order matters: the first user address is the mailbox records are logged from.
+            dedup_keeping_order(&mut v);
             v
         };
         out.user_addresses = addresses("userAddresses", &self.user_addresses, &mut errors);
@@ -226,8 +226,7 @@ impl Settings {
                     )),
                 }
             }
-            v.sort();
-            v.dedup();
+            dedup_keeping_order(&mut v);
             v
         };
         out.never_log_domains = domains("neverLogDomains", &self.never_log_domains, &mut errors);
@@ -377,6 +376,12 @@ fn is_loopback_host(host: &str) -> bool {
         || host.split('.').next() == Some("127") && host.split('.').count() == 4
 }
 
+/// Removes repeated entries, keeping the first of each where the user put it.
+fn dedup_keeping_order(v: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    v.retain(|s| seen.insert(s.clone()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +449,25 @@ mod tests {
         );
         assert_eq!(ok.never_log_reason("x@notrivals.example"), None);
         assert!(ok.is_internal("anyone@ourco.example"));
+    }
+
+    #[test]
+    fn user_addresses_keep_their_order_and_lose_repeats() {
+        // The first user address is the mailbox records are logged from: sorting the list would
+        // silently log a user's mail under an alias that happens to sort first.
+        let s = Settings {
+            user_addresses: vec![
+                "Zoe@OurCo.example".into(),
+                "alias@ourco.example".into(),
+                "zoe@ourco.example ".into(),
+            ],
+            ..Settings::default()
+        };
+        let ok = s.validate().unwrap();
+        assert_eq!(
+            ok.user_addresses,
+            vec!["zoe@ourco.example", "alias@ourco.example"]
+        );
     }
 
     #[test]
