@@ -19,7 +19,7 @@
 
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::threads::StateError;
 
@@ -272,6 +272,11 @@ pub struct OutboxCounts {
 pub struct Outbox {
     policy: RetryPolicy,
     entries: BTreeMap<String, Entry>,
+    /// `(due_at, created_at, key)` of every entry that has a due time, oldest first: `due` and
+    /// `next_wakeup` read this instead of walking every entry (a logging mailbox keeps ~100k
+    /// done entries for duplicate checks, of which only a handful are ever waiting). Derived
+    /// from `entries`; every change to an entry goes through `put`, `modify` or `remove`.
+    schedule: BTreeSet<(i64, i64, String)>,
 }
 
 impl Default for Outbox {
@@ -316,7 +321,49 @@ impl Outbox {
         Outbox {
             policy: policy.sanitized(),
             entries: BTreeMap::new(),
+            schedule: BTreeSet::new(),
         }
+    }
+
+    fn slot(entry: &Entry) -> Option<(i64, i64)> {
+        entry.due_at().map(|t| (t, entry.created_at))
+    }
+
+    /// Inserts or replaces an entry, keeping the schedule in step.
+    fn put(&mut self, entry: Entry) {
+        self.remove(&entry.key);
+        if let Some((t, c)) = Self::slot(&entry) {
+            self.schedule.insert((t, c, entry.key.clone()));
+        }
+        self.entries.insert(entry.key.clone(), entry);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let old = self.entries.remove(key)?;
+        if let Some((t, c)) = Self::slot(&old) {
+            self.schedule.remove(&(t, c, old.key.clone()));
+        }
+        Some(old)
+    }
+
+    /// Changes one entry in place and moves its schedule slot if its due time changed.
+    fn modify<R>(&mut self, key: &str, f: impl FnOnce(&mut Entry) -> Option<R>) -> Option<R> {
+        let Outbox {
+            entries, schedule, ..
+        } = self;
+        let entry = entries.get_mut(key)?;
+        let before = Self::slot(entry);
+        let result = f(entry);
+        let after = Self::slot(entry);
+        if before != after {
+            if let Some((t, c)) = before {
+                schedule.remove(&(t, c, entry.key.clone()));
+            }
+            if let Some((t, c)) = after {
+                schedule.insert((t, c, entry.key.clone()));
+            }
+        }
+        result
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -358,7 +405,7 @@ impl Outbox {
             last_error: None,
             maybe_sent,
         };
-        self.entries.insert(key, entry.clone());
+        self.put(entry.clone());
         (Enqueued::Added, vec![Change::Put(entry)])
     }
 
@@ -366,6 +413,7 @@ impl Outbox {
     /// The entry's key never changes, even if `f` rewrites the record's idempotency key.
     /// `None` when the key is unknown, done, or its record was compacted away.
     pub fn update_record(&mut self, key: &str, f: impl FnOnce(&mut Record)) -> Option<Change> {
+        // A record change never moves the entry's due time: no schedule update needed.
         let entry = self.entries.get_mut(key)?;
         if matches!(entry.state, EntryState::Done { .. }) {
             return None;
@@ -382,60 +430,64 @@ impl Outbox {
     /// attempt may have reached the CRM, so it is marked `maybe_sent`. An entry out of attempts
     /// or without a record becomes dead instead (in the changes, not in the list).
     pub fn due(&mut self, now_ms: i64, limit: usize) -> (Vec<(String, Record)>, Vec<Change>) {
-        let mut ready: Vec<(i64, i64, &String)> = self
-            .entries
+        let keys: Vec<String> = self
+            .schedule
             .iter()
-            .filter_map(|(k, e)| {
-                e.due_at()
-                    .filter(|&t| t <= now_ms)
-                    .map(|t| (t, e.created_at, k))
-            })
+            .take_while(|(t, _, _)| *t <= now_ms)
+            .map(|(_, _, k)| k.clone())
             .collect();
-        ready.sort_unstable();
-        let keys: Vec<String> = ready.into_iter().map(|(_, _, k)| k.clone()).collect();
 
         let lease_until = now_ms.saturating_add(millis(self.policy.lease_ms));
+        let max_attempts = self.policy.max_attempts;
         let mut out = Vec::new();
         let mut changes = Vec::new();
         for key in keys {
             if out.len() >= limit {
                 break;
             }
-            let Some(entry) = self.entries.get_mut(&key) else {
+            // (the entry after the transition, the record to send when it is now sending)
+            let step = self.modify(&key, |entry| {
+                if matches!(entry.state, EntryState::Sending { .. }) {
+                    entry.maybe_sent = true;
+                    entry.last_error = Some(DeliveryError {
+                        status: None,
+                        message: "the previous attempt never reported back (the sender stopped or \
+                                  crashed); it may have reached the CRM"
+                            .into(),
+                        code: Some("no-result".into()),
+                    });
+                }
+                entry.updated_at = now_ms;
+                let Some(record) = entry
+                    .record
+                    .as_deref()
+                    .filter(|_| entry.attempts < max_attempts)
+                else {
+                    let dead_reason = match entry.record {
+                        None => Some(DeliveryError {
+                            status: None,
+                            message:
+                                "the record's content is missing from storage; it cannot be sent"
+                                    .into(),
+                            code: Some("record-missing".into()),
+                        }),
+                        Some(_) => entry.last_error.clone(),
+                    };
+                    entry.state = EntryState::Dead { at: now_ms };
+                    entry.last_error = dead_reason;
+                    return Some((entry.clone(), None));
+                };
+                let record = record.clone();
+                entry.attempts = entry.attempts.saturating_add(1);
+                entry.state = EntryState::Sending { lease_until };
+                Some((entry.clone(), Some(record)))
+            });
+            let Some((entry, record)) = step else {
                 continue;
             };
-            if matches!(entry.state, EntryState::Sending { .. }) {
-                entry.maybe_sent = true;
-                entry.last_error = Some(DeliveryError {
-                    status: None,
-                    message: "the previous attempt never reported back (the sender stopped or \
-                              crashed); it may have reached the CRM"
-                        .into(),
-                    code: Some("no-result".into()),
-                });
-            }
-            let dead_reason = match &entry.record {
-                None => Some(DeliveryError {
-                    status: None,
-                    message: "the record's content is missing from storage; it cannot be sent"
-                        .into(),
-                    code: Some("record-missing".into()),
-                }),
-                Some(_) if entry.attempts >= self.policy.max_attempts => entry.last_error.clone(),
-                Some(_) => None,
-            };
-            entry.updated_at = now_ms;
-            if entry.record.is_none() || entry.attempts >= self.policy.max_attempts {
-                entry.state = EntryState::Dead { at: now_ms };
-                entry.last_error = dead_reason;
-                changes.push(Change::Put(entry.clone()));
-                continue;
-            }
-            entry.attempts = entry.attempts.saturating_add(1);
-            entry.state = EntryState::Sending { lease_until };
-            changes.push(Change::Put(entry.clone()));
-            if let Some(record) = &entry.record {
-                out.push((key, Record::clone(record)));
+            changes.push(Change::Put(entry));
+            if let Some(record) = record {
+                out.push((key, record));
             }
         }
         (out, changes)
@@ -454,86 +506,90 @@ impl Outbox {
         jitter: f64,
     ) -> Option<Change> {
         let policy = self.policy;
-        let entry = self.entries.get_mut(key)?;
-        match outcome {
-            DeliveryOutcome::Delivered { remote_id } | DeliveryOutcome::Duplicate { remote_id } => {
-                if matches!(entry.state, EntryState::Done { .. }) {
-                    return None;
-                }
-                entry.state = EntryState::Done {
-                    at: now_ms,
-                    remote_id,
-                };
-                entry.last_error = None;
-            }
-            DeliveryOutcome::Retry {
-                error,
-                retry_after_ms,
-                maybe_sent,
-            } => {
-                if !matches!(entry.state, EntryState::Sending { .. }) {
-                    return None;
-                }
-                entry.maybe_sent |= maybe_sent;
-                entry.last_error = Some(error);
-                if entry.attempts >= policy.max_attempts {
-                    entry.state = EntryState::Dead { at: now_ms };
-                } else {
-                    let wait = policy
-                        .backoff_ms(entry.attempts, jitter)
-                        .max(retry_after_ms.unwrap_or(0));
-                    entry.state = EntryState::Retrying {
-                        next_attempt_at: now_ms.saturating_add(millis(wait)),
+        self.modify(key, |entry| {
+            match outcome {
+                DeliveryOutcome::Delivered { remote_id }
+                | DeliveryOutcome::Duplicate { remote_id } => {
+                    if matches!(entry.state, EntryState::Done { .. }) {
+                        return None;
+                    }
+                    entry.state = EntryState::Done {
+                        at: now_ms,
+                        remote_id,
                     };
+                    entry.last_error = None;
+                }
+                DeliveryOutcome::Retry {
+                    error,
+                    retry_after_ms,
+                    maybe_sent,
+                } => {
+                    if !matches!(entry.state, EntryState::Sending { .. }) {
+                        return None;
+                    }
+                    entry.maybe_sent |= maybe_sent;
+                    entry.last_error = Some(error);
+                    if entry.attempts >= policy.max_attempts {
+                        entry.state = EntryState::Dead { at: now_ms };
+                    } else {
+                        let wait = policy
+                            .backoff_ms(entry.attempts, jitter)
+                            .max(retry_after_ms.unwrap_or(0));
+                        entry.state = EntryState::Retrying {
+                            next_attempt_at: now_ms.saturating_add(millis(wait)),
+                        };
+                    }
+                }
+                DeliveryOutcome::Permanent { error } => {
+                    if !matches!(entry.state, EntryState::Sending { .. }) {
+                        return None;
+                    }
+                    entry.last_error = Some(error);
+                    entry.state = EntryState::Dead { at: now_ms };
                 }
             }
-            DeliveryOutcome::Permanent { error } => {
-                if !matches!(entry.state, EntryState::Sending { .. }) {
-                    return None;
-                }
-                entry.last_error = Some(error);
-                entry.state = EntryState::Dead { at: now_ms };
-            }
-        }
-        entry.updated_at = now_ms;
-        Some(Change::Put(entry.clone()))
+            entry.updated_at = now_ms;
+            Some(Change::Put(entry.clone()))
+        })
     }
 
     /// The user's "retry" button: a dead (or waiting) record is due now with its attempts reset.
     /// `maybe_sent` and the last error are kept. `None` in any other state.
     pub fn retry_now(&mut self, key: &str, now_ms: i64) -> Option<Change> {
-        let entry = self.entries.get_mut(key)?;
-        if !matches!(
-            entry.state,
-            EntryState::Dead { .. } | EntryState::Retrying { .. }
-        ) {
-            return None;
-        }
-        entry.state = EntryState::Pending;
-        entry.attempts = 0;
-        entry.updated_at = now_ms;
-        Some(Change::Put(entry.clone()))
+        self.modify(key, |entry| {
+            if !matches!(
+                entry.state,
+                EntryState::Dead { .. } | EntryState::Retrying { .. }
+            ) {
+                return None;
+            }
+            entry.state = EntryState::Pending;
+            entry.attempts = 0;
+            entry.updated_at = now_ms;
+            Some(Change::Put(entry.clone()))
+        })
     }
 
     /// Withdraws a record that is not being sent and not done (Undo Send, or the user removing a
     /// dead record). `None` when sending (it may already be in the CRM), done, or cancelled.
     pub fn cancel(&mut self, key: &str, now_ms: i64) -> Option<Change> {
-        let entry = self.entries.get_mut(key)?;
-        if !matches!(
-            entry.state,
-            EntryState::Pending | EntryState::Retrying { .. } | EntryState::Dead { .. }
-        ) {
-            return None;
-        }
-        entry.state = EntryState::Cancelled { at: now_ms };
-        entry.updated_at = now_ms;
-        Some(Change::Put(entry.clone()))
+        self.modify(key, |entry| {
+            if !matches!(
+                entry.state,
+                EntryState::Pending | EntryState::Retrying { .. } | EntryState::Dead { .. }
+            ) {
+                return None;
+            }
+            entry.state = EntryState::Cancelled { at: now_ms };
+            entry.updated_at = now_ms;
+            Some(Change::Put(entry.clone()))
+        })
     }
 
     /// The earliest time something becomes due (possibly in the past: due now), for
     /// `chrome.alarms` or a timer. `None` when nothing is waiting.
     pub fn next_wakeup(&self) -> Option<i64> {
-        self.entries.values().filter_map(Entry::due_at).min()
+        self.schedule.first().map(|(t, _, _)| *t)
     }
 
     /// Drops the record bodies of done and cancelled entries (only the key is needed to refuse
@@ -596,7 +652,7 @@ impl Outbox {
     pub fn from_entries(policy: RetryPolicy, entries: impl IntoIterator<Item = Entry>) -> Self {
         let mut outbox = Outbox::new(policy);
         for e in entries {
-            outbox.entries.insert(e.key.clone(), e);
+            outbox.put(e);
         }
         outbox
     }
@@ -604,11 +660,9 @@ impl Outbox {
     /// Replays one persisted change.
     pub fn apply(&mut self, change: Change) {
         match change {
-            Change::Put(e) => {
-                self.entries.insert(e.key.clone(), e);
-            }
+            Change::Put(e) => self.put(e),
             Change::Remove(key) => {
-                self.entries.remove(&key);
+                self.remove(&key);
             }
         }
     }
@@ -665,7 +719,7 @@ impl Outbox {
                     detail: format!("key {:?} appears twice", e.key),
                 });
             }
-            outbox.entries.insert(e.key.clone(), e);
+            outbox.put(e);
         }
         Ok(outbox)
     }

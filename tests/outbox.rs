@@ -1023,6 +1023,7 @@ fn random_history(seed: u64, steps: usize) -> Run {
                 outbox = reload(&storage, crashes);
             }
         }
+        assert_due_order_matches_entries(&outbox, now, seed, step);
         // Storage always holds exactly the live state: no transition forgot its change.
         assert_eq!(
             reload(&storage, 0),
@@ -1040,6 +1041,37 @@ fn random_history(seed: u64, steps: usize) -> Run {
         crm,
         enqueued,
     }
+}
+
+/// The outbox answers `due` and `next_wakeup` from an index of due times; check it against
+/// the entries themselves: the same earliest wake-up, and `due` handing out (or killing) every
+/// ready entry, oldest due first, ties by creation time then key.
+fn assert_due_order_matches_entries(outbox: &Outbox, now: i64, seed: u64, step: usize) {
+    let earliest = outbox.entries().filter_map(Entry::due_at).min();
+    assert_eq!(
+        outbox.next_wakeup(),
+        earliest,
+        "seed {seed} step {step}: next wake-up"
+    );
+    let mut ready: Vec<(i64, i64, String)> = outbox
+        .entries()
+        .filter_map(|e| {
+            e.due_at()
+                .filter(|&t| t <= now)
+                .map(|t| (t, e.created_at, e.key.clone()))
+        })
+        .collect();
+    ready.sort();
+    let expected: Vec<String> = ready.into_iter().map(|(_, _, k)| k).collect();
+    let (_, changes) = outbox.clone().due(now, usize::MAX);
+    let touched: Vec<String> = changes
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Put(e) => Some(e.key),
+            Change::Remove(_) => None,
+        })
+        .collect();
+    assert_eq!(touched, expected, "seed {seed} step {step}: due order");
 }
 
 fn keys_where(outbox: &Outbox, wanted: impl Fn(&EntryState) -> bool) -> BTreeSet<String> {
