@@ -643,8 +643,12 @@ impl Engine {
         let mut entries = outbox_entries;
         let mut problems = Vec::new();
         if !snapshot.is_empty() {
+            // from_str, like every other deserialisation in the crate: one serde_json reader
+            // means one copy of each type's generated code in the WASM build.
+            let text = std::str::from_utf8(snapshot)
+                .map_err(|e| EngineError::State(format!("state is not UTF-8: {e}")))?;
             let s: Snapshot =
-                serde_json::from_slice(snapshot).map_err(|e| EngineError::State(e.to_string()))?;
+                serde_json::from_str(text).map_err(|e| EngineError::State(e.to_string()))?;
             if s.version != SNAPSHOT_VERSION {
                 return Err(EngineError::State(format!(
                     "unsupported state version {}",
