@@ -7,7 +7,7 @@
 
 use crate::address::{parse_address_list, Mailbox};
 use crate::ids::{clean_message_id, parse_id_list};
-use mail_parser::{Address as MpAddress, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address as MpAddress, HeaderName, MessageParser, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -165,7 +165,7 @@ impl Email {
         if !looks_like_message(raw) {
             return Err(EmailError::NotAMessage);
         }
-        let message = MessageParser::default()
+        let message = message_parser()
             .parse(raw)
             .ok_or(EmailError::NotAMessage)?;
         #[allow(unused_mut)] // only the browser build re-decodes
@@ -261,6 +261,20 @@ impl Email {
     pub fn attachments_size(&self) -> u64 {
         self.attachments.iter().map(|a| a.size).sum()
     }
+}
+
+/// The one mail-parser configuration, built once. The headers Mailtrail reads become
+/// structured values (addresses, ids, dates, subject, MIME); every other header (Received,
+/// DKIM-Signature, List-*, …) is kept raw and still readable with `header_raw`, which skips
+/// the structured parsing mail-parser would otherwise do for headers nothing here reads.
+pub(crate) fn message_parser() -> &'static MessageParser {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_minimal_headers()
+            .header_address(HeaderName::Sender)
+            .with_message_ids()
+    })
 }
 
 /// Cheap check that the bytes start with something header-shaped, so that a PDF or an image

@@ -1,6 +1,6 @@
 //! Full RFC 5322 messages (via mail-parser) and telling text, HTML and messages apart.
 
-use mail_parser::{Address, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address, Message, MimeHeaders, PartType};
 
 use super::lines::{render, split_lines};
 use super::{html, reply, ExtractError, Forward, ForwardedEmail, InputKind, Person, ReplyParts};
@@ -171,7 +171,7 @@ fn parse(raw: &[u8]) -> Result<Message<'_>, ExtractError> {
     if !is_message(raw) {
         return Err(ExtractError::NotAMessage);
     }
-    MessageParser::default()
+    crate::email::message_parser()
         .parse(raw)
         .ok_or(ExtractError::NotAMessage)
 }
@@ -270,7 +270,7 @@ fn attached_message<'a>(msg: &'a Message<'a>) -> Option<Attached<'a>> {
         if eml {
             let bytes = part.contents();
             if is_message(bytes) {
-                if let Some(inner) = MessageParser::default().parse(bytes) {
+                if let Some(inner) = crate::email::message_parser().parse(bytes) {
                     return Some(Attached::Owned(Box::new(inner.into_owned())));
                 }
             }
