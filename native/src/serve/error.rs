@@ -70,7 +70,10 @@ impl From<super::db::StoreError> for ApiError {
                 "conflict",
                 format!("a contact with this address already exists (id {id})"),
             ),
-            super::db::StoreError::Db(e) => {
+            super::db::StoreError::Db(_)
+            | super::db::StoreError::Sqlite(_)
+            | super::db::StoreError::Inconsistent(_)
+            | super::db::StoreError::NotDurable(_) => {
                 tracing::error!(error = %e, "database error");
                 let mut err = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

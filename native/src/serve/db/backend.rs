@@ -26,8 +26,6 @@ fn placeholders(start: usize, n: usize) -> String {
     s
 }
 
-const CONTACT_COLUMNS: &str = "id, address, name, created_at, updated_at";
-
 fn contact_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Contact, sqlx::Error> {
     Ok(Contact {
         id: row.try_get(0)?,
@@ -39,14 +37,10 @@ fn contact_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Contact, sqlx::
 }
 
 impl Backend {
+    /// The read pool (migrations applied) and the sqlx record writer on a thread of its own.
+    #[allow(dead_code)] // not for SQLite, which uses `sqlite_writer`
     pub async fn open(opts: Options, pool_size: u32) -> Result<Backend, sqlx::Error> {
-        let pool = sqlx::pool::PoolOptions::<Db>::new()
-            .max_connections(pool_size)
-            .min_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect_with(opts.clone())
-            .await?;
-        migrate(&pool).await?;
+        let pool = Backend::open_pool(opts.clone(), pool_size).await?;
         // The writer gets a thread (and a single-threaded runtime) of its own: its many short
         // waits on the database must not queue behind request handling for a worker thread.
         let (tx, rx) = mpsc::channel::<WriteJob>(4 * MAX_BATCH);
@@ -77,11 +71,29 @@ impl Backend {
             })
             .map_err(sqlx::Error::Io)?;
         ready_rx.await.map_err(|_| sqlx::Error::PoolClosed)??;
-        Ok(Backend {
+        Ok(Backend::with_writer(pool, tx, done_rx))
+    }
+
+    /// The pool for everything but record writes, with the schema brought up to date.
+    pub async fn open_pool(opts: Options, pool_size: u32) -> Result<sqlx::Pool<Db>, sqlx::Error> {
+        let pool = sqlx::pool::PoolOptions::<Db>::new()
+            .max_connections(pool_size)
+            .min_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        migrate(&pool).await?;
+        Ok(pool)
+    }
+
+    /// A backend whose records go to `writer`; `done` resolves when that writer has stored
+    /// everything it was given and stopped.
+    pub fn with_writer(pool: sqlx::Pool<Db>, writer: mpsc::Sender<WriteJob>, done: oneshot::Receiver<()>) -> Backend {
+        Backend {
             pool,
-            writer: std::sync::Mutex::new(Some(tx)),
-            writer_done: tokio::sync::Mutex::new(Some(done_rx)),
-        })
+            writer: std::sync::Mutex::new(Some(writer)),
+            writer_done: tokio::sync::Mutex::new(Some(done)),
+        }
     }
 
     pub async fn close(&self) {
@@ -565,40 +577,13 @@ const ROWS_PER_STATEMENT: usize = 200;
 /// one multi-row insert, contacts, associations. Round trips to the database, not rows, are
 /// what costs.
 async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>, sqlx::Error> {
-    // 1. Repeats inside the batch (same key, or same Message-ID in the same mailbox) take the
-    //    outcome of their first occurrence.
-    let mut first_of: Vec<usize> = Vec::with_capacity(recs.len());
-    {
-        let mut by_key: HashMap<&str, usize> = HashMap::new();
-        let mut by_mid: HashMap<(&str, &str), usize> = HashMap::new();
-        for (i, r) in recs.iter().enumerate() {
-            let mid_hit = r.message_id.as_deref().and_then(|m| by_mid.get(&(r.mailbox.as_str(), m)).copied());
-            let first = by_key.get(r.idempotency_key.as_str()).copied().or(mid_hit).unwrap_or(i);
-            first_of.push(first);
-            if first == i {
-                by_key.insert(&r.idempotency_key, i);
-                if let Some(m) = r.message_id.as_deref() {
-                    by_mid.insert((r.mailbox.as_str(), m), i);
-                }
-            }
-        }
-    }
+    // 1. Repeats inside the batch take the outcome of their first occurrence.
+    let first_of = batch::first_occurrences(recs);
     let candidates: Vec<usize> = (0..recs.len()).filter(|&i| first_of[i] == i).collect();
 
     // 2. Threads: what stored messages the candidates refer to.
-    let mut refs: Vec<&str> = Vec::new();
-    let mut thread_ids: Vec<&str> = Vec::new();
-    for &i in &candidates {
-        refs.extend(recs[i].thread_refs.iter().map(String::as_str));
-        if let Some(t) = recs[i].thread_id.as_deref() {
-            thread_ids.push(t);
-        }
-    }
-    refs.sort_unstable();
-    refs.dedup();
-    thread_ids.sort_unstable();
-    thread_ids.dedup();
-    let mut by_message: HashMap<String, (i64, String)> = HashMap::new();
+    let (refs, thread_ids) = batch::thread_lookups(recs, &candidates);
+    let mut threads = batch::ThreadIndex::default();
     for chunk in refs.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT message_id, thread_key, sent_at FROM records WHERE message_id IN ({})",
@@ -609,16 +594,9 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
             q = q.bind(*r);
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let (mid, key, at): (String, String, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-            match by_message.get(&mid) {
-                Some((t, _)) if *t <= at => {}
-                _ => {
-                    by_message.insert(mid, (at, key));
-                }
-            }
+            threads.add_message(row.try_get(0)?, row.try_get(2)?, row.try_get(1)?);
         }
     }
-    let mut by_thread_id: HashMap<(String, String), (i64, String)> = HashMap::new();
     for chunk in thread_ids.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT mailbox, thread_id, thread_key, sent_at FROM records WHERE thread_id IN ({})",
@@ -629,39 +607,10 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
             q = q.bind(*t);
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let k = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
-            let (key, at): (String, i64) = (row.try_get(2)?, row.try_get(3)?);
-            match by_thread_id.get(&k) {
-                Some((t, _)) if *t <= at => {}
-                _ => {
-                    by_thread_id.insert(k, (at, key));
-                }
-            }
+            threads.add_thread(row.try_get(0)?, row.try_get(1)?, row.try_get(3)?, row.try_get(2)?);
         }
     }
-    let mut thread_keys: HashMap<usize, String> = HashMap::new();
-    for &i in &candidates {
-        let r = recs[i];
-        let found = r
-            .thread_refs
-            .iter()
-            .filter_map(|m| by_message.get(m))
-            .min_by_key(|(at, _)| *at)
-            .map(|(_, k)| k.clone())
-            .or_else(|| {
-                let t = r.thread_id.as_ref()?;
-                by_thread_id.get(&(r.mailbox.clone(), t.clone())).map(|(_, k)| k.clone())
-            });
-        let key = found.unwrap_or_else(|| r.default_thread_key.clone());
-        // Later records of this batch find this one like a stored one.
-        if let Some(m) = &r.message_id {
-            by_message.entry(m.clone()).or_insert((r.sent_at, key.clone()));
-        }
-        if let Some(t) = &r.thread_id {
-            by_thread_id.entry((r.mailbox.clone(), t.clone())).or_insert((r.sent_at, key.clone()));
-        }
-        thread_keys.insert(i, key);
-    }
+    let mut thread_keys = threads.resolve(recs, &candidates);
 
     // 3. One multi-row insert; rows that conflict with stored ones are not returned.
     let mut inserted: HashMap<String, i64> = HashMap::new();
@@ -707,22 +656,7 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
         .iter()
         .filter_map(|&i| inserted.get(&recs[i].idempotency_key).map(|id| (i, *id)))
         .collect();
-    let mut to_create: Vec<&NewContactRef> = Vec::new();
-    let mut addresses: Vec<&str> = Vec::new();
-    for &(i, _) in &new_recs {
-        for c in &recs[i].contacts {
-            addresses.push(&c.address);
-            if c.create {
-                match to_create.iter_mut().find(|x| x.address == c.address) {
-                    Some(existing) if existing.name.is_none() && c.name.is_some() => *existing = c,
-                    Some(_) => {}
-                    None => to_create.push(c),
-                }
-            }
-        }
-    }
-    addresses.sort_unstable();
-    addresses.dedup();
+    let (to_create, addresses) = batch::contacts_of(recs, &new_recs);
     let now = recs.first().map(|r| r.received_at).unwrap_or_else(now_ms);
     for chunk in to_create.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from("INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) VALUES ");
@@ -733,11 +667,7 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
             let b = n * 5;
             sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 5));
         }
-        sql.push_str(
-            " ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
-               sort_key = excluded.sort_key, updated_at = excluded.updated_at \
-             WHERE contacts.name IS NULL AND excluded.name IS NOT NULL",
-        );
+        sql.push_str(CONTACT_UPSERT_TAIL);
         let mut q = sqlx::query(&sql);
         for c in chunk {
             let (search, sort_key) = search_text(&c.address, c.name.as_deref());
@@ -760,9 +690,7 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
     let mut links: Vec<(i64, i64, i64)> = Vec::new();
     let mut record_contacts: HashMap<usize, Vec<Contact>> = HashMap::new();
     for &(i, id) in &new_recs {
-        let mut list: Vec<Contact> =
-            recs[i].contacts.iter().filter_map(|c| contacts_by_address.get(&c.address).cloned()).collect();
-        list.sort_by(|a, b| a.address.cmp(&b.address));
+        let list = batch::record_contacts(recs[i], &contacts_by_address);
         for c in &list {
             links.push((c.id, id, recs[i].sent_at));
         }
@@ -795,40 +723,23 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
                 .await?
                 .is_some();
             if !exists {
-                sqlx::query(
-                    "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (sha256) DO NOTHING",
-                )
-                .bind(&blob.sha256)
-                .bind(blob.data.len() as i64)
-                .bind(&blob.data[..])
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
+                sqlx::query(INSERT_BLOB)
+                    .bind(&blob.sha256)
+                    .bind(blob.data.len() as i64)
+                    .bind(&blob.data[..])
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
             }
-            sqlx::query("INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(&blob.sha256)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(INSERT_RECORD_BLOB).bind(id).bind(&blob.sha256).execute(&mut *conn).await?;
         }
     }
 
     // 6. Outcomes, in the batch's order.
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; recs.len()];
     for &(i, id) in &new_recs {
-        let r = recs[i];
-        outcomes[i] = Some(InsertOutcome {
-            duplicate: false,
-            record: StoredRecord {
-                id,
-                idempotency_key: r.idempotency_key.clone(),
-                thread_key: thread_keys.remove(&i).unwrap_or_default(),
-                received_at: r.received_at,
-                body: r.body.clone(),
-                contacts: record_contacts.remove(&i).unwrap_or_default(),
-            },
-        });
+        let key = thread_keys.remove(&i).unwrap_or_default();
+        outcomes[i] = Some(batch::created(recs[i], id, key, record_contacts.remove(&i).unwrap_or_default()));
     }
     for &i in &candidates {
         if outcomes[i].is_some() {
@@ -845,30 +756,11 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
         };
         match existing {
             Some(record) => outcomes[i] = Some(InsertOutcome { duplicate: true, record }),
-            None => {
-                return Err(sqlx::Error::Protocol(
-                    "a conflicting record vanished during the insert (deleted concurrently); retry".into(),
-                ))
-            }
+            None => return Err(sqlx::Error::Protocol(VANISHED.into())),
         }
     }
-    let mut out = Vec::with_capacity(recs.len());
-    for i in 0..recs.len() {
-        let first = first_of[i];
-        let outcome = if first == i {
-            outcomes[i].clone()
-        } else {
-            outcomes[first].clone().map(|mut o| {
-                o.duplicate = true;
-                o
-            })
-        };
-        out.push(outcome.ok_or_else(|| sqlx::Error::Protocol("record outcome missing".into()))?);
-    }
-    Ok(out)
+    batch::in_batch_order(&first_of, outcomes).ok_or_else(|| sqlx::Error::Protocol("record outcome missing".into()))
 }
-
-const RECORD_COLUMNS: &str = "id, idempotency_key, thread_key, received_at, body";
 
 async fn find_record(conn: &mut Conn, key: RecordKey<'_>) -> Result<Option<StoredRecord>, sqlx::Error> {
     let row = match key {

@@ -27,10 +27,24 @@ const SQLITE_MIGRATIONS: &[Migration] =
 const POSTGRES_MIGRATIONS: &[Migration] =
     &[Migration { version: 1, name: "init", sql: include_str!("migrations/postgres/0001_init.sql") }];
 
+mod batch;
+mod sqlite_writer;
+
 /// Records stored per writer transaction, at most.
 const MAX_BATCH: usize = 256;
 /// Attachment bytes per writer transaction, at most (a batch always takes at least one record).
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// The end of the contacts upsert: a name given later fills a contact created without one.
+const CONTACT_UPSERT_TAIL: &str = " ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
+     sort_key = excluded.sort_key, updated_at = excluded.updated_at \
+     WHERE contacts.name IS NULL AND excluded.name IS NOT NULL";
+const INSERT_BLOB: &str =
+    "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING";
+const INSERT_RECORD_BLOB: &str = "INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+const CONTACT_COLUMNS: &str = "id, address, name, created_at, updated_at";
+const RECORD_COLUMNS: &str = "id, idempotency_key, thread_key, received_at, body";
+const VANISHED: &str = "a conflicting record vanished during the insert (deleted concurrently); retry";
 
 macro_rules! define_backend {
     ($name:ident, $db:ty, $conn:ty, $opts:ty, $is_sqlite:expr, $begin:expr, $migrations:expr) => {
@@ -77,6 +91,16 @@ pub enum StoreError {
     /// A unique value (contact address) is already taken; carries the existing row's id.
     #[error("already exists")]
     Conflict(i64),
+    /// The SQLite record writer's database error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Something the writer relies on did not hold (e.g. a conflicting record was deleted
+    /// during the insert); retrying is safe.
+    #[error("{0}")]
+    Inconsistent(&'static str),
+    /// The disk did not confirm a write (fsync failed): the server must be restarted.
+    #[error("the disk failed to store the data ({0}); restart the server")]
+    NotDurable(String),
     /// The writer task has stopped (shutting down).
     #[error("the server is shutting down")]
     Closed,
@@ -310,10 +334,12 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("temp_store", "memory");
-            let backend = sqlite::Backend::open(opts, 4)
+            let pool = sqlite::Backend::open_pool(opts, 4)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display()))?;
-            Ok(Store::Sqlite(backend))
+            let (writer, done) = sqlite_writer::start(path, durability)
+                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display()))?;
+            Ok(Store::Sqlite(sqlite::Backend::with_writer(pool, writer, done)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| anyhow::anyhow!("--database {}: {e}", redact_url(url)))?
