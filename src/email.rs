@@ -165,9 +165,7 @@ impl Email {
         if !looks_like_message(raw) {
             return Err(EmailError::NotAMessage);
         }
-        let message = message_parser()
-            .parse(raw)
-            .ok_or(EmailError::NotAMessage)?;
+        let message = message_parser().parse(raw).ok_or(EmailError::NotAMessage)?;
         #[allow(unused_mut)] // only the browser build re-decodes
         let mut email = from_parsed(&message, options);
         #[cfg(target_arch = "wasm32")]

@@ -290,16 +290,9 @@ impl Engine {
             endpoint: contacts,
             known: &self.known_contacts,
         };
-        let direction_guess = match trigger {
-            Trigger::Incoming => record::Direction::Incoming,
-            Trigger::Forwarded | Trigger::ManualForward => record::Direction::Forwarded,
-            _ => record::Direction::Outgoing,
-        };
-        let key = record::idempotency_key_ignoring(
-            email,
-            direction_guess,
-            &self.settings.crm_addresses(),
-        );
+        let direction = crate::policy::direction(email, &self.settings, trigger);
+        let key =
+            record::idempotency_key_ignoring(email, direction, &self.settings.crm_addresses());
         let already_logged = self
             .outbox
             .get(&key)
@@ -314,9 +307,10 @@ impl Engine {
         let mut record_out = None;
         let mut queued = false;
         if decision.log && decision.push {
-            // The key computed for the duplicate check is the record's own unless the decision
-            // chose another direction for an email without a Message-ID.
-            let same_key = email.message_id.is_some() || decision.direction == direction_guess;
+            debug_assert_eq!(
+                decision.direction, direction,
+                "policy::direction disagrees with decide"
+            );
             let meta = RecordMeta {
                 mailbox: options
                     .mailbox
@@ -324,7 +318,7 @@ impl Engine {
                     .or_else(|| self.settings.user_addresses.first().cloned()),
                 forwarded: forwarded.clone(),
                 now_ms,
-                idempotency_key: same_key.then(|| key.clone()),
+                idempotency_key: Some(key.clone()),
             };
             let rec = record::build(email, &decision, &self.settings, meta);
             if !options.dry_run {

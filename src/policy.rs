@@ -160,6 +160,22 @@ pub fn decide(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision
     }
 }
 
+/// The direction [`decide`] gives an email for a trigger, known before deciding: the engine
+/// needs it first, for the duplicate check's idempotency key (which, for an email without a
+/// Message-ID, depends on the direction).
+pub fn direction(email: &Email, settings: &Settings, trigger: Trigger) -> Direction {
+    match trigger {
+        Trigger::Send { .. } | Trigger::BccCopy => Direction::Outgoing,
+        Trigger::Incoming => Direction::Incoming,
+        Trigger::Forwarded | Trigger::ManualForward => Direction::Forwarded,
+        // "Log this email": the user's own sent email is outgoing, anything else incoming.
+        Trigger::Manual => match &email.from {
+            Some(sender) if settings.is_user(&sender.normalized) => Direction::Outgoing,
+            _ => Direction::Incoming,
+        },
+    }
+}
+
 /// Sent by the user: logged against the external recipients.
 fn decide_outgoing(
     email: &Email,

@@ -589,6 +589,41 @@ Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nPlease send the invoice.\r\n--B--\r\
 }
 
 #[test]
+fn log_this_email_twice_on_a_received_email_without_message_id_says_duplicate() {
+    // Without a Message-ID the key is a content hash that includes the direction; the second
+    // "Log this email" must find the first by the key of the direction the record really has.
+    let raw =
+        b"From: Jan Kowalski <jan@klient.example>\r\nTo: me@ourco.example\r\nSubject: Question\r\n\
+Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nDo you ship to Krakow?\r\n";
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let log = |engine: &mut Engine| {
+        engine
+            .process_raw(
+                raw,
+                Trigger::Manual,
+                &HashSet::new(),
+                NOW,
+                &ProcessOptions::default(),
+            )
+            .unwrap()
+    };
+    let first = log(&mut engine);
+    assert!(
+        first.decision.log && first.queued,
+        "{:?}",
+        first.decision.reasons
+    );
+    assert_eq!(first.decision.direction, mailtrail::Direction::Incoming);
+    let second = log(&mut engine);
+    assert!(!second.decision.log);
+    assert_eq!(
+        second.decision.reasons[0].code,
+        mailtrail::ReasonCode::Duplicate
+    );
+    assert_eq!(engine.outbox().len(), 1);
+}
+
+#[test]
 fn log_this_email_on_a_forward_pasted_in_the_body_logs_the_original_sender() {
     // Gmail's Polish forward, written out as Gmail sends it (text part).
     let raw = "From: Maria Nowak <maria@ourco.example>\r\nTo: me@ourco.example\r\nSubject: PD: Zapytanie ofertowe\r\n\

@@ -528,3 +528,53 @@ fn every_reason_code_is_exercised() {
     }
     assert_eq!(exercised.len(), mailtrail::ReasonCode::ALL.len());
 }
+
+#[test]
+fn the_direction_is_known_before_deciding_and_decide_agrees() {
+    // The engine computes the idempotency key (which, without a Message-ID, includes the
+    // direction) before deciding, to ask whether the email is already logged: both must agree
+    // for every trigger, sender and outcome, logged or not.
+    let s = settings();
+    let emails = [
+        compose(&["jane@partner.example"], &[], &[]),
+        compose(&["colleague@ourco.example"], &[], &[]),
+        incoming("Jane <jane@partner.example>", &["me@ourco.example"]),
+        incoming("ceo@customer.example", &["me@ourco.example"]),
+        incoming("me@ourco.example", &["jane@partner.example"]),
+        Email::from_compose(&ComposeData {
+            subject: Some("no sender".into()),
+            ..Default::default()
+        })
+        .expect("compose"),
+    ];
+    let triggers = [
+        Trigger::Send { log_checked: true },
+        Trigger::Send { log_checked: false },
+        Trigger::BccCopy,
+        Trigger::Incoming,
+        Trigger::Manual,
+        Trigger::Forwarded,
+        Trigger::ManualForward,
+    ];
+    let contacts = set(&["jane@partner.example"]);
+    let mut seen = HashSet::new();
+    for email in &emails {
+        for trigger in triggers {
+            for in_thread in [false, true] {
+                let decision = run(email, &s, trigger, &contacts, in_thread);
+                let expected = mailtrail::policy::direction(email, &s, trigger);
+                assert_eq!(
+                    decision.direction, expected,
+                    "{trigger:?} on {:?}",
+                    email.from
+                );
+                seen.insert(format!("{:?}", decision.direction));
+            }
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        3,
+        "all three directions were exercised: {seen:?}"
+    );
+}
