@@ -32,6 +32,9 @@ mod sqlite_writer;
 
 /// Records stored per writer transaction, at most.
 const MAX_BATCH: usize = 256;
+/// Record writers (connections) per process on PostgreSQL: while one waits for its commit, the
+/// next batch is already being written.
+const POSTGRES_WRITERS: usize = 3;
 /// Attachment bytes per writer transaction, at most (a batch always takes at least one record).
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
@@ -344,7 +347,7 @@ impl Store {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| anyhow::anyhow!("--database {}: {e}", redact_url(url)))?
                 .application_name("mailtrail");
-            let backend = postgres::Backend::open(opts, 8)
+            let backend = postgres::Backend::open(opts, 8, POSTGRES_WRITERS)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL database {}: {e}", redact_url(url)))?;
             Ok(Store::Postgres(backend))
