@@ -33,7 +33,7 @@ pub(super) fn start(
     // PowerLoss: the syncer thread fsyncs the WAL after each commit and only then answers.
     let syncer = match durability {
         Durability::PowerLoss => {
-            let wal = WalFile::new(path)?;
+            let wal = WalFile::new(path);
             let (tx, rx) = std::sync::mpsc::channel::<Vec<Answer>>();
             let handle = std::thread::Builder::new()
                 .name("mailtrail-fsync".into())
@@ -142,14 +142,14 @@ struct WalFile {
 }
 
 impl WalFile {
-    fn new(db: &Path) -> anyhow::Result<WalFile> {
+    fn new(db: &Path) -> WalFile {
         let mut name = db.as_os_str().to_owned();
         name.push("-wal");
         let dir = match db.parent().filter(|p| !p.as_os_str().is_empty()) {
             Some(p) => p.to_path_buf(),
             None => std::path::PathBuf::from("."),
         };
-        Ok(WalFile { path: name.into(), dir, open: None })
+        WalFile { path: name.into(), dir, open: None }
     }
 
     fn sync(&mut self) -> std::io::Result<()> {
@@ -384,4 +384,74 @@ fn find_record(c: &Connection, condition: &str, args: &[&String]) -> Result<Opti
         record.contacts.push(contact?);
     }
     Ok(Some(record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> std::path::PathBuf {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("mailtrail-writer-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn wal_sync_follows_a_replaced_file_and_fails_without_one() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = temp_dir("wal");
+        let db = dir.join("m.db");
+        let mut wal = WalFile::new(&db);
+        assert!(wal.sync().is_err(), "no WAL file yet: nothing can be confirmed");
+        std::fs::write(dir.join("m.db-wal"), b"one").unwrap();
+        wal.sync().unwrap();
+        let first = wal.open.as_ref().map(|(_, _, ino)| *ino).unwrap();
+        std::fs::remove_file(dir.join("m.db-wal")).unwrap();
+        std::fs::write(dir.join("m.db-wal"), b"two").unwrap();
+        wal.sync().unwrap();
+        let second = wal.open.as_ref().map(|(_, _, ino)| *ino).unwrap();
+        assert_eq!(second, std::fs::metadata(dir.join("m.db-wal")).unwrap().ino());
+        assert_ne!(first, second, "the new file is the one synced");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn outcome(key: &str) -> InsertOutcome {
+        InsertOutcome {
+            duplicate: false,
+            record: StoredRecord {
+                id: 1,
+                idempotency_key: key.into(),
+                thread_key: String::new(),
+                received_at: 0,
+                body: "{}".into(),
+                contacts: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn nothing_is_acknowledged_after_a_failed_sync() {
+        let dir = temp_dir("syncer");
+        let db = dir.join("m.db");
+        std::fs::write(dir.join("m.db-wal"), b"x").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Answer>>();
+        let syncer = std::thread::spawn({
+            let wal = WalFile::new(&db);
+            move || syncer_loop(wal, rx)
+        });
+        let send = |key: &str| {
+            let (reply, answer) = oneshot::channel();
+            tx.send(vec![(reply, Ok(outcome(key)))]).unwrap();
+            answer.blocking_recv().unwrap()
+        };
+        assert_eq!(send("a").unwrap().record.idempotency_key, "a", "synced, then answered");
+        std::fs::remove_file(dir.join("m.db-wal")).unwrap();
+        assert!(matches!(send("b"), Err(StoreError::NotDurable(_))), "the sync failed: not acknowledged");
+        std::fs::write(dir.join("m.db-wal"), b"y").unwrap();
+        assert!(matches!(send("c"), Err(StoreError::NotDurable(_))), "a later sync that works proves nothing");
+        drop(tx);
+        syncer.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
