@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import CopyPlugin from 'copy-webpack-plugin';
+import { withReasonMessages } from '../shared/reasons/chrome_messages.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -47,7 +48,13 @@ export default function chrome(env = {}, argv = {}) {
         patterns: [
           { from: 'manifest.json' },
           { from: 'managed_schema.json' },
-          { from: '_locales', to: '_locales' },
+          {
+            // Reason texts come from extension/shared/reasons/<lang>.json (shared with the
+            // Outlook add-in and the endpoint's web UI) and are merged in here.
+            from: '_locales',
+            to: '_locales',
+            transform: (content, file) => withReasonMessages(content.toString('utf8'), path.basename(path.dirname(file))),
+          },
           { from: 'icons', to: 'icons' },
           { from: 'src/popup/popup.html' },
           { from: 'src/popup/popup.css' },

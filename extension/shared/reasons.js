@@ -1,7 +1,8 @@
 // Turns the engine's machine-readable reasons ({code, address, detail}) into sentences in the
 // user's language. The codes are a stable contract (src/reason.rs, docs/reasons.md); the words
-// live in the translation tables (`_locales/*/messages.json` in Chrome, the add-in's own tables
-// in Outlook), so this module only knows how a code maps to a message name.
+// live in extension/shared/reasons/<lang>.json, shared by every UI (merged into Chrome's
+// `_locales/*/messages.json` at build, read directly by the Outlook add-in), so this module only
+// knows how a code maps to a message name.
 //
 // `t(name, substitutions)` is the platform's lookup: `chrome.i18n.getMessage` in the extension.
 

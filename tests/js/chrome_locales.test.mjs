@@ -1,4 +1,5 @@
-// Every piece of UI text in the Chrome extension comes from _locales/{en,ja,pl}/messages.json:
+// Every piece of UI text in the Chrome extension comes from _locales/{en,ja,pl}/messages.json
+// (reason texts from extension/shared/reasons/, merged in at build):
 // the three tables must have the same messages with the same placeholders, every reason code
 // the engine can produce must be translated, and every name the code and pages use must exist.
 // Run: node --test tests/js/chrome_locales.test.mjs
@@ -10,11 +11,13 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { reasonMessageName } from '../../extension/shared/reasons.js';
+import { chromeMessages } from '../../extension/shared/reasons/chrome_messages.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const EXT = path.join(ROOT, 'extension/chrome');
 const LANGS = ['en', 'ja', 'pl'];
-const tables = Object.fromEntries(LANGS.map((l) => [l, JSON.parse(fs.readFileSync(path.join(EXT, '_locales', l, 'messages.json'), 'utf8'))]));
+// As the built extension has them: _locales plus the shared reason texts (merged by webpack).
+const tables = Object.fromEntries(LANGS.map((l) => [l, chromeMessages(path.join(EXT, '_locales'), l)]));
 
 function sourceFiles(dir) {
   const out = [];

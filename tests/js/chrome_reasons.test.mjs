@@ -3,16 +3,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { headlineReason, reasonMessageName, renderReason, renderReasons } from '../../extension/shared/reasons.js';
+import { chromeMessages } from '../../extension/shared/reasons/chrome_messages.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** chrome.i18n.getMessage over a real table: $NAME$ placeholders filled from substitutions. */
 function i18n(lang) {
-  const table = JSON.parse(fs.readFileSync(path.join(ROOT, 'extension/chrome/_locales', lang, 'messages.json'), 'utf8'));
+  const table = chromeMessages(path.join(ROOT, 'extension/chrome/_locales'), lang);
   return (name, subs = []) => {
     const m = table[name];
     if (!m) return '';

@@ -334,7 +334,7 @@ test('"Log this email" twice: the second is a duplicate, and the notification sa
   const second = await logThisEmail(rt.ctx);
   assert.equal(second.outcome.decision.log, false);
   assert.equal(second.outcome.decision.reasons[0].code, 'duplicate');
-  assert.equal(rt.fake.state.notifications.mailtrail.message, 'Mailtrail: not logged: Already logged.');
+  assert.equal(rt.fake.state.notifications.mailtrail.message, 'Mailtrail: not logged: Already logged');
   assert.equal(endpoint.posts.length, 1);
 });
 
