@@ -4,18 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FakeGmail,
-  Serve,
   activityFor,
   composeNew,
   configure,
   engineStatus,
-  ensureBuilt,
-  launch,
-  openGmail,
   recordFor,
-  sleep,
   waitFor,
+  startGmailSuite,
+  stopGmailSuite,
 } from './gmail_harness.mjs';
 
 let serve;
@@ -29,18 +25,10 @@ const BASE = {
 };
 
 before(async () => {
-  await ensureBuilt();
-  serve = await Serve.start();
-  gmail = new FakeGmail();
-  browser = await launch({ gmail });
-  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
-  page = await openGmail(browser.context);
+  ({ serve, gmail, browser, page } = await startGmailSuite(BASE));
 });
 
-after(async () => {
-  await browser?.context.close();
-  await serve?.dispose();
-});
+after(() => stopGmailSuite({ serve, browser }));
 
 test('log a new email: record durable before Gmail sends, delivered with Gmail ids', async () => {
   const subject = 'Quote for 40 seats';

@@ -7,7 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeGmail, Serve, activityFor, composeNew, configure, engineStatus, ensureBuilt, launch, openGmail, stopWorkers, waitFor, worker } from './gmail_harness.mjs';
+import { activityFor, composeNew, configure, engineStatus, launch, openGmail, stopWorkers, waitFor, worker, startGmailSuite, stopGmailSuite } from './gmail_harness.mjs';
 
 let serve;
 let gmail;
@@ -16,18 +16,10 @@ let page;
 const BASE = { userAddresses: ['me@ourco.example'], internalDomains: ['ourco.example'] };
 
 before(async () => {
-  await ensureBuilt();
-  serve = await Serve.start();
-  gmail = new FakeGmail();
-  browser = await launch({ gmail });
-  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
-  page = await openGmail(browser.context);
+  ({ serve, gmail, browser, page } = await startGmailSuite(BASE));
 });
 
-after(async () => {
-  await browser?.context.close();
-  await serve?.dispose();
-});
+after(() => stopGmailSuite({ serve, browser }));
 
 async function send(subject, to = 'buyer@customer.example') {
   const compose = await composeNew(page, { to: [to], subject, body: `Body of ${subject}` });

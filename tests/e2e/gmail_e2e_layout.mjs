@@ -4,24 +4,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeGmail, Serve, artifact, configure, ensureBuilt, launch, openGmail, waitFor } from './gmail_harness.mjs';
+import { artifact, openGmail, waitFor, startGmailSuite, stopGmailSuite } from './gmail_harness.mjs';
 
 let serve;
 let browser;
 let gmail;
 
 before(async () => {
-  await ensureBuilt();
-  serve = await Serve.start();
-  gmail = new FakeGmail();
-  browser = await launch({ gmail });
-  await configure(browser.sw, { userAddresses: ['me@ourco.example'], endpoint: serve.endpoint() });
+  ({ serve, gmail, browser } = await startGmailSuite({ userAddresses: ['me@ourco.example'] }, { open: false }));
 });
 
-after(async () => {
-  await browser?.context.close();
-  await serve?.dispose();
-});
+after(() => stopGmailSuite({ serve, browser }));
 
 async function popupGmailRow() {
   const popup = await browser.context.newPage();

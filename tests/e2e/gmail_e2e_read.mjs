@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FIXTURES, ROOT, FakeGmail, Serve, composeNew, configure, ensureBuilt, launch, openGmail, recordFor, waitFor } from './gmail_harness.mjs';
+import { FIXTURES, composeNew, recordFor, waitFor, startGmailSuite, stopGmailSuite } from './gmail_harness.mjs';
 
 let serve;
 let gmail;
@@ -17,12 +17,7 @@ const ME = { address: 'me@ourco.example', name: 'Mia Example' };
 const ALICE = { address: 'alice@customer.example', name: 'Alice Customer' };
 
 before(async () => {
-  await ensureBuilt();
-  serve = await Serve.start();
-  gmail = new FakeGmail();
-  browser = await launch({ gmail });
-  await configure(browser.sw, { userAddresses: [ME.address], internalDomains: ['ourco.example'], endpoint: serve.endpoint() });
-  page = await openGmail(browser.context);
+  ({ serve, gmail, browser, page } = await startGmailSuite({ userAddresses: [ME.address], internalDomains: ['ourco.example'] }));
   // A logged conversation with Alice to reply into.
   const compose = await composeNew(page, { to: ['Alice Customer <alice@customer.example>'], subject: 'Renewal terms', body: 'Dear Alice, our renewal terms are attached.' });
   await compose.locator('.IZ .Up div[role=button][data-tooltip^=Send]').click();
@@ -31,10 +26,7 @@ before(async () => {
   assert.ok(threadId, 'the sent record carries Gmail thread id');
 });
 
-after(async () => {
-  await browser?.context.close();
-  await serve?.dispose();
-});
+after(() => stopGmailSuite({ serve, browser }));
 
 async function openThread(id) {
   await page.goto('https://mail.google.com/mail/u/0/#inbox');

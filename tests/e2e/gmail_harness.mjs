@@ -514,3 +514,23 @@ export async function recordFor(serve, sw, subject, { timeout = 20000 } = {}) {
   if (!a.key) throw new Error(`"${subject}" was not queued: ${JSON.stringify(a.reasons)}`);
   return waitFor(() => serve.record(a.key), { timeout, what: `record "${subject}" at the endpoint` });
 }
+
+/**
+ * The usual suite: a real `mailtrail serve`, the fake Gmail, Chromium with the built extension
+ * configured for `settings` against that server, and (unless `open` is false) a Gmail tab.
+ * `stopGmailSuite` closes what it started.
+ */
+export async function startGmailSuite(settings, { open = true } = {}) {
+  await ensureBuilt();
+  const serve = await Serve.start();
+  const gmail = new FakeGmail();
+  const browser = await launch({ gmail });
+  await configure(browser.sw, { ...settings, endpoint: serve.endpoint() });
+  const page = open ? await openGmail(browser.context) : undefined;
+  return { serve, gmail, browser, page };
+}
+
+export async function stopGmailSuite({ serve, browser } = {}) {
+  await browser?.context.close();
+  await serve?.dispose();
+}
