@@ -20,6 +20,7 @@ backend_tests!(Kind::Postgres;
     contact_lookup,
     contacts_crud_and_search,
     timeline_groups_threads_newest_first,
+    timeline_pages_by_thread,
     attachments_are_stored_once,
     get_and_delete_records,
     records_found_by_message_id,

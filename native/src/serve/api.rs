@@ -4,7 +4,7 @@
 //! `Authorization: Bearer <token>`. Both count against the token's rate limit. Errors are
 //! always `{"error": {"code", "message", "field"}}` (see `error.rs`).
 
-use super::db::{now_ms, Contact, ContactPatch, ContactSummary, StoredRecord, TimelineRow};
+use super::db::{now_ms, Contact, ContactPatch, ContactSummary, StoredRecord, ThreadRow, TimelineRow};
 use super::error::{parse_json, ApiError};
 use super::ingest::{self, Summary};
 use super::token::constant_time_eq;
@@ -39,6 +39,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/contacts/lookup", post(lookup_contacts))
         .route("/v1/contacts/{id}", get(get_contact).patch(patch_contact))
         .route("/v1/contacts/{id}/timeline", get(timeline))
+        .route("/v1/contacts/{id}/threads", get(threads))
         .route("/v1/watch-status", get(list_watch_status))
         .route("/v1/watch-status/{account}", put(put_watch_status).delete(delete_watch_status))
         .route("/v1/stats", get(stats))
@@ -420,13 +421,20 @@ struct ListParams {
     q: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    /// Timeline: one thread only. Threads: newest emails shown per thread.
+    thread: Option<String>,
+    emails: Option<String>,
 }
 
 fn parse_limit(text: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    parse_count(text, default, max, "limit")
+}
+
+fn parse_count(text: Option<&str>, default: i64, max: i64, field: &str) -> Result<i64, ApiError> {
     match text {
         None | Some("") => Ok(default),
         Some(t) => t.parse::<i64>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("invalid_limit", "limit", format!("limit must be a number from 1 to {max}"))
+            ApiError::bad_request("invalid_limit", field, format!("{field} must be a number from 1 to {max}"))
         }),
     }
 }
@@ -634,7 +642,8 @@ async fn timeline(_: Authed, State(st): St, Path(id): Path<String>, params: Resu
     let Some(contact) = st.store.contact(id).await? else {
         return Err(ApiError::not_found(format!("no contact with id {id}")));
     };
-    let rows = st.store.timeline(id, limit, before).await?;
+    let thread = p.thread.as_deref().filter(|t| !t.is_empty());
+    let rows = st.store.timeline(id, limit, before, thread).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| format!("{}.{}", r.sent_at, r.id))).flatten();
     let threads: Vec<Value> = group_threads(&rows)
         .into_iter()
@@ -645,6 +654,45 @@ async fn timeline(_: Authed, State(st): St, Path(id): Path<String>, params: Resu
             json!({
                 "threadKey": key, "subject": subject, "latestAt": latest, "count": emails.len(),
                 "emails": emails.iter().map(|e| timeline_email_json(e)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next})).into_response())
+}
+
+/// `latestAt.threadKey` of a page's last thread, for the next page of threads.
+pub fn thread_cursor(t: &ThreadRow) -> String {
+    format!("{}.{}", t.latest_at, t.thread_key)
+}
+
+pub fn parse_thread_cursor(c: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::bad_request("invalid_cursor", "cursor", "cursor is not one this server handed out");
+    let (at, key) = c.split_once('.').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, key.to_string()))
+}
+
+/// A contact's timeline paged by thread: threads newest first, each with its newest emails and
+/// its total count; `?thread=` on the timeline pages through one thread's emails.
+async fn threads(_: Authed, State(st): St, Path(id): Path<String>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let id = parse_id(&id, "contact")?;
+    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
+    let limit = parse_limit(p.limit.as_deref(), 20, 200)?;
+    let per_thread = parse_count(p.emails.as_deref(), 5, 100, "emails")?;
+    let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(parse_thread_cursor(c)?),
+    };
+    let Some(contact) = st.store.contact(id).await? else {
+        return Err(ApiError::not_found(format!("no contact with id {id}")));
+    };
+    let threads = st.store.timeline_threads(id, limit, after, per_thread).await?;
+    let next = (threads.len() as i64 == limit).then(|| threads.last().map(thread_cursor)).flatten();
+    let threads: Vec<Value> = threads
+        .iter()
+        .map(|t| {
+            json!({
+                "threadKey": t.thread_key, "subject": t.subject, "latestAt": t.latest_at, "count": t.count,
+                "emails": t.emails.iter().map(timeline_email_json).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -475,6 +475,82 @@ pub async fn timeline_groups_threads_newest_first(kind: Kind) {
     env.finish().await;
 }
 
+pub async fn timeline_pages_by_thread(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else { return };
+    let s = &env.server;
+    let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
+    let t = |min: i64| 1_767_225_600_000i64 + min * 60_000;
+    // A long thread (7 emails) and a short one whose newest email is older than the long one's.
+    let mut sent = vec![record("long0", json!({"subject": "Chairs", "timestamp": t(0), "messageId": "long0@x", "contacts": jane}))];
+    sent.push(record("short0", json!({"subject": "Tables", "timestamp": t(1), "messageId": "short0@x", "contacts": jane})));
+    sent.push(record("short1", json!({"subject": "Re: Tables", "timestamp": t(2), "messageId": "short1@x", "inReplyTo": ["short0@x"], "contacts": jane})));
+    for n in 1..7 {
+        sent.push(record(&format!("long{n}"), json!({"subject": "Re: Chairs", "timestamp": t(10 + n), "messageId": format!("long{n}@x"),
+            "references": ["long0@x"], "contacts": jane})));
+    }
+    for r in &sent {
+        let (st, v) = s.post_record(&r.to_string()).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let (_, lookup) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": ["jane@customer.example"]})).await;
+    let id = lookup["contacts"]["jane@customer.example"]["id"].as_i64().unwrap();
+    let keys = |emails: &Value| -> Vec<String> {
+        emails.as_array().unwrap().iter().map(|e| e["idempotencyKey"].as_str().unwrap().to_string()).collect()
+    };
+
+    // API: one thread per page here, its newest emails, its full count and first subject.
+    let (st, p1) = s.get(&format!("/v1/contacts/{id}/threads?limit=1&emails=3")).await;
+    assert_eq!(st, 200, "{p1}");
+    assert_eq!(p1["threads"].as_array().unwrap().len(), 1);
+    let long = &p1["threads"][0];
+    assert_eq!(keys(&long["emails"]), vec!["long6", "long5", "long4"]);
+    assert_eq!(long["count"], 7);
+    assert_eq!(long["subject"], "Chairs", "the thread's first email's subject, not on this page");
+    assert_eq!(long["latestAt"], t(16));
+    let cursor = p1["nextCursor"].as_str().unwrap().to_string();
+    let (_, p2) = s.get(&format!("/v1/contacts/{id}/threads?limit=1&emails=3&cursor={}", urlencode(&cursor))).await;
+    assert_eq!(keys(&p2["threads"][0]["emails"]), vec!["short1", "short0"]);
+    assert_eq!(p2["threads"][0]["count"], 2);
+    let cursor = p2["nextCursor"].as_str().unwrap().to_string();
+    let (_, p3) = s.get(&format!("/v1/contacts/{id}/threads?limit=1&cursor={}", urlencode(&cursor))).await;
+    assert_eq!(p3["threads"], json!([]));
+    assert_eq!(p3["nextCursor"], Value::Null);
+    let (st, v) = s.get(&format!("/v1/contacts/{id}/threads?emails=0")).await;
+    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("emails")), "{v}");
+
+    // API: one thread's emails, paged.
+    let key = long["threadKey"].as_str().unwrap().to_string();
+    let (_, t1) = s.get(&format!("/v1/contacts/{id}/timeline?thread={}&limit=4", urlencode(&key))).await;
+    assert_eq!(t1["threads"].as_array().unwrap().len(), 1, "only that thread: {t1}");
+    assert_eq!(keys(&t1["threads"][0]["emails"]), vec!["long6", "long5", "long4", "long3"]);
+    let cursor = t1["nextCursor"].as_str().unwrap().to_string();
+    let (_, t2) = s.get(&format!("/v1/contacts/{id}/timeline?thread={}&limit=4&cursor={cursor}", urlencode(&key))).await;
+    assert_eq!(keys(&t2["threads"][0]["emails"]), vec!["long2", "long1", "long0"]);
+
+    // Web UI: five newest emails of each thread and a link to the whole thread.
+    let client = reqwest::Client::new();
+    let html = |path: String| {
+        let req = client.get(format!("{}{path}", s.url)).bearer_auth(&s.token);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (st, page) = html(format!("/contacts/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(page.matches("<section class=\"thread\"").count(), 2);
+    assert_eq!(page.matches("<li class=\"email").count(), 5 + 2, "five of the long thread, both of the short one");
+    let link = format!("/contacts/{id}/thread?key={}", key.replace(':', "%3A").replace('@', "%40"));
+    assert!(page.contains(&format!("href=\"{link}\">All 7 emails in this thread</a>")), "{page}");
+    let (st, thread) = html(link).await;
+    assert_eq!(st, 200);
+    assert_eq!(thread.matches("<li class=\"email").count(), 7, "{thread}");
+    assert!(thread.contains("Re: Chairs") && !thread.contains("Tables"), "other threads stay out");
+    let (st, _) = html(format!("/contacts/{id}/thread?key=nope")).await;
+    assert_eq!(st, 404);
+    env.finish().await;
+}
+
 pub async fn attachments_are_stored_once(kind: Kind) {
     let Some(env) = Env::start(kind, &[]).await else { return };
     let s = &env.server;

@@ -26,6 +26,22 @@ fn placeholders(start: usize, n: usize) -> String {
     s
 }
 
+const TIMELINE_COLUMNS: &str =
+    "r.id, r.idempotency_key, r.thread_key, r.direction, rc.sent_at, r.subject, r.snippet, r.summary";
+
+fn timeline_row(row: &<Db as sqlx::Database>::Row) -> Result<TimelineRow, sqlx::Error> {
+    Ok(TimelineRow {
+        id: row.try_get(0)?,
+        idempotency_key: row.try_get(1)?,
+        thread_key: row.try_get(2)?,
+        direction: row.try_get(3)?,
+        sent_at: row.try_get(4)?,
+        subject: row.try_get(5)?,
+        snippet: row.try_get(6)?,
+        summary: row.try_get(7)?,
+    })
+}
+
 fn contact_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Contact, sqlx::Error> {
     Ok(Contact {
         id: row.try_get(0)?,
@@ -274,40 +290,91 @@ impl Backend {
         Ok(Some(updated))
     }
 
+    /// A contact's emails, newest first (of one thread only with `thread`).
     pub async fn timeline(
         &self,
         contact_id: i64,
         limit: i64,
         before: Option<(i64, i64)>,
+        thread: Option<&str>,
     ) -> Result<Vec<TimelineRow>, StoreError> {
         let (before_at, before_id) = before.unwrap_or((i64::MAX, i64::MAX));
-        let rows = sqlx::query(
-            "SELECT r.id, r.idempotency_key, r.thread_key, r.direction, r.sent_at, r.subject, \
-                    r.snippet, r.summary \
+        let sql = format!(
+            "SELECT {TIMELINE_COLUMNS} \
              FROM record_contacts rc JOIN records r ON r.id = rc.record_id \
-             WHERE rc.contact_id = $1 AND (rc.sent_at < $2 OR (rc.sent_at = $2 AND rc.record_id < $3)) \
+             WHERE rc.contact_id = $1 AND (rc.sent_at < $2 OR (rc.sent_at = $2 AND rc.record_id < $3)){} \
              ORDER BY rc.sent_at DESC, rc.record_id DESC LIMIT $4",
+            if thread.is_some() { " AND r.thread_key = $5" } else { "" }
+        );
+        let mut q = sqlx::query(&sql).bind(contact_id).bind(before_at).bind(before_id).bind(limit);
+        if let Some(t) = thread {
+            q = q.bind(t);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(timeline_row).collect::<Result<_, _>>().map_err(StoreError::from)
+    }
+
+    /// A contact's threads, the one with the newest email first (ties by key), each with its
+    /// `per_thread` newest emails, its number of emails and its first email's subject. Paged by
+    /// thread: `after` is the last thread's (newest email's time, key) on the previous page.
+    pub async fn timeline_threads(
+        &self,
+        contact_id: i64,
+        limit: i64,
+        after: Option<(i64, String)>,
+        per_thread: i64,
+    ) -> Result<Vec<ThreadRow>, StoreError> {
+        let (after_at, after_key) = after.unwrap_or((i64::MAX, String::new()));
+        let heads = sqlx::query(
+            "SELECT r.thread_key, MAX(rc.sent_at), COUNT(*) \
+             FROM record_contacts rc JOIN records r ON r.id = rc.record_id \
+             WHERE rc.contact_id = $1 \
+             GROUP BY r.thread_key \
+             HAVING MAX(rc.sent_at) < $2 OR (MAX(rc.sent_at) = $2 AND r.thread_key > $3) \
+             ORDER BY MAX(rc.sent_at) DESC, r.thread_key LIMIT $4",
         )
         .bind(contact_id)
-        .bind(before_at)
-        .bind(before_id)
+        .bind(after_at)
+        .bind(after_key)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(TimelineRow {
-                id: row.try_get(0)?,
-                idempotency_key: row.try_get(1)?,
-                thread_key: row.try_get(2)?,
-                direction: row.try_get(3)?,
-                sent_at: row.try_get(4)?,
-                subject: row.try_get(5)?,
-                snippet: row.try_get(6)?,
-                summary: row.try_get(7)?,
+        let mut threads = Vec::with_capacity(heads.len());
+        for row in &heads {
+            threads.push(ThreadRow {
+                thread_key: row.try_get(0)?,
+                latest_at: row.try_get(1)?,
+                count: row.try_get(2)?,
+                subject: String::new(),
+                emails: Vec::new(),
             });
         }
-        Ok(out)
+        if threads.is_empty() {
+            return Ok(threads);
+        }
+        let sql = format!(
+            "SELECT id, idempotency_key, thread_key, direction, sent_at, subject, snippet, summary, first_subject FROM (\
+               SELECT {TIMELINE_COLUMNS}, \
+                 ROW_NUMBER() OVER (PARTITION BY r.thread_key ORDER BY rc.sent_at DESC, rc.record_id DESC) AS n, \
+                 FIRST_VALUE(r.subject) OVER (PARTITION BY r.thread_key ORDER BY rc.sent_at, rc.record_id) AS first_subject \
+               FROM record_contacts rc JOIN records r ON r.id = rc.record_id \
+               WHERE rc.contact_id = $1 AND r.thread_key IN ({})\
+             ) t WHERE n <= $2 ORDER BY sent_at DESC, id DESC",
+            placeholders(3, threads.len())
+        );
+        let mut q = sqlx::query(&sql).bind(contact_id).bind(per_thread);
+        for t in &threads {
+            q = q.bind(t.thread_key.as_str());
+        }
+        let index: HashMap<String, usize> = threads.iter().enumerate().map(|(i, t)| (t.thread_key.clone(), i)).collect();
+        for row in q.fetch_all(&self.pool).await? {
+            let email = timeline_row(&row)?;
+            if let Some(&i) = index.get(&email.thread_key) {
+                threads[i].subject = row.try_get(8)?;
+                threads[i].emails.push(email);
+            }
+        }
+        Ok(threads)
     }
 
     pub async fn record_where(&self, _what: &str, key: RecordKey<'_>) -> Result<Option<StoredRecord>, StoreError> {

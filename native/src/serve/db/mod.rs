@@ -4,11 +4,13 @@
 //! types, so every query and every invariant is written once. Where the SQL dialects differ the
 //! code branches on `IS_SQLITE`; both accept `$N` placeholders.
 //!
-//! Writes of records go through one writer task per process that takes whatever requests are
-//! waiting and stores them in one transaction: one fsync for many records, which is what makes
-//! thousands of durable records per second possible on SQLite. Deduplication does not depend on
-//! that task: it is enforced by unique constraints (`ON CONFLICT DO NOTHING`), so concurrent
-//! duplicates and several instances sharing a PostgreSQL database are safe too.
+//! Writes of records go through writers that take whatever requests are waiting and store them
+//! in one transaction: one fsync for many records. SQLite has one synchronous writer thread
+//! (`sqlite_writer.rs`) whose WAL is synced by a second thread while the next batch is written;
+//! PostgreSQL has a few sqlx writers sharing one queue (`backend.rs`). Deduplication does not
+//! depend on them: it is enforced by unique constraints (`ON CONFLICT DO NOTHING`), so
+//! concurrent duplicates, several writers and several instances sharing a PostgreSQL database
+//! are safe too.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -205,6 +207,20 @@ pub struct TimelineRow {
     pub snippet: String,
     /// JSON written by `ingest::summary`.
     pub summary: String,
+}
+
+/// One thread of a contact's timeline, with its newest emails.
+#[derive(Debug, Clone)]
+pub struct ThreadRow {
+    pub thread_key: String,
+    /// Its newest email's time.
+    pub latest_at: i64,
+    /// Its emails with this contact, all of them (not only those in `emails`).
+    pub count: i64,
+    /// Its first email's subject.
+    pub subject: String,
+    /// Its newest emails, newest first.
+    pub emails: Vec<TimelineRow>,
 }
 
 #[derive(Debug, Clone)]
@@ -406,13 +422,26 @@ impl Store {
         dispatch!(self, b => b.update_contact(id, patch).await)
     }
 
+    /// A contact's emails, newest first; with `thread`, of that thread only.
     pub async fn timeline(
         &self,
         contact_id: i64,
         limit: i64,
         before: Option<(i64, i64)>,
+        thread: Option<&str>,
     ) -> Result<Vec<TimelineRow>, StoreError> {
-        dispatch!(self, b => b.timeline(contact_id, limit, before).await)
+        dispatch!(self, b => b.timeline(contact_id, limit, before, thread).await)
+    }
+
+    /// A contact's threads, newest first, paged by thread, each with its newest emails.
+    pub async fn timeline_threads(
+        &self,
+        contact_id: i64,
+        limit: i64,
+        after: Option<(i64, String)>,
+        per_thread: i64,
+    ) -> Result<Vec<ThreadRow>, StoreError> {
+        dispatch!(self, b => b.timeline_threads(contact_id, limit, after, per_thread).await)
     }
 
     pub async fn record_by_id(&self, id: i64) -> Result<Option<StoredRecord>, StoreError> {

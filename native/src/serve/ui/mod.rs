@@ -6,7 +6,9 @@
 pub mod i18n;
 pub mod sanitize;
 
-use super::api::{attachment_response, contact_cursor, group_threads, parse_contact_cursor, summary_of, watch_json};
+use super::api::{
+    attachment_response, contact_cursor, parse_contact_cursor, parse_thread_cursor, summary_of, thread_cursor, watch_json,
+};
 use super::db::{now_ms, ContactSummary, TimelineRow};
 use super::ingest::human_size;
 use super::token::constant_time_eq;
@@ -37,8 +39,11 @@ const BODY_CSP: &str = "default-src 'none'; img-src data: cid:; style-src 'unsaf
                         base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox";
 /// Inline images above this size are not embedded into the body.
 const MAX_INLINE_IMAGE: i64 = 2 * 1024 * 1024;
-/// Emails per contact page.
-const TIMELINE_PAGE: i64 = 100;
+/// Threads per contact page, and the newest emails shown of each.
+const THREADS_PAGE: i64 = 20;
+const EMAILS_PER_THREAD: i64 = 5;
+/// Emails per page of one thread.
+const THREAD_PAGE: i64 = 50;
 const CONTACTS_PAGE: i64 = 50;
 
 type St = State<Arc<AppState>>;
@@ -48,6 +53,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/contacts") }))
         .route("/contacts", get(contacts_page))
         .route("/contacts/{id}", get(contact_page))
+        .route("/contacts/{id}/thread", get(thread_page))
         .route("/emails/{id}", get(email_page))
         .route("/emails/{id}/body", get(email_body))
         .route("/attachments/{sha256}", get(attachment))
@@ -483,8 +489,26 @@ fn contact_row(body: &mut String, c: &ContactSummary) {
 #[derive(Deserialize, Default)]
 struct TimelineQuery {
     cursor: Option<String>,
+    key: Option<String>,
 }
 
+/// The heading of a contact's pages: crumbs, name, address, counts.
+fn contact_header(body: &mut String, lang: Lang, contact: &ContactSummary, display: &str) {
+    let _ = write!(
+        body,
+        "<p class=\"crumbs\"><a href=\"/contacts\">{}</a></p><h1 class=\"contact-name\">{}</h1>\
+         <p class=\"contact-meta\"><span class=\"address\">{}</span> · {} · {}</p>",
+        esc(lang.t("nav.contacts")),
+        esc(display),
+        esc(&contact.contact.address),
+        esc(&lang.plural("count.emails", contact.email_count)),
+        esc(&lang.tf("contact.since", &[("date", &format_time(contact.contact.created_at))])),
+    );
+}
+
+/// A contact's timeline, paged by thread: the threads with the newest emails first, each with
+/// its few newest emails and a link to all of them, so a contact with thousands of emails (or
+/// one endless thread) never renders at once.
 async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<String>, q: Result<Query<TimelineQuery>, QueryRejection>) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
@@ -498,49 +522,101 @@ async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Pat
         Ok(None) => return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound")),
         Err(e) => return db_error(&ui, e),
     };
-    let before = q
-        .ok()
-        .and_then(|Query(q)| q.cursor)
-        .and_then(|c| c.split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))));
-    let rows = match st.store.timeline(id, TIMELINE_PAGE, before).await {
-        Ok(r) => r,
+    let after = q.ok().and_then(|Query(q)| q.cursor).and_then(|c| parse_thread_cursor(&c).ok());
+    let threads = match st.store.timeline_threads(id, THREADS_PAGE, after, EMAILS_PER_THREAD).await {
+        Ok(t) => t,
         Err(e) => return db_error(&ui, e),
     };
     let display = contact.contact.name.clone().unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
-    let _ = write!(
-        body,
-        "<p class=\"crumbs\"><a href=\"/contacts\">{}</a></p><h1 class=\"contact-name\">{}</h1>\
-         <p class=\"contact-meta\"><span class=\"address\">{}</span> · {} · {}</p><h2>{}</h2>",
-        esc(lang.t("nav.contacts")),
-        esc(&display),
-        esc(&contact.contact.address),
-        esc(&lang.plural("count.emails", contact.email_count)),
-        esc(&lang.tf("contact.since", &[("date", &format_time(contact.contact.created_at))])),
-        esc(lang.t("contact.timeline")),
-    );
-    if rows.is_empty() {
+    contact_header(&mut body, lang, &contact, &display);
+    let _ = write!(body, "<h2>{}</h2>", esc(lang.t("contact.timeline")));
+    if threads.is_empty() {
         let _ = write!(body, "<p class=\"notice empty\">{}</p>", esc(lang.t("contact.noEmails")));
     }
-    for (key, emails) in group_threads(&rows) {
-        let subject = emails.last().map(|e| subject_text(lang, &e.subject)).unwrap_or_default();
+    for t in &threads {
         let _ = write!(
             body,
             "<section class=\"thread\" data-thread=\"{}\"><h3>{} <span class=\"count\">{}</span></h3><ol class=\"emails\">",
-            esc(&key),
-            esc(&subject),
-            esc(&lang.plural("count.emails", emails.len() as i64)),
+            esc(&t.thread_key),
+            esc(&subject_text(lang, &t.subject)),
+            esc(&lang.plural("count.emails", t.count)),
         );
-        for e in emails {
+        for e in &t.emails {
             timeline_item(&mut body, lang, e);
         }
-        body.push_str("</ol></section>");
+        body.push_str("</ol>");
+        if t.count > t.emails.len() as i64 {
+            let _ = write!(
+                body,
+                "<p class=\"more\"><a href=\"/contacts/{id}/thread?key={}\">{}</a></p>",
+                esc(&urlencode(&t.thread_key)),
+                esc(&lang.tf("thread.all", &[("count", &t.count.to_string())])),
+            );
+        }
+        body.push_str("</section>");
     }
-    if rows.len() as i64 == TIMELINE_PAGE {
+    if threads.len() as i64 == THREADS_PAGE {
+        if let Some(last) = threads.last() {
+            let _ = write!(
+                body,
+                "<nav class=\"pager\"><a rel=\"next\" href=\"/contacts/{id}?cursor={}\">{}</a></nav>",
+                esc(&urlencode(&thread_cursor(last))),
+                esc(lang.t("contact.olderThreads"))
+            );
+        }
+    }
+    page(&ui, StatusCode::OK, &display, &body)
+}
+
+/// All of one thread's emails with a contact, newest first, a page at a time.
+async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<String>, q: Result<Query<TimelineQuery>, QueryRejection>) -> Response {
+    if let Err(r) = guard(&ui, &uri) {
+        return r;
+    }
+    let lang = ui.lang;
+    let Some(id) = id.parse::<i64>().ok() else {
+        return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound"));
+    };
+    let q = q.map(|Query(q)| q).unwrap_or(TimelineQuery { cursor: None, key: None });
+    let Some(key) = q.key.filter(|k| !k.is_empty()) else {
+        return error_page(&ui, StatusCode::NOT_FOUND, lang.t("thread.notFound"));
+    };
+    let contact = match st.store.contact(id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound")),
+        Err(e) => return db_error(&ui, e),
+    };
+    let before = q.cursor.and_then(|c| c.split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))));
+    let rows = match st.store.timeline(id, THREAD_PAGE, before, Some(&key)).await {
+        Ok(r) => r,
+        Err(e) => return db_error(&ui, e),
+    };
+    if rows.is_empty() && before.is_none() {
+        return error_page(&ui, StatusCode::NOT_FOUND, lang.t("thread.notFound"));
+    }
+    let display = contact.contact.name.clone().unwrap_or_else(|| contact.contact.address.clone());
+    let mut body = String::with_capacity(16 * 1024);
+    contact_header(&mut body, lang, &contact, &display);
+    let subject = rows.last().map(|e| subject_text(lang, &e.subject)).unwrap_or_default();
+    let _ = write!(
+        body,
+        "<p class=\"crumbs\"><a href=\"/contacts/{id}\">{}</a></p>\
+         <section class=\"thread\" data-thread=\"{}\"><h2>{}</h2><ol class=\"emails\">",
+        esc(lang.t("contact.timeline")),
+        esc(&key),
+        esc(&subject),
+    );
+    for e in &rows {
+        timeline_item(&mut body, lang, e);
+    }
+    body.push_str("</ol></section>");
+    if rows.len() as i64 == THREAD_PAGE {
         if let Some(last) = rows.last() {
             let _ = write!(
                 body,
-                "<nav class=\"pager\"><a rel=\"next\" href=\"/contacts/{id}?cursor={}.{}\">{}</a></nav>",
+                "<nav class=\"pager\"><a rel=\"next\" href=\"/contacts/{id}/thread?key={}&amp;cursor={}.{}\">{}</a></nav>",
+                esc(&urlencode(&key)),
                 last.sent_at,
                 last.id,
                 esc(lang.t("contact.older"))
