@@ -209,7 +209,7 @@ test('enterprise policy: managed values win, show as locked, and drive logging',
 
 for (const [lang, expect] of [
   ['ja', { options: 'Mailtrail の設定', log: '記録', popup: '送信待ち', reason: '「記録」チェックボックスがオンでした' }],
-  ['pl', { options: 'Ustawienia Mailtrail', log: 'Zapisz', popup: 'Do wysłania', reason: 'Pole „Zapisz” było zaznaczone' }],
+  ['pl', { options: 'Ustawienia Mailtrail', log: 'Rejestruj', popup: 'Do wysłania', reason: 'Pole „Rejestruj” było zaznaczone' }],
 ]) {
   test(`${lang} UI: options, popup and Gmail compose translated (screenshots)`, async () => {
     const gmail = new FakeGmail();

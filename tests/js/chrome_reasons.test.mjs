@@ -32,7 +32,7 @@ test('a reason with its address, in three languages', () => {
   const r = { code: 'never-log-domain', address: 'spy@eu.competitor.example' };
   assert.equal(renderReason(r, i18n('en')), 'Domain on the never-log list: spy@eu.competitor.example');
   assert.equal(renderReason(r, i18n('ja')), '記録しないドメインです：spy@eu.competitor.example');
-  assert.equal(renderReason(r, i18n('pl')), 'Domena na liście „nigdy nie zapisuj”: spy@eu.competitor.example');
+  assert.equal(renderReason(r, i18n('pl')), 'Domena na liście „nigdy nie rejestruj”: spy@eu.competitor.example');
 });
 
 test('address and detail together; no address, no colon', () => {

@@ -46,7 +46,7 @@ test('the translator: language from Outlook, placeholders, reasons with addresse
   const t = translator('pl-PL');
   assert.equal(t('outbox.sent', { n: 3 }), 'Wysłano rekordy: 3.');
   // Reasons read as they do in the Chrome extension: the sentence, then what it is about.
-  assert.equal(t.reason({ code: 'never-log-domain', address: 'x@competitor.example' }), 'Domena na liście „nigdy nie zapisuj”: x@competitor.example');
+  assert.equal(t.reason({ code: 'never-log-domain', address: 'x@competitor.example' }), 'Domena na liście „nigdy nie rejestruj”: x@competitor.example');
   assert.equal(translator('ja').reason({ code: 'sender-not-contact', address: 'a@b.example' }), '差出人はコンタクトではありません：a@b.example');
   assert.equal(translator('en').reason({ code: 'log-checked' }), 'The Log checkbox was checked');
   assert.equal(translator('en').reason({ code: 'something-new' }), 'Reason "something-new"');
