@@ -133,9 +133,7 @@ fn encoded_words(value: &str) -> impl Iterator<Item = EncodedWord<'_>> {
             else {
                 return None;
             };
-            let Some(text_end) = tail.find("?=") else {
-                return None;
-            };
+            let text_end = tail.find("?=")?;
             let base64 = match enc {
                 "B" | "b" => true,
                 "Q" | "q" => false,
