@@ -27,6 +27,7 @@ backend_tests!(Kind::Postgres;
     watch_status_round_trip,
     migrations_apply_once_and_refuse_newer,
     web_ui_requires_sign_in_and_escapes,
+    web_ui_shows_times_in_the_chosen_time_zone,
 );
 
 /// Two servers on one database (each with its own writer): concurrent duplicates sent to both

@@ -551,6 +551,47 @@ pub async fn timeline_pages_by_thread(kind: Kind) {
     env.finish().await;
 }
 
+pub async fn web_ui_shows_times_in_the_chosen_time_zone(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else { return };
+    let s = &env.server;
+    let at = 1_772_500_500_000i64; // 2026-03-03 01:15 UTC
+    let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
+    let (st, _) = s.post_record(&record("tz1", json!({"subject": "Chairs", "timestamp": at, "contacts": jane})).to_string()).await;
+    assert_eq!(st, 201);
+    let (_, lookup) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": ["jane@customer.example"]})).await;
+    let id = lookup["contacts"]["jane@customer.example"]["id"].as_i64().unwrap();
+    let client = reqwest::Client::new();
+    let get = |path: String, cookie: Option<&str>| {
+        let mut req = client.get(format!("{}{path}", s.url)).bearer_auth(&s.token);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let set_cookie: Vec<String> =
+                r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+            (r.status().as_u16(), set_cookie, r.text().await.unwrap())
+        }
+    };
+    let utc_instant = "datetime=\"2026-03-03T01:15Z\" title=\"2026-03-03 01:15 UTC\"";
+    let (st, cookies, html) = get(format!("/contacts/{id}?tz=Asia/Tokyo"), None).await;
+    assert_eq!(st, 200);
+    assert!(html.contains(&format!("{utc_instant}>2026-03-03 10:15 JST</time>")), "{html}");
+    assert!(html.contains("Time zone: Asia/Tokyo"), "the footer names the zone");
+    assert!(cookies.iter().any(|c| c.starts_with("mt_tz=Asia/Tokyo;")), "{cookies:?}");
+    let (_, _, html) = get(format!("/contacts/{id}"), Some("mt_tz=Europe/Warsaw")).await;
+    assert!(html.contains(&format!("{utc_instant}>2026-03-03 02:15 CET</time>")), "remembered zone: {html}");
+    let (_, cookies, html) = get(format!("/contacts/{id}?tz=Mars/Olympus"), Some("mt_tz=Europe/Warsaw")).await;
+    assert!(cookies.iter().all(|c| !c.starts_with("mt_tz=")), "an unknown zone is not remembered: {cookies:?}");
+    assert!(html.contains("02:15 CET"), "and the remembered one stays");
+    let (st, _, html) = get("/settings/time-zone".into(), Some("mt_tz=Europe/Warsaw")).await;
+    assert_eq!(st, 200);
+    assert!(html.contains("<option value=\"Europe/Warsaw\" selected>"), "{html}");
+    assert!(html.contains("<option value=\"America/Sao_Paulo\">"));
+    assert!(!html.contains("<script"), "no script needed");
+    env.finish().await;
+}
+
 pub async fn attachments_are_stored_once(kind: Kind) {
     let Some(env) = Env::start(kind, &[]).await else { return };
     let s = &env.server;

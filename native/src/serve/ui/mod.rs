@@ -5,6 +5,7 @@
 
 pub mod i18n;
 pub mod sanitize;
+pub mod tz;
 
 use super::api::{
     attachment_response, contact_cursor, parse_contact_cursor, parse_thread_cursor, summary_of, thread_cursor, watch_json,
@@ -31,6 +32,7 @@ use std::sync::Arc;
 
 const SESSION_COOKIE: &str = "mt_session";
 const LANG_COOKIE: &str = "mt_lang";
+const TZ_COOKIE: &str = "mt_tz";
 /// The pages' policy: our stylesheet, our frames, nothing else; no scripts at all.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
                         form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -57,7 +59,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/emails/{id}", get(email_page))
         .route("/emails/{id}/body", get(email_body))
         .route("/attachments/{sha256}", get(attachment))
-        .route("/status", get(status_page));
+        .route("/status", get(status_page))
+        .route("/settings/time-zone", get(time_zone_page));
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
@@ -69,11 +72,14 @@ pub fn router() -> Router<Arc<AppState>> {
 
 // ---- request context
 
-/// Language and sign-in state of a UI request.
+/// Language, time zone and sign-in state of a UI request.
 pub struct Ui {
     pub lang: Lang,
     /// `?lang=` was given: remember it.
     remember_lang: bool,
+    pub tz: tz::Tz,
+    /// `?tz=` was given (and is a zone): remember it.
+    remember_tz: bool,
     pub signed_in: bool,
 }
 
@@ -105,7 +111,18 @@ impl FromRequestParts<Arc<AppState>> for Ui {
             .unwrap_or_else(|| {
                 Lang::negotiate(parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""))
             });
-        Ok(Ui { lang, remember_lang: from_query.is_some(), signed_in: signed_in(&parts.headers, state) })
+        let tz_from_query = query_param(parts.uri.query(), "tz").and_then(|t| tz::Tz::named(&t));
+        let remember_tz = tz_from_query.is_some();
+        let tz = tz_from_query
+            .or_else(|| cookie(&parts.headers, TZ_COOKIE).and_then(tz::Tz::named))
+            .unwrap_or_else(tz::Tz::system);
+        Ok(Ui {
+            lang,
+            remember_lang: from_query.is_some(),
+            tz,
+            remember_tz,
+            signed_in: signed_in(&parts.headers, state),
+        })
     }
 }
 
@@ -181,11 +198,6 @@ fn urlencode(s: &str) -> String {
 pub fn format_time(ms: i64) -> String {
     let t = mailtrail::time::utc_parts(ms);
     format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year, t.month, t.day, t.hour, t.minute)
-}
-
-fn time_tag(ms: i64) -> String {
-    let text = format_time(ms);
-    format!("<time datetime=\"{}\">{}</time>", esc(&text.replace(" UTC", "Z").replace(' ', "T")), esc(&text))
 }
 
 fn person(p: &Participant) -> String {
@@ -292,11 +304,23 @@ fn page(ui: &Ui, status: StatusCode, title: &str, body: &str) -> Response {
             let _ = write!(html, " <a href=\"?lang={0}\" lang=\"{0}\" hreflang=\"{0}\">{1}</a>", l.code(), esc(l.t("lang.name")));
         }
     }
+    if ui.signed_in {
+        let _ = write!(
+            html,
+            " · <a class=\"tz\" href=\"/settings/time-zone\">{}</a>",
+            esc(&lang.tf("nav.timeZone", &[("tz", ui.tz.name())]))
+        );
+    }
     let _ = write!(html, " <span class=\"version\">mailtrail {}</span></footer></body></html>", env!("CARGO_PKG_VERSION"));
     let mut resp = (status, html).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+    if ui.remember_tz {
+        if let Ok(v) = HeaderValue::from_str(&format!("{TZ_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", ui.tz.name())) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
     if ui.remember_lang {
         if let Ok(v) = HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code())) {
             h.append(header::SET_COOKIE, v);
@@ -448,7 +472,7 @@ async fn contacts_page(State(st): St, ui: Ui, uri: axum::http::Uri, q: Result<Qu
             esc(lang.t("contacts.lastEmail")),
         );
         for c in &rows {
-            contact_row(&mut body, c);
+            contact_row(&mut body, &ui.tz, c);
         }
         body.push_str("</tbody></table>");
     }
@@ -472,7 +496,7 @@ async fn contacts_page(State(st): St, ui: Ui, uri: axum::http::Uri, q: Result<Qu
     page(&ui, StatusCode::OK, lang.t("contacts.title"), &body)
 }
 
-fn contact_row(body: &mut String, c: &ContactSummary) {
+fn contact_row(body: &mut String, tz: &tz::Tz, c: &ContactSummary) {
     let name = c.contact.name.clone().unwrap_or_default();
     let _ = write!(
         body,
@@ -482,7 +506,7 @@ fn contact_row(body: &mut String, c: &ContactSummary) {
         name = esc(&name),
         address = esc(&c.contact.address),
         count = c.email_count,
-        last = c.last_email_at.map(time_tag).unwrap_or_default(),
+        last = c.last_email_at.map(|t| tz.tag(t)).unwrap_or_default(),
     );
 }
 
@@ -493,7 +517,8 @@ struct TimelineQuery {
 }
 
 /// The heading of a contact's pages: crumbs, name, address, counts.
-fn contact_header(body: &mut String, lang: Lang, contact: &ContactSummary, display: &str) {
+fn contact_header(body: &mut String, ui: &Ui, contact: &ContactSummary, display: &str) {
+    let lang = ui.lang;
     let _ = write!(
         body,
         "<p class=\"crumbs\"><a href=\"/contacts\">{}</a></p><h1 class=\"contact-name\">{}</h1>\
@@ -502,7 +527,7 @@ fn contact_header(body: &mut String, lang: Lang, contact: &ContactSummary, displ
         esc(display),
         esc(&contact.contact.address),
         esc(&lang.plural("count.emails", contact.email_count)),
-        esc(&lang.tf("contact.since", &[("date", &format_time(contact.contact.created_at))])),
+        esc(&lang.tf("contact.since", &[("date", &ui.tz.format(contact.contact.created_at))])),
     );
 }
 
@@ -529,7 +554,7 @@ async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Pat
     };
     let display = contact.contact.name.clone().unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
-    contact_header(&mut body, lang, &contact, &display);
+    contact_header(&mut body, &ui, &contact, &display);
     let _ = write!(body, "<h2>{}</h2>", esc(lang.t("contact.timeline")));
     if threads.is_empty() {
         let _ = write!(body, "<p class=\"notice empty\">{}</p>", esc(lang.t("contact.noEmails")));
@@ -543,7 +568,7 @@ async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Pat
             esc(&lang.plural("count.emails", t.count)),
         );
         for e in &t.emails {
-            timeline_item(&mut body, lang, e);
+            timeline_item(&mut body, lang, &ui.tz, e);
         }
         body.push_str("</ol>");
         if t.count > t.emails.len() as i64 {
@@ -597,7 +622,7 @@ async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path
     }
     let display = contact.contact.name.clone().unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
-    contact_header(&mut body, lang, &contact, &display);
+    contact_header(&mut body, &ui, &contact, &display);
     let subject = rows.last().map(|e| subject_text(lang, &e.subject)).unwrap_or_default();
     let _ = write!(
         body,
@@ -608,7 +633,7 @@ async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path
         esc(&subject),
     );
     for e in &rows {
-        timeline_item(&mut body, lang, e);
+        timeline_item(&mut body, lang, &ui.tz, e);
     }
     body.push_str("</ol></section>");
     if rows.len() as i64 == THREAD_PAGE {
@@ -626,7 +651,7 @@ async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path
     page(&ui, StatusCode::OK, &display, &body)
 }
 
-fn timeline_item(body: &mut String, lang: Lang, e: &TimelineRow) {
+fn timeline_item(body: &mut String, lang: Lang, tz: &tz::Tz, e: &TimelineRow) {
     let s = summary_of(e);
     let _ = write!(
         body,
@@ -637,7 +662,7 @@ fn timeline_item(body: &mut String, lang: Lang, e: &TimelineRow) {
         id = e.id,
         icon = direction_icon(lang, &e.direction),
         subject = esc(&subject_text(lang, &e.subject)),
-        time = time_tag(e.sent_at),
+        time = tz.tag(e.sent_at),
         from = s.from.as_ref().map(person).unwrap_or_default(),
         to = people(&s.to),
     );
@@ -651,6 +676,34 @@ fn timeline_item(body: &mut String, lang: Lang, e: &TimelineRow) {
     body.push_str(&attachments_list(lang, &s.dropped_attachments, true));
     body.push_str(&reasons_list(lang, &s.reasons));
     body.push_str("</div></li>");
+}
+
+// ---- settings
+
+/// Which time zone the pages show times in (a GET form: `?tz=` is remembered by `Ui`).
+async fn time_zone_page(ui: Ui, uri: axum::http::Uri) -> Response {
+    if let Err(r) = guard(&ui, &uri) {
+        return r;
+    }
+    let lang = ui.lang;
+    let mut body = String::with_capacity(32 * 1024);
+    let _ = write!(
+        body,
+        "<h1>{}</h1><p>{}</p><form method=\"get\" action=\"/settings/time-zone\" class=\"tz-form\">\
+         <select name=\"tz\" aria-label=\"{}\">",
+        esc(lang.t("tz.title")),
+        esc(&lang.tf("tz.intro", &[("system", tz::Tz::system().name())])),
+        esc(lang.t("tz.title")),
+    );
+    for name in tz::Tz::all_names() {
+        let selected = if name == ui.tz.name() { " selected" } else { "" };
+        let _ = write!(body, "<option value=\"{0}\"{selected}>{0}</option>", esc(&name));
+    }
+    let _ = write!(body, "</select> <button type=\"submit\">{}</button></form>", esc(lang.t("tz.save")));
+    if ui.remember_tz {
+        let _ = write!(body, "<p class=\"notice saved\">{}</p>", esc(&lang.tf("tz.saved", &[("tz", ui.tz.name())])));
+    }
+    page(&ui, StatusCode::OK, lang.t("tz.title"), &body)
 }
 
 // ---- one email
@@ -689,7 +742,7 @@ async fn email_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
     row(lang.t("email.from"), record.from.as_ref().map(person).unwrap_or_default());
     row(lang.t("email.to"), people(&record.to));
     row(lang.t("email.cc"), people(&record.cc));
-    row(lang.t("email.date"), time_tag(record.timestamp));
+    row(lang.t("email.date"), ui.tz.tag(record.timestamp));
     if let Some(f) = record.forwarded.as_ref().and_then(|f| f.by.as_ref()) {
         row(lang.t("direction.forwarded"), esc(&lang.tf("email.forwardedBy", &[("who", &f.address)])));
     }
@@ -858,11 +911,11 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
             details.push(esc(&lang.tf("status.attempt", &[("n", &n.to_string())])));
         }
         if let Some(t) = v.get("nextTryAt").and_then(|n| n.as_i64()) {
-            details.push(esc(&lang.tf("status.nextTry", &[("time", &format_time(t))])));
+            details.push(esc(&lang.tf("status.nextTry", &[("time", &ui.tz.format(t))])));
         }
         // A watcher reports at least every few minutes; silence means it stopped.
         if state != "disconnected" && now - r.updated_at > 15 * 60 * 1000 {
-            details.push(format!("<span class=\"stale\">{}</span>", esc(&lang.tf("status.stale", &[("time", &format_time(r.updated_at))]))));
+            details.push(format!("<span class=\"stale\">{}</span>", esc(&lang.tf("status.stale", &[("time", &ui.tz.format(r.updated_at))]))));
         }
         let _ = write!(
             body,
@@ -872,8 +925,8 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
             state = esc(state),
             label = esc(lang.t(&format!("watch.state.{state}"))),
             details = details.join("<br>"),
-            sync = v.get("lastSyncAt").and_then(|n| n.as_i64()).map(time_tag).unwrap_or_default(),
-            updated = time_tag(r.updated_at),
+            sync = v.get("lastSyncAt").and_then(|n| n.as_i64()).map(|t| ui.tz.tag(t)).unwrap_or_default(),
+            updated = ui.tz.tag(r.updated_at),
         );
     }
     body.push_str("</tbody></table>");
