@@ -53,12 +53,9 @@ fn contact_from_row(row: &<Db as sqlx::Database>::Row) -> Result<Contact, sqlx::
 }
 
 impl Backend {
-    /// The read pool (migrations applied) and `writers` sqlx record writers (each with its own
-    /// connection) on a thread of their own. Several writers overlap one batch's round trips
-    /// and commit with the next one's; the unique constraints keep them from storing a record
-    /// twice, as they do for several instances sharing a database.
+    /// The read pool (migrations applied) and the sqlx record writer on a thread of its own.
     #[allow(dead_code)] // not for SQLite, which uses `sqlite_writer`
-    pub async fn open(opts: Options, pool_size: u32, writers: usize) -> Result<Backend, sqlx::Error> {
+    pub async fn open(opts: Options, pool_size: u32) -> Result<Backend, sqlx::Error> {
         let pool = Backend::open_pool(opts.clone(), pool_size).await?;
         // The writer gets a thread (and a single-threaded runtime) of its own: its many short
         // waits on the database must not queue behind request handling for a worker thread.
@@ -76,20 +73,15 @@ impl Backend {
                     }
                 };
                 rt.block_on(async move {
-                    let mut conns = Vec::with_capacity(writers.max(1));
-                    for _ in 0..writers.max(1) {
-                        match opts.connect().await {
-                            Ok(conn) => conns.push(conn),
-                            Err(e) => {
-                                let _ = ready_tx.send(Err(e));
-                                return;
-                            }
+                    match opts.connect().await {
+                        Ok(conn) => {
+                            let _ = ready_tx.send(Ok(()));
+                            writer_loop(opts, conn, rx).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
                         }
                     }
-                    let _ = ready_tx.send(Ok(()));
-                    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-                    let loops = conns.into_iter().map(|conn| writer_loop(opts.clone(), conn, rx.clone()));
-                    futures_util::future::join_all(loops).await;
                 });
                 let _ = done_tx.send(());
             })
@@ -574,24 +566,19 @@ async fn migrate(pool: &sqlx::Pool<Db>) -> Result<(), sqlx::Error> {
 }
 
 /// The single writer: takes every job waiting, stores them in one transaction, answers each.
-async fn writer_loop(opts: Options, conn: Conn, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<WriteJob>>>) {
+async fn writer_loop(opts: Options, conn: Conn, mut rx: mpsc::Receiver<WriteJob>) {
     let mut conn = Some(conn);
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    loop {
-        {
-            // One writer waits for jobs at a time; the others are storing their batches.
-            let mut rx = rx.lock().await;
-            let Some(job) = rx.recv().await else { break };
-            let mut bytes = job.record.blob_bytes();
-            batch.push(job);
-            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        bytes += job.record.blob_bytes();
-                        batch.push(job);
-                    }
-                    Err(_) => break,
+    while let Some(job) = rx.recv().await {
+        let mut bytes = job.record.blob_bytes();
+        batch.push(job);
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(job) => {
+                    bytes += job.record.blob_bytes();
+                    batch.push(job);
                 }
+                Err(_) => break,
             }
         }
         if conn.is_none() {
@@ -692,13 +679,9 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
     }
     let mut thread_keys = threads.resolve(recs, &candidates);
 
-    // 3. One multi-row insert; rows that conflict with stored ones are not returned. Rows go in
-    //    key order (contacts below in address order) so that concurrent writers sharing keys
-    //    wait for each other instead of deadlocking.
+    // 3. One multi-row insert; rows that conflict with stored ones are not returned.
     let mut inserted: HashMap<String, i64> = HashMap::new();
-    let mut in_key_order = candidates.clone();
-    in_key_order.sort_by(|&a, &b| recs[a].idempotency_key.cmp(&recs[b].idempotency_key));
-    for chunk in in_key_order.chunks(ROWS_PER_STATEMENT) {
+    for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO records (idempotency_key, mailbox, message_id, thread_id, thread_key, direction, \
                sent_at, received_at, subject, from_address, snippet, summary, body) VALUES ",
@@ -740,8 +723,7 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
         .iter()
         .filter_map(|&i| inserted.get(&recs[i].idempotency_key).map(|id| (i, *id)))
         .collect();
-    let (mut to_create, addresses) = batch::contacts_of(recs, &new_recs);
-    to_create.sort_by(|a, b| a.address.cmp(&b.address));
+    let (to_create, addresses) = batch::contacts_of(recs, &new_recs);
     let now = recs.first().map(|r| r.received_at).unwrap_or_else(now_ms);
     for chunk in to_create.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from("INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) VALUES ");

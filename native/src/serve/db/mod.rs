@@ -7,10 +7,9 @@
 //! Writes of records go through writers that take whatever requests are waiting and store them
 //! in one transaction: one fsync for many records. SQLite has one synchronous writer thread
 //! (`sqlite_writer.rs`) whose WAL is synced by a second thread while the next batch is written;
-//! PostgreSQL has a few sqlx writers sharing one queue (`backend.rs`). Deduplication does not
-//! depend on them: it is enforced by unique constraints (`ON CONFLICT DO NOTHING`), so
-//! concurrent duplicates, several writers and several instances sharing a PostgreSQL database
-//! are safe too.
+//! PostgreSQL has one sqlx writer per process (`backend.rs`). Deduplication does not depend on
+//! them: it is enforced by unique constraints (`ON CONFLICT DO NOTHING`), so concurrent
+//! duplicates and several instances sharing a PostgreSQL database are safe too.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -34,9 +33,6 @@ mod sqlite_writer;
 
 /// Records stored per writer transaction, at most.
 const MAX_BATCH: usize = 256;
-/// Record writers (connections) per process on PostgreSQL: while one waits for its commit, the
-/// next batch is already being written.
-const POSTGRES_WRITERS: usize = 3;
 /// Attachment bytes per writer transaction, at most (a batch always takes at least one record).
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
@@ -363,7 +359,7 @@ impl Store {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| anyhow::anyhow!("--database {}: {e}", redact_url(url)))?
                 .application_name("mailtrail");
-            let backend = postgres::Backend::open(opts, 8, POSTGRES_WRITERS)
+            let backend = postgres::Backend::open(opts, 8)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL database {}: {e}", redact_url(url)))?;
             Ok(Store::Postgres(backend))
