@@ -677,7 +677,7 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
             threads.add_thread(row.try_get(0)?, row.try_get(1)?, row.try_get(3)?, row.try_get(2)?);
         }
     }
-    let mut thread_keys = threads.resolve(recs, &candidates);
+    let thread_keys = threads.resolve(recs, &candidates);
 
     // 3. One multi-row insert; rows that conflict with stored ones are not returned.
     let mut inserted: HashMap<String, i64> = HashMap::new();
@@ -803,11 +803,7 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
     }
 
     // 6. Outcomes, in the batch's order.
-    let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; recs.len()];
-    for &(i, id) in &new_recs {
-        let key = thread_keys.remove(&i).unwrap_or_default();
-        outcomes[i] = Some(batch::created(recs[i], id, key, record_contacts.remove(&i).unwrap_or_default()));
-    }
+    let mut outcomes = batch::created(recs, &new_recs, thread_keys, record_contacts);
     for &i in &candidates {
         if outcomes[i].is_some() {
             continue;

@@ -141,19 +141,30 @@ pub(super) fn record_contacts(r: &NewRecord, by_address: &HashMap<String, Contac
     list
 }
 
-/// The outcome of an inserted record.
-pub(super) fn created(r: &NewRecord, id: i64, thread_key: String, contacts: Vec<Contact>) -> InsertOutcome {
-    InsertOutcome {
-        duplicate: false,
-        record: StoredRecord {
-            id,
-            idempotency_key: r.idempotency_key.clone(),
-            thread_key,
-            received_at: r.received_at,
-            body: r.body.clone(),
-            contacts,
-        },
+/// The outcomes of the inserted records (`new_recs`: batch index and id) at their places in the
+/// batch; the other places are left for the writer to fill with the stored records they repeat.
+pub(super) fn created(
+    recs: &[&NewRecord],
+    new_recs: &[(usize, i64)],
+    mut thread_keys: HashMap<usize, String>,
+    mut contacts: HashMap<usize, Vec<Contact>>,
+) -> Vec<Option<InsertOutcome>> {
+    let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; recs.len()];
+    for &(i, id) in new_recs {
+        let r = recs[i];
+        outcomes[i] = Some(InsertOutcome {
+            duplicate: false,
+            record: StoredRecord {
+                id,
+                idempotency_key: r.idempotency_key.clone(),
+                thread_key: thread_keys.remove(&i).unwrap_or_default(),
+                received_at: r.received_at,
+                body: r.body.clone(),
+                contacts: contacts.remove(&i).unwrap_or_default(),
+            },
+        });
     }
+    outcomes
 }
 
 /// Every record's outcome in the batch's order: repeats inside the batch take their first

@@ -227,7 +227,7 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
             }
         }
     }
-    let mut thread_keys = threads.resolve(recs, &candidates);
+    let thread_keys = threads.resolve(recs, &candidates);
 
     // 3. The records; one that conflicts with a stored one returns no id.
     let mut new_recs: Vec<(usize, i64)> = Vec::with_capacity(candidates.len());
@@ -319,11 +319,7 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
     }
 
     // 6. Outcomes, in the batch's order.
-    let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; recs.len()];
-    for &(i, id) in &new_recs {
-        let key = thread_keys.remove(&i).unwrap_or_default();
-        outcomes[i] = Some(batch::created(recs[i], id, key, record_contacts.remove(&i).unwrap_or_default()));
-    }
+    let mut outcomes = batch::created(recs, &new_recs, thread_keys, record_contacts);
     for &i in &candidates {
         if outcomes[i].is_some() {
             continue;
