@@ -87,6 +87,9 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
     conn.pragma_update(None, "synchronous", "normal")?;
     conn.pragma_update(None, "foreign_keys", "on")?;
     conn.pragma_update(None, "temp_store", "memory")?;
+    // After a checkpoint, a WAL grown by a burst (or a 50 MiB attachment) is cut back to this
+    // instead of keeping its largest size on disk.
+    conn.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
