@@ -570,17 +570,7 @@ async fn writer_loop(opts: Options, conn: Conn, mut rx: mpsc::Receiver<WriteJob>
     let mut conn = Some(conn);
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.recv().await {
-        let mut bytes = job.record.blob_bytes();
-        batch.push(job);
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(job) => {
-                    bytes += job.record.blob_bytes();
-                    batch.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+        gather_batch(job, &mut rx, &mut batch);
         if conn.is_none() {
             match opts.connect().await {
                 Ok(c) => conn = Some(c),

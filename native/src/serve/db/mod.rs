@@ -14,7 +14,7 @@
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// One embedded schema migration.
 pub struct Migration {
@@ -246,6 +246,22 @@ pub struct ContactPatch {
 pub(crate) struct WriteJob {
     record: NewRecord,
     reply: oneshot::Sender<Result<InsertOutcome, StoreError>>,
+}
+
+/// A writer's next batch: `first` and whatever else is already waiting, up to `MAX_BATCH`
+/// records and `MAX_BATCH_BYTES` of attachments.
+fn gather_batch(first: WriteJob, rx: &mut mpsc::Receiver<WriteJob>, batch: &mut Vec<WriteJob>) {
+    let mut bytes = first.record.blob_bytes();
+    batch.push(first);
+    while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+        match rx.try_recv() {
+            Ok(job) => {
+                bytes += job.record.blob_bytes();
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
 }
 
 /// What an acknowledged record survives (SQLite; PostgreSQL follows its own settings).

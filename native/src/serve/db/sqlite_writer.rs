@@ -11,8 +11,8 @@
 //! that PostgreSQL uses; deduplication is still the unique constraints' (`ON CONFLICT`).
 
 use super::{
-    batch, Contact, Durability, InsertOutcome, NewRecord, StoreError, StoredRecord, WriteJob, CONTACT_COLUMNS,
-    CONTACT_UPSERT_TAIL, INSERT_BLOB, INSERT_RECORD_BLOB, MAX_BATCH, MAX_BATCH_BYTES, RECORD_COLUMNS, VANISHED,
+    batch, gather_batch, Contact, Durability, InsertOutcome, NewRecord, StoreError, StoredRecord, WriteJob,
+    CONTACT_COLUMNS, CONTACT_UPSERT_TAIL, INSERT_BLOB, INSERT_RECORD_BLOB, MAX_BATCH, RECORD_COLUMNS, VANISHED,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
@@ -99,17 +99,7 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, answer: impl Fn(Vec<Answer>)) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
-        let mut bytes = job.record.blob_bytes();
-        batch.push(job);
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(job) => {
-                    bytes += job.record.blob_bytes();
-                    batch.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+        gather_batch(job, &mut rx, &mut batch);
         let started = std::time::Instant::now();
         let size = batch.len();
         let records: Vec<&NewRecord> = batch.iter().map(|j| &j.record).collect();
