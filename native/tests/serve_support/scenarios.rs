@@ -546,6 +546,8 @@ pub async fn timeline_pages_by_thread(kind: Kind) {
     assert_eq!(st, 200);
     assert_eq!(thread.matches("<li class=\"email").count(), 7, "{thread}");
     assert!(thread.contains("Re: Chairs") && !thread.contains("Tables"), "other threads stay out");
+    let encoded = key.replace(':', "%3A").replace('@', "%40");
+    assert!(thread.contains(&format!("href=\"?key={encoded}&amp;lang=ja\"")), "the language links keep the thread: {thread}");
     let (st, _) = html(format!("/contacts/{id}/thread?key=nope")).await;
     assert_eq!(st, 404);
     env.finish().await;

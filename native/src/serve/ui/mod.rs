@@ -80,6 +80,9 @@ pub struct Ui {
     pub tz: tz::Tz,
     /// `?tz=` was given (and is a zone): remember it.
     remember_tz: bool,
+    /// The request's query without `lang` and `tz`, kept by the language links (a thread's
+    /// page needs its `key`), escaped for an attribute, `&amp;`-terminated when not empty.
+    keep_query: String,
     pub signed_in: bool,
 }
 
@@ -116,11 +119,20 @@ impl FromRequestParts<Arc<AppState>> for Ui {
         let tz = tz_from_query
             .or_else(|| cookie(&parts.headers, TZ_COOKIE).and_then(tz::Tz::named))
             .unwrap_or_else(tz::Tz::system);
+        let keep_query: String = parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("lang=") && !p.starts_with("tz="))
+            .map(|p| format!("{}&amp;", esc(p)))
+            .collect();
         Ok(Ui {
             lang,
             remember_lang: from_query.is_some(),
             tz,
             remember_tz,
+            keep_query,
             signed_in: signed_in(&parts.headers, state),
         })
     }
@@ -301,7 +313,13 @@ fn page(ui: &Ui, status: StatusCode, title: &str, body: &str) -> Response {
         if l == lang {
             let _ = write!(html, " <strong lang=\"{}\">{}</strong>", l.code(), esc(l.t("lang.name")));
         } else {
-            let _ = write!(html, " <a href=\"?lang={0}\" lang=\"{0}\" hreflang=\"{0}\">{1}</a>", l.code(), esc(l.t("lang.name")));
+            let _ = write!(
+                html,
+                " <a href=\"?{2}lang={0}\" lang=\"{0}\" hreflang=\"{0}\">{1}</a>",
+                l.code(),
+                esc(l.t("lang.name")),
+                ui.keep_query
+            );
         }
     }
     if ui.signed_in {
