@@ -15,14 +15,27 @@ async fn first_start_creates_a_private_token_and_prints_it_once() {
     let dir = temp_dir("first");
     let mut s = Server::start(&dir, &db, &[]);
     let banner = s.stdout_lines.join("\n");
-    assert!(s.stdout_lines[0].starts_with("listening on http://127.0.0.1:"), "{banner}");
+    assert!(
+        s.stdout_lines[0].starts_with("listening on http://127.0.0.1:"),
+        "{banner}"
+    );
     let port: u16 = s.url.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0, "the real port is printed");
-    assert!(banner.contains(&s.token), "the new token is printed on first start: {banner}");
+    assert!(
+        banner.contains(&s.token),
+        "the new token is printed on first start: {banner}"
+    );
     assert!(s.token.starts_with("mt_") && s.token.len() == 67);
-    let mode = std::fs::metadata(dir.join("token")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(dir.join("token"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(dir.join("mailtrail.db").exists(), "default database in the data directory");
+    assert!(
+        dir.join("mailtrail.db").exists(),
+        "default database in the data directory"
+    );
     let token = s.token.clone();
     assert!(s.terminate().success());
     // Second start: same token, not printed again.
@@ -46,10 +59,25 @@ fn refuses_non_loopback_without_allow_remote() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--allow-remote"), "{err}");
-    let out = Command::new(bin()).args(["serve", "--rate-limit", "fast", "--data-dir"]).arg(&dir).output().unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--rate-limit", "fast", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate-limit"));
-    let out = Command::new(bin()).args(["serve", "--database", "mysql://x", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();
+    let out = Command::new(bin())
+        .args([
+            "serve",
+            "--database",
+            "mysql://x",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:PATH or postgres://"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -61,7 +89,9 @@ fn refuses_non_loopback_without_allow_remote() {
 async fn sigterm_finishes_accepted_records() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    let Some(mut env) = Env::start(Kind::Sqlite, &[]).await else { return };
+    let Some(mut env) = Env::start(Kind::Sqlite, &[]).await else {
+        return;
+    };
     let acked = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for w in 0..8 {
@@ -76,7 +106,10 @@ async fn sigterm_finishes_accepted_records() {
                 let r = client
                     .post(format!("{url}/v1/records"))
                     .header("Mailtrail-Timestamp", now.to_string())
-                    .header("Mailtrail-Signature", mailtrail::webhook::sign(token.as_bytes(), now, body.as_bytes()))
+                    .header(
+                        "Mailtrail-Signature",
+                        mailtrail::webhook::sign(token.as_bytes(), now, body.as_bytes()),
+                    )
                     .body(body)
                     .send()
                     .await;
@@ -92,7 +125,9 @@ async fn sigterm_finishes_accepted_records() {
     while acked.load(Ordering::SeqCst) < 50 {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    let _ = Command::new("kill").args(["-TERM", &env.server.pid().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &env.server.pid().to_string()])
+        .status();
     for t in tasks {
         t.await.unwrap();
     }
@@ -101,7 +136,10 @@ async fn sigterm_finishes_accepted_records() {
     let acked = acked.load(Ordering::SeqCst) as i64;
     assert!(acked < 1600, "the server stopped taking records");
     let stored = count(&env.db, &env.dir, "SELECT COUNT(*) FROM records").await;
-    assert_eq!(stored, acked, "every acknowledged record is stored, nothing else");
+    assert_eq!(
+        stored, acked,
+        "every acknowledged record is stored, nothing else"
+    );
     env.server = Server::start(&env.dir, &env.db, &[]);
     env.finish().await;
 }
@@ -112,7 +150,11 @@ async fn https_and_addin_files() {
     let dir = temp_dir("tls");
     let addin = dir.join("addin");
     std::fs::create_dir_all(addin.join("assets")).unwrap();
-    std::fs::write(addin.join("taskpane.html"), "<!doctype html><title>Mailtrail</title>").unwrap();
+    std::fs::write(
+        addin.join("taskpane.html"),
+        "<!doctype html><title>Mailtrail</title>",
+    )
+    .unwrap();
     std::fs::write(addin.join("assets/app.js"), "console.log(1)").unwrap();
     std::fs::write(addin.join("manifest.json"), "{}").unwrap();
     std::fs::write(dir.join("cert.pem"), TEST_CERT).unwrap();
@@ -124,35 +166,88 @@ async fn https_and_addin_files() {
     let s = Server::start(
         &data,
         &db,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap(), "--addin-dir", addin.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--addin-dir",
+            addin.to_str().unwrap(),
+        ],
     );
     assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(TEST_CERT.as_bytes()).unwrap())
         .build()
         .unwrap();
-    let r = client.get(format!("{}/addin/taskpane.html", s.url)).send().await.expect("HTTPS with the configured certificate");
+    let r = client
+        .get(format!("{}/addin/taskpane.html", s.url))
+        .send()
+        .await
+        .expect("HTTPS with the configured certificate");
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    assert_eq!(r.text().await.unwrap(), "<!doctype html><title>Mailtrail</title>");
-    let r = client.get(format!("{}/addin/assets/app.js", s.url)).send().await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"));
-    let r = client.get(format!("{}/addin/manifest.json", s.url)).send().await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(
+        r.text().await.unwrap(),
+        "<!doctype html><title>Mailtrail</title>"
+    );
+    let r = client
+        .get(format!("{}/addin/assets/app.js", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    let r = client
+        .get(format!("{}/addin/manifest.json", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     // No way out of the add-in folder (the token file is one level up from it in data/..).
-    for path in ["/addin/../data/token", "/addin/%2e%2e/data/token", "/addin/..%2fdata%2ftoken", "/addin/%2e%2e%2fcert.pem"] {
+    for path in [
+        "/addin/../data/token",
+        "/addin/%2e%2e/data/token",
+        "/addin/..%2fdata%2ftoken",
+        "/addin/%2e%2e%2fcert.pem",
+    ] {
         let r = client.get(format!("{}{path}", s.url)).send().await.unwrap();
         let st = r.status().as_u16();
         let text = r.text().await.unwrap();
-        assert!(!text.contains("mt_") && !text.contains("BEGIN"), "{path} leaked: {st} {text}");
+        assert!(
+            !text.contains("mt_") && !text.contains("BEGIN"),
+            "{path} leaked: {st} {text}"
+        );
         assert!(st == 404 || st == 400, "{path}: {st}");
     }
-    let r = client.get(format!("{}/addin/missing.html", s.url)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/addin/missing.html", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     // The API over HTTPS; plain HTTP to the TLS port does not work.
-    let h: serde_json::Value = client.get(format!("{}/v1/health", s.url)).send().await.unwrap().json().await.unwrap();
+    let h: serde_json::Value = client
+        .get(format!("{}/v1/health", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["status"], "ok");
-    let plain = reqwest::Client::new().get(s.url.replace("https://", "http://") + "/v1/health").send().await;
+    let plain = reqwest::Client::new()
+        .get(s.url.replace("https://", "http://") + "/v1/health")
+        .send()
+        .await;
     assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::process::Command;
 
 async fn crash_and_verify(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let dir = temp_dir("crash");
     let acks = dir.join("acked.txt");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailtrail-loadgen"));
@@ -18,7 +20,19 @@ async fn crash_and_verify(kind: Kind) {
         .arg(bin())
         .arg("--data-dir")
         .arg(&dir)
-        .args(["--records", "3000", "--concurrency", "16", "--duplicates", "0.2", "--crash-after", "400", "--max-seconds", "60", "--json"])
+        .args([
+            "--records",
+            "3000",
+            "--concurrency",
+            "16",
+            "--duplicates",
+            "0.2",
+            "--crash-after",
+            "400",
+            "--max-seconds",
+            "60",
+            "--json",
+        ])
         .arg("--ack-log")
         .arg(&acks);
     if let Some(url) = &db.url {
@@ -27,7 +41,10 @@ async fn crash_and_verify(kind: Kind) {
     let out = cmd.output().expect("run mailtrail-loadgen");
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the load generator's own check failed: {stdout}");
+    assert!(
+        out.status.success(),
+        "the load generator's own check failed: {stdout}"
+    );
     let verdict: serde_json::Value = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -36,17 +53,38 @@ async fn crash_and_verify(kind: Kind) {
     assert_eq!(verdict["problems"], 0, "{verdict}");
 
     // Behind the API's back: each acknowledged key is in the table exactly once.
-    let acked: Vec<String> = std::fs::read_to_string(&acks).unwrap().lines().map(str::to_string).collect();
-    assert!(acked.len() >= 400, "the kill came after 400 acknowledgements ({})", acked.len());
+    let acked: Vec<String> = std::fs::read_to_string(&acks)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        acked.len() >= 400,
+        "the kill came after 400 acknowledgements ({})",
+        acked.len()
+    );
     let rows = count(&db, &dir, "SELECT COUNT(*) FROM records").await;
-    let distinct = count(&db, &dir, "SELECT COUNT(DISTINCT idempotency_key) FROM records").await;
+    let distinct = count(
+        &db,
+        &dir,
+        "SELECT COUNT(DISTINCT idempotency_key) FROM records",
+    )
+    .await;
     assert_eq!(rows, distinct, "no key stored twice");
     let mut wanted: HashMap<&str, ()> = HashMap::new();
     for k in &acked {
         wanted.insert(k.as_str(), ());
     }
     for key in wanted.keys() {
-        let n = count(&db, &dir, &format!("SELECT COUNT(*) FROM records WHERE idempotency_key = '{}'", key.replace('\'', "''"))).await;
+        let n = count(
+            &db,
+            &dir,
+            &format!(
+                "SELECT COUNT(*) FROM records WHERE idempotency_key = '{}'",
+                key.replace('\'', "''")
+            ),
+        )
+        .await;
         assert_eq!(n, 1, "{key}: acknowledged, stored {n} times");
     }
     assert!(rows as usize >= wanted.len());

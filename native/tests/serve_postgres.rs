@@ -34,7 +34,9 @@ backend_tests!(Kind::Postgres;
 /// are stored once — the unique constraints decide, not an in-process check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_database() {
-    let Some(db) = TestDb::new(Kind::Postgres).await else { return };
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
     let dir_a = temp_dir("pg-a");
     let dir_b = temp_dir("pg-b");
     let a = Server::start(&dir_a, &db, &[]);
@@ -44,19 +46,30 @@ async fn two_instances_share_one_database() {
     assert_eq!(a.token, b.token);
     let mut tasks = Vec::new();
     for i in 0..60 {
-        let server_url = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+        let server_url = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
         let client = a.client.clone();
         let token = a.token.clone();
         // 20 distinct emails, each sent 3 times (keys differ on one of the copies: same Message-ID).
         let n = i % 20;
-        let key = if i % 3 == 0 { format!("c1-dup-{n}-{i}") } else { format!("m1-shared-{n}") };
+        let key = if i % 3 == 0 {
+            format!("c1-dup-{n}-{i}")
+        } else {
+            format!("m1-shared-{n}")
+        };
         let body = record(&key, json!({"messageId": format!("shared-{n}@x.example")})).to_string();
         tasks.push(tokio::spawn(async move {
             let now = now_secs();
             let r = client
                 .post(format!("{server_url}/v1/records"))
                 .header("Mailtrail-Timestamp", now.to_string())
-                .header("Mailtrail-Signature", mailtrail::webhook::sign(token.as_bytes(), now, body.as_bytes()))
+                .header(
+                    "Mailtrail-Signature",
+                    mailtrail::webhook::sign(token.as_bytes(), now, body.as_bytes()),
+                )
                 .body(body)
                 .send()
                 .await
@@ -72,7 +85,10 @@ async fn two_instances_share_one_database() {
             created[n] += 1;
         }
     }
-    assert_eq!(created, [1; 20], "each email created exactly once across both instances");
+    assert_eq!(
+        created, [1; 20],
+        "each email created exactly once across both instances"
+    );
     assert_eq!(count(&db, &dir_a, "SELECT COUNT(*) FROM records").await, 20);
     drop(a);
     drop(b);

@@ -47,13 +47,20 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
 /// spares escaping them here and `JSON.parse` scanning them there, which was a fifth of
 /// `processRaw`'s time (BENCHMARKS.md "Core engine"). The object is the same either way.
 fn outcome_to_js(mut outcome: crate::engine::Outcome) -> Result<JsValue, JsValue> {
-    let bodies = outcome.record.as_mut().map(|r| (r.text.take(), r.html.take()));
+    let bodies = outcome
+        .record
+        .as_mut()
+        .map(|r| (r.text.take(), r.html.take()));
     let value = to_js(&outcome)?;
     if let Some((text, html)) = bodies {
         let record = js_sys::Reflect::get(&value, &JsValue::from_str("record"))?;
         for (field, body) in [("text", text), ("html", html)] {
             if let Some(body) = body {
-                js_sys::Reflect::set(&record, &JsValue::from_str(field), &JsValue::from_str(&body))?;
+                js_sys::Reflect::set(
+                    &record,
+                    &JsValue::from_str(field),
+                    &JsValue::from_str(&body),
+                )?;
             }
         }
     }

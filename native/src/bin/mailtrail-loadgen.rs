@@ -131,12 +131,33 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "order", "invoice", "meeting", "quote", "delivery", "contract", "renewal", "support", "question",
-    "proposal", "schedule", "update", "zamówienie", "faktura", "spotkanie", "見積もり", "請求書", "打ち合わせ",
+    "order",
+    "invoice",
+    "meeting",
+    "quote",
+    "delivery",
+    "contract",
+    "renewal",
+    "support",
+    "question",
+    "proposal",
+    "schedule",
+    "update",
+    "zamówienie",
+    "faktura",
+    "spotkanie",
+    "見積もり",
+    "請求書",
+    "打ち合わせ",
 ];
 
 /// One record's JSON (about 1.5 KB, like a short business email), and its key.
-fn record_body(run: &str, i: usize, contacts: usize, attachment: &Option<(String, String, usize)>) -> (String, String) {
+fn record_body(
+    run: &str,
+    i: usize,
+    contacts: usize,
+    attachment: &Option<(String, String, usize)>,
+) -> (String, String) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1));
     let key = format!("lg-{run}-{i}");
     let w = |rng: &mut Rng| WORDS[rng.below(WORDS.len())];
@@ -146,7 +167,10 @@ fn record_body(run: &str, i: usize, contacts: usize, attachment: &Option<(String
         text.push_str(w(&mut rng));
         text.push(' ');
     }
-    let html = format!("<div><p>{}</p><p style=\"color:#333\">--<br>Sales team</p></div>", text);
+    let html = format!(
+        "<div><p>{}</p><p style=\"color:#333\">--<br>Sales team</p></div>",
+        text
+    );
     let c1 = rng.below(contacts);
     let c2 = rng.below(contacts);
     let attachments = match attachment {
@@ -192,18 +216,32 @@ struct Server {
     token: String,
 }
 
-fn spawn_server(bin: &Path, data_dir: &Path, database: &str, extra: &[String]) -> Result<Server, String> {
+fn spawn_server(
+    bin: &Path,
+    data_dir: &Path,
+    database: &str,
+    extra: &[String],
+) -> Result<Server, String> {
     let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env("MAILTRAIL_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--rate-limit",
+        "off",
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .args(extra)
+    .env("MAILTRAIL_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     if database != "sqlite" {
         cmd.args(["--database", database]);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = std::io::BufReader::new(stdout).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
@@ -213,8 +251,13 @@ fn spawn_server(bin: &Path, data_dir: &Path, database: &str, extra: &[String]) -
         .to_string();
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    let token = std::fs::read_to_string(data_dir.join("token")).map_err(|e| format!("no token file: {e}"))?;
-    Ok(Server { child, url, token: token.trim().to_string() })
+    let token = std::fs::read_to_string(data_dir.join("token"))
+        .map_err(|e| format!("no token file: {e}"))?;
+    Ok(Server {
+        child,
+        url,
+        token: token.trim().to_string(),
+    })
 }
 
 #[derive(Default)]
@@ -247,7 +290,9 @@ async fn worker(client: reqwest::Client, url: String, token: String, shared: Arc
             break;
         }
         let n = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(&idx) = shared.plan.get(n) else { break };
+        let Some(&idx) = shared.plan.get(n) else {
+            break;
+        };
         let (key, body) = &shared.bodies[idx];
         let mut attempts = 0;
         loop {
@@ -336,15 +381,28 @@ struct RunResult {
     sent_keys: usize,
 }
 
-async fn run_load(o: &Opts, url: &str, token: &str, run_id: &str, stop_hook: Option<Arc<AtomicBool>>) -> RunResult {
+async fn run_load(
+    o: &Opts,
+    url: &str,
+    token: &str,
+    run_id: &str,
+    stop_hook: Option<Arc<AtomicBool>>,
+) -> RunResult {
     let attachment = (o.attachment_bytes > 0).then(|| {
         use sha2::{Digest, Sha256};
-        let bytes: Vec<u8> = (0..o.attachment_bytes).map(|i| (i * 31 % 251) as u8).collect();
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let bytes: Vec<u8> = (0..o.attachment_bytes)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let sha: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         (mailtrail::base64::encode(&bytes), sha, bytes.len())
     });
     let unique = ((o.records as f64) * (1.0 - o.duplicates)).ceil().max(1.0) as usize;
-    let bodies: Vec<(String, String)> = (0..unique).map(|i| record_body(run_id, i, o.contacts, &attachment)).collect();
+    let bodies: Vec<(String, String)> = (0..unique)
+        .map(|i| record_body(run_id, i, o.contacts, &attachment))
+        .collect();
     // The send plan: every record once, plus repeats of recent ones (some will be in flight
     // at the same moment: concurrent duplicates).
     let mut rng = Rng(42);
@@ -377,7 +435,12 @@ async fn run_load(o: &Opts, url: &str, token: &str, run_id: &str, stop_hook: Opt
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..o.concurrency {
-        handles.push(tokio::spawn(worker(client.clone(), url.to_string(), token.to_string(), shared.clone())));
+        handles.push(tokio::spawn(worker(
+            client.clone(),
+            url.to_string(),
+            token.to_string(),
+            shared.clone(),
+        )));
     }
     if let Some(hook) = stop_hook {
         let s = shared.clone();
@@ -402,9 +465,18 @@ async fn run_load(o: &Opts, url: &str, token: &str, run_id: &str, stop_hook: Opt
     }
     let elapsed = started.elapsed();
     tally.latencies_us.sort_unstable();
-    let acked_keys = shared.acked_keys.lock().map(|k| k.clone()).unwrap_or_default();
+    let acked_keys = shared
+        .acked_keys
+        .lock()
+        .map(|k| k.clone())
+        .unwrap_or_default();
     let sent_keys = shared.next.load(Ordering::Relaxed).min(shared.plan.len());
-    RunResult { tally, elapsed, acked_keys, sent_keys }
+    RunResult {
+        tally,
+        elapsed,
+        acked_keys,
+        sent_keys,
+    }
 }
 
 fn report(o: &Opts, r: &RunResult, db: &str) -> serde_json::Value {
@@ -448,14 +520,23 @@ fn print_report(v: &serde_json::Value, json: bool) {
 
 /// After a crash and restart: every acknowledged key is stored, once, and re-sending it is a
 /// duplicate. Returns the problems found.
-async fn verify_after_crash(url: &str, token: &str, acked: &[String], bodies: &[(String, String)]) -> Vec<String> {
+async fn verify_after_crash(
+    url: &str,
+    token: &str,
+    acked: &[String],
+    bodies: &[(String, String)],
+) -> Vec<String> {
     let client = reqwest::Client::new();
     let mut problems = Vec::new();
     let mut unique: Vec<&String> = acked.iter().collect();
     unique.sort();
     unique.dedup();
     for key in &unique {
-        let resp = client.get(format!("{url}/v1/records/{key}")).bearer_auth(token).send().await;
+        let resp = client
+            .get(format!("{url}/v1/records/{key}"))
+            .bearer_auth(token)
+            .send()
+            .await;
         match resp {
             Ok(r) if r.status().as_u16() == 200 => {
                 let v: serde_json::Value = r.json().await.unwrap_or_default();
@@ -468,35 +549,63 @@ async fn verify_after_crash(url: &str, token: &str, acked: &[String], bodies: &[
         }
     }
     // Re-sending acknowledged records must not create anything.
-    let stats_before: serde_json::Value = match client.get(format!("{url}/v1/stats")).bearer_auth(token).send().await {
+    let stats_before: serde_json::Value = match client
+        .get(format!("{url}/v1/stats"))
+        .bearer_auth(token)
+        .send()
+        .await
+    {
         Ok(r) => r.json().await.unwrap_or_default(),
         Err(_) => serde_json::Value::Null,
     };
     for key in unique.iter().take(200) {
-        let Some((_, body)) = bodies.iter().find(|(k, _)| k == *key) else { continue };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let Some((_, body)) = bodies.iter().find(|(k, _)| k == *key) else {
+            continue;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let r = client
             .post(format!("{url}/v1/records"))
             .header(webhook::HEADER_TIMESTAMP, now.to_string())
-            .header(webhook::HEADER_SIGNATURE, webhook::sign(token.as_bytes(), now, body.as_bytes()))
+            .header(
+                webhook::HEADER_SIGNATURE,
+                webhook::sign(token.as_bytes(), now, body.as_bytes()),
+            )
             .body(body.clone())
             .send()
             .await;
         match r {
             Ok(r) if r.status().as_u16() == 200 => {}
-            Ok(r) => problems.push(format!("{key}: re-send answered {} instead of 200 duplicate", r.status())),
+            Ok(r) => problems.push(format!(
+                "{key}: re-send answered {} instead of 200 duplicate",
+                r.status()
+            )),
             Err(e) => problems.push(format!("{key}: re-send failed: {e}")),
         }
     }
-    let stats_after: serde_json::Value = match client.get(format!("{url}/v1/stats")).bearer_auth(token).send().await {
+    let stats_after: serde_json::Value = match client
+        .get(format!("{url}/v1/stats"))
+        .bearer_auth(token)
+        .send()
+        .await
+    {
         Ok(r) => r.json().await.unwrap_or_default(),
         Err(_) => serde_json::Value::Null,
     };
     if stats_before["records"] != stats_after["records"] {
-        problems.push(format!("re-sending changed the record count: {} -> {}", stats_before["records"], stats_after["records"]));
+        problems.push(format!(
+            "re-sending changed the record count: {} -> {}",
+            stats_before["records"], stats_after["records"]
+        ));
     }
     if stats_after["records"].as_u64().unwrap_or(0) < unique.len() as u64 {
-        problems.push(format!("{} records stored but {} distinct keys were acknowledged", stats_after["records"], unique.len()));
+        problems.push(format!(
+            "{} records stored but {} distinct keys were acknowledged",
+            stats_after["records"],
+            unique.len()
+        ));
     }
     problems
 }
@@ -512,13 +621,23 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    std::env::temp_dir().join(format!("mailtrail-loadgen-{tag}-{}-{nanos}", std::process::id()))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "mailtrail-loadgen-{tag}-{}-{nanos}",
+        std::process::id()
+    ))
 }
 
 fn main() -> std::process::ExitCode {
     let o = parse_args();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailtrail-loadgen: {e}");
@@ -529,15 +648,28 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn real_main(o: Opts) -> std::process::ExitCode {
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
-    let db_label = if o.database == "sqlite" { "sqlite".to_string() } else { "postgres".to_string() };
+    let run_id = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    );
+    let db_label = if o.database == "sqlite" {
+        "sqlite".to_string()
+    } else {
+        "postgres".to_string()
+    };
 
     let Some(bin) = o.spawn.clone() else {
         // Against a running server.
         let url = o.url.clone().unwrap_or_default();
         let token = match (&o.token, &o.token_file) {
             (Some(t), _) => t.clone(),
-            (None, Some(f)) => std::fs::read_to_string(f).unwrap_or_default().trim().to_string(),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
             _ => {
                 eprintln!("mailtrail-loadgen: --url needs --token or --token-file");
                 return std::process::ExitCode::from(2);
@@ -553,7 +685,10 @@ async fn real_main(o: Opts) -> std::process::ExitCode {
     let owned_dir = o.data_dir.is_none();
     let data_dir = o.data_dir.clone().unwrap_or_else(|| temp_dir("data"));
     if let Err(e) = std::fs::create_dir_all(&data_dir) {
-        eprintln!("mailtrail-loadgen: cannot create {}: {e}", data_dir.display());
+        eprintln!(
+            "mailtrail-loadgen: cannot create {}: {e}",
+            data_dir.display()
+        );
         return std::process::ExitCode::from(1);
     }
     let mut server = match spawn_server(&bin, &data_dir, &o.database, &o.serve_args) {
@@ -595,8 +730,11 @@ async fn real_main(o: Opts) -> std::process::ExitCode {
         };
         let attachment = None;
         let unique = ((o.records as f64) * (1.0 - o.duplicates)).ceil().max(1.0) as usize;
-        let bodies: Vec<(String, String)> = (0..unique).map(|i| record_body(&run_id, i, o.contacts, &attachment)).collect();
-        let problems = verify_after_crash(&restarted.url, &restarted.token, &r.acked_keys, &bodies).await;
+        let bodies: Vec<(String, String)> = (0..unique)
+            .map(|i| record_body(&run_id, i, o.contacts, &attachment))
+            .collect();
+        let problems =
+            verify_after_crash(&restarted.url, &restarted.token, &r.acked_keys, &bodies).await;
         let mut distinct = r.acked_keys.clone();
         distinct.sort();
         distinct.dedup();

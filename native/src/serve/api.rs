@@ -4,7 +4,9 @@
 //! `Authorization: Bearer <token>`. Both count against the token's rate limit. Errors are
 //! always `{"error": {"code", "message", "field"}}` (see `error.rs`).
 
-use super::db::{now_ms, Contact, ContactPatch, ContactSummary, StoredRecord, ThreadRow, TimelineRow};
+use super::db::{
+    now_ms, Contact, ContactPatch, ContactSummary, StoredRecord, ThreadRow, TimelineRow,
+};
 use super::error::{parse_json, ApiError};
 use super::ingest::{self, Summary};
 use super::token::constant_time_eq;
@@ -41,7 +43,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/contacts/{id}/timeline", get(timeline))
         .route("/v1/contacts/{id}/threads", get(threads))
         .route("/v1/watch-status", get(list_watch_status))
-        .route("/v1/watch-status/{account}", put(put_watch_status).delete(delete_watch_status))
+        .route(
+            "/v1/watch-status/{account}",
+            put(put_watch_status).delete(delete_watch_status),
+        )
         .route("/v1/stats", get(stats))
         .route("/v1/{*rest}", axum::routing::any(not_found))
         .layer(axum::middleware::from_fn(cors))
@@ -59,23 +64,41 @@ async fn cors(req: Request<Body>, next: Next) -> Response {
     if req.method() == Method::OPTIONS {
         let mut resp = StatusCode::NO_CONTENT.into_response();
         let h = resp.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+        );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static(
                 "Authorization, Content-Type, Idempotency-Key, Mailtrail-Timestamp, Mailtrail-Signature",
             ),
         );
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
         // Chrome's Private Network Access: a public page asking for a loopback server.
-        h.insert("access-control-allow-private-network", HeaderValue::from_static("true"));
+        h.insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
         return resp;
     }
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -88,7 +111,10 @@ pub struct Authed;
 impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         check_bearer(&parts.headers, state)?;
         check_rate(state)?;
         Ok(Authed)
@@ -118,7 +144,9 @@ fn check_bearer(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
 }
 
 fn check_rate(state: &AppState) -> Result<(), ApiError> {
-    let Some(limiter) = &state.limiter else { return Ok(()) };
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
     limiter.check("token").map_err(|wait| {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -135,7 +163,10 @@ fn check_rate(state: &AppState) -> Result<(), ApiError> {
 
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -161,7 +192,11 @@ async fn health(State(st): St, headers: HeaderMap) -> ApiResult {
     if !db_ok {
         body["message"] = json!("the database is not answering");
     }
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     Ok((status, Json(body)).into_response())
 }
 
@@ -190,7 +225,13 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
         }
         return Err(http_too_large(st.max_record_bytes));
     }
-    let bytes = read_limited(body, limit as usize, declared.unwrap_or(0) as usize, st.max_record_bytes).await?;
+    let bytes = read_limited(
+        body,
+        limit as usize,
+        declared.unwrap_or(0) as usize,
+        st.max_record_bytes,
+    )
+    .await?;
 
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = now_ms() / 1000;
@@ -215,12 +256,18 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
     };
     // Decoding and hashing megabytes of attachments must not stall the request threads.
     let prepared = if limit > 0 && declared.unwrap_or(0) > 256 * 1024 {
-        tokio::task::spawn_blocking(parse).await.map_err(ApiError::internal)??
+        tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(ApiError::internal)??
     } else {
         parse()?
     };
     let outcome = st.store.insert_record(prepared).await?;
-    let status = if outcome.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if outcome.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     if !outcome.duplicate {
         tracing::debug!(id = outcome.record.id, key = %outcome.record.idempotency_key, "record stored");
     }
@@ -289,13 +336,22 @@ async fn drain(body: Body) {
     }
 }
 
-async fn read_limited(body: Body, limit: usize, expected: usize, max_record_bytes: u64) -> Result<Bytes, ApiError> {
+async fn read_limited(
+    body: Body,
+    limit: usize,
+    expected: usize,
+    max_record_bytes: u64,
+) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut buf = bytes::BytesMut::with_capacity(expected.min(limit));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", format!("could not read the request body: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                format!("could not read the request body: {e}"),
+            )
         })?;
         if let Some(data) = frame.data_ref() {
             if buf.len() + data.len() > limit {
@@ -339,7 +395,9 @@ fn record_json(r: &StoredRecord, duplicate: Option<bool>) -> String {
 async fn get_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiResult {
     match st.store.record_by_key(&key).await? {
         Some(r) => Ok(json_response(StatusCode::OK, record_json(&r, None))),
-        None => Err(ApiError::not_found(format!("no record with idempotency key {key:?}"))),
+        None => Err(ApiError::not_found(format!(
+            "no record with idempotency key {key:?}"
+        ))),
     }
 }
 
@@ -352,29 +410,53 @@ struct FindRecords {
 /// `GET /v1/records?messageId=…`: the records of one email, whatever key they were stored under
 /// (a record queued from a compose window has a content key, since the Message-ID did not exist
 /// yet). The IMAP watcher asks this to learn which sent emails were logged.
-async fn find_records(_: Authed, State(st): St, axum::extract::Query(q): axum::extract::Query<FindRecords>) -> ApiResult {
+async fn find_records(
+    _: Authed,
+    State(st): St,
+    axum::extract::Query(q): axum::extract::Query<FindRecords>,
+) -> ApiResult {
     let id = q
         .message_id
         .as_deref()
         .and_then(mailtrail::ids::clean_message_id)
-        .ok_or_else(|| ApiError::bad_request("missing_field", "messageId", "give the Message-ID to look for: /v1/records?messageId=<id>"))?;
-    let records: Vec<String> = st.store.records_by_message_id(&id, 50).await?.iter().map(|r| record_json(r, None)).collect();
-    Ok(json_response(StatusCode::OK, format!("{{\"records\":[{}]}}", records.join(","))))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_field",
+                "messageId",
+                "give the Message-ID to look for: /v1/records?messageId=<id>",
+            )
+        })?;
+    let records: Vec<String> = st
+        .store
+        .records_by_message_id(&id, 50)
+        .await?
+        .iter()
+        .map(|r| record_json(r, None))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        format!("{{\"records\":[{}]}}", records.join(",")),
+    ))
 }
 
 async fn delete_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiResult {
     if st.store.delete_record(&key).await? {
         Ok(Json(json!({"deleted": true, "idempotencyKey": key})).into_response())
     } else {
-        Err(ApiError::not_found(format!("no record with idempotency key {key:?}")))
+        Err(ApiError::not_found(format!(
+            "no record with idempotency key {key:?}"
+        )))
     }
 }
 
 fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request("invalid_id", "id", format!("{what} id must be a positive number, not {text:?}")))
+    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_id",
+            "id",
+            format!("{what} id must be a positive number, not {text:?}"),
+        )
+    })
 }
 
 async fn get_email(_: Authed, State(st): St, Path(id): Path<String>) -> ApiResult {
@@ -393,24 +475,45 @@ async fn get_attachment(_: Authed, State(st): St, Path(sha): Path<String>) -> Ap
 pub async fn attachment_response(st: &AppState, sha: &str, name: Option<&str>) -> ApiResult {
     let sha = sha.to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad_request("invalid_sha256", "sha256", "an attachment is named by 64 hex digits"));
+        return Err(ApiError::bad_request(
+            "invalid_sha256",
+            "sha256",
+            "an attachment is named by 64 hex digits",
+        ));
     }
     let Some(data) = st.store.blob(&sha).await? else {
-        return Err(ApiError::not_found("this attachment's content is not stored on this server"));
+        return Err(ApiError::not_found(
+            "this attachment's content is not stored on this server",
+        ));
     };
     let filename: String = name
         .unwrap_or("attachment")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut resp = (StatusCode::OK, data).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
     Ok(resp)
 }
 
@@ -433,9 +536,17 @@ fn parse_limit(text: Option<&str>, default: i64, max: i64) -> Result<i64, ApiErr
 fn parse_count(text: Option<&str>, default: i64, max: i64, field: &str) -> Result<i64, ApiError> {
     match text {
         None | Some("") => Ok(default),
-        Some(t) => t.parse::<i64>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("invalid_limit", field, format!("{field} must be a number from 1 to {max}"))
-        }),
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    field,
+                    format!("{field} must be a number from 1 to {max}"),
+                )
+            }),
     }
 }
 
@@ -445,14 +556,22 @@ pub fn contact_cursor(sort_key: &str, id: i64) -> String {
 }
 
 pub fn parse_contact_cursor(c: &str) -> Result<(String, i64), ApiError> {
-    let bad = || ApiError::bad_request("invalid_cursor", "cursor", "cursor is not one this server handed out");
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "cursor",
+            "cursor is not one this server handed out",
+        )
+    };
     let (hex, id) = c.rsplit_once('.').ok_or_else(bad)?;
     let id: i64 = id.parse().map_err(|_| bad())?;
     if hex.len() % 2 != 0 {
         return Err(bad());
     }
-    let bytes: Option<Vec<u8>> =
-        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
     let key = String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())?;
     Ok((key, id))
 }
@@ -461,13 +580,29 @@ fn contact_summary_json(c: &ContactSummary) -> Value {
     serde_json::to_value(c).unwrap_or(Value::Null)
 }
 
-async fn list_contacts(_: Authed, State(st): St, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
-    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
+async fn list_contacts(
+    _: Authed,
+    State(st): St,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(p) =
+        params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
     let limit = parse_limit(p.limit.as_deref(), 50, 500)?;
-    let after = p.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_contact_cursor).transpose()?;
-    let rows = st.store.list_contacts(p.q.as_deref().unwrap_or(""), limit, after).await?;
+    let after = p
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(parse_contact_cursor)
+        .transpose()?;
+    let rows = st
+        .store
+        .list_contacts(p.q.as_deref().unwrap_or(""), limit, after)
+        .await?;
     let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|c| contact_cursor(&c.sort_key, c.contact.id)))
+        .then(|| {
+            rows.last()
+                .map(|c| contact_cursor(&c.sort_key, c.contact.id))
+        })
         .flatten();
     let contacts: Vec<Value> = rows.iter().map(contact_summary_json).collect();
     Ok(Json(json!({"contacts": contacts, "nextCursor": next})).into_response())
@@ -483,12 +618,18 @@ struct NewContact {
 
 fn normalise_contact_address(address: &str, field: &str) -> Result<String, ApiError> {
     mailtrail::normalize_address(address).map_err(|e| {
-        ApiError::bad_request("invalid_address", field, format!("{field} is not an email address: {e}"))
+        ApiError::bad_request(
+            "invalid_address",
+            field,
+            format!("{field} is not an email address: {e}"),
+        )
     })
 }
 
 fn clean_name(name: Option<&str>) -> Option<String> {
-    name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_string)
+    name.map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
 }
 
 async fn create_contact(_: Authed, State(st): St, body: Bytes) -> ApiResult {
@@ -530,10 +671,22 @@ async fn patch_contact(_: Authed, State(st): St, Path(id): Path<String>, body: B
         match (k.as_str(), v) {
             ("name", Value::Null) => patch.name = Some(None),
             ("name", Value::String(s)) => patch.name = Some(clean_name(Some(s))),
-            ("name", _) => return Err(ApiError::bad_request("invalid_value", "name", "name must be a string or null")),
-            ("address", Value::String(s)) => patch.address = Some(normalise_contact_address(s, "address")?),
+            ("name", _) => {
+                return Err(ApiError::bad_request(
+                    "invalid_value",
+                    "name",
+                    "name must be a string or null",
+                ))
+            }
+            ("address", Value::String(s)) => {
+                patch.address = Some(normalise_contact_address(s, "address")?)
+            }
             ("address", _) => {
-                return Err(ApiError::bad_request("invalid_value", "address", "address must be a string"))
+                return Err(ApiError::bad_request(
+                    "invalid_value",
+                    "address",
+                    "address must be a string",
+                ))
             }
             (other, _) => {
                 return Err(ApiError::bad_request(
@@ -572,7 +725,10 @@ async fn lookup_contacts(_: Authed, State(st): St, body: Bytes) -> ApiResult {
         return Err(ApiError::bad_request(
             "too_many_addresses",
             "addresses",
-            format!("at most {MAX_LOOKUP} addresses per lookup ({} given); split the list", req.addresses.len()),
+            format!(
+                "at most {MAX_LOOKUP} addresses per lookup ({} given); split the list",
+                req.addresses.len()
+            ),
         ));
     }
     let mut normalised: Vec<String> = Vec::with_capacity(req.addresses.len());
@@ -590,7 +746,10 @@ async fn lookup_contacts(_: Authed, State(st): St, body: Bytes) -> ApiResult {
     let found = st.store.lookup_contacts(&normalised).await?;
     let mut contacts = serde_json::Map::with_capacity(normalised.len());
     for a in normalised {
-        let v = found.get(&a).map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+        let v = found
+            .get(&a)
+            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
         contacts.insert(a, v);
     }
     Ok(Json(json!({"contacts": contacts, "invalid": invalid})).into_response())
@@ -627,16 +786,31 @@ fn timeline_email_json(r: &TimelineRow) -> Value {
     })
 }
 
-async fn timeline(_: Authed, State(st): St, Path(id): Path<String>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn timeline(
+    _: Authed,
+    State(st): St,
+    Path(id): Path<String>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let id = parse_id(&id, "contact")?;
-    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
+    let Query(p) =
+        params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
     let limit = parse_limit(p.limit.as_deref(), 100, 1000)?;
     let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => {
-            let bad = || ApiError::bad_request("invalid_cursor", "cursor", "cursor is not one this server handed out");
+            let bad = || {
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    "cursor",
+                    "cursor is not one this server handed out",
+                )
+            };
             let (at, rid) = c.split_once('.').ok_or_else(bad)?;
-            Some((at.parse().map_err(|_| bad())?, rid.parse().map_err(|_| bad())?))
+            Some((
+                at.parse().map_err(|_| bad())?,
+                rid.parse().map_err(|_| bad())?,
+            ))
         }
     };
     let Some(contact) = st.store.contact(id).await? else {
@@ -644,7 +818,9 @@ async fn timeline(_: Authed, State(st): St, Path(id): Path<String>, params: Resu
     };
     let thread = p.thread.as_deref().filter(|t| !t.is_empty());
     let rows = st.store.timeline(id, limit, before, thread).await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| format!("{}.{}", r.sent_at, r.id))).flatten();
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| format!("{}.{}", r.sent_at, r.id)))
+        .flatten();
     let threads: Vec<Value> = group_threads(&rows)
         .into_iter()
         .map(|(key, emails)| {
@@ -657,7 +833,10 @@ async fn timeline(_: Authed, State(st): St, Path(id): Path<String>, params: Resu
             })
         })
         .collect();
-    Ok(Json(json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next})).into_response())
+    Ok(Json(
+        json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next}),
+    )
+    .into_response())
 }
 
 /// `latestAt.threadKey` of a page's last thread, for the next page of threads.
@@ -666,16 +845,28 @@ pub fn thread_cursor(t: &ThreadRow) -> String {
 }
 
 pub fn parse_thread_cursor(c: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_request("invalid_cursor", "cursor", "cursor is not one this server handed out");
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "cursor",
+            "cursor is not one this server handed out",
+        )
+    };
     let (at, key) = c.split_once('.').ok_or_else(bad)?;
     Ok((at.parse().map_err(|_| bad())?, key.to_string()))
 }
 
 /// A contact's timeline paged by thread: threads newest first, each with its newest emails and
 /// its total count; `?thread=` on the timeline pages through one thread's emails.
-async fn threads(_: Authed, State(st): St, Path(id): Path<String>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn threads(
+    _: Authed,
+    State(st): St,
+    Path(id): Path<String>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let id = parse_id(&id, "contact")?;
-    let Query(p) = params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
+    let Query(p) =
+        params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
     let limit = parse_limit(p.limit.as_deref(), 20, 200)?;
     let per_thread = parse_count(p.emails.as_deref(), 5, 100, "emails")?;
     let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -685,8 +876,13 @@ async fn threads(_: Authed, State(st): St, Path(id): Path<String>, params: Resul
     let Some(contact) = st.store.contact(id).await? else {
         return Err(ApiError::not_found(format!("no contact with id {id}")));
     };
-    let threads = st.store.timeline_threads(id, limit, after, per_thread).await?;
-    let next = (threads.len() as i64 == limit).then(|| threads.last().map(thread_cursor)).flatten();
+    let threads = st
+        .store
+        .timeline_threads(id, limit, after, per_thread)
+        .await?;
+    let next = (threads.len() as i64 == limit)
+        .then(|| threads.last().map(thread_cursor))
+        .flatten();
     let threads: Vec<Value> = threads
         .iter()
         .map(|t| {
@@ -696,20 +892,36 @@ async fn threads(_: Authed, State(st): St, Path(id): Path<String>, params: Resul
             })
         })
         .collect();
-    Ok(Json(json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next})).into_response())
+    Ok(Json(
+        json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next}),
+    )
+    .into_response())
 }
 
 // ---- connected-inbox status (from `mailtrail watch`)
 
 pub const WATCH_STATES: &[&str] = &["connected", "reconnecting", "disconnected"];
 
-async fn put_watch_status(_: Authed, State(st): St, Path(account): Path<String>, body: Bytes) -> ApiResult {
+async fn put_watch_status(
+    _: Authed,
+    State(st): St,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let account = account.trim().to_string();
     if account.is_empty() || account.len() > 320 || account.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_account", "account", "the account name must be 1 to 320 printable characters"));
+        return Err(ApiError::bad_request(
+            "invalid_account",
+            "account",
+            "the account name must be 1 to 320 printable characters",
+        ));
     }
     if body.len() > 64 * 1024 {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "status_too_large", "a status must be under 64 KiB"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "status_too_large",
+            "a status must be under 64 KiB",
+        ));
     }
     let status: serde_json::Map<String, Value> = parse_json(&body)?;
     match status.get("state").and_then(Value::as_str) {
@@ -723,11 +935,36 @@ async fn put_watch_status(_: Authed, State(st): St, Path(account): Path<String>,
         }
     }
     for (field, ok) in [
-        ("reason", status.get("reason").is_none_or(|v| v.is_string() || v.is_null())),
-        ("message", status.get("message").is_none_or(|v| v.is_string() || v.is_null())),
-        ("attempt", status.get("attempt").is_none_or(|v| v.is_u64() || v.is_null())),
-        ("nextTryAt", status.get("nextTryAt").is_none_or(|v| v.is_i64() || v.is_null())),
-        ("lastSyncAt", status.get("lastSyncAt").is_none_or(|v| v.is_i64() || v.is_null())),
+        (
+            "reason",
+            status
+                .get("reason")
+                .is_none_or(|v| v.is_string() || v.is_null()),
+        ),
+        (
+            "message",
+            status
+                .get("message")
+                .is_none_or(|v| v.is_string() || v.is_null()),
+        ),
+        (
+            "attempt",
+            status
+                .get("attempt")
+                .is_none_or(|v| v.is_u64() || v.is_null()),
+        ),
+        (
+            "nextTryAt",
+            status
+                .get("nextTryAt")
+                .is_none_or(|v| v.is_i64() || v.is_null()),
+        ),
+        (
+            "lastSyncAt",
+            status
+                .get("lastSyncAt")
+                .is_none_or(|v| v.is_i64() || v.is_null()),
+        ),
     ] {
         if !ok {
             return Err(ApiError::bad_request(
@@ -753,7 +990,10 @@ pub fn watch_json(account: &str, status: &str, updated_at: i64) -> Value {
 
 async fn list_watch_status(_: Authed, State(st): St) -> ApiResult {
     let rows = st.store.watch_statuses().await?;
-    let accounts: Vec<Value> = rows.iter().map(|r| watch_json(&r.account, &r.status, r.updated_at)).collect();
+    let accounts: Vec<Value> = rows
+        .iter()
+        .map(|r| watch_json(&r.account, &r.status, r.updated_at))
+        .collect();
     Ok(Json(json!({"accounts": accounts})).into_response())
 }
 
@@ -761,7 +1001,9 @@ async fn delete_watch_status(_: Authed, State(st): St, Path(account): Path<Strin
     if st.store.delete_watch_status(&account).await? {
         Ok(Json(json!({"deleted": true, "account": account})).into_response())
     } else {
-        Err(ApiError::not_found(format!("no status for account {account:?}")))
+        Err(ApiError::not_found(format!(
+            "no status for account {account:?}"
+        )))
     }
 }
 
@@ -772,7 +1014,10 @@ mod tests {
     #[test]
     fn cursor_round_trip() {
         let c = contact_cursor("żaneta kowalska", 42);
-        assert_eq!(parse_contact_cursor(&c).unwrap(), ("żaneta kowalska".to_string(), 42));
+        assert_eq!(
+            parse_contact_cursor(&c).unwrap(),
+            ("żaneta kowalska".to_string(), 42)
+        );
         assert!(parse_contact_cursor("zz.1").is_err());
         assert!(parse_contact_cursor("nope").is_err());
     }
@@ -789,7 +1034,12 @@ mod tests {
             snippet: String::new(),
             summary: "{}".into(),
         };
-        let rows = vec![row(4, "b", 40), row(3, "a", 30), row(2, "b", 20), row(1, "a", 10)];
+        let rows = vec![
+            row(4, "b", 40),
+            row(3, "a", 30),
+            row(2, "b", 20),
+            row(1, "a", 10),
+        ];
         let g = group_threads(&rows);
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].0, "b");

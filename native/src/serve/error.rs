@@ -19,7 +19,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -27,7 +33,11 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn bad_request(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, code, message).field(field)
     }
 
@@ -96,7 +106,10 @@ impl IntoResponse for ApiError {
             }
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mailtrail\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mailtrail\""),
+            );
         }
         resp
     }
@@ -111,14 +124,19 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         let mut field = if path == "." { None } else { Some(path) };
         // serde reports a missing field at its parent: name the field itself.
         let text = inner.to_string();
-        if let Some(name) = text.strip_prefix("missing field `").and_then(|t| t.split('`').next()) {
+        if let Some(name) = text
+            .strip_prefix("missing field `")
+            .and_then(|t| t.split('`').next())
+        {
             field = Some(match field {
                 Some(parent) => format!("{parent}.{name}"),
                 None => name.to_string(),
             });
         }
         let what = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "malformed JSON"
+            }
             serde_json::error::Category::Data => "invalid value",
             serde_json::error::Category::Io => "unreadable body",
         };
@@ -126,9 +144,18 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
             Some(f) => format!("{what} at {f}: {inner}"),
             None => format!("{what}: {inner}"),
         };
-        ApiError { field, ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message) }
+        ApiError {
+            field,
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+        }
     })?;
-    de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("malformed JSON: {e}"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -155,7 +182,11 @@ mod tests {
         let err = parse_json::<Doc>(br#"{"items":[{"size":1}"#).unwrap_err();
         assert!(err.message.starts_with("malformed JSON"), "{}", err.message);
         let err = parse_json::<Doc>(br#"{}"#).unwrap_err();
-        assert!(err.message.contains("missing field `items`"), "{}", err.message);
+        assert!(
+            err.message.contains("missing field `items`"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.field.as_deref(), Some("items"));
         let err = parse_json::<Doc>(br#"{"items":[{}]}"#).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("items[0].size"));

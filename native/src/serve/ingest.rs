@@ -27,11 +27,15 @@ pub fn prepare(
         return Err(ApiError::bad_request(
             "unsupported_schema",
             "schema",
-            format!("schema {:?} is not supported; this server accepts {RECORD_SCHEMA:?}", record.schema),
+            format!(
+                "schema {:?} is not supported; this server accepts {RECORD_SCHEMA:?}",
+                record.schema
+            ),
         ));
     }
     let key = record.idempotency_key.trim().to_string();
-    if key.is_empty() || key.len() > 200 || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if key.is_empty() || key.len() > 200 || key.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(ApiError::bad_request(
             "invalid_idempotency_key",
             "idempotencyKey",
@@ -49,21 +53,42 @@ pub fn prepare(
     }
     record.idempotency_key = key.clone();
 
-    let mailbox = match record.mailbox.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+    let mailbox = match record
+        .mailbox
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
         None => String::new(),
         Some(m) => mailtrail::normalize_address(m).map_err(|e| {
-            ApiError::bad_request("invalid_address", "mailbox", format!("mailbox is not an email address: {e}"))
+            ApiError::bad_request(
+                "invalid_address",
+                "mailbox",
+                format!("mailbox is not an email address: {e}"),
+            )
         })?,
     };
-    let message_id = record.message_id.as_deref().map(clean_id).filter(|m| !m.is_empty());
-    let thread_id = record.thread_id.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+    let message_id = record
+        .message_id
+        .as_deref()
+        .map(clean_id)
+        .filter(|m| !m.is_empty());
+    let thread_id = record
+        .thread_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
 
     // Contacts: normalised, merged when the same address appears twice.
     if record.contacts.len() > MAX_CONTACTS {
         return Err(ApiError::bad_request(
             "too_many_contacts",
             "contacts",
-            format!("a record may name at most {MAX_CONTACTS} contacts ({} given)", record.contacts.len()),
+            format!(
+                "a record may name at most {MAX_CONTACTS} contacts ({} given)",
+                record.contacts.len()
+            ),
         ));
     }
     let mut contacts: Vec<NewContactRef> = Vec::with_capacity(record.contacts.len());
@@ -75,7 +100,12 @@ pub fn prepare(
                 format!("contacts[{i}].address is not an email address: {e}"),
             )
         })?;
-        let name = c.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+        let name = c
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
         match contacts.iter_mut().find(|x| x.address == address) {
             Some(existing) => {
                 existing.create |= c.create;
@@ -83,7 +113,11 @@ pub fn prepare(
                     existing.name = name;
                 }
             }
-            None => contacts.push(NewContactRef { address, name, create: c.create }),
+            None => contacts.push(NewContactRef {
+                address,
+                name,
+                create: c.create,
+            }),
         }
     }
 
@@ -123,7 +157,11 @@ pub fn prepare(
             return Err(ApiError::bad_request(
                 "size_mismatch",
                 format!("attachments[{i}].size"),
-                format!("attachments[{i}].size says {} bytes but the data has {}", a.size, bytes.len()),
+                format!(
+                    "attachments[{i}].size says {} bytes but the data has {}",
+                    a.size,
+                    bytes.len()
+                ),
             ));
         }
         total += bytes.len() as u64;
@@ -142,7 +180,10 @@ pub fn prepare(
             _ => a.sha256 = Some(actual.clone()),
         }
         if !blobs.iter().any(|b| b.sha256 == actual) {
-            blobs.push(NewBlob { sha256: actual, data: bytes });
+            blobs.push(NewBlob {
+                sha256: actual,
+                data: bytes,
+            });
         }
     }
     if total > max_record_bytes {
@@ -173,7 +214,8 @@ pub fn prepare(
     };
 
     let stored_blobs: Vec<&str> = blobs.iter().map(|b| b.sha256.as_str()).collect();
-    let summary = serde_json::to_string(&Summary::of(&record, &stored_blobs)).map_err(ApiError::internal)?;
+    let summary =
+        serde_json::to_string(&Summary::of(&record, &stored_blobs)).map_err(ApiError::internal)?;
     let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
     let snippet = snippet(record.text.as_deref(), record.html.as_deref());
     Ok(NewRecord {
@@ -229,7 +271,11 @@ pub fn direction_str(d: Direction) -> &'static str {
 
 /// A Message-ID as stored: trimmed, without angle brackets.
 fn clean_id(id: &str) -> String {
-    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -340,7 +386,11 @@ fn html_to_text(html: &str) -> String {
             Some(i) => {
                 out.push_str(&rest[..i]);
                 rest = &rest[i..];
-                let lower: String = rest.chars().take(8).collect::<String>().to_ascii_lowercase();
+                let lower: String = rest
+                    .chars()
+                    .take(8)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
                 let skip_to = if lower.starts_with("<style") {
                     Some("</style")
                 } else if lower.starts_with("<script") {
@@ -377,7 +427,10 @@ fn html_to_text(html: &str) -> String {
 fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
     let h = haystack.as_bytes();
     let n = needle.as_bytes();
-    (0..h.len().saturating_sub(n.len()) + 1).find(|&i| h.get(i..i + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n)))
+    (0..h.len().saturating_sub(n.len()) + 1).find(|&i| {
+        h.get(i..i + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
 }
 
 #[cfg(test)]
@@ -420,7 +473,10 @@ mod tests {
     #[test]
     fn rejects_with_field_names() {
         let bad = record(serde_json::json!({"contacts": [{"address": "nobody", "create": true}]}));
-        assert_eq!(prepare(bad, None, 1000, 0).unwrap_err().field.as_deref(), Some("contacts[0].address"));
+        assert_eq!(
+            prepare(bad, None, 1000, 0).unwrap_err().field.as_deref(),
+            Some("contacts[0].address")
+        );
         let mismatch = prepare(record(serde_json::json!({})), Some("other"), 1000, 0).unwrap_err();
         assert_eq!(mismatch.code, "idempotency_key_mismatch");
         let data = mailtrail::base64::encode(b"abc");
@@ -434,14 +490,20 @@ mod tests {
         let ok = prepare(record(att(&good_sha.to_uppercase())), None, 1000, 0).unwrap();
         assert_eq!(ok.blobs.len(), 1);
         assert_eq!(ok.blobs[0].sha256, good_sha);
-        assert!(!ok.body.contains(&data), "attachment data must not be stored in the record body");
+        assert!(
+            !ok.body.contains(&data),
+            "attachment data must not be stored in the record body"
+        );
         let big = prepare(record(att(&good_sha)), None, 6, 0).unwrap_err();
         assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]
     fn snippet_from_html_skips_markup() {
-        let s = snippet(None, Some("<style>p{color:red}</style><p>Hello&nbsp;<b>there</b></p><script>x()</script>!"));
+        let s = snippet(
+            None,
+            Some("<style>p{color:red}</style><p>Hello&nbsp;<b>there</b></p><script>x()</script>!"),
+        );
         assert_eq!(s, "Hello there !");
         assert_eq!(snippet(Some("  a \n\n b "), None), "a b");
     }

@@ -65,10 +65,16 @@ pub fn app(state: Arc<AppState>, addin_dir: Option<&std::path::Path>) -> axum::R
         router = router.nest_service("/addin", files);
     }
     router
-        .layer(tower_http::trace::TraceLayer::new_for_http()
-            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG))
-            .on_request(())
-            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG),
+                )
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
+                ),
+        )
         .with_state(state)
 }
 
@@ -77,8 +83,12 @@ pub fn app(state: Arc<AppState>, addin_dir: Option<&std::path::Path>) -> axum::R
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     use std::io::Write;
 
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            cfg.data_dir.display()
+        )
+    })?;
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
@@ -141,7 +151,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%url, tls = tls.is_some(), "mailtrail serve started");
 
     let result = match tls {
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(anyhow::Error::from),
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(anyhow::Error::from),
         Some(acceptor) => tls::serve(listener, acceptor, app, shutdown_signal()).await,
     };
     tracing::info!("stopping: storing the records already accepted");

@@ -19,7 +19,11 @@ struct Bucket {
 impl RateLimiter {
     pub fn new(per_second: u32) -> RateLimiter {
         let rate = f64::from(per_second.max(1));
-        RateLimiter { per_second: rate, burst: rate, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_second: rate,
+            burst: rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn per_second(&self) -> f64 {
@@ -32,8 +36,13 @@ impl RateLimiter {
     }
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
-        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
-        let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: self.burst, at: now });
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
         bucket.at = now;
@@ -58,7 +67,9 @@ pub fn parse_rate(text: &str) -> Result<Option<u32>, String> {
         .ok()
         .filter(|n| *n > 0)
         .map(Some)
-        .ok_or_else(|| format!("--rate-limit must be N/s (requests per second per token) or off, not {text:?}"))
+        .ok_or_else(|| {
+            format!("--rate-limit must be N/s (requests per second per token) or off, not {text:?}")
+        })
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(String, TokenSource)> 
     if let Ok(t) = std::env::var("MAILTRAIL_TOKEN") {
         let t = t.trim().to_string();
         if t.len() < 16 {
-            anyhow::bail!("MAILTRAIL_TOKEN is set but shorter than 16 characters: use a long random value");
+            anyhow::bail!(
+                "MAILTRAIL_TOKEN is set but shorter than 16 characters: use a long random value"
+            );
         }
         return Ok((t, TokenSource::Environment));
     }
@@ -50,7 +52,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(String, TokenSource)> 
 /// `mt_` and 64 hex digits (256 random bits).
 pub fn new_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness available for the token: {e}"))?;
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness available for the token: {e}"))?;
     Ok(format!("mt_{}", super::ingest::hex(&bytes)))
 }
 
@@ -110,7 +113,11 @@ mod tests {
         let (a, src) = load_or_create(&dir).unwrap();
         assert!(matches!(src, TokenSource::Created(_)));
         assert!(a.starts_with("mt_") && a.len() == 67);
-        let mode = std::fs::metadata(dir.join("token")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.join("token"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let (b, src) = load_or_create(&dir).unwrap();
         assert!(matches!(src, TokenSource::File(_)));

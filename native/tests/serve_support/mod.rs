@@ -20,7 +20,8 @@ use std::time::Duration;
 /// The binary under test: `MAILTRAIL_SERVE_BIN` (e.g. a release build, much faster with
 /// 50 MiB records) or the one cargo built for this test run.
 pub fn bin() -> String {
-    std::env::var("MAILTRAIL_SERVE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailtrail").to_string())
+    std::env::var("MAILTRAIL_SERVE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailtrail").to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,10 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub fn unique(tag: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{tag}_{}_{n}_{nanos}", std::process::id())
 }
 
@@ -73,7 +77,12 @@ pub fn pg_admin_url() -> Option<String> {
 impl TestDb {
     pub async fn new(kind: Kind) -> Option<TestDb> {
         match kind {
-            Kind::Sqlite => Some(TestDb { kind, url: None, admin_url: None, name: None }),
+            Kind::Sqlite => Some(TestDb {
+                kind,
+                url: None,
+                admin_url: None,
+                name: None,
+            }),
             Kind::Postgres => {
                 let admin = pg_admin_url()?;
                 let name = unique("mt").to_lowercase();
@@ -82,8 +91,16 @@ impl TestDb {
                     .execute(&mut conn)
                     .await
                     .unwrap_or_else(|e| panic!("cannot create test database on {admin}: {e}"));
-                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
-                Some(TestDb { kind, url: Some(format!("{base}/{name}")), admin_url: Some(admin), name: Some(name) })
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin.clone());
+                Some(TestDb {
+                    kind,
+                    url: Some(format!("{base}/{name}")),
+                    admin_url: Some(admin),
+                    name: Some(name),
+                })
             }
         }
     }
@@ -91,7 +108,9 @@ impl TestDb {
     pub async fn drop_db(&self) {
         if let (Some(admin), Some(name)) = (&self.admin_url, &self.name) {
             let mut conn = pg_connect(admin).await;
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
         }
     }
 
@@ -106,9 +125,9 @@ impl TestDb {
 
 pub async fn pg_connect(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
-    sqlx::PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e} (is scripts/pg running?)"))
+    sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
+        panic!("cannot connect to PostgreSQL at {url}: {e} (is scripts/pg running?)")
+    })
 }
 
 /// Counts rows behind the API's back: `SELECT COUNT(*) …` on either database.
@@ -116,12 +135,22 @@ pub async fn count(db: &TestDb, data_dir: &Path, sql: &str) -> i64 {
     use sqlx::{Connection, Row};
     match db.kind {
         Kind::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&db.direct_url(data_dir)).await.expect("open sqlite");
-            sqlx::query(sql).fetch_one(&mut c).await.expect(sql).get::<i64, _>(0)
+            let mut c = sqlx::SqliteConnection::connect(&db.direct_url(data_dir))
+                .await
+                .expect("open sqlite");
+            sqlx::query(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect(sql)
+                .get::<i64, _>(0)
         }
         Kind::Postgres => {
             let mut c = pg_connect(&db.direct_url(data_dir)).await;
-            sqlx::query(sql).fetch_one(&mut c).await.expect(sql).get::<i64, _>(0)
+            sqlx::query(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect(sql)
+                .get::<i64, _>(0)
         }
     }
 }
@@ -131,7 +160,9 @@ pub async fn execute(db: &TestDb, data_dir: &Path, sql: &str) {
     use sqlx::Connection;
     match db.kind {
         Kind::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&db.direct_url(data_dir)).await.expect("open sqlite");
+            let mut c = sqlx::SqliteConnection::connect(&db.direct_url(data_dir))
+                .await
+                .expect("open sqlite");
             sqlx::query(sql).execute(&mut c).await.expect(sql);
         }
         Kind::Postgres => {
@@ -170,12 +201,18 @@ impl Server {
         if let Some(url) = &db.url {
             cmd.args(["--database", url]);
         }
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {bin}: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {bin}: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut reader = std::io::BufReader::new(stdout);
         let mut first = String::new();
         let _ = reader.read_line(&mut first);
-        let Some(url) = first.trim().strip_prefix("listening on ").map(str::to_string) else {
+        let Some(url) = first
+            .trim()
+            .strip_prefix("listening on ")
+            .map(str::to_string)
+        else {
             let _ = child.kill();
             let out = child.wait_with_output().map_err(|e| e.to_string())?;
             return Err(format!(
@@ -199,14 +236,28 @@ impl Server {
         // Keep stderr flowing into the test output without blocking the server.
         if let Some(stderr) = child.stderr.take() {
             std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
                     eprintln!("[serve] {line}");
                 }
             });
         }
-        let token = std::fs::read_to_string(data_dir.join("token")).map_err(|e| format!("no token file: {e}"))?;
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().map_err(|e| e.to_string())?;
-        Ok(Server { child, url, token: token.trim().to_string(), data_dir: data_dir.to_path_buf(), stdout_lines, client })
+        let token = std::fs::read_to_string(data_dir.join("token"))
+            .map_err(|e| format!("no token file: {e}"))?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Server {
+            child,
+            url,
+            token: token.trim().to_string(),
+            data_dir: data_dir.to_path_buf(),
+            stdout_lines,
+            client,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -215,7 +266,9 @@ impl Server {
 
     /// SIGTERM, then wait for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
         for _ in 0..300 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
@@ -249,12 +302,23 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.client.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send().await.expect("GET");
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
         let resp = self
             .client
             .request(method, format!("{}{path}", self.url))
@@ -282,7 +346,10 @@ impl Drop for Server {
 }
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A valid record, as the core builds them; `patch` overrides top-level fields.
@@ -344,7 +411,10 @@ impl Env {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----

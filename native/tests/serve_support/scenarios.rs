@@ -17,7 +17,9 @@ macro_rules! backend_tests {
 }
 
 pub async fn records_are_idempotent(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let body = record("m1-aaa", json!({})).to_string();
     let (st, first) = s.post_record(&body).await;
@@ -35,30 +37,48 @@ pub async fn records_are_idempotent(kind: Kind) {
     assert_eq!(again["record"]["subject"], "Quote for 20 chairs");
 
     // Another key, same Message-ID, same mailbox (logged from Outlook and Gmail): a duplicate.
-    let other = record("c1-other", json!({"messageId": "m1-aaa@mail.ourco.example", "source": "outlook"})).to_string();
+    let other = record(
+        "c1-other",
+        json!({"messageId": "m1-aaa@mail.ourco.example", "source": "outlook"}),
+    )
+    .to_string();
     let (st, dup) = s.post_record(&other).await;
     assert_eq!(st, 200, "{dup}");
     assert_eq!(dup["duplicate"], true);
     assert_eq!(dup["id"], first["id"]);
-    assert_eq!(dup["idempotencyKey"], "m1-aaa", "the answer names the stored record's key");
+    assert_eq!(
+        dup["idempotencyKey"], "m1-aaa",
+        "the answer names the stored record's key"
+    );
 
     // Same Message-ID in another mailbox: a different logging, stored.
-    let elsewhere = record("m1-bbb", json!({"messageId": "m1-aaa@mail.ourco.example", "mailbox": "boss@ourco.example"}));
+    let elsewhere = record(
+        "m1-bbb",
+        json!({"messageId": "m1-aaa@mail.ourco.example", "mailbox": "boss@ourco.example"}),
+    );
     let (st, v) = s.post_record(&elsewhere.to_string()).await;
     assert_eq!(st, 201, "{v}");
 
     // Angle brackets around the Message-ID do not make it another message.
-    let bracketed = record("m1-ccc", json!({"messageId": "<m1-aaa@mail.ourco.example>"}));
+    let bracketed = record(
+        "m1-ccc",
+        json!({"messageId": "<m1-aaa@mail.ourco.example>"}),
+    );
     let (st, v) = s.post_record(&bracketed.to_string()).await;
     assert_eq!(st, 200, "{v}");
 
     assert_eq!(s.stats().await["records"], 2);
-    assert_eq!(count(&env.db, &env.dir, "SELECT COUNT(*) FROM records").await, 2);
+    assert_eq!(
+        count(&env.db, &env.dir, "SELECT COUNT(*) FROM records").await,
+        2
+    );
     env.finish().await;
 }
 
 pub async fn concurrent_duplicates_store_once(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let same_key = record("m1-race", json!({})).to_string();
     let mut tasks = Vec::new();
@@ -67,7 +87,11 @@ pub async fn concurrent_duplicates_store_once(kind: Kind) {
             same_key.clone()
         } else {
             // Different keys, all the same Message-ID in the same mailbox.
-            record(&format!("c1-race-{i}"), json!({"messageId": "race-mid@x.example"})).to_string()
+            record(
+                &format!("c1-race-{i}"),
+                json!({"messageId": "race-mid@x.example"}),
+            )
+            .to_string()
         };
         let client = s.client.clone();
         let url = s.url.clone();
@@ -94,31 +118,64 @@ pub async fn concurrent_duplicates_store_once(kind: Kind) {
     }
     for group in 0..2 {
         let g: Vec<_> = results.iter().filter(|r| r.0 == group).collect();
-        assert_eq!(g.iter().filter(|r| r.1 == 201).count(), 1, "group {group}: exactly one 201: {g:?}");
-        assert_eq!(g.iter().filter(|r| r.1 == 200).count(), 19, "group {group}: the rest 200: {g:?}");
+        assert_eq!(
+            g.iter().filter(|r| r.1 == 201).count(),
+            1,
+            "group {group}: exactly one 201: {g:?}"
+        );
+        assert_eq!(
+            g.iter().filter(|r| r.1 == 200).count(),
+            19,
+            "group {group}: the rest 200: {g:?}"
+        );
         let id = g[0].2;
-        assert!(g.iter().all(|r| r.2 == id), "group {group}: every answer names the same record: {g:?}");
+        assert!(
+            g.iter().all(|r| r.2 == id),
+            "group {group}: every answer names the same record: {g:?}"
+        );
     }
-    assert_eq!(count(&env.db, &env.dir, "SELECT COUNT(*) FROM records").await, 2);
+    assert_eq!(
+        count(&env.db, &env.dir, "SELECT COUNT(*) FROM records").await,
+        2
+    );
     env.finish().await;
 }
 
 pub async fn authentication_errors(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let body = record("m1-auth", json!({})).to_string();
 
-    let unsigned = s.client.post(format!("{}/v1/records", s.url)).body(body.clone()).send().await.unwrap();
+    let unsigned = s
+        .client
+        .post(format!("{}/v1/records", s.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unsigned.status().as_u16(), 401);
     let v: Value = unsigned.json().await.unwrap();
     assert_eq!(v["error"]["code"], "missing_timestamp");
-    assert!(v["error"]["message"].as_str().unwrap().contains("Mailtrail-Timestamp"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Mailtrail-Timestamp"));
     assert!(v["error"].as_object().unwrap().contains_key("field"));
 
     let (st, v) = s.post_signed(&body, now_secs(), "not-the-token").await;
-    assert_eq!((st, v["error"]["code"].as_str()), (401, Some("bad_signature")), "{v}");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{v}"
+    );
     let (st, v) = s.post_signed(&body, now_secs() - 301, &s.token).await;
-    assert_eq!((st, v["error"]["code"].as_str()), (401, Some("timestamp_out_of_window")), "{v}");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("timestamp_out_of_window")),
+        "{v}"
+    );
     let (st, v) = s.post_signed(&body, now_secs() - 200, &s.token).await;
     assert_eq!(st, 201, "inside the 5-minute window: {v}");
 
@@ -137,43 +194,126 @@ pub async fn authentication_errors(kind: Kind) {
     assert_eq!(r.status().as_u16(), 401);
 
     // Bearer routes.
-    let r = s.client.get(format!("{}/v1/contacts", s.url)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/v1/contacts", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.headers().get("www-authenticate").is_some());
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "missing_token");
-    let r = s.client.get(format!("{}/v1/contacts", s.url)).bearer_auth("mt_wrong").send().await.unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "missing_token"
+    );
+    let r = s
+        .client
+        .get(format!("{}/v1/contacts", s.url))
+        .bearer_auth("mt_wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_token");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_token"
+    );
     // The bearer token does not sign records.
-    let r = s.client.post(format!("{}/v1/records", s.url)).bearer_auth(&s.token).body(body).send().await.unwrap();
+    let r = s
+        .client
+        .post(format!("{}/v1/records", s.url))
+        .bearer_auth(&s.token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    assert!(r.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("signature"));
+    assert!(r.json::<Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("signature"));
 
     // Health: open, and says whether the token is right.
-    let r: Value = s.client.get(format!("{}/v1/health", s.url)).send().await.unwrap().json().await.unwrap();
+    let r: Value = s
+        .client
+        .get(format!("{}/v1/health", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["status"], "ok");
     assert!(r.get("authenticated").is_none());
     let (st, r) = s.get("/v1/health").await;
     assert_eq!((st, &r["authenticated"]), (200, &json!(true)));
-    let r = s.client.get(format!("{}/v1/health", s.url)).bearer_auth("nope").send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/v1/health", s.url))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     env.finish().await;
 }
 
 pub async fn bad_input_names_the_field(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let cases: Vec<(String, &str, Option<&str>)> = vec![
         ("{\"schema\": ".to_string(), "invalid_json", Some("schema")),
-        (record("k1", json!({"timestamp": "yesterday"})).to_string(), "invalid_json", Some("timestamp")),
-        (record("k2", json!({"contacts": [{"address": "not an address", "create": true}]})).to_string(), "invalid_address", Some("contacts[0].address")),
-        (record("k3", json!({"direction": "sideways"})).to_string(), "invalid_json", Some("direction")),
-        (record("k4", json!({"schema": "mailtrail.record/9"})).to_string(), "unsupported_schema", Some("schema")),
-        (record("", json!({})).to_string(), "invalid_idempotency_key", Some("idempotencyKey")),
-        (record("k5", json!({"attachments": [{"name": "a.txt", "contentType": "text/plain", "size": 3,
-            "sha256": "0".repeat(64), "inline": false, "data": "YWJj"}]})).to_string(), "sha256_mismatch", Some("attachments[0].sha256")),
-        (record("k6", json!({"attachments": [{"name": "a.txt", "contentType": "text/plain", "size": 3,
-            "inline": false, "data": "***"}]})).to_string(), "invalid_base64", Some("attachments[0].data")),
+        (
+            record("k1", json!({"timestamp": "yesterday"})).to_string(),
+            "invalid_json",
+            Some("timestamp"),
+        ),
+        (
+            record(
+                "k2",
+                json!({"contacts": [{"address": "not an address", "create": true}]}),
+            )
+            .to_string(),
+            "invalid_address",
+            Some("contacts[0].address"),
+        ),
+        (
+            record("k3", json!({"direction": "sideways"})).to_string(),
+            "invalid_json",
+            Some("direction"),
+        ),
+        (
+            record("k4", json!({"schema": "mailtrail.record/9"})).to_string(),
+            "unsupported_schema",
+            Some("schema"),
+        ),
+        (
+            record("", json!({})).to_string(),
+            "invalid_idempotency_key",
+            Some("idempotencyKey"),
+        ),
+        (
+            record(
+                "k5",
+                json!({"attachments": [{"name": "a.txt", "contentType": "text/plain", "size": 3,
+            "sha256": "0".repeat(64), "inline": false, "data": "YWJj"}]}),
+            )
+            .to_string(),
+            "sha256_mismatch",
+            Some("attachments[0].sha256"),
+        ),
+        (
+            record(
+                "k6",
+                json!({"attachments": [{"name": "a.txt", "contentType": "text/plain", "size": 3,
+            "inline": false, "data": "***"}]}),
+            )
+            .to_string(),
+            "invalid_base64",
+            Some("attachments[0].data"),
+        ),
     ];
     for (body, code, field) in cases {
         let (st, v) = s.post_record(&body).await;
@@ -186,7 +326,11 @@ pub async fn bad_input_names_the_field(kind: Kind) {
     let mut r = record("k7", json!({}));
     r.as_object_mut().unwrap().remove("subject");
     let (st, v) = s.post_record(&r.to_string()).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("subject")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (400, Some("subject")),
+        "{v}"
+    );
     // Idempotency-Key header differing from the body.
     let body = record("k8", json!({})).to_string();
     let now = now_secs();
@@ -194,32 +338,65 @@ pub async fn bad_input_names_the_field(kind: Kind) {
         .client
         .post(format!("{}/v1/records", s.url))
         .header("Mailtrail-Timestamp", now.to_string())
-        .header("Mailtrail-Signature", mailtrail::webhook::sign(s.token.as_bytes(), now, body.as_bytes()))
+        .header(
+            "Mailtrail-Signature",
+            mailtrail::webhook::sign(s.token.as_bytes(), now, body.as_bytes()),
+        )
         .header("Idempotency-Key", "k9")
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "idempotency_key_mismatch");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "idempotency_key_mismatch"
+    );
     // Bad JSON on other routes too.
-    let (st, v) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": "a@b.c"})).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("addresses")), "{v}");
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": "a@b.c"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (400, Some("addresses")),
+        "{v}"
+    );
     let (st, v) = s.get("/v1/contacts/abc").await;
-    assert_eq!((st, v["error"]["code"].as_str()), (400, Some("invalid_id")), "{v}");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_id")),
+        "{v}"
+    );
     let (st, v) = s.get("/v1/nothing-here").await;
-    assert_eq!((st, v["error"]["code"].as_str()), (404, Some("not_found")), "{v}");
-    assert_eq!(s.stats().await["records"], 0, "nothing stored from bad input");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{v}"
+    );
+    assert_eq!(
+        s.stats().await["records"],
+        0,
+        "nothing stored from bad input"
+    );
     env.finish().await;
 }
 
 pub async fn oversized_records_get_413(kind: Kind) {
-    let Some(env) = Env::start(kind, &["--max-record-mb", "1"]).await else { return };
+    let Some(env) = Env::start(kind, &["--max-record-mb", "1"]).await else {
+        return;
+    };
     let s = &env.server;
     let attach = |key: &str, bytes: &[u8]| {
-        record(key, json!({"attachments": [{"name": "big.bin", "contentType": "application/octet-stream",
+        record(
+            key,
+            json!({"attachments": [{"name": "big.bin", "contentType": "application/octet-stream",
             "size": bytes.len(), "sha256": sha256_hex(bytes), "inline": false,
-            "data": mailtrail::base64::encode(bytes)}]}))
+            "data": mailtrail::base64::encode(bytes)}]}),
+        )
         .to_string()
     };
     let small = vec![7u8; 700 * 1024];
@@ -229,11 +406,18 @@ pub async fn oversized_records_get_413(kind: Kind) {
     let (st, v) = s.post_record(&attach("too-big", &big)).await;
     assert_eq!(st, 413, "{v}");
     assert_eq!(v["error"]["code"], "record_too_large");
-    assert!(v["error"]["message"].as_str().unwrap().contains("1.0 MiB"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("1.0 MiB"),
+        "{v}"
+    );
     // A body far over the HTTP limit is refused before it is read whole.
     let huge = "x".repeat(12 * 1024 * 1024);
     let (st, v) = s.post_record(&huge).await;
-    assert_eq!((st, v["error"]["code"].as_str()), (413, Some("record_too_large")), "{v}");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (413, Some("record_too_large")),
+        "{v}"
+    );
     assert_eq!(s.stats().await["records"], 1);
     env.finish().await;
 }
@@ -241,7 +425,11 @@ pub async fn oversized_records_get_413(kind: Kind) {
 /// A record body with one attachment, built as text (a 64 MiB `json!` value is slow in debug).
 pub fn record_with_attachment(key: &str, bytes: &[u8], declared_sha: bool) -> String {
     let mut r = record(key, json!({"attachments": []})).to_string();
-    let sha = if declared_sha { format!(",\"sha256\":\"{}\"", sha256_hex(bytes)) } else { String::new() };
+    let sha = if declared_sha {
+        format!(",\"sha256\":\"{}\"", sha256_hex(bytes))
+    } else {
+        String::new()
+    };
     let att = format!(
         "[{{\"name\":\"scan.pdf\",\"contentType\":\"application/pdf\",\"size\":{}{sha},\"inline\":false,\"data\":\"{}\"}}]",
         bytes.len(),
@@ -254,11 +442,17 @@ pub fn record_with_attachment(key: &str, bytes: &[u8], declared_sha: bool) -> St
 /// Attachments up to the default limit (50 MiB) are stored and served back intact; above it,
 /// 413. `mib` is the size tried under the limit.
 pub async fn accepts_large_attachments(kind: Kind, mib: usize) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
-    let bytes: Vec<u8> = (0..(mib * 1024 * 1024) as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let bytes: Vec<u8> = (0..(mib * 1024 * 1024) as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let started = std::time::Instant::now();
-    let (st, v) = s.post_record(&record_with_attachment("m1-big", &bytes, true)).await;
+    let (st, v) = s
+        .post_record(&record_with_attachment("m1-big", &bytes, true))
+        .await;
     assert_eq!(st, 201, "{v}");
     eprintln!("{mib} MiB record stored in {:?}", started.elapsed());
     let stats = s.stats().await;
@@ -271,14 +465,23 @@ pub async fn accepts_large_attachments(kind: Kind, mib: usize) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.headers()["content-disposition"].to_str().unwrap(), "attachment; filename=\"attachment\"");
+    assert_eq!(
+        resp.headers()["content-disposition"].to_str().unwrap(),
+        "attachment; filename=\"attachment\""
+    );
     let got = resp.bytes().await.unwrap();
     assert_eq!(got.len(), bytes.len());
     assert!(got[..] == bytes[..], "stored bytes differ");
     // Over 50 MiB: refused, with the reason.
     let over = vec![1u8; 51 * 1024 * 1024];
-    let (st, v) = s.post_record(&record_with_attachment("m1-over", &over, false)).await;
-    assert_eq!((st, v["error"]["code"].as_str()), (413, Some("record_too_large")), "{v}");
+    let (st, v) = s
+        .post_record(&record_with_attachment("m1-over", &over, false))
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (413, Some("record_too_large")),
+        "{v}"
+    );
     env.finish().await;
 }
 
@@ -291,13 +494,26 @@ pub async fn accepts_large_attachments_8_mib(kind: Kind) {
 }
 
 pub async fn rate_limit_answers_429(kind: Kind) {
-    let Some(env) = Env::start(kind, &["--rate-limit", "5/s"]).await else { return };
+    let Some(env) = Env::start(kind, &["--rate-limit", "5/s"]).await else {
+        return;
+    };
     let s = &env.server;
     let mut limited = None;
     for _ in 0..20 {
-        let r = s.client.get(format!("{}/v1/contacts", s.url)).bearer_auth(&s.token).send().await.unwrap();
+        let r = s
+            .client
+            .get(format!("{}/v1/contacts", s.url))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .unwrap();
         if r.status().as_u16() == 429 {
-            limited = Some((r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string()), r.json::<Value>().await.unwrap()));
+            limited = Some((
+                r.headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string()),
+                r.json::<Value>().await.unwrap(),
+            ));
             break;
         }
         assert_eq!(r.status().as_u16(), 200);
@@ -310,7 +526,12 @@ pub async fn rate_limit_answers_429(kind: Kind) {
     let (st, _) = s.post_record(&record("m1-rl", json!({})).to_string()).await;
     assert_eq!(st, 429);
     // Health is never limited; after the wait the token works again.
-    let r = s.client.get(format!("{}/v1/health", s.url)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}/v1/health", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let (st, v) = s.post_record(&record("m1-rl", json!({})).to_string()).await;
@@ -319,14 +540,30 @@ pub async fn rate_limit_answers_429(kind: Kind) {
 }
 
 pub async fn contact_lookup(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
-    let (st, _) = s.post_record(&record("m1-l1", json!({"contacts": [
-        {"address": "Jane@Customer.Example", "name": "Jane Doe", "create": true},
-        {"address": "ghost@customer.example", "create": false}
-    ]})).to_string()).await;
+    let (st, _) = s
+        .post_record(
+            &record(
+                "m1-l1",
+                json!({"contacts": [
+                    {"address": "Jane@Customer.Example", "name": "Jane Doe", "create": true},
+                    {"address": "ghost@customer.example", "create": false}
+                ]}),
+            )
+            .to_string(),
+        )
+        .await;
     assert_eq!(st, 201);
-    let (st, _) = s.send_json(Method::POST, "/v1/contacts", &json!({"address": "taro@例え.jp", "name": "山田太郎"})).await;
+    let (st, _) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts",
+            &json!({"address": "taro@例え.jp", "name": "山田太郎"}),
+        )
+        .await;
     assert_eq!(st, 201);
     let (st, v) = s
         .send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": [
@@ -337,22 +574,47 @@ pub async fn contact_lookup(kind: Kind) {
     let c = &v["contacts"];
     assert_eq!(c["jane@customer.example"]["name"], "Jane Doe");
     assert!(c["jane@customer.example"]["id"].as_i64().is_some());
-    assert_eq!(c["ghost@customer.example"], Value::Null, "create=false does not make a contact");
-    assert_eq!(c["taro@xn--r8jz45g.jp"]["name"], "山田太郎", "IDN domain normalised: {v}");
+    assert_eq!(
+        c["ghost@customer.example"],
+        Value::Null,
+        "create=false does not make a contact"
+    );
+    assert_eq!(
+        c["taro@xn--r8jz45g.jp"]["name"], "山田太郎",
+        "IDN domain normalised: {v}"
+    );
     assert_eq!(v["invalid"], json!(["undisclosed-recipients:;"]));
     // Up to 1000 at once; more is a clear 400.
     let many: Vec<String> = (0..1000).map(|i| format!("user{i}@bulk.example")).collect();
-    let (st, v) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": many})).await;
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": many}),
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(v["contacts"].as_object().unwrap().len(), 1000);
     let too_many: Vec<String> = (0..1001).map(|i| format!("user{i}@bulk.example")).collect();
-    let (st, v) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": too_many})).await;
-    assert_eq!((st, v["error"]["code"].as_str()), (400, Some("too_many_addresses")), "{v}");
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": too_many}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("too_many_addresses")),
+        "{v}"
+    );
     env.finish().await;
 }
 
 pub async fn contacts_crud_and_search(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let people = [
         ("anna@alpha.example", "Anna Nowak"),
@@ -363,13 +625,34 @@ pub async fn contacts_crud_and_search(kind: Kind) {
     ];
     let mut ids = Vec::new();
     for (a, n) in people {
-        let (st, v) = s.send_json(Method::POST, "/v1/contacts", &json!({"address": a, "name": n})).await;
+        let (st, v) = s
+            .send_json(
+                Method::POST,
+                "/v1/contacts",
+                &json!({"address": a, "name": n}),
+            )
+            .await;
         assert_eq!(st, 201, "{v}");
         ids.push(v["id"].as_i64().unwrap());
     }
-    let (st, v) = s.send_json(Method::POST, "/v1/contacts", &json!({"address": "ANNA@alpha.example"})).await;
-    assert_eq!((st, v["error"]["code"].as_str(), v["error"]["field"].as_str()), (409, Some("contact_exists"), Some("address")));
-    let (st, v) = s.send_json(Method::POST, "/v1/contacts", &json!({"address": "nope"})).await;
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts",
+            &json!({"address": "ANNA@alpha.example"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            st,
+            v["error"]["code"].as_str(),
+            v["error"]["field"].as_str()
+        ),
+        (409, Some("contact_exists"), Some("address"))
+    );
+    let (st, v) = s
+        .send_json(Method::POST, "/v1/contacts", &json!({"address": "nope"}))
+        .await;
     assert_eq!((st, v["error"]["field"].as_str()), (400, Some("address")));
 
     let search = |q: &str| {
@@ -377,21 +660,39 @@ pub async fn contacts_crud_and_search(kind: Kind) {
         async move {
             let (st, v) = s.get(&format!("/v1/contacts?q={}", urlencode(&q))).await;
             assert_eq!(st, 200, "{v}");
-            v["contacts"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+            v["contacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["address"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
         }
     };
-    assert_eq!(search("żak").await, vec!["zofia@beta.example"], "case-insensitive beyond ASCII");
+    assert_eq!(
+        search("żak").await,
+        vec!["zofia@beta.example"],
+        "case-insensitive beyond ASCII"
+    );
     assert_eq!(search("ŻAK").await, vec!["zofia@beta.example"]);
-    assert_eq!(search("beta.example").await, vec!["bob@beta.example", "zofia@beta.example"]);
+    assert_eq!(
+        search("beta.example").await,
+        vec!["bob@beta.example", "zofia@beta.example"]
+    );
     assert_eq!(search("花子").await, vec!["hanako@gamma.example"]);
-    assert_eq!(search("100%").await, Vec::<String>::new(), "LIKE wildcards are literal");
+    assert_eq!(
+        search("100%").await,
+        Vec::<String>::new(),
+        "LIKE wildcards are literal"
+    );
     assert_eq!(search("_").await, Vec::<String>::new());
 
     // Pages of 2 cover everything once, in name order.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (st, v) = s.get(&format!("/v1/contacts?limit=2&cursor={cursor}")).await;
+        let (st, v) = s
+            .get(&format!("/v1/contacts?limit=2&cursor={cursor}"))
+            .await;
         assert_eq!(st, 200, "{v}");
         for c in v["contacts"].as_array().unwrap() {
             seen.push(c["address"].as_str().unwrap().to_string());
@@ -401,88 +702,226 @@ pub async fn contacts_crud_and_search(kind: Kind) {
             None => break,
         }
     }
-    assert_eq!(seen, vec!["anna@alpha.example", "bob@beta.example", "plain@gamma.example", "zofia@beta.example", "hanako@gamma.example"]);
+    assert_eq!(
+        seen,
+        vec![
+            "anna@alpha.example",
+            "bob@beta.example",
+            "plain@gamma.example",
+            "zofia@beta.example",
+            "hanako@gamma.example"
+        ]
+    );
     let (st, v) = s.get("/v1/contacts?limit=0").await;
     assert_eq!((st, v["error"]["field"].as_str()), (400, Some("limit")));
 
     // PATCH: name, address; clash is 409; unknown fields are refused.
     let id = ids[2];
-    let (st, v) = s.send_json(Method::PATCH, &format!("/v1/contacts/{id}"), &json!({"name": "Robert Builder"})).await;
-    assert_eq!((st, v["name"].as_str()), (200, Some("Robert Builder")), "{v}");
-    let (st, v) = s.send_json(Method::PATCH, &format!("/v1/contacts/{id}"), &json!({"address": "Robert@Beta.example"})).await;
-    assert_eq!((st, v["address"].as_str()), (200, Some("robert@beta.example")), "{v}");
-    let (st, v) = s.send_json(Method::PATCH, &format!("/v1/contacts/{id}"), &json!({"address": "anna@alpha.example"})).await;
+    let (st, v) = s
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/contacts/{id}"),
+            &json!({"name": "Robert Builder"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["name"].as_str()),
+        (200, Some("Robert Builder")),
+        "{v}"
+    );
+    let (st, v) = s
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/contacts/{id}"),
+            &json!({"address": "Robert@Beta.example"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["address"].as_str()),
+        (200, Some("robert@beta.example")),
+        "{v}"
+    );
+    let (st, v) = s
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/contacts/{id}"),
+            &json!({"address": "anna@alpha.example"}),
+        )
+        .await;
     assert_eq!(st, 409, "{v}");
-    let (st, v) = s.send_json(Method::PATCH, &format!("/v1/contacts/{id}"), &json!({"phone": "123"})).await;
+    let (st, v) = s
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/contacts/{id}"),
+            &json!({"phone": "123"}),
+        )
+        .await;
     assert_eq!((st, v["error"]["field"].as_str()), (400, Some("phone")));
-    let (st, v) = s.send_json(Method::PATCH, &format!("/v1/contacts/{id}"), &json!({"name": null})).await;
+    let (st, v) = s
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/contacts/{id}"),
+            &json!({"name": null}),
+        )
+        .await;
     assert_eq!((st, &v["name"]), (200, &Value::Null));
-    let (st, _) = s.send_json(Method::PATCH, "/v1/contacts/999999", &json!({"name": "x"})).await;
+    let (st, _) = s
+        .send_json(Method::PATCH, "/v1/contacts/999999", &json!({"name": "x"}))
+        .await;
     assert_eq!(st, 404);
     env.finish().await;
 }
 
 pub fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 pub async fn timeline_groups_threads_newest_first(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
     let t = |min: i64| 1_767_225_600_000i64 + min * 60_000;
     let emails = [
-        ("a1", record("a1", json!({"subject": "Chairs", "timestamp": t(1), "messageId": "a1@x", "threadId": "gA", "contacts": jane}))),
-        ("b1", record("b1", json!({"subject": "Tables", "timestamp": t(2), "messageId": "b1@x", "contacts": jane}))),
-        ("a2", record("a2", json!({"subject": "Re: Chairs", "direction": "incoming", "timestamp": t(3), "messageId": "a2@x", "inReplyTo": ["a1@x"], "contacts": jane}))),
-        ("b2", record("b2", json!({"subject": "Re: Tables", "timestamp": t(4), "messageId": "b2@x", "references": ["b1@x"], "contacts": jane}))),
-        ("a3", record("a3", json!({"subject": "Re: Chairs", "timestamp": t(5), "messageId": "a3@x", "threadId": "gA", "contacts": jane}))),
-        ("other", record("other", json!({"subject": "Not Jane", "timestamp": t(6), "messageId": "o@x",
-            "to": [{"address": "max@else.example"}], "contacts": [{"address": "max@else.example", "create": true}]}))),
+        (
+            "a1",
+            record(
+                "a1",
+                json!({"subject": "Chairs", "timestamp": t(1), "messageId": "a1@x", "threadId": "gA", "contacts": jane}),
+            ),
+        ),
+        (
+            "b1",
+            record(
+                "b1",
+                json!({"subject": "Tables", "timestamp": t(2), "messageId": "b1@x", "contacts": jane}),
+            ),
+        ),
+        (
+            "a2",
+            record(
+                "a2",
+                json!({"subject": "Re: Chairs", "direction": "incoming", "timestamp": t(3), "messageId": "a2@x", "inReplyTo": ["a1@x"], "contacts": jane}),
+            ),
+        ),
+        (
+            "b2",
+            record(
+                "b2",
+                json!({"subject": "Re: Tables", "timestamp": t(4), "messageId": "b2@x", "references": ["b1@x"], "contacts": jane}),
+            ),
+        ),
+        (
+            "a3",
+            record(
+                "a3",
+                json!({"subject": "Re: Chairs", "timestamp": t(5), "messageId": "a3@x", "threadId": "gA", "contacts": jane}),
+            ),
+        ),
+        (
+            "other",
+            record(
+                "other",
+                json!({"subject": "Not Jane", "timestamp": t(6), "messageId": "o@x",
+            "to": [{"address": "max@else.example"}], "contacts": [{"address": "max@else.example", "create": true}]}),
+            ),
+        ),
     ];
     // Out of order on purpose: the timeline orders by the email's date, not arrival.
     for i in [2usize, 0, 4, 1, 3, 5] {
         let (st, v) = s.post_record(&emails[i].1.to_string()).await;
         assert_eq!(st, 201, "{}: {v}", emails[i].0);
     }
-    let (_, lookup) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": ["jane@customer.example"]})).await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"].as_i64().unwrap();
+    let (_, lookup) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": ["jane@customer.example"]}),
+        )
+        .await;
+    let id = lookup["contacts"]["jane@customer.example"]["id"]
+        .as_i64()
+        .unwrap();
     let (st, v) = s.get(&format!("/v1/contacts/{id}/timeline")).await;
     assert_eq!(st, 200, "{v}");
     let threads = v["threads"].as_array().unwrap();
     let keys: Vec<Vec<&str>> = threads
         .iter()
-        .map(|th| th["emails"].as_array().unwrap().iter().map(|e| e["idempotencyKey"].as_str().unwrap()).collect())
+        .map(|th| {
+            th["emails"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["idempotencyKey"].as_str().unwrap())
+                .collect()
+        })
         .collect();
     assert_eq!(keys, vec![vec!["a3", "a2", "a1"], vec!["b2", "b1"]], "{v}");
     assert_eq!(threads[0]["subject"], "Chairs");
     assert_eq!(threads[0]["emails"][1]["direction"], "incoming");
-    assert_eq!(threads[0]["emails"][0]["reasons"], json!(["log-checked", "contact-created"]));
+    assert_eq!(
+        threads[0]["emails"][0]["reasons"],
+        json!(["log-checked", "contact-created"])
+    );
     assert_eq!(v["contact"]["emailCount"], 5);
     // Paging by email keeps the order.
     let (_, p1) = s.get(&format!("/v1/contacts/{id}/timeline?limit=2")).await;
     let cursor = p1["nextCursor"].as_str().unwrap().to_string();
-    let (_, p2) = s.get(&format!("/v1/contacts/{id}/timeline?limit=10&cursor={cursor}")).await;
+    let (_, p2) = s
+        .get(&format!(
+            "/v1/contacts/{id}/timeline?limit=10&cursor={cursor}"
+        ))
+        .await;
     let ids = |p: &Value| -> Vec<String> {
-        p["threads"].as_array().unwrap().iter().flat_map(|t| t["emails"].as_array().unwrap().iter().map(|e| e["idempotencyKey"].as_str().unwrap().to_string())).collect()
+        p["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| {
+                t["emails"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["idempotencyKey"].as_str().unwrap().to_string())
+            })
+            .collect()
     };
     assert_eq!(ids(&p1), vec!["a3", "b2"]);
-    assert_eq!(ids(&p2), vec!["a2", "a1", "b1"], "threads of the page, newest first");
+    assert_eq!(
+        ids(&p2),
+        vec!["a2", "a1", "b1"],
+        "threads of the page, newest first"
+    );
     let (st, _) = s.get("/v1/contacts/999999/timeline").await;
     assert_eq!(st, 404);
     env.finish().await;
 }
 
 pub async fn timeline_pages_by_thread(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
     let t = |min: i64| 1_767_225_600_000i64 + min * 60_000;
     // A long thread (7 emails) and a short one whose newest email is older than the long one's.
-    let mut sent = vec![record("long0", json!({"subject": "Chairs", "timestamp": t(0), "messageId": "long0@x", "contacts": jane}))];
-    sent.push(record("short0", json!({"subject": "Tables", "timestamp": t(1), "messageId": "short0@x", "contacts": jane})));
+    let mut sent = vec![record(
+        "long0",
+        json!({"subject": "Chairs", "timestamp": t(0), "messageId": "long0@x", "contacts": jane}),
+    )];
+    sent.push(record(
+        "short0",
+        json!({"subject": "Tables", "timestamp": t(1), "messageId": "short0@x", "contacts": jane}),
+    ));
     sent.push(record("short1", json!({"subject": "Re: Tables", "timestamp": t(2), "messageId": "short1@x", "inReplyTo": ["short0@x"], "contacts": jane})));
     for n in 1..7 {
         sent.push(record(&format!("long{n}"), json!({"subject": "Re: Chairs", "timestamp": t(10 + n), "messageId": format!("long{n}@x"),
@@ -492,40 +931,92 @@ pub async fn timeline_pages_by_thread(kind: Kind) {
         let (st, v) = s.post_record(&r.to_string()).await;
         assert_eq!(st, 201, "{v}");
     }
-    let (_, lookup) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": ["jane@customer.example"]})).await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"].as_i64().unwrap();
+    let (_, lookup) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": ["jane@customer.example"]}),
+        )
+        .await;
+    let id = lookup["contacts"]["jane@customer.example"]["id"]
+        .as_i64()
+        .unwrap();
     let keys = |emails: &Value| -> Vec<String> {
-        emails.as_array().unwrap().iter().map(|e| e["idempotencyKey"].as_str().unwrap().to_string()).collect()
+        emails
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["idempotencyKey"].as_str().unwrap().to_string())
+            .collect()
     };
 
     // API: one thread per page here, its newest emails, its full count and first subject.
-    let (st, p1) = s.get(&format!("/v1/contacts/{id}/threads?limit=1&emails=3")).await;
+    let (st, p1) = s
+        .get(&format!("/v1/contacts/{id}/threads?limit=1&emails=3"))
+        .await;
     assert_eq!(st, 200, "{p1}");
     assert_eq!(p1["threads"].as_array().unwrap().len(), 1);
     let long = &p1["threads"][0];
     assert_eq!(keys(&long["emails"]), vec!["long6", "long5", "long4"]);
     assert_eq!(long["count"], 7);
-    assert_eq!(long["subject"], "Chairs", "the thread's first email's subject, not on this page");
+    assert_eq!(
+        long["subject"], "Chairs",
+        "the thread's first email's subject, not on this page"
+    );
     assert_eq!(long["latestAt"], t(16));
     let cursor = p1["nextCursor"].as_str().unwrap().to_string();
-    let (_, p2) = s.get(&format!("/v1/contacts/{id}/threads?limit=1&emails=3&cursor={}", urlencode(&cursor))).await;
+    let (_, p2) = s
+        .get(&format!(
+            "/v1/contacts/{id}/threads?limit=1&emails=3&cursor={}",
+            urlencode(&cursor)
+        ))
+        .await;
     assert_eq!(keys(&p2["threads"][0]["emails"]), vec!["short1", "short0"]);
     assert_eq!(p2["threads"][0]["count"], 2);
     let cursor = p2["nextCursor"].as_str().unwrap().to_string();
-    let (_, p3) = s.get(&format!("/v1/contacts/{id}/threads?limit=1&cursor={}", urlencode(&cursor))).await;
+    let (_, p3) = s
+        .get(&format!(
+            "/v1/contacts/{id}/threads?limit=1&cursor={}",
+            urlencode(&cursor)
+        ))
+        .await;
     assert_eq!(p3["threads"], json!([]));
     assert_eq!(p3["nextCursor"], Value::Null);
     let (st, v) = s.get(&format!("/v1/contacts/{id}/threads?emails=0")).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("emails")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (400, Some("emails")),
+        "{v}"
+    );
 
     // API: one thread's emails, paged.
     let key = long["threadKey"].as_str().unwrap().to_string();
-    let (_, t1) = s.get(&format!("/v1/contacts/{id}/timeline?thread={}&limit=4", urlencode(&key))).await;
-    assert_eq!(t1["threads"].as_array().unwrap().len(), 1, "only that thread: {t1}");
-    assert_eq!(keys(&t1["threads"][0]["emails"]), vec!["long6", "long5", "long4", "long3"]);
+    let (_, t1) = s
+        .get(&format!(
+            "/v1/contacts/{id}/timeline?thread={}&limit=4",
+            urlencode(&key)
+        ))
+        .await;
+    assert_eq!(
+        t1["threads"].as_array().unwrap().len(),
+        1,
+        "only that thread: {t1}"
+    );
+    assert_eq!(
+        keys(&t1["threads"][0]["emails"]),
+        vec!["long6", "long5", "long4", "long3"]
+    );
     let cursor = t1["nextCursor"].as_str().unwrap().to_string();
-    let (_, t2) = s.get(&format!("/v1/contacts/{id}/timeline?thread={}&limit=4&cursor={cursor}", urlencode(&key))).await;
-    assert_eq!(keys(&t2["threads"][0]["emails"]), vec!["long2", "long1", "long0"]);
+    let (_, t2) = s
+        .get(&format!(
+            "/v1/contacts/{id}/timeline?thread={}&limit=4&cursor={cursor}",
+            urlencode(&key)
+        ))
+        .await;
+    assert_eq!(
+        keys(&t2["threads"][0]["emails"]),
+        vec!["long2", "long1", "long0"]
+    );
 
     // Web UI: five newest emails of each thread and a link to the whole thread.
     let client = reqwest::Client::new();
@@ -539,29 +1030,63 @@ pub async fn timeline_pages_by_thread(kind: Kind) {
     let (st, page) = html(format!("/contacts/{id}")).await;
     assert_eq!(st, 200);
     assert_eq!(page.matches("<section class=\"thread\"").count(), 2);
-    assert_eq!(page.matches("<li class=\"email").count(), 5 + 2, "five of the long thread, both of the short one");
-    let link = format!("/contacts/{id}/thread?key={}", key.replace(':', "%3A").replace('@', "%40"));
-    assert!(page.contains(&format!("href=\"{link}\">All 7 emails in this thread</a>")), "{page}");
+    assert_eq!(
+        page.matches("<li class=\"email").count(),
+        5 + 2,
+        "five of the long thread, both of the short one"
+    );
+    let link = format!(
+        "/contacts/{id}/thread?key={}",
+        key.replace(':', "%3A").replace('@', "%40")
+    );
+    assert!(
+        page.contains(&format!("href=\"{link}\">All 7 emails in this thread</a>")),
+        "{page}"
+    );
     let (st, thread) = html(link).await;
     assert_eq!(st, 200);
     assert_eq!(thread.matches("<li class=\"email").count(), 7, "{thread}");
-    assert!(thread.contains("Re: Chairs") && !thread.contains("Tables"), "other threads stay out");
+    assert!(
+        thread.contains("Re: Chairs") && !thread.contains("Tables"),
+        "other threads stay out"
+    );
     let encoded = key.replace(':', "%3A").replace('@', "%40");
-    assert!(thread.contains(&format!("href=\"?key={encoded}&amp;lang=ja\"")), "the language links keep the thread: {thread}");
+    assert!(
+        thread.contains(&format!("href=\"?key={encoded}&amp;lang=ja\"")),
+        "the language links keep the thread: {thread}"
+    );
     let (st, _) = html(format!("/contacts/{id}/thread?key=nope")).await;
     assert_eq!(st, 404);
     env.finish().await;
 }
 
 pub async fn web_ui_shows_times_in_the_chosen_time_zone(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let at = 1_772_500_500_000i64; // 2026-03-03 01:15 UTC
     let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
-    let (st, _) = s.post_record(&record("tz1", json!({"subject": "Chairs", "timestamp": at, "contacts": jane})).to_string()).await;
+    let (st, _) = s
+        .post_record(
+            &record(
+                "tz1",
+                json!({"subject": "Chairs", "timestamp": at, "contacts": jane}),
+            )
+            .to_string(),
+        )
+        .await;
     assert_eq!(st, 201);
-    let (_, lookup) = s.send_json(Method::POST, "/v1/contacts/lookup", &json!({"addresses": ["jane@customer.example"]})).await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"].as_i64().unwrap();
+    let (_, lookup) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": ["jane@customer.example"]}),
+        )
+        .await;
+    let id = lookup["contacts"]["jane@customer.example"]["id"]
+        .as_i64()
+        .unwrap();
     let client = reqwest::Client::new();
     let get = |path: String, cookie: Option<&str>| {
         let mut req = client.get(format!("{}{path}", s.url)).bearer_auth(&s.token);
@@ -570,78 +1095,157 @@ pub async fn web_ui_shows_times_in_the_chosen_time_zone(kind: Kind) {
         }
         async move {
             let r = req.send().await.unwrap();
-            let set_cookie: Vec<String> =
-                r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+            let set_cookie: Vec<String> = r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect();
             (r.status().as_u16(), set_cookie, r.text().await.unwrap())
         }
     };
     let utc_instant = "datetime=\"2026-03-03T01:15Z\" title=\"2026-03-03 01:15 UTC\"";
     let (st, cookies, html) = get(format!("/contacts/{id}?tz=Asia/Tokyo"), None).await;
     assert_eq!(st, 200);
-    assert!(html.contains(&format!("{utc_instant}>2026-03-03 10:15 JST</time>")), "{html}");
-    assert!(html.contains("Time zone: Asia/Tokyo"), "the footer names the zone");
-    assert!(cookies.iter().any(|c| c.starts_with("mt_tz=Asia/Tokyo;")), "{cookies:?}");
+    assert!(
+        html.contains(&format!("{utc_instant}>2026-03-03 10:15 JST</time>")),
+        "{html}"
+    );
+    assert!(
+        html.contains("Time zone: Asia/Tokyo"),
+        "the footer names the zone"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("mt_tz=Asia/Tokyo;")),
+        "{cookies:?}"
+    );
     let (_, _, html) = get(format!("/contacts/{id}"), Some("mt_tz=Europe/Warsaw")).await;
-    assert!(html.contains(&format!("{utc_instant}>2026-03-03 02:15 CET</time>")), "remembered zone: {html}");
-    let (_, cookies, html) = get(format!("/contacts/{id}?tz=Mars/Olympus"), Some("mt_tz=Europe/Warsaw")).await;
-    assert!(cookies.iter().all(|c| !c.starts_with("mt_tz=")), "an unknown zone is not remembered: {cookies:?}");
+    assert!(
+        html.contains(&format!("{utc_instant}>2026-03-03 02:15 CET</time>")),
+        "remembered zone: {html}"
+    );
+    let (_, cookies, html) = get(
+        format!("/contacts/{id}?tz=Mars/Olympus"),
+        Some("mt_tz=Europe/Warsaw"),
+    )
+    .await;
+    assert!(
+        cookies.iter().all(|c| !c.starts_with("mt_tz=")),
+        "an unknown zone is not remembered: {cookies:?}"
+    );
     assert!(html.contains("02:15 CET"), "and the remembered one stays");
     let (st, _, html) = get("/settings/time-zone".into(), Some("mt_tz=Europe/Warsaw")).await;
     assert_eq!(st, 200);
-    assert!(html.contains("<option value=\"Europe/Warsaw\" selected>"), "{html}");
+    assert!(
+        html.contains("<option value=\"Europe/Warsaw\" selected>"),
+        "{html}"
+    );
     assert!(html.contains("<option value=\"America/Sao_Paulo\">"));
     assert!(!html.contains("<script"), "no script needed");
     env.finish().await;
 }
 
 pub async fn attachments_are_stored_once(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let pdf = b"%PDF-1.4 price list".to_vec();
     let att = json!([{"name": "prices.pdf", "contentType": "application/pdf", "size": pdf.len(),
         "sha256": sha256_hex(&pdf), "inline": false, "data": mailtrail::base64::encode(&pdf)}]);
     for key in ["m1-att1", "m1-att2"] {
-        let (st, v) = s.post_record(&record(key, json!({"attachments": att})).to_string()).await;
+        let (st, v) = s
+            .post_record(&record(key, json!({"attachments": att})).to_string())
+            .await;
         assert_eq!(st, 201, "{v}");
         assert!(v.get("record").is_none(), "a 201 is brief");
         let (_, stored) = s.get(&format!("/v1/records/{key}")).await;
-        assert!(stored["record"]["attachments"][0].get("data").is_none(), "data is not kept in the record");
-        assert_eq!(stored["record"]["attachments"][0]["sha256"], sha256_hex(&pdf));
+        assert!(
+            stored["record"]["attachments"][0].get("data").is_none(),
+            "data is not kept in the record"
+        );
+        assert_eq!(
+            stored["record"]["attachments"][0]["sha256"],
+            sha256_hex(&pdf)
+        );
     }
     let stats = s.stats().await;
-    assert_eq!((stats["blobs"].as_i64(), stats["blobBytes"].as_i64()), (Some(1), Some(pdf.len() as i64)), "{stats}");
-    assert_eq!(count(&env.db, &env.dir, "SELECT COUNT(*) FROM record_blobs").await, 2);
-    let r = s.client.get(format!("{}/v1/attachments/{}", s.url, sha256_hex(&pdf))).bearer_auth(&s.token).send().await.unwrap();
+    assert_eq!(
+        (stats["blobs"].as_i64(), stats["blobBytes"].as_i64()),
+        (Some(1), Some(pdf.len() as i64)),
+        "{stats}"
+    );
+    assert_eq!(
+        count(&env.db, &env.dir, "SELECT COUNT(*) FROM record_blobs").await,
+        2
+    );
+    let r = s
+        .client
+        .get(format!("{}/v1/attachments/{}", s.url, sha256_hex(&pdf)))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.bytes().await.unwrap().as_ref(), &pdf[..]);
     // Deleting one record keeps the blob for the other; deleting both removes it.
-    assert_eq!(s.send_json(Method::DELETE, "/v1/records/m1-att1", &Value::Null).await.0, 200);
+    assert_eq!(
+        s.send_json(Method::DELETE, "/v1/records/m1-att1", &Value::Null)
+            .await
+            .0,
+        200
+    );
     assert_eq!(s.stats().await["blobs"], 1);
-    assert_eq!(s.send_json(Method::DELETE, "/v1/records/m1-att2", &Value::Null).await.0, 200);
+    assert_eq!(
+        s.send_json(Method::DELETE, "/v1/records/m1-att2", &Value::Null)
+            .await
+            .0,
+        200
+    );
     assert_eq!(s.stats().await["blobs"], 0);
-    let (st, _) = s.get(&format!("/v1/attachments/{}", sha256_hex(&pdf))).await;
+    let (st, _) = s
+        .get(&format!("/v1/attachments/{}", sha256_hex(&pdf)))
+        .await;
     assert_eq!(st, 404);
     env.finish().await;
 }
 
 pub async fn get_and_delete_records(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
-    let (_, created) = s.post_record(&record("m1-gd", json!({"subject": "Zamówienie nr 5"})).to_string()).await;
+    let (_, created) = s
+        .post_record(&record("m1-gd", json!({"subject": "Zamówienie nr 5"})).to_string())
+        .await;
     let id = created["id"].as_i64().unwrap();
     let (st, v) = s.get("/v1/records/m1-gd").await;
-    assert_eq!((st, v["record"]["subject"].as_str()), (200, Some("Zamówienie nr 5")));
+    assert_eq!(
+        (st, v["record"]["subject"].as_str()),
+        (200, Some("Zamówienie nr 5"))
+    );
     assert!(v.get("duplicate").is_none());
     let (st, v) = s.get(&format!("/v1/emails/{id}")).await;
     assert_eq!((st, v["idempotencyKey"].as_str()), (200, Some("m1-gd")));
     assert_eq!(v["contacts"][0]["address"], "jane@customer.example");
-    let (st, v) = s.send_json(Method::DELETE, "/v1/records/m1-gd", &Value::Null).await;
+    let (st, v) = s
+        .send_json(Method::DELETE, "/v1/records/m1-gd", &Value::Null)
+        .await;
     assert_eq!((st, &v["deleted"]), (200, &json!(true)));
     assert_eq!(s.get("/v1/records/m1-gd").await.0, 404);
     assert_eq!(s.get(&format!("/v1/emails/{id}")).await.0, 404);
-    assert_eq!(s.send_json(Method::DELETE, "/v1/records/m1-gd", &Value::Null).await.0, 404);
-    assert_eq!(count(&env.db, &env.dir, "SELECT COUNT(*) FROM record_contacts").await, 0, "associations go with the record");
+    assert_eq!(
+        s.send_json(Method::DELETE, "/v1/records/m1-gd", &Value::Null)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        count(&env.db, &env.dir, "SELECT COUNT(*) FROM record_contacts").await,
+        0,
+        "associations go with the record"
+    );
     // Deleted, then logged again: stored again.
     let (st, _) = s.post_record(&record("m1-gd", json!({})).to_string()).await;
     assert_eq!(st, 201);
@@ -649,16 +1253,26 @@ pub async fn get_and_delete_records(kind: Kind) {
 }
 
 pub async fn records_found_by_message_id(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     // Queued from a compose window: a content key, the Message-ID attached before sending.
-    let body = record("c1-00112233445566778899aabbccddeeff", json!({"messageId": "CAF=sent-1@mail.gmail.com"}));
+    let body = record(
+        "c1-00112233445566778899aabbccddeeff",
+        json!({"messageId": "CAF=sent-1@mail.gmail.com"}),
+    );
     assert_eq!(s.post_record(&body.to_string()).await.0, 201);
-    let (st, v) = s.get("/v1/records?messageId=%3CCAF%3Dsent-1%40mail.gmail.com%3E").await;
+    let (st, v) = s
+        .get("/v1/records?messageId=%3CCAF%3Dsent-1%40mail.gmail.com%3E")
+        .await;
     assert_eq!(st, 200, "{v}");
     let found = v["records"].as_array().unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0]["idempotencyKey"], "c1-00112233445566778899aabbccddeeff");
+    assert_eq!(
+        found[0]["idempotencyKey"],
+        "c1-00112233445566778899aabbccddeeff"
+    );
     let (st, v) = s.get("/v1/records?messageId=nobody@nowhere").await;
     assert_eq!((st, v["records"].as_array().map(Vec::len)), (200, Some(0)));
     let (st, v) = s.get("/v1/records").await;
@@ -667,17 +1281,39 @@ pub async fn records_found_by_message_id(kind: Kind) {
 }
 
 pub async fn watch_status_round_trip(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let status = json!({"state": "reconnecting", "reason": "server-unreachable", "attempt": 3,
         "nextTryAt": 1_767_225_900_000i64, "lastSyncAt": 1_767_225_600_000i64, "folder": "INBOX"});
-    let (st, v) = s.send_json(Method::PUT, "/v1/watch-status/sales@ourco.example", &status).await;
+    let (st, v) = s
+        .send_json(Method::PUT, "/v1/watch-status/sales@ourco.example", &status)
+        .await;
     assert_eq!(st, 200, "{v}");
-    let (st, v) = s.send_json(Method::PUT, "/v1/watch-status/ops@ourco.example", &json!({"state": "disconnected", "reason": "authentication-failed"})).await;
+    let (st, v) = s
+        .send_json(
+            Method::PUT,
+            "/v1/watch-status/ops@ourco.example",
+            &json!({"state": "disconnected", "reason": "authentication-failed"}),
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
-    let (st, v) = s.send_json(Method::PUT, "/v1/watch-status/x", &json!({"state": "sleeping"})).await;
+    let (st, v) = s
+        .send_json(
+            Method::PUT,
+            "/v1/watch-status/x",
+            &json!({"state": "sleeping"}),
+        )
+        .await;
     assert_eq!((st, v["error"]["field"].as_str()), (400, Some("state")));
-    let (st, v) = s.send_json(Method::PUT, "/v1/watch-status/x", &json!({"state": "connected", "attempt": "three"})).await;
+    let (st, v) = s
+        .send_json(
+            Method::PUT,
+            "/v1/watch-status/x",
+            &json!({"state": "connected", "attempt": "three"}),
+        )
+        .await;
     assert_eq!((st, v["error"]["field"].as_str()), (400, Some("attempt")));
     let (st, v) = s.get("/v1/watch-status").await;
     assert_eq!(st, 200);
@@ -688,7 +1324,14 @@ pub async fn watch_status_round_trip(kind: Kind) {
     assert_eq!(accounts[1]["folder"], "INBOX", "extra fields are kept");
     assert!(accounts[1]["updatedAt"].as_i64().unwrap() > 0);
     // The web UI shows them translated.
-    for (lang, words) in [("ja", ["再接続中", "切断", "サインインに失敗"]), ("pl", ["Ponowne łączenie", "Rozłączona", "Logowanie nie powiodło"]), ("en", ["Reconnecting", "Disconnected", "Sign-in failed"])] {
+    for (lang, words) in [
+        ("ja", ["再接続中", "切断", "サインインに失敗"]),
+        (
+            "pl",
+            ["Ponowne łączenie", "Rozłączona", "Logowanie nie powiodło"],
+        ),
+        ("en", ["Reconnecting", "Disconnected", "Sign-in failed"]),
+    ] {
         let html = s
             .client
             .get(format!("{}/status", s.url))
@@ -704,65 +1347,155 @@ pub async fn watch_status_round_trip(kind: Kind) {
             assert!(html.contains(w), "{lang}: {w} missing in {html}");
         }
     }
-    let (st, _) = s.send_json(Method::DELETE, "/v1/watch-status/ops@ourco.example", &Value::Null).await;
+    let (st, _) = s
+        .send_json(
+            Method::DELETE,
+            "/v1/watch-status/ops@ourco.example",
+            &Value::Null,
+        )
+        .await;
     assert_eq!(st, 200);
-    assert_eq!(s.get("/v1/watch-status").await.1["accounts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.get("/v1/watch-status").await.1["accounts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     env.finish().await;
 }
 
 pub async fn migrations_apply_once_and_refuse_newer(kind: Kind) {
-    let Some(mut env) = Env::start(kind, &[]).await else { return };
-    let (st, _) = env.server.post_record(&record("m1-mig", json!({})).to_string()).await;
+    let Some(mut env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    let (st, _) = env
+        .server
+        .post_record(&record("m1-mig", json!({})).to_string())
+        .await;
     assert_eq!(st, 201);
     assert_eq!(env.server.stats().await["schemaVersion"], 1);
-    assert!(env.server.terminate().success(), "SIGTERM ends with exit code 0");
+    assert!(
+        env.server.terminate().success(),
+        "SIGTERM ends with exit code 0"
+    );
     // Restart on the same database: nothing re-applied, data kept.
     env.server = Server::start(&env.dir, &env.db, &[]);
     assert_eq!(env.server.stats().await["records"], 1);
-    assert_eq!(count(&env.db, &env.dir, "SELECT COUNT(*) FROM mailtrail_schema").await, 1);
+    assert_eq!(
+        count(&env.db, &env.dir, "SELECT COUNT(*) FROM mailtrail_schema").await,
+        1
+    );
     env.server.terminate();
     // A database from a newer mailtrail is refused with a clear message.
-    execute(&env.db, &env.dir, "INSERT INTO mailtrail_schema (version, name, applied_at) VALUES (99, 'future', 0)").await;
+    execute(
+        &env.db,
+        &env.dir,
+        "INSERT INTO mailtrail_schema (version, name, applied_at) VALUES (99, 'future', 0)",
+    )
+    .await;
     let err = match Server::try_start(&env.dir, &env.db, &[]) {
         Ok(_) => panic!("a newer schema must be refused"),
         Err(e) => e,
     };
     assert!(err.contains("newer than this mailtrail"), "{err}");
-    execute(&env.db, &env.dir, "DELETE FROM mailtrail_schema WHERE version = 99").await;
+    execute(
+        &env.db,
+        &env.dir,
+        "DELETE FROM mailtrail_schema WHERE version = 99",
+    )
+    .await;
     env.server = Server::start(&env.dir, &env.db, &[]);
     env.finish().await;
 }
 
 pub async fn web_ui_requires_sign_in_and_escapes(kind: Kind) {
-    let Some(env) = Env::start(kind, &[]).await else { return };
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
     let s = &env.server;
     let (st, _) = s.post_record(&record("m1-ui", json!({"subject": "<script>alert(1)</script> offer",
         "html": "<p onclick=\"x()\">Hello <img src=\"https://tracker.example/p.gif\"><script>alert(2)</script></p>"})).to_string()).await;
     assert_eq!(st, 201);
-    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = plain.get(format!("{}/contacts/1", s.url)).send().await.unwrap();
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .get(format!("{}/contacts/1", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(r.headers()["location"], "/login?next=/contacts/1");
-    let r = plain.post(format!("{}/login", s.url)).form(&[("token", "wrong"), ("next", "/contacts/1")]).send().await.unwrap();
+    let r = plain
+        .post(format!("{}/login", s.url))
+        .form(&[("token", "wrong"), ("next", "/contacts/1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let r = plain.post(format!("{}/login", s.url)).form(&[("token", s.token.as_str()), ("next", "//evil.example/")]).send().await.unwrap();
+    let r = plain
+        .post(format!("{}/login", s.url))
+        .form(&[("token", s.token.as_str()), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    assert_eq!(r.headers()["location"], "/contacts", "never redirects off-site");
+    assert_eq!(
+        r.headers()["location"],
+        "/contacts",
+        "never redirects off-site"
+    );
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_string();
-    let page = plain.get(format!("{}/contacts/1", s.url)).header("cookie", &session).send().await.unwrap();
+    let page = plain
+        .get(format!("{}/contacts/1", s.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; offer"), "subject escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; offer"),
+        "subject escaped"
+    );
     assert!(!html.contains("<script"), "no script element on our pages");
-    let body = plain.get(format!("{}/emails/1/body", s.url)).header("cookie", &session).send().await.unwrap();
-    let csp = body.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("sandbox") && csp.contains("img-src data: cid:"), "{csp}");
+    let body = plain
+        .get(format!("{}/emails/1/body", s.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let csp = body.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("sandbox") && csp.contains("img-src data: cid:"),
+        "{csp}"
+    );
     assert_eq!(body.headers()["x-mailtrail-blocked"], "remote-content");
     let html = body.text().await.unwrap();
-    assert!(html.contains("Hello") && !html.contains("onclick") && !html.contains("<script") && !html.contains("tracker.example"), "{html}");
+    assert!(
+        html.contains("Hello")
+            && !html.contains("onclick")
+            && !html.contains("<script")
+            && !html.contains("tracker.example"),
+        "{html}"
+    );
     env.finish().await;
 }

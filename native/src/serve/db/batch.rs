@@ -13,8 +13,15 @@ pub(super) fn first_occurrences(recs: &[&NewRecord]) -> Vec<usize> {
     let mut by_key: HashMap<&str, usize> = HashMap::with_capacity(recs.len());
     let mut by_mid: HashMap<(&str, &str), usize> = HashMap::with_capacity(recs.len());
     for (i, r) in recs.iter().enumerate() {
-        let mid_hit = r.message_id.as_deref().and_then(|m| by_mid.get(&(r.mailbox.as_str(), m)).copied());
-        let first = by_key.get(r.idempotency_key.as_str()).copied().or(mid_hit).unwrap_or(i);
+        let mid_hit = r
+            .message_id
+            .as_deref()
+            .and_then(|m| by_mid.get(&(r.mailbox.as_str(), m)).copied());
+        let first = by_key
+            .get(r.idempotency_key.as_str())
+            .copied()
+            .or(mid_hit)
+            .unwrap_or(i);
         first_of.push(first);
         if first == i {
             by_key.insert(&r.idempotency_key, i);
@@ -27,7 +34,10 @@ pub(super) fn first_occurrences(recs: &[&NewRecord]) -> Vec<usize> {
 }
 
 /// The Message-IDs the candidates refer to and the thread ids they carry, each once.
-pub(super) fn thread_lookups<'a>(recs: &[&'a NewRecord], candidates: &[usize]) -> (Vec<&'a str>, Vec<&'a str>) {
+pub(super) fn thread_lookups<'a>(
+    recs: &[&'a NewRecord],
+    candidates: &[usize],
+) -> (Vec<&'a str>, Vec<&'a str>) {
     let mut refs: Vec<&str> = Vec::new();
     let mut thread_ids: Vec<&str> = Vec::new();
     for &i in candidates {
@@ -62,7 +72,13 @@ impl ThreadIndex {
     }
 
     /// A stored record with a client thread id: keeps the earliest one per mailbox and id.
-    pub fn add_thread(&mut self, mailbox: String, thread_id: String, sent_at: i64, thread_key: String) {
+    pub fn add_thread(
+        &mut self,
+        mailbox: String,
+        thread_id: String,
+        sent_at: i64,
+        thread_key: String,
+    ) {
         let k = (mailbox, thread_id);
         match self.by_thread_id.get(&k) {
             Some((t, _)) if *t <= sent_at => {}
@@ -87,14 +103,20 @@ impl ThreadIndex {
                 .map(|(_, k)| k.clone())
                 .or_else(|| {
                     let t = r.thread_id.as_ref()?;
-                    self.by_thread_id.get(&(r.mailbox.clone(), t.clone())).map(|(_, k)| k.clone())
+                    self.by_thread_id
+                        .get(&(r.mailbox.clone(), t.clone()))
+                        .map(|(_, k)| k.clone())
                 });
             let key = found.unwrap_or_else(|| r.default_thread_key.clone());
             if let Some(m) = &r.message_id {
-                self.by_message.entry(m.clone()).or_insert((r.sent_at, key.clone()));
+                self.by_message
+                    .entry(m.clone())
+                    .or_insert((r.sent_at, key.clone()));
             }
             if let Some(t) = &r.thread_id {
-                self.by_thread_id.entry((r.mailbox.clone(), t.clone())).or_insert((r.sent_at, key.clone()));
+                self.by_thread_id
+                    .entry((r.mailbox.clone(), t.clone()))
+                    .or_insert((r.sent_at, key.clone()));
             }
             thread_keys.insert(i, key);
         }
@@ -135,8 +157,15 @@ pub(super) fn contacts_of<'a>(
 }
 
 /// A record's contacts as stored, sorted by address.
-pub(super) fn record_contacts(r: &NewRecord, by_address: &HashMap<String, Contact>) -> Vec<Contact> {
-    let mut list: Vec<Contact> = r.contacts.iter().filter_map(|c| by_address.get(&c.address).cloned()).collect();
+pub(super) fn record_contacts(
+    r: &NewRecord,
+    by_address: &HashMap<String, Contact>,
+) -> Vec<Contact> {
+    let mut list: Vec<Contact> = r
+        .contacts
+        .iter()
+        .filter_map(|c| by_address.get(&c.address).cloned())
+        .collect();
     list.sort_by(|a, b| a.address.cmp(&b.address));
     list
 }

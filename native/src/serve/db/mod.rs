@@ -23,10 +23,16 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("migrations/sqlite/0001_init.sql") }];
-const POSTGRES_MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("migrations/postgres/0001_init.sql") }];
+const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("migrations/sqlite/0001_init.sql"),
+}];
+const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("migrations/postgres/0001_init.sql"),
+}];
 
 mod batch;
 mod sqlite_writer;
@@ -37,15 +43,18 @@ const MAX_BATCH: usize = 256;
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// The end of the contacts upsert: a name given later fills a contact created without one.
-const CONTACT_UPSERT_TAIL: &str = " ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
+const CONTACT_UPSERT_TAIL: &str =
+    " ON CONFLICT (address) DO UPDATE SET name = excluded.name, search = excluded.search, \
      sort_key = excluded.sort_key, updated_at = excluded.updated_at \
      WHERE contacts.name IS NULL AND excluded.name IS NOT NULL";
 const INSERT_BLOB: &str =
     "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING";
-const INSERT_RECORD_BLOB: &str = "INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+const INSERT_RECORD_BLOB: &str =
+    "INSERT INTO record_blobs (record_id, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const CONTACT_COLUMNS: &str = "id, address, name, created_at, updated_at";
 const RECORD_COLUMNS: &str = "id, idempotency_key, thread_key, received_at, body";
-const VANISHED: &str = "a conflicting record vanished during the insert (deleted concurrently); retry";
+const VANISHED: &str =
+    "a conflicting record vanished during the insert (deleted concurrently); retry";
 
 macro_rules! define_backend {
     ($name:ident, $db:ty, $conn:ty, $opts:ty, $is_sqlite:expr, $begin:expr, $migrations:expr) => {
@@ -365,19 +374,22 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("temp_store", "memory");
-            let pool = sqlite::Backend::open_pool(opts, 4)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display()))?;
-            let (writer, done) = sqlite_writer::start(path, durability)
-                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display()))?;
-            Ok(Store::Sqlite(sqlite::Backend::with_writer(pool, writer, done)))
+            let pool = sqlite::Backend::open_pool(opts, 4).await.map_err(|e| {
+                anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display())
+            })?;
+            let (writer, done) = sqlite_writer::start(path, durability).map_err(|e| {
+                anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display())
+            })?;
+            Ok(Store::Sqlite(sqlite::Backend::with_writer(
+                pool, writer, done,
+            )))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|e| anyhow::anyhow!("--database {}: {e}", redact_url(url)))?
                 .application_name("mailtrail");
-            let backend = postgres::Backend::open(opts, 8)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL database {}: {e}", redact_url(url)))?;
+            let backend = postgres::Backend::open(opts, 8).await.map_err(|e| {
+                anyhow::anyhow!("cannot open PostgreSQL database {}: {e}", redact_url(url))
+            })?;
             Ok(Store::Postgres(backend))
         } else {
             anyhow::bail!(
@@ -409,7 +421,10 @@ impl Store {
         dispatch!(self, b => b.ping().await)
     }
 
-    pub async fn lookup_contacts(&self, addresses: &[String]) -> Result<HashMap<String, Contact>, StoreError> {
+    pub async fn lookup_contacts(
+        &self,
+        addresses: &[String],
+    ) -> Result<HashMap<String, Contact>, StoreError> {
         dispatch!(self, b => b.lookup_contacts(addresses).await)
     }
 
@@ -426,11 +441,19 @@ impl Store {
         dispatch!(self, b => b.contact(id).await)
     }
 
-    pub async fn create_contact(&self, address: &str, name: Option<&str>) -> Result<Contact, StoreError> {
+    pub async fn create_contact(
+        &self,
+        address: &str,
+        name: Option<&str>,
+    ) -> Result<Contact, StoreError> {
         dispatch!(self, b => b.create_contact(address, name).await)
     }
 
-    pub async fn update_contact(&self, id: i64, patch: ContactPatch) -> Result<Option<Contact>, StoreError> {
+    pub async fn update_contact(
+        &self,
+        id: i64,
+        patch: ContactPatch,
+    ) -> Result<Option<Contact>, StoreError> {
         dispatch!(self, b => b.update_contact(id, patch).await)
     }
 
@@ -465,7 +488,11 @@ impl Store {
     }
 
     /// Records of an email by its Message-ID, from any mailbox (oldest first, at most `limit`).
-    pub async fn records_by_message_id(&self, message_id: &str, limit: i64) -> Result<Vec<StoredRecord>, StoreError> {
+    pub async fn records_by_message_id(
+        &self,
+        message_id: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         dispatch!(self, b => b.records_by_message_id(message_id, limit).await)
     }
 
@@ -478,7 +505,11 @@ impl Store {
     }
 
     /// Small blobs by hash, for inlining `cid:` images; larger ones are left out.
-    pub async fn small_blobs(&self, hashes: &[String], max_each: i64) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+    pub async fn small_blobs(
+        &self,
+        hashes: &[String],
+        max_each: i64,
+    ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         dispatch!(self, b => b.small_blobs(hashes, max_each).await)
     }
 
@@ -487,7 +518,11 @@ impl Store {
         dispatch!(self, b => b.blobs_present(hashes).await)
     }
 
-    pub async fn put_watch_status(&self, account: &str, status: &str) -> Result<WatchRow, StoreError> {
+    pub async fn put_watch_status(
+        &self,
+        account: &str,
+        status: &str,
+    ) -> Result<WatchRow, StoreError> {
         dispatch!(self, b => b.put_watch_status(account, status).await)
     }
 
@@ -547,7 +582,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -11,8 +11,9 @@
 //! that PostgreSQL uses; deduplication is still the unique constraints' (`ON CONFLICT`).
 
 use super::{
-    batch, gather_batch, Contact, Durability, InsertOutcome, NewRecord, StoreError, StoredRecord, WriteJob,
-    CONTACT_COLUMNS, CONTACT_UPSERT_TAIL, INSERT_BLOB, INSERT_RECORD_BLOB, MAX_BATCH, RECORD_COLUMNS, VANISHED,
+    batch, gather_batch, Contact, Durability, InsertOutcome, NewRecord, StoreError, StoredRecord,
+    WriteJob, CONTACT_COLUMNS, CONTACT_UPSERT_TAIL, INSERT_BLOB, INSERT_RECORD_BLOB, MAX_BATCH,
+    RECORD_COLUMNS, VANISHED,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
@@ -21,7 +22,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// An answer for a request, and where to send it.
-type Answer = (oneshot::Sender<Result<InsertOutcome, StoreError>>, Result<InsertOutcome, StoreError>);
+type Answer = (
+    oneshot::Sender<Result<InsertOutcome, StoreError>>,
+    Result<InsertOutcome, StoreError>,
+);
 
 /// Opens the writer's connection and starts its thread. Returns where to send records and what
 /// resolves once the writer has stored everything it was given and stopped.
@@ -96,7 +100,11 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
 
 /// Takes every job waiting (up to a batch), stores them in one transaction, hands the answers
 /// to `answer`. While a batch is being stored (and synced), the next one gathers in the channel.
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, answer: impl Fn(Vec<Answer>)) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<WriteJob>,
+    answer: impl Fn(Vec<Answer>),
+) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
         gather_batch(job, &mut rx, &mut batch);
@@ -106,22 +114,30 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, answer: i
         let result = write_batch(&mut conn, &records);
         drop(records);
         let answers: Vec<Answer> = match result {
-            Ok(outcomes) => batch.drain(..).zip(outcomes).map(|(job, outcome)| (job.reply, Ok(outcome))).collect(),
+            Ok(outcomes) => batch
+                .drain(..)
+                .zip(outcomes)
+                .map(|(job, outcome)| (job.reply, Ok(outcome)))
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, records = size, "batch failed; storing its records one by one");
                 // One transaction per record, so one bad record fails alone.
                 batch
                     .drain(..)
                     .map(|job| {
-                        let result =
-                            write_batch(&mut conn, &[&job.record]).and_then(|mut v| v.pop().ok_or(StoreError::Closed));
+                        let result = write_batch(&mut conn, &[&job.record])
+                            .and_then(|mut v| v.pop().ok_or(StoreError::Closed));
                         (job.reply, result)
                     })
                     .collect()
             }
         };
         answer(answers);
-        tracing::debug!(records = size, elapsed_us = started.elapsed().as_micros() as u64, "batch stored");
+        tracing::debug!(
+            records = size,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "batch stored"
+        );
     }
 }
 
@@ -142,13 +158,18 @@ impl WalFile {
             Some(p) => p.to_path_buf(),
             None => std::path::PathBuf::from("."),
         };
-        WalFile { path: name.into(), dir, open: None }
+        WalFile {
+            path: name.into(),
+            dir,
+            open: None,
+        }
     }
 
     fn sync(&mut self) -> std::io::Result<()> {
         use std::os::unix::fs::MetadataExt;
         let now = std::fs::metadata(&self.path)?;
-        let current = matches!(&self.open, Some((_, dev, ino)) if *dev == now.dev() && *ino == now.ino());
+        let current =
+            matches!(&self.open, Some((_, dev, ino)) if *dev == now.dev() && *ino == now.ino());
         if !current {
             let file = std::fs::File::open(&self.path)?;
             let meta = file.metadata()?;
@@ -187,7 +208,10 @@ fn syncer_loop(mut wal: WalFile, rx: std::sync::mpsc::Receiver<Vec<Answer>>) {
     }
 }
 
-fn write_batch(conn: &mut Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>, StoreError> {
+fn write_batch(
+    conn: &mut Connection,
+    recs: &[&NewRecord],
+) -> Result<Vec<InsertOutcome>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let outcomes = insert_many(&tx, recs)?;
     tx.commit()?;
@@ -203,7 +227,8 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
     let (refs, thread_ids) = batch::thread_lookups(recs, &candidates);
     let mut threads = batch::ThreadIndex::default();
     if !refs.is_empty() {
-        let mut st = c.prepare_cached("SELECT thread_key, sent_at FROM records WHERE message_id = $1")?;
+        let mut st =
+            c.prepare_cached("SELECT thread_key, sent_at FROM records WHERE message_id = $1")?;
         for m in refs {
             let mut rows = st.query([m])?;
             while let Some(row) = rows.next()? {
@@ -212,7 +237,9 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
         }
     }
     if !thread_ids.is_empty() {
-        let mut st = c.prepare_cached("SELECT mailbox, thread_key, sent_at FROM records WHERE thread_id = $1")?;
+        let mut st = c.prepare_cached(
+            "SELECT mailbox, thread_key, sent_at FROM records WHERE thread_id = $1",
+        )?;
         for t in thread_ids {
             let mut rows = st.query([t])?;
             while let Some(row) = rows.next()? {
@@ -261,7 +288,10 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
 
     // 4. Contacts of the inserted records: create the new ones, associate all known ones.
     let (to_create, addresses) = batch::contacts_of(recs, &new_recs);
-    let now = recs.first().map(|r| r.received_at).unwrap_or_else(super::now_ms);
+    let now = recs
+        .first()
+        .map(|r| r.received_at)
+        .unwrap_or_else(super::now_ms);
     if !to_create.is_empty() {
         let sql = format!(
             "INSERT INTO contacts (address, name, search, sort_key, created_at, updated_at) \
@@ -270,12 +300,20 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
         let mut st = c.prepare_cached(&sql)?;
         for contact in to_create {
             let (search, sort_key) = super::search_text(&contact.address, contact.name.as_deref());
-            st.execute(params![contact.address, contact.name, search, sort_key, now])?;
+            st.execute(params![
+                contact.address,
+                contact.name,
+                search,
+                sort_key,
+                now
+            ])?;
         }
     }
     let mut by_address: HashMap<String, Contact> = HashMap::with_capacity(addresses.len());
     if !addresses.is_empty() {
-        let mut st = c.prepare_cached(&format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE address = $1"))?;
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE address = $1"
+        ))?;
         for a in addresses {
             if let Some(contact) = st.query_row([a], contact_from_row).optional()? {
                 by_address.insert(contact.address.clone(), contact);
@@ -305,9 +343,15 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
                 .optional()?
                 .is_some();
             if !exists {
-                c.prepare_cached(INSERT_BLOB)?.execute(params![blob.sha256, blob.data.len() as i64, blob.data, now])?;
+                c.prepare_cached(INSERT_BLOB)?.execute(params![
+                    blob.sha256,
+                    blob.data.len() as i64,
+                    blob.data,
+                    now
+                ])?;
             }
-            c.prepare_cached(INSERT_RECORD_BLOB)?.execute(params![id, blob.sha256])?;
+            c.prepare_cached(INSERT_RECORD_BLOB)?
+                .execute(params![id, blob.sha256])?;
         }
     }
 
@@ -322,16 +366,24 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
         let existing = match find_record(c, "idempotency_key = $1", &[&r.idempotency_key])? {
             Some(e) => Some(e),
             None => match &r.message_id {
-                Some(mid) => find_record(c, "mailbox = $1 AND message_id = $2", &[&r.mailbox, mid])?,
+                Some(mid) => {
+                    find_record(c, "mailbox = $1 AND message_id = $2", &[&r.mailbox, mid])?
+                }
                 None => None,
             },
         };
         match existing {
-            Some(record) => outcomes[i] = Some(InsertOutcome { duplicate: true, record }),
+            Some(record) => {
+                outcomes[i] = Some(InsertOutcome {
+                    duplicate: true,
+                    record,
+                })
+            }
             None => return Err(StoreError::Inconsistent(VANISHED)),
         }
     }
-    batch::in_batch_order(&first_of, outcomes).ok_or(StoreError::Inconsistent("record outcome missing"))
+    batch::in_batch_order(&first_of, outcomes)
+        .ok_or(StoreError::Inconsistent("record outcome missing"))
 }
 
 fn contact_from_row(row: &rusqlite::Row<'_>) -> Result<Contact, rusqlite::Error> {
@@ -345,7 +397,11 @@ fn contact_from_row(row: &rusqlite::Row<'_>) -> Result<Contact, rusqlite::Error>
 }
 
 /// A stored record with its contacts, found by `condition` (`$1`, `$2` for `args`).
-fn find_record(c: &Connection, condition: &str, args: &[&String]) -> Result<Option<StoredRecord>, rusqlite::Error> {
+fn find_record(
+    c: &Connection,
+    condition: &str,
+    args: &[&String],
+) -> Result<Option<StoredRecord>, rusqlite::Error> {
     let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE {condition}");
     let found = c
         .prepare_cached(&sql)?
@@ -380,8 +436,14 @@ mod tests {
     use super::*;
 
     fn temp_dir(tag: &str) -> std::path::PathBuf {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("mailtrail-writer-{tag}-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mailtrail-writer-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -392,7 +454,10 @@ mod tests {
         let dir = temp_dir("wal");
         let db = dir.join("m.db");
         let mut wal = WalFile::new(&db);
-        assert!(wal.sync().is_err(), "no WAL file yet: nothing can be confirmed");
+        assert!(
+            wal.sync().is_err(),
+            "no WAL file yet: nothing can be confirmed"
+        );
         std::fs::write(dir.join("m.db-wal"), b"one").unwrap();
         wal.sync().unwrap();
         let first = wal.open.as_ref().map(|(_, _, ino)| *ino).unwrap();
@@ -400,7 +465,10 @@ mod tests {
         std::fs::write(dir.join("m.db-wal"), b"two").unwrap();
         wal.sync().unwrap();
         let second = wal.open.as_ref().map(|(_, _, ino)| *ino).unwrap();
-        assert_eq!(second, std::fs::metadata(dir.join("m.db-wal")).unwrap().ino());
+        assert_eq!(
+            second,
+            std::fs::metadata(dir.join("m.db-wal")).unwrap().ino()
+        );
         assert_ne!(first, second, "the new file is the one synced");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -434,11 +502,21 @@ mod tests {
             tx.send(vec![(reply, Ok(outcome(key)))]).unwrap();
             answer.blocking_recv().unwrap()
         };
-        assert_eq!(send("a").unwrap().record.idempotency_key, "a", "synced, then answered");
+        assert_eq!(
+            send("a").unwrap().record.idempotency_key,
+            "a",
+            "synced, then answered"
+        );
         std::fs::remove_file(dir.join("m.db-wal")).unwrap();
-        assert!(matches!(send("b"), Err(StoreError::NotDurable(_))), "the sync failed: not acknowledged");
+        assert!(
+            matches!(send("b"), Err(StoreError::NotDurable(_))),
+            "the sync failed: not acknowledged"
+        );
         std::fs::write(dir.join("m.db-wal"), b"y").unwrap();
-        assert!(matches!(send("c"), Err(StoreError::NotDurable(_))), "a later sync that works proves nothing");
+        assert!(
+            matches!(send("c"), Err(StoreError::NotDurable(_))),
+            "a later sync that works proves nothing"
+        );
         drop(tx);
         syncer.join().unwrap();
         let _ = std::fs::remove_dir_all(&dir);

@@ -27,7 +27,12 @@ impl Lang {
     }
 
     pub fn from_code(code: &str) -> Option<Lang> {
-        let primary = code.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = code
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match primary.as_str() {
             "en" => Some(Lang::En),
             "ja" => Some(Lang::Ja),
@@ -133,7 +138,11 @@ impl Lang {
             }
         };
         let full = format!("{key}.{form}");
-        let k = if self.has(&full) { full } else { format!("{key}.other") };
+        let k = if self.has(&full) {
+            full
+        } else {
+            format!("{key}.other")
+        };
         self.tf(&k, &[("count", &n.to_string())])
     }
 
@@ -160,34 +169,59 @@ mod tests {
             let t = lang.table();
             for key in en.keys() {
                 // Plural forms differ by language: check the family instead.
-                if let Some(base) = key.strip_suffix(".one").or_else(|| key.strip_suffix(".other")) {
+                if let Some(base) = key
+                    .strip_suffix(".one")
+                    .or_else(|| key.strip_suffix(".other"))
+                {
                     let forms: &[&str] = match lang {
                         Lang::En => &["one", "other"],
                         Lang::Ja => &["other"],
                         Lang::Pl => &["one", "few", "many"],
                     };
                     for f in forms {
-                        assert!(t.contains_key(&format!("{base}.{f}")), "{} lacks {base}.{f}", lang.code());
+                        assert!(
+                            t.contains_key(&format!("{base}.{f}")),
+                            "{} lacks {base}.{f}",
+                            lang.code()
+                        );
                     }
                     continue;
                 }
                 assert!(t.contains_key(key), "{} lacks {key}", lang.code());
                 let placeholders = |s: &str| {
-                    let mut v: Vec<String> = s.split('{').skip(1).filter_map(|p| p.split('}').next()).map(str::to_string).collect();
+                    let mut v: Vec<String> = s
+                        .split('{')
+                        .skip(1)
+                        .filter_map(|p| p.split('}').next())
+                        .map(str::to_string)
+                        .collect();
                     v.sort();
                     v
                 };
-                assert_eq!(placeholders(&en[key]), placeholders(&t[key]), "{} {key}: placeholders differ", lang.code());
+                assert_eq!(
+                    placeholders(&en[key]),
+                    placeholders(&t[key]),
+                    "{} {key}: placeholders differ",
+                    lang.code()
+                );
             }
             for code in mailtrail::ReasonCode::ALL {
-                assert!(t.contains_key(&format!("reason.{}", code.as_str())), "{} lacks reason {code}", lang.code());
+                assert!(
+                    t.contains_key(&format!("reason.{}", code.as_str())),
+                    "{} lacks reason {code}",
+                    lang.code()
+                );
             }
             for reason in crate::watch::status::Reason::ALL {
                 let key = format!("watch.reason.{}", reason.as_str());
                 assert!(t.contains_key(&key), "{} lacks {key}", lang.code());
             }
             for state in crate::serve::api::WATCH_STATES {
-                assert!(t.contains_key(&format!("watch.state.{state}")), "{} lacks state {state}", lang.code());
+                assert!(
+                    t.contains_key(&format!("watch.state.{state}")),
+                    "{} lacks state {state}",
+                    lang.code()
+                );
             }
         }
     }

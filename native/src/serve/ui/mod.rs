@@ -8,7 +8,8 @@ pub mod sanitize;
 pub mod tz;
 
 use super::api::{
-    attachment_response, contact_cursor, parse_contact_cursor, parse_thread_cursor, summary_of, thread_cursor, watch_json,
+    attachment_response, contact_cursor, parse_contact_cursor, parse_thread_cursor, summary_of,
+    thread_cursor, watch_json,
 };
 use super::db::{now_ms, ContactSummary, TimelineRow};
 use super::ingest::human_size;
@@ -34,7 +35,8 @@ const SESSION_COOKIE: &str = "mt_session";
 const LANG_COOKIE: &str = "mt_lang";
 const TZ_COOKIE: &str = "mt_tz";
 /// The pages' policy: our stylesheet, our frames, nothing else; no scripts at all.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
                         form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 /// The email body's policy (inside `<iframe sandbox>`): inline styles and inline images only.
 const BODY_CSP: &str = "default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; \
@@ -107,12 +109,21 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 impl FromRequestParts<Arc<AppState>> for Ui {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
         let from_query = query_param(parts.uri.query(), "lang").and_then(|l| Lang::from_code(&l));
         let lang = from_query
             .or_else(|| cookie(&parts.headers, LANG_COOKIE).and_then(Lang::from_code))
             .unwrap_or_else(|| {
-                Lang::negotiate(parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""))
+                Lang::negotiate(
+                    parts
+                        .headers
+                        .get(header::ACCEPT_LANGUAGE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                )
             });
         let tz_from_query = query_param(parts.uri.query(), "tz").and_then(|t| tz::Tz::named(&t));
         let remember_tz = tz_from_query.is_some();
@@ -166,10 +177,19 @@ async fn security_headers(req: Request<Body>, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -209,12 +229,19 @@ fn urlencode(s: &str) -> String {
 /// `2026-03-03 10:15 UTC` for milliseconds since the epoch.
 pub fn format_time(ms: i64) -> String {
     let t = mailtrail::time::utc_parts(ms);
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year, t.month, t.day, t.hour, t.minute)
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year, t.month, t.day, t.hour, t.minute
+    )
 }
 
 fn person(p: &Participant) -> String {
     match p.name.as_deref().filter(|n| !n.is_empty()) {
-        Some(n) => format!("<span class=\"person\" title=\"{}\">{}</span>", esc(&p.address), esc(n)),
+        Some(n) => format!(
+            "<span class=\"person\" title=\"{}\">{}</span>",
+            esc(&p.address),
+            esc(n)
+        ),
         None => format!("<span class=\"person\">{}</span>", esc(&p.address)),
     }
 }
@@ -239,22 +266,46 @@ fn reasons_list(lang: Lang, codes: &[String]) -> String {
     }
     let mut s = String::from("<ul class=\"reasons\">");
     for c in codes {
-        let _ = write!(s, "<li class=\"reason\" data-code=\"{}\">{}</li>", esc(c), esc(&lang.reason(c)));
+        let _ = write!(
+            s,
+            "<li class=\"reason\" data-code=\"{}\">{}</li>",
+            esc(c),
+            esc(&lang.reason(c))
+        );
     }
     s.push_str("</ul>");
     s
 }
 
-fn attachments_list(lang: Lang, list: &[super::ingest::AttachmentSummary], dropped: bool) -> String {
+fn attachments_list(
+    lang: Lang,
+    list: &[super::ingest::AttachmentSummary],
+    dropped: bool,
+) -> String {
     if list.is_empty() {
         return String::new();
     }
-    let class = if dropped { "attachments dropped" } else { "attachments" };
+    let class = if dropped {
+        "attachments dropped"
+    } else {
+        "attachments"
+    };
     let mut s = format!("<ul class=\"{class}\">");
     for a in list {
         let name = a.name.clone().unwrap_or_else(|| a.content_type.clone());
-        let label = format!("📎 {} <span class=\"size\">({})</span>{}", esc(&name), esc(&human_size(a.size)),
-            if a.inline { format!(" <span class=\"tag\">{}</span>", esc(lang.t("email.inline"))) } else { String::new() });
+        let label = format!(
+            "📎 {} <span class=\"size\">({})</span>{}",
+            esc(&name),
+            esc(&human_size(a.size)),
+            if a.inline {
+                format!(
+                    " <span class=\"tag\">{}</span>",
+                    esc(lang.t("email.inline"))
+                )
+            } else {
+                String::new()
+            }
+        );
         match (&a.sha256, a.stored && !dropped) {
             (Some(sha), true) => {
                 let _ = write!(
@@ -308,10 +359,19 @@ fn page(ui: &Ui, status: StatusCode, title: &str, body: &str) -> Response {
     }
     html.push_str("</header><main>");
     html.push_str(body);
-    let _ = write!(html, "</main><footer><span>{}:</span>", esc(lang.t("nav.language")));
+    let _ = write!(
+        html,
+        "</main><footer><span>{}:</span>",
+        esc(lang.t("nav.language"))
+    );
     for l in Lang::ALL {
         if l == lang {
-            let _ = write!(html, " <strong lang=\"{}\">{}</strong>", l.code(), esc(l.t("lang.name")));
+            let _ = write!(
+                html,
+                " <strong lang=\"{}\">{}</strong>",
+                l.code(),
+                esc(l.t("lang.name"))
+            );
         } else {
             let _ = write!(
                 html,
@@ -329,18 +389,34 @@ fn page(ui: &Ui, status: StatusCode, title: &str, body: &str) -> Response {
             esc(&lang.tf("nav.timeZone", &[("tz", ui.tz.name())]))
         );
     }
-    let _ = write!(html, " <span class=\"version\">mailtrail {}</span></footer></body></html>", env!("CARGO_PKG_VERSION"));
+    let _ = write!(
+        html,
+        " <span class=\"version\">mailtrail {}</span></footer></body></html>",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut resp = (status, html).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
     if ui.remember_tz {
-        if let Ok(v) = HeaderValue::from_str(&format!("{TZ_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", ui.tz.name())) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{TZ_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            ui.tz.name()
+        )) {
             h.append(header::SET_COOKIE, v);
         }
     }
     if ui.remember_lang {
-        if let Ok(v) = HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code())) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        )) {
             h.append(header::SET_COOKIE, v);
         }
     }
@@ -350,7 +426,11 @@ fn page(ui: &Ui, status: StatusCode, title: &str, body: &str) -> Response {
 fn error_page(ui: &Ui, status: StatusCode, message: &str) -> Response {
     let body = format!(
         "<h1>{}</h1><p class=\"notice\">{}</p><p><a href=\"/contacts\">{}</a></p>",
-        esc(ui.lang.t(if status == StatusCode::NOT_FOUND { "error.notFound" } else { "error.title" })),
+        esc(ui.lang.t(if status == StatusCode::NOT_FOUND {
+            "error.notFound"
+        } else {
+            "error.title"
+        })),
         esc(message),
         esc(ui.lang.t("error.back"))
     );
@@ -406,16 +486,29 @@ async fn login_page(ui: Ui, q: Result<Query<LoginQuery>, QueryRejection>) -> Res
     if ui.signed_in {
         return Redirect::to(&next).into_response();
     }
-    page(&ui, StatusCode::OK, ui.lang.t("login.title"), &login_form(&ui, &next, false))
+    page(
+        &ui,
+        StatusCode::OK,
+        ui.lang.t("login.title"),
+        &login_form(&ui, &next, false),
+    )
 }
 
 async fn login(State(st): St, ui: Ui, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(form.next.as_deref());
     if !constant_time_eq(form.token.trim().as_bytes(), st.token.as_bytes()) {
-        return page(&ui, StatusCode::UNAUTHORIZED, ui.lang.t("login.title"), &login_form(&ui, &next, true));
+        return page(
+            &ui,
+            StatusCode::UNAUTHORIZED,
+            ui.lang.t("login.title"),
+            &login_form(&ui, &next, true),
+        );
     }
     let secure = if st.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{secure}", st.ui_session);
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{secure}",
+        st.ui_session
+    );
     let mut resp = Redirect::to(&next).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
@@ -435,8 +528,14 @@ async fn logout() -> Response {
 async fn stylesheet() -> Response {
     let mut resp = include_str!("style.css").into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     resp
 }
 
@@ -448,14 +547,23 @@ struct ContactsQuery {
     cursor: Option<String>,
 }
 
-async fn contacts_page(State(st): St, ui: Ui, uri: axum::http::Uri, q: Result<Query<ContactsQuery>, QueryRejection>) -> Response {
+async fn contacts_page(
+    State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    q: Result<Query<ContactsQuery>, QueryRejection>,
+) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
     }
     let lang = ui.lang;
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let search = q.q.unwrap_or_default();
-    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).and_then(|c| parse_contact_cursor(c).ok());
+    let after = q
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .and_then(|c| parse_contact_cursor(c).ok());
     let paged = after.is_some();
     let rows = match st.store.list_contacts(&search, CONTACTS_PAGE, after).await {
         Ok(r) => r,
@@ -496,7 +604,11 @@ async fn contacts_page(State(st): St, ui: Ui, uri: axum::http::Uri, q: Result<Qu
     }
     let mut nav = Vec::new();
     if paged {
-        nav.push(format!("<a href=\"/contacts?q={}\">{}</a>", esc(&urlencode(&search)), esc(lang.t("contacts.first"))));
+        nav.push(format!(
+            "<a href=\"/contacts?q={}\">{}</a>",
+            esc(&urlencode(&search)),
+            esc(lang.t("contacts.first"))
+        ));
     }
     if rows.len() as i64 == CONTACTS_PAGE {
         if let Some(last) = rows.last() {
@@ -537,7 +649,8 @@ struct TimelineQuery {
 /// The heading of a contact's pages: crumbs, name, address, counts.
 fn contact_header(body: &mut String, ui: &Ui, contact: &ContactSummary, display: &str) {
     let lang = ui.lang;
-    let _ = write!(
+    let _ =
+        write!(
         body,
         "<p class=\"crumbs\"><a href=\"/contacts\">{}</a></p><h1 class=\"contact-name\">{}</h1>\
          <p class=\"contact-meta\"><span class=\"address\">{}</span> · {} · {}</p>",
@@ -552,7 +665,13 @@ fn contact_header(body: &mut String, ui: &Ui, contact: &ContactSummary, display:
 /// A contact's timeline, paged by thread: the threads with the newest emails first, each with
 /// its few newest emails and a link to all of them, so a contact with thousands of emails (or
 /// one endless thread) never renders at once.
-async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<String>, q: Result<Query<TimelineQuery>, QueryRejection>) -> Response {
+async fn contact_page(
+    State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+    q: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
     }
@@ -565,17 +684,32 @@ async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Pat
         Ok(None) => return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound")),
         Err(e) => return db_error(&ui, e),
     };
-    let after = q.ok().and_then(|Query(q)| q.cursor).and_then(|c| parse_thread_cursor(&c).ok());
-    let threads = match st.store.timeline_threads(id, THREADS_PAGE, after, EMAILS_PER_THREAD).await {
+    let after = q
+        .ok()
+        .and_then(|Query(q)| q.cursor)
+        .and_then(|c| parse_thread_cursor(&c).ok());
+    let threads = match st
+        .store
+        .timeline_threads(id, THREADS_PAGE, after, EMAILS_PER_THREAD)
+        .await
+    {
         Ok(t) => t,
         Err(e) => return db_error(&ui, e),
     };
-    let display = contact.contact.name.clone().unwrap_or_else(|| contact.contact.address.clone());
+    let display = contact
+        .contact
+        .name
+        .clone()
+        .unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
     contact_header(&mut body, &ui, &contact, &display);
     let _ = write!(body, "<h2>{}</h2>", esc(lang.t("contact.timeline")));
     if threads.is_empty() {
-        let _ = write!(body, "<p class=\"notice empty\">{}</p>", esc(lang.t("contact.noEmails")));
+        let _ = write!(
+            body,
+            "<p class=\"notice empty\">{}</p>",
+            esc(lang.t("contact.noEmails"))
+        );
     }
     for t in &threads {
         let _ = write!(
@@ -613,7 +747,13 @@ async fn contact_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Pat
 }
 
 /// All of one thread's emails with a contact, newest first, a page at a time.
-async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<String>, q: Result<Query<TimelineQuery>, QueryRejection>) -> Response {
+async fn thread_page(
+    State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+    q: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
     }
@@ -621,7 +761,10 @@ async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path
     let Some(id) = id.parse::<i64>().ok() else {
         return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound"));
     };
-    let q = q.map(|Query(q)| q).unwrap_or(TimelineQuery { cursor: None, key: None });
+    let q = q.map(|Query(q)| q).unwrap_or(TimelineQuery {
+        cursor: None,
+        key: None,
+    });
     let Some(key) = q.key.filter(|k| !k.is_empty()) else {
         return error_page(&ui, StatusCode::NOT_FOUND, lang.t("thread.notFound"));
     };
@@ -630,7 +773,10 @@ async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path
         Ok(None) => return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound")),
         Err(e) => return db_error(&ui, e),
     };
-    let before = q.cursor.and_then(|c| c.split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))));
+    let before = q.cursor.and_then(|c| {
+        c.split_once('.')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+    });
     let rows = match st.store.timeline(id, THREAD_PAGE, before, Some(&key)).await {
         Ok(r) => r,
         Err(e) => return db_error(&ui, e),
@@ -638,10 +784,17 @@ async fn thread_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path
     if rows.is_empty() && before.is_none() {
         return error_page(&ui, StatusCode::NOT_FOUND, lang.t("thread.notFound"));
     }
-    let display = contact.contact.name.clone().unwrap_or_else(|| contact.contact.address.clone());
+    let display = contact
+        .contact
+        .name
+        .clone()
+        .unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
     contact_header(&mut body, &ui, &contact, &display);
-    let subject = rows.last().map(|e| subject_text(lang, &e.subject)).unwrap_or_default();
+    let subject = rows
+        .last()
+        .map(|e| subject_text(lang, &e.subject))
+        .unwrap_or_default();
     let _ = write!(
         body,
         "<p class=\"crumbs\"><a href=\"/contacts/{id}\">{}</a></p>\
@@ -685,7 +838,11 @@ fn timeline_item(body: &mut String, lang: Lang, tz: &tz::Tz, e: &TimelineRow) {
         to = people(&s.to),
     );
     if let Some(by) = &s.forwarded_by {
-        let _ = write!(body, "<div class=\"forwarded\">{}</div>", esc(&lang.tf("email.forwardedBy", &[("who", &by.address)])));
+        let _ = write!(
+            body,
+            "<div class=\"forwarded\">{}</div>",
+            esc(&lang.tf("email.forwardedBy", &[("who", &by.address)]))
+        );
     }
     if !e.snippet.is_empty() {
         let _ = write!(body, "<p class=\"snippet\">{}</p>", esc(&e.snippet));
@@ -714,19 +871,40 @@ async fn time_zone_page(ui: Ui, uri: axum::http::Uri) -> Response {
         esc(lang.t("tz.title")),
     );
     for name in tz::Tz::all_names() {
-        let selected = if name == ui.tz.name() { " selected" } else { "" };
-        let _ = write!(body, "<option value=\"{0}\"{selected}>{0}</option>", esc(&name));
+        let selected = if name == ui.tz.name() {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            body,
+            "<option value=\"{0}\"{selected}>{0}</option>",
+            esc(&name)
+        );
     }
-    let _ = write!(body, "</select> <button type=\"submit\">{}</button></form>", esc(lang.t("tz.save")));
+    let _ = write!(
+        body,
+        "</select> <button type=\"submit\">{}</button></form>",
+        esc(lang.t("tz.save"))
+    );
     if ui.remember_tz {
-        let _ = write!(body, "<p class=\"notice saved\">{}</p>", esc(&lang.tf("tz.saved", &[("tz", ui.tz.name())])));
+        let _ = write!(
+            body,
+            "<p class=\"notice saved\">{}</p>",
+            esc(&lang.tf("tz.saved", &[("tz", ui.tz.name())]))
+        );
     }
     page(&ui, StatusCode::OK, lang.t("tz.title"), &body)
 }
 
 // ---- one email
 
-async fn email_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<String>) -> Response {
+async fn email_page(
+    State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
     }
@@ -741,9 +919,19 @@ async fn email_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
     };
     let record: mailtrail::Record = match serde_json::from_str(&stored.body) {
         Ok(r) => r,
-        Err(e) => return error_page(&ui, StatusCode::INTERNAL_SERVER_ERROR, &format!("stored record unreadable: {e}")),
+        Err(e) => {
+            return error_page(
+                &ui,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("stored record unreadable: {e}"),
+            )
+        }
     };
-    let stored_hashes: Vec<String> = record.attachments.iter().filter_map(|a| a.sha256.clone()).collect();
+    let stored_hashes: Vec<String> = record
+        .attachments
+        .iter()
+        .filter_map(|a| a.sha256.clone())
+        .collect();
     let direction = super::ingest::direction_str(record.direction);
     let subject = subject_text(lang, &record.subject);
     let mut body = String::with_capacity(16 * 1024);
@@ -751,38 +939,77 @@ async fn email_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
         let _ = write!(body, "<p class=\"crumbs\"><a href=\"/contacts\">{}</a> › <a href=\"/contacts/{}\">{}</a></p>",
             esc(lang.t("nav.contacts")), c.id, esc(c.name.as_deref().unwrap_or(&c.address)));
     }
-    let _ = write!(body, "<h1 class=\"email-subject\">{} {}</h1><table class=\"headers\">", direction_icon(lang, direction), esc(&subject));
+    let _ = write!(
+        body,
+        "<h1 class=\"email-subject\">{} {}</h1><table class=\"headers\">",
+        direction_icon(lang, direction),
+        esc(&subject)
+    );
     let mut row = |label: &str, value: String| {
         if !value.is_empty() {
             let _ = write!(body, "<tr><th>{}</th><td>{}</td></tr>", esc(label), value);
         }
     };
-    row(lang.t("email.from"), record.from.as_ref().map(person).unwrap_or_default());
+    row(
+        lang.t("email.from"),
+        record.from.as_ref().map(person).unwrap_or_default(),
+    );
     row(lang.t("email.to"), people(&record.to));
     row(lang.t("email.cc"), people(&record.cc));
     row(lang.t("email.date"), ui.tz.tag(record.timestamp));
     if let Some(f) = record.forwarded.as_ref().and_then(|f| f.by.as_ref()) {
-        row(lang.t("direction.forwarded"), esc(&lang.tf("email.forwardedBy", &[("who", &f.address)])));
+        row(
+            lang.t("direction.forwarded"),
+            esc(&lang.tf("email.forwardedBy", &[("who", &f.address)])),
+        );
     }
     row(
         lang.t("email.contacts"),
         stored
             .contacts
             .iter()
-            .map(|c| format!("<a href=\"/contacts/{}\">{}</a>", c.id, esc(c.name.as_deref().unwrap_or(&c.address))))
+            .map(|c| {
+                format!(
+                    "<a href=\"/contacts/{}\">{}</a>",
+                    c.id,
+                    esc(c.name.as_deref().unwrap_or(&c.address))
+                )
+            })
             .collect::<Vec<_>>()
             .join(", "),
     );
-    row(lang.t("email.mailbox"), esc(record.mailbox.as_deref().unwrap_or("")));
-    row(lang.t("email.source"), esc(&format!("{:?}", record.source).to_lowercase()));
-    row(lang.t("email.messageId"), esc(record.message_id.as_deref().unwrap_or("")));
+    row(
+        lang.t("email.mailbox"),
+        esc(record.mailbox.as_deref().unwrap_or("")),
+    );
+    row(
+        lang.t("email.source"),
+        esc(&format!("{:?}", record.source).to_lowercase()),
+    );
+    row(
+        lang.t("email.messageId"),
+        esc(record.message_id.as_deref().unwrap_or("")),
+    );
     body.push_str("</table>");
 
-    let codes: Vec<String> = record.reasons.iter().map(|c| c.as_str().to_string()).collect();
+    let codes: Vec<String> = record
+        .reasons
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
     if !codes.is_empty() {
-        let _ = write!(body, "<h2>{}</h2>{}", esc(lang.t("email.reasons")), reasons_list(lang, &codes));
+        let _ = write!(
+            body,
+            "<h2>{}</h2>{}",
+            esc(lang.t("email.reasons")),
+            reasons_list(lang, &codes)
+        );
     }
-    let stored_set = st.store.blobs_present(&stored_hashes).await.unwrap_or_default();
+    let stored_set = st
+        .store
+        .blobs_present(&stored_hashes)
+        .await
+        .unwrap_or_default();
     let summarise = |a: &mailtrail::email::Attachment| super::ingest::AttachmentSummary {
         name: a.name.clone(),
         content_type: a.content_type.clone(),
@@ -793,14 +1020,28 @@ async fn email_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
     };
     let attachments: Vec<_> = record.attachments.iter().map(summarise).collect();
     if !attachments.is_empty() {
-        let _ = write!(body, "<h2>{}</h2>{}", esc(lang.t("email.attachments")), attachments_list(lang, &attachments, false));
+        let _ = write!(
+            body,
+            "<h2>{}</h2>{}",
+            esc(lang.t("email.attachments")),
+            attachments_list(lang, &attachments, false)
+        );
     }
     let dropped: Vec<_> = record.dropped_attachments.iter().map(summarise).collect();
     if !dropped.is_empty() {
-        let _ = write!(body, "<h2>{}</h2>{}", esc(lang.t("email.dropped")), attachments_list(lang, &dropped, true));
+        let _ = write!(
+            body,
+            "<h2>{}</h2>{}",
+            esc(lang.t("email.dropped")),
+            attachments_list(lang, &dropped, true)
+        );
     }
     if record.body_truncated {
-        let _ = write!(body, "<p class=\"notice\">{}</p>", esc(lang.t("email.bodyTruncated")));
+        let _ = write!(
+            body,
+            "<p class=\"notice\">{}</p>",
+            esc(lang.t("email.bodyTruncated"))
+        );
     }
     let has_html = record.html.as_deref().is_some_and(|h| !h.trim().is_empty());
     if has_html {
@@ -814,13 +1055,22 @@ async fn email_page(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
     } else if let Some(text) = record.text.as_deref().filter(|t| !t.trim().is_empty()) {
         let _ = write!(body, "<pre class=\"email-text\">{}</pre>", esc(text));
     } else {
-        let _ = write!(body, "<p class=\"notice\">{}</p>", esc(lang.t("email.noBody")));
+        let _ = write!(
+            body,
+            "<p class=\"notice\">{}</p>",
+            esc(lang.t("email.noBody"))
+        );
     }
     page(&ui, StatusCode::OK, &subject, &body)
 }
 
 /// The sanitised HTML body, for the sandboxed iframe only.
-async fn email_body(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<String>) -> Response {
+async fn email_body(
+    State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
     }
@@ -839,18 +1089,34 @@ async fn email_body(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
     let inline: Vec<(&str, &str, &str)> = record
         .attachments
         .iter()
-        .filter_map(|a| Some((a.content_id.as_deref()?, a.sha256.as_deref()?, a.content_type.as_str())))
+        .filter_map(|a| {
+            Some((
+                a.content_id.as_deref()?,
+                a.sha256.as_deref()?,
+                a.content_type.as_str(),
+            ))
+        })
         .collect();
     let hashes: Vec<String> = inline.iter().map(|(_, h, _)| h.to_string()).collect();
-    let blobs = st.store.small_blobs(&hashes, MAX_INLINE_IMAGE).await.unwrap_or_default();
+    let blobs = st
+        .store
+        .small_blobs(&hashes, MAX_INLINE_IMAGE)
+        .await
+        .unwrap_or_default();
     let mut images = HashMap::new();
     for (cid, sha, ct) in inline {
         if let Some(uri) = blobs.get(sha).and_then(|b| sanitize::data_uri(ct, b)) {
-            images.insert(cid.trim_start_matches('<').trim_end_matches('>').to_string(), uri);
+            images.insert(
+                cid.trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string(),
+                uri,
+            );
         }
     }
     let html = record.html.unwrap_or_default();
-    let clean = tokio::task::spawn_blocking(move || sanitize::clean_email_html(&html, images)).await;
+    let clean =
+        tokio::task::spawn_blocking(move || sanitize::clean_email_html(&html, images)).await;
     let Ok(clean) = clean else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -862,11 +1128,23 @@ async fn email_body(State(st): St, ui: Ui, uri: axum::http::Uri, Path(id): Path<
     );
     let mut resp = doc.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(BODY_CSP));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(BODY_CSP),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     if clean.blocked_remote {
-        h.insert("x-mailtrail-blocked", HeaderValue::from_static("remote-content"));
+        h.insert(
+            "x-mailtrail-blocked",
+            HeaderValue::from_static("remote-content"),
+        );
     }
     resp
 }
@@ -876,7 +1154,13 @@ struct AttachmentQuery {
     name: Option<String>,
 }
 
-async fn attachment(State(st): St, ui: Ui, uri: axum::http::Uri, Path(sha): Path<String>, q: Result<Query<AttachmentQuery>, QueryRejection>) -> Response {
+async fn attachment(
+    State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    Path(sha): Path<String>,
+    q: Result<Query<AttachmentQuery>, QueryRejection>,
+) -> Response {
     if let Err(r) = guard(&ui, &uri) {
         return r;
     }
@@ -900,7 +1184,11 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
     };
     let mut body = format!("<h1>{}</h1>", esc(lang.t("status.title")));
     if rows.is_empty() {
-        let _ = write!(body, "<p class=\"notice empty\">{}</p>", esc(lang.t("status.empty")));
+        let _ = write!(
+            body,
+            "<p class=\"notice empty\">{}</p>",
+            esc(lang.t("status.empty"))
+        );
         return page(&ui, StatusCode::OK, lang.t("status.title"), &body);
     }
     let _ = write!(
@@ -915,25 +1203,45 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
     let now = now_ms();
     for r in rows {
         let v = watch_json(&r.account, &r.status, r.updated_at);
-        let state = v.get("state").and_then(|s| s.as_str()).unwrap_or("disconnected");
+        let state = v
+            .get("state")
+            .and_then(|s| s.as_str())
+            .unwrap_or("disconnected");
         let mut details: Vec<String> = Vec::new();
         if let Some(reason) = v.get("reason").and_then(|s| s.as_str()) {
             let key = format!("watch.reason.{reason}");
-            let text = if Lang::En.has(&key) { lang.t(&key).to_string() } else { reason.to_string() };
-            details.push(format!("<span class=\"watch-reason\" data-reason=\"{}\">{}</span>", esc(reason), esc(&text)));
+            let text = if Lang::En.has(&key) {
+                lang.t(&key).to_string()
+            } else {
+                reason.to_string()
+            };
+            details.push(format!(
+                "<span class=\"watch-reason\" data-reason=\"{}\">{}</span>",
+                esc(reason),
+                esc(&text)
+            ));
         }
-        if let Some(m) = v.get("message").and_then(|s| s.as_str()).filter(|m| !m.is_empty()) {
+        if let Some(m) = v
+            .get("message")
+            .and_then(|s| s.as_str())
+            .filter(|m| !m.is_empty())
+        {
             details.push(format!("<span class=\"watch-message\">{}</span>", esc(m)));
         }
         if let Some(n) = v.get("attempt").and_then(|n| n.as_u64()) {
             details.push(esc(&lang.tf("status.attempt", &[("n", &n.to_string())])));
         }
         if let Some(t) = v.get("nextTryAt").and_then(|n| n.as_i64()) {
-            details.push(esc(&lang.tf("status.nextTry", &[("time", &ui.tz.format(t))])));
+            details.push(esc(
+                &lang.tf("status.nextTry", &[("time", &ui.tz.format(t))])
+            ));
         }
         // A watcher reports at least every few minutes; silence means it stopped.
         if state != "disconnected" && now - r.updated_at > 15 * 60 * 1000 {
-            details.push(format!("<span class=\"stale\">{}</span>", esc(&lang.tf("status.stale", &[("time", &ui.tz.format(r.updated_at))]))));
+            details.push(format!(
+                "<span class=\"stale\">{}</span>",
+                esc(&lang.tf("status.stale", &[("time", &ui.tz.format(r.updated_at))]))
+            ));
         }
         let _ = write!(
             body,
@@ -964,7 +1272,10 @@ mod tests {
 
     #[test]
     fn escapes_html() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]

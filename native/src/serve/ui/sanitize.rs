@@ -14,14 +14,53 @@ use std::sync::Arc;
 
 /// CSS properties kept in `style` attributes: layout and typography, nothing that loads.
 const STYLE_PROPERTIES: &[&str] = &[
-    "color", "background-color", "font", "font-family", "font-size", "font-style", "font-weight",
-    "text-align", "text-decoration", "text-transform", "line-height", "letter-spacing",
-    "white-space", "vertical-align", "width", "max-width", "min-width", "height", "max-height",
-    "min-height", "margin", "margin-top", "margin-right", "margin-bottom", "margin-left", "padding",
-    "padding-top", "padding-right", "padding-bottom", "padding-left", "border", "border-top",
-    "border-right", "border-bottom", "border-left", "border-color", "border-style", "border-width",
-    "border-collapse", "border-spacing", "border-radius", "display", "direction", "list-style-type",
-    "table-layout", "word-break", "overflow-wrap",
+    "color",
+    "background-color",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-weight",
+    "text-align",
+    "text-decoration",
+    "text-transform",
+    "line-height",
+    "letter-spacing",
+    "white-space",
+    "vertical-align",
+    "width",
+    "max-width",
+    "min-width",
+    "height",
+    "max-height",
+    "min-height",
+    "margin",
+    "margin-top",
+    "margin-right",
+    "margin-bottom",
+    "margin-left",
+    "padding",
+    "padding-top",
+    "padding-right",
+    "padding-bottom",
+    "padding-left",
+    "border",
+    "border-top",
+    "border-right",
+    "border-bottom",
+    "border-left",
+    "border-color",
+    "border-style",
+    "border-width",
+    "border-collapse",
+    "border-spacing",
+    "border-radius",
+    "display",
+    "direction",
+    "list-style-type",
+    "table-layout",
+    "word-break",
+    "overflow-wrap",
 ];
 
 /// Image types shown inline from stored attachments.
@@ -42,12 +81,19 @@ pub fn clean_email_html(html: &str, inline_images: HashMap<String, String>) -> C
     let mut builder = ammonia::Builder::default();
     builder
         .add_tags(["font", "center", "big", "tfoot"])
-        .add_generic_attributes(["style", "align", "valign", "width", "height", "bgcolor", "dir"])
+        .add_generic_attributes([
+            "style", "align", "valign", "width", "height", "bgcolor", "dir",
+        ])
         .add_tag_attributes("font", ["color", "face", "size"])
-        .add_tag_attributes("table", ["border", "cellpadding", "cellspacing", "width", "bgcolor"])
+        .add_tag_attributes(
+            "table",
+            ["border", "cellpadding", "cellspacing", "width", "bgcolor"],
+        )
         .add_tag_attributes("td", ["bgcolor", "nowrap"])
         .add_tag_attributes("th", ["bgcolor", "nowrap"])
-        .url_schemes(HashSet::from(["http", "https", "mailto", "tel", "cid", "data"]))
+        .url_schemes(HashSet::from([
+            "http", "https", "mailto", "tel", "cid", "data",
+        ]))
         .url_relative(ammonia::UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer"))
         .filter_style_properties(STYLE_PROPERTIES.iter().copied().collect())
@@ -55,7 +101,10 @@ pub fn clean_email_html(html: &str, inline_images: HashMap<String, String>) -> C
             filter_attribute(element, attribute, value, &images, &blocked_in_filter)
         });
     let html = builder.clean(html).to_string();
-    Clean { html, blocked_remote: blocked.load(std::sync::atomic::Ordering::Relaxed) }
+    Clean {
+        html,
+        blocked_remote: blocked.load(std::sync::atomic::Ordering::Relaxed),
+    }
 }
 
 fn filter_attribute<'u>(
@@ -75,7 +124,10 @@ fn filter_attribute<'u>(
                     .find(|(k, _)| k.eq_ignore_ascii_case(id))
                     .map(|(_, uri)| Cow::Owned(uri.clone()));
             }
-            if INLINE_IMAGE_TYPES.iter().any(|t| lower.starts_with(&format!("data:{t};base64,"))) {
+            if INLINE_IMAGE_TYPES
+                .iter()
+                .any(|t| lower.starts_with(&format!("data:{t};base64,")))
+            {
                 return Some(Cow::Borrowed(value));
             }
             // No remote loads: the image would tell the sender the email was opened.
@@ -85,7 +137,11 @@ fn filter_attribute<'u>(
         (_, "href") if lower.starts_with("data:") || lower.starts_with("cid:") => None,
         (_, "style") => {
             // Belt and braces beside the property allow-list: nothing that can fetch.
-            if lower.contains("url(") || lower.contains("expression(") || lower.contains("@import") || lower.contains('\\') {
+            if lower.contains("url(")
+                || lower.contains("expression(")
+                || lower.contains("@import")
+                || lower.contains('\\')
+            {
                 blocked.store(true, std::sync::atomic::Ordering::Relaxed);
                 None
             } else {
@@ -99,7 +155,12 @@ fn filter_attribute<'u>(
 
 /// `data:` URI for an inline image, when its type is one we show.
 pub fn data_uri(content_type: &str, bytes: &[u8]) -> Option<String> {
-    let t = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let t = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     INLINE_IMAGE_TYPES
         .contains(&t.as_str())
         .then(|| format!("data:{t};base64,{}", mailtrail::base64::encode(bytes)))
@@ -123,9 +184,29 @@ mod tests {
                <object data="https://e.example/o"></object><meta http-equiv="refresh" content="0;url=https://e.example">
                <link rel="stylesheet" href="https://e.example/l.css"><base href="https://e.example/">"#,
         );
-        for bad in ["script", "onclick", "onerror", "javascript:", "iframe", "url(", "<style", "<form", "<input",
-                    "<svg", "onload", "<object", "<meta", "<link", "<base", "e.example", "t.example"] {
-            assert!(!out.to_ascii_lowercase().contains(bad), "{bad} survived: {out}");
+        for bad in [
+            "script",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "iframe",
+            "url(",
+            "<style",
+            "<form",
+            "<input",
+            "<svg",
+            "onload",
+            "<object",
+            "<meta",
+            "<link",
+            "<base",
+            "e.example",
+            "t.example",
+        ] {
+            assert!(
+                !out.to_ascii_lowercase().contains(bad),
+                "{bad} survived: {out}"
+            );
         }
         assert!(out.contains("Hi"));
         assert!(out.contains(">bg<"));
@@ -134,17 +215,27 @@ mod tests {
     #[test]
     fn keeps_formatting_and_inlines_cid_images() {
         let mut images = HashMap::new();
-        images.insert("logo@x".to_string(), "data:image/png;base64,AAAA".to_string());
+        images.insert(
+            "logo@x".to_string(),
+            "data:image/png;base64,AAAA".to_string(),
+        );
         let c = clean_email_html(
             r#"<table width="100%"><tr><td style="color: red; position: fixed">x</td></tr></table><img src="cid:logo@x"><img src="cid:missing@x">"#,
             images,
         );
         assert!(c.html.contains("color:red"), "{}", c.html);
         assert!(!c.html.contains("position"), "{}", c.html);
-        assert!(c.html.contains(r#"src="data:image/png;base64,AAAA""#), "{}", c.html);
+        assert!(
+            c.html.contains(r#"src="data:image/png;base64,AAAA""#),
+            "{}",
+            c.html
+        );
         assert!(!c.html.contains("cid:"), "{}", c.html);
         assert!(!c.blocked_remote);
-        assert!(clean_email_html(r#"<img src="http://x.example/a.png">"#, HashMap::new()).blocked_remote);
+        assert!(
+            clean_email_html(r#"<img src="http://x.example/a.png">"#, HashMap::new())
+                .blocked_remote
+        );
     }
 
     #[test]

@@ -13,18 +13,29 @@ pub struct Tz {
 
 impl Tz {
     pub fn utc() -> Tz {
-        Tz { zone: jiff::tz::TimeZone::UTC, name: "UTC".into() }
+        Tz {
+            zone: jiff::tz::TimeZone::UTC,
+            name: "UTC".into(),
+        }
     }
 
     /// A zone of the time zone database by its name (`Europe/Warsaw`, `UTC`); `None` for
     /// anything else.
     pub fn named(name: &str) -> Option<Tz> {
         let name = name.trim();
-        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b)) {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
+        {
             return None;
         }
         let zone = jiff::tz::db().get(name).ok()?;
-        Some(Tz { zone, name: name.to_string() })
+        Some(Tz {
+            zone,
+            name: name.to_string(),
+        })
     }
 
     /// The server's time zone (read once), UTC when it has no name.
@@ -33,7 +44,10 @@ impl Tz {
         SYSTEM
             .get_or_init(|| match jiff::tz::TimeZone::try_system() {
                 Ok(zone) => match zone.iana_name() {
-                    Some(name) => Tz { name: name.to_string(), zone },
+                    Some(name) => Tz {
+                        name: name.to_string(),
+                        zone,
+                    },
                     None => Tz::utc(),
                 },
                 Err(_) => Tz::utc(),
@@ -48,7 +62,10 @@ impl Tz {
     /// `2026-03-03 11:15 CET` for milliseconds since the epoch.
     pub fn format(&self, ms: i64) -> String {
         match jiff::Timestamp::from_millisecond(ms) {
-            Ok(t) => t.to_zoned(self.zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+            Ok(t) => t
+                .to_zoned(self.zone.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string(),
             Err(_) => format_time(ms),
         }
     }
@@ -84,7 +101,10 @@ mod tests {
         let warsaw = Tz::named("Europe/Warsaw").unwrap();
         assert_eq!(warsaw.format(winter), "2026-03-03 02:15 CET");
         assert_eq!(warsaw.format(summer), "2026-07-01 14:00 CEST");
-        assert_eq!(Tz::named("Asia/Tokyo").unwrap().format(winter), "2026-03-03 10:15 JST");
+        assert_eq!(
+            Tz::named("Asia/Tokyo").unwrap().format(winter),
+            "2026-03-03 10:15 JST"
+        );
         assert_eq!(Tz::utc().format(winter), "2026-03-03 01:15 UTC");
         let tag = warsaw.tag(winter);
         assert_eq!(tag, "<time datetime=\"2026-03-03T01:15Z\" title=\"2026-03-03 01:15 UTC\">2026-03-03 02:15 CET</time>");
