@@ -32,7 +32,8 @@ pub struct Args {
     #[arg(long, default_value_t = 50)]
     pub max_record_mb: u64,
     /// SQLite durability: `full` (an acknowledged record survives a power cut) or `normal`
-    /// (survives a crash of the server, not of the machine; several times faster).
+    /// (survives a crash of the server, not of the machine). The WAL is synced beside the
+    /// writer, so `full` costs no throughput in the load test (BENCHMARKS.md).
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     pub sqlite_sync: String,
     /// Allow listening on a non-loopback address (use with --tls-cert on untrusted networks).

@@ -1,7 +1,8 @@
 //! The web UI's text in English, Japanese and Polish.
 //!
-//! Each language is a flat JSON map in `locales/` (embedded in the binary). `{name}` marks a
-//! placeholder. Counted phrases have plural forms as separate keys (`.one`, `.few`, `.many`,
+//! Each language is a flat JSON map in `locales/` (embedded in the binary), plus the reason
+//! sentences shared with the extension and the add-in (`extension/shared/reasons/<lang>.json`,
+//! as `reason.<code>`). `{name}` marks a placeholder. Counted phrases have plural forms as separate keys (`.one`, `.few`, `.many`,
 //! `.other`) chosen by the language's rule. A unit test checks that every language has every
 //! key, every reason code and every connection state.
 
@@ -73,16 +74,37 @@ impl Lang {
         }
     }
 
+    /// The reason sentences every Mailtrail UI shares (the Chrome extension and the Outlook
+    /// add-in read the same files): `{"codes": {"log-checked": "…", …}, …}`.
+    fn reasons_source(self) -> &'static str {
+        match self {
+            Lang::En => include_str!("../../../../extension/shared/reasons/en.json"),
+            Lang::Ja => include_str!("../../../../extension/shared/reasons/ja.json"),
+            Lang::Pl => include_str!("../../../../extension/shared/reasons/pl.json"),
+        }
+    }
+
     fn table(self) -> &'static HashMap<String, String> {
+        #[derive(serde::Deserialize)]
+        struct Reasons {
+            codes: HashMap<String, String>,
+        }
         static TABLES: OnceLock<[HashMap<String, String>; 3]> = OnceLock::new();
         let tables = TABLES.get_or_init(|| {
-            Lang::ALL.map(|l| match serde_json::from_str::<HashMap<String, String>>(l.source()) {
-                Ok(t) => t,
-                Err(e) => {
-                    // Caught by the tests; never leave the UI without text at run time.
-                    tracing::error!(lang = l.code(), error = %e, "translation file is not valid JSON");
-                    HashMap::new()
+            Lang::ALL.map(|l| {
+                let mut table = match serde_json::from_str::<HashMap<String, String>>(l.source()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        // Caught by the tests; never leave the UI without text at run time.
+                        tracing::error!(lang = l.code(), error = %e, "translation file is not valid JSON");
+                        HashMap::new()
+                    }
+                };
+                match serde_json::from_str::<Reasons>(l.reasons_source()) {
+                    Ok(r) => table.extend(r.codes.into_iter().map(|(code, text)| (format!("reason.{code}"), text))),
+                    Err(e) => tracing::error!(lang = l.code(), error = %e, "reason texts are not valid JSON"),
                 }
+                table
             })
         });
         &tables[self as usize]
@@ -160,6 +182,31 @@ impl Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_sentences_come_only_from_the_shared_texts() {
+        for lang in Lang::ALL {
+            let own: HashMap<String, String> = serde_json::from_str(lang.source()).unwrap();
+            let stray: Vec<_> = own.keys().filter(|k| k.starts_with("reason.")).collect();
+            assert!(
+                stray.is_empty(),
+                "{}: reason texts belong in extension/shared/reasons: {stray:?}",
+                lang.code()
+            );
+        }
+        assert_eq!(
+            Lang::Pl.reason("never-log-domain"),
+            "Domena na liście „nigdy nie rejestruj”"
+        );
+        assert_eq!(
+            Lang::En.reason("log-checked"),
+            "The Log checkbox was checked"
+        );
+        assert_eq!(
+            Lang::Ja.reason("a-code-from-the-future"),
+            "a-code-from-the-future"
+        );
+    }
 
     #[test]
     fn every_language_has_every_key() {
