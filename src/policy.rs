@@ -414,20 +414,14 @@ fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Dec
 /// "Log this email": the user's explicit choice. Sent by the user → like a checked send;
 /// received → logged against its sender.
 fn decide_manual(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Decision {
-    let Some(sender) = &email.from else {
-        return Decision::not_logged(Direction::Incoming, vec![Reason::new(ReasonCode::NoSender)]);
-    };
-    if settings.is_user(&sender.normalized) {
+    // The same choice the engine made before deciding (`direction`), not a second copy of it.
+    match direction(email, settings, Trigger::Manual) {
         // Already sent: `finish` adds no BCC outside a send.
-        return decide_outgoing(email, settings, ctx, true, ReasonCode::LoggedManually);
+        Direction::Outgoing => {
+            decide_outgoing(email, settings, ctx, true, ReasonCode::LoggedManually)
+        }
+        incoming => decide_from_sender(email, settings, ctx, incoming, ReasonCode::LoggedManually),
     }
-    decide_from_sender(
-        email,
-        settings,
-        ctx,
-        Direction::Incoming,
-        ReasonCode::LoggedManually,
-    )
 }
 
 /// A forwarded original: logged against its original sender (or, when the user forwarded their
