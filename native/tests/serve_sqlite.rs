@@ -24,4 +24,5 @@ backend_tests!(Kind::Sqlite;
     migrations_apply_once_and_refuse_newer,
     web_ui_requires_sign_in_and_escapes,
     web_ui_shows_times_in_the_chosen_time_zone,
+    web_ui_pages_a_long_thread,
 );

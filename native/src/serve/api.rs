@@ -796,30 +796,19 @@ async fn timeline(
     let Query(p) =
         params.map_err(|e| ApiError::bad_request("invalid_query", "query", e.body_text()))?;
     let limit = parse_limit(p.limit.as_deref(), 100, 1000)?;
-    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            let bad = || {
-                ApiError::bad_request(
-                    "invalid_cursor",
-                    "cursor",
-                    "cursor is not one this server handed out",
-                )
-            };
-            let (at, rid) = c.split_once('.').ok_or_else(bad)?;
-            Some((
-                at.parse().map_err(|_| bad())?,
-                rid.parse().map_err(|_| bad())?,
-            ))
-        }
-    };
+    let before = p
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(parse_email_cursor)
+        .transpose()?;
     let Some(contact) = st.store.contact(id).await? else {
         return Err(ApiError::not_found(format!("no contact with id {id}")));
     };
     let thread = p.thread.as_deref().filter(|t| !t.is_empty());
     let rows = st.store.timeline(id, limit, before, thread).await?;
     let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| format!("{}.{}", r.sent_at, r.id)))
+        .then(|| rows.last().map(email_cursor))
         .flatten();
     let threads: Vec<Value> = group_threads(&rows)
         .into_iter()
@@ -837,6 +826,26 @@ async fn timeline(
         json!({"contact": contact_summary_json(&contact), "threads": threads, "nextCursor": next}),
     )
     .into_response())
+}
+
+/// `sentAt.id` of a page's last email, for the next page of a timeline (or of one thread).
+pub fn email_cursor(e: &TimelineRow) -> String {
+    format!("{}.{}", e.sent_at, e.id)
+}
+
+pub fn parse_email_cursor(c: &str) -> Result<(i64, i64), ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "cursor",
+            "cursor is not one this server handed out",
+        )
+    };
+    let (at, id) = c.split_once('.').ok_or_else(bad)?;
+    Ok((
+        at.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
 }
 
 /// `latestAt.threadKey` of a page's last thread, for the next page of threads.

@@ -1060,6 +1060,65 @@ pub async fn timeline_pages_by_thread(kind: Kind) {
     env.finish().await;
 }
 
+/// A thread longer than one page of the web UI's thread view (50 emails): the page links to the
+/// rest with a cursor, and the next page holds exactly the rest.
+pub async fn web_ui_pages_a_long_thread(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    let s = &env.server;
+    let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
+    let t = |min: i64| 1_767_225_600_000i64 + min * 60_000;
+    for n in 0..52 {
+        let mut fields = json!({"subject": "Re: Desks", "timestamp": t(n), "messageId": format!("desk{n}@x"), "contacts": jane});
+        if n > 0 {
+            fields["references"] = json!(["desk0@x"]);
+        }
+        let (st, v) = s
+            .post_record(&record(&format!("desk{n}"), fields).to_string())
+            .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let (_, lookup) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": ["jane@customer.example"]}),
+        )
+        .await;
+    let id = lookup["contacts"]["jane@customer.example"]["id"]
+        .as_i64()
+        .unwrap();
+    let (_, threads) = s.get(&format!("/v1/contacts/{id}/threads")).await;
+    let key = threads["threads"][0]["threadKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let client = reqwest::Client::new();
+    let html = |path: String| {
+        let req = client.get(format!("{}{path}", s.url)).bearer_auth(&s.token);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (st, first) = html(format!("/contacts/{id}/thread?key={}", urlencode(&key))).await;
+    assert_eq!(st, 200);
+    assert_eq!(first.matches("<li class=\"email").count(), 50, "{first}");
+    let next = first
+        .split("<a rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the older emails")
+        .replace("&amp;", "&");
+    let (st, second) = html(next).await;
+    assert_eq!(st, 200);
+    assert_eq!(second.matches("<li class=\"email").count(), 2, "{second}");
+    assert!(!second.contains("rel=\"next\""), "nothing older: {second}");
+    env.finish().await;
+}
+
 pub async fn web_ui_shows_times_in_the_chosen_time_zone(kind: Kind) {
     let Some(env) = Env::start(kind, &[]).await else {
         return;

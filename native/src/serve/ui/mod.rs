@@ -8,8 +8,8 @@ pub mod sanitize;
 pub mod tz;
 
 use super::api::{
-    attachment_response, contact_cursor, parse_contact_cursor, parse_thread_cursor, summary_of,
-    thread_cursor, watch_json,
+    attachment_response, contact_cursor, email_cursor, parse_contact_cursor, parse_email_cursor,
+    parse_thread_cursor, summary_of, thread_cursor, watch_json,
 };
 use super::db::{now_ms, ContactSummary, TimelineRow};
 use super::ingest::human_size;
@@ -665,6 +665,31 @@ fn contact_header(body: &mut String, ui: &Ui, contact: &ContactSummary, display:
 /// A contact's timeline, paged by thread: the threads with the newest emails first, each with
 /// its few newest emails and a link to all of them, so a contact with thousands of emails (or
 /// one endless thread) never renders at once.
+/// The contact a page is about and the name to show for it (its address when it has none), or
+/// the error page to answer instead.
+async fn contact_with_name(
+    st: &AppState,
+    ui: &Ui,
+    id: i64,
+) -> Result<(ContactSummary, String), Response> {
+    match st.store.contact(id).await {
+        Ok(Some(c)) => {
+            let display = c
+                .contact
+                .name
+                .clone()
+                .unwrap_or_else(|| c.contact.address.clone());
+            Ok((c, display))
+        }
+        Ok(None) => Err(error_page(
+            ui,
+            StatusCode::NOT_FOUND,
+            ui.lang.t("contact.notFound"),
+        )),
+        Err(e) => Err(db_error(ui, e)),
+    }
+}
+
 async fn contact_page(
     State(st): St,
     ui: Ui,
@@ -679,10 +704,9 @@ async fn contact_page(
     let Some(id) = id.parse::<i64>().ok() else {
         return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound"));
     };
-    let contact = match st.store.contact(id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound")),
-        Err(e) => return db_error(&ui, e),
+    let (contact, display) = match contact_with_name(&st, &ui, id).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let after = q
         .ok()
@@ -696,11 +720,6 @@ async fn contact_page(
         Ok(t) => t,
         Err(e) => return db_error(&ui, e),
     };
-    let display = contact
-        .contact
-        .name
-        .clone()
-        .unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
     contact_header(&mut body, &ui, &contact, &display);
     let _ = write!(body, "<h2>{}</h2>", esc(lang.t("contact.timeline")));
@@ -768,15 +787,11 @@ async fn thread_page(
     let Some(key) = q.key.filter(|k| !k.is_empty()) else {
         return error_page(&ui, StatusCode::NOT_FOUND, lang.t("thread.notFound"));
     };
-    let contact = match st.store.contact(id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return error_page(&ui, StatusCode::NOT_FOUND, lang.t("contact.notFound")),
-        Err(e) => return db_error(&ui, e),
+    let (contact, display) = match contact_with_name(&st, &ui, id).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let before = q.cursor.and_then(|c| {
-        c.split_once('.')
-            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-    });
+    let before = q.cursor.and_then(|c| parse_email_cursor(&c).ok());
     let rows = match st.store.timeline(id, THREAD_PAGE, before, Some(&key)).await {
         Ok(r) => r,
         Err(e) => return db_error(&ui, e),
@@ -784,11 +799,6 @@ async fn thread_page(
     if rows.is_empty() && before.is_none() {
         return error_page(&ui, StatusCode::NOT_FOUND, lang.t("thread.notFound"));
     }
-    let display = contact
-        .contact
-        .name
-        .clone()
-        .unwrap_or_else(|| contact.contact.address.clone());
     let mut body = String::with_capacity(16 * 1024);
     contact_header(&mut body, &ui, &contact, &display);
     let subject = rows
@@ -811,10 +821,9 @@ async fn thread_page(
         if let Some(last) = rows.last() {
             let _ = write!(
                 body,
-                "<nav class=\"pager\"><a rel=\"next\" href=\"/contacts/{id}/thread?key={}&amp;cursor={}.{}\">{}</a></nav>",
+                "<nav class=\"pager\"><a rel=\"next\" href=\"/contacts/{id}/thread?key={}&amp;cursor={}\">{}</a></nav>",
                 esc(&urlencode(&key)),
-                last.sent_at,
-                last.id,
+                esc(&urlencode(&email_cursor(last))),
                 esc(lang.t("contact.older"))
             );
         }
