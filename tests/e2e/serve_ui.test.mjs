@@ -5,7 +5,7 @@
 //
 //   node --test tests/e2e/serve_ui.test.mjs
 //
-// The binary: $MAILTRAIL_BIN, else the newer of target/release/mailtrail and target/debug/mailtrail
+// The binary: $MAILTRAIL_BIN, else target/debug/mailtrail
 // (build it first: cargo build -p mailtrail-native).
 
 import { test, before, after } from 'node:test';
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac, createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,12 +21,9 @@ import { chromium } from 'playwright-core';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const artifacts = join(root, 'test-artifacts');
-// The newer of the release and debug builds: a stale release binary must not shadow the debug
-// build just made from the code under test.
-const bin = process.env.MAILTRAIL_BIN
-  ?? [join(root, 'target/release/mailtrail'), join(root, 'target/debug/mailtrail')]
-    .filter(existsSync)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+// The debug build, like the other browser suites (scripts/test builds it first): a release
+// binary left from a benchmark may be older than the code under test.
+const bin = process.env.MAILTRAIL_BIN ?? join(root, 'target/debug/mailtrail');
 
 let server; let url; let token; let dataDir; let browser;
 let canary; let canaryUrl; const canaryHits = [];
