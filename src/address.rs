@@ -177,7 +177,16 @@ pub fn normalize_address(address: &str) -> Result<String, AddressError> {
     }
     let domain =
         normalize_domain(domain).ok_or_else(|| AddressError::InvalidDomain(a.to_string()))?;
-    Ok(format!("{}@{}", local.to_lowercase(), domain))
+    // Not format!: every address of every email passes here.
+    let mut out = if local.is_ascii() {
+        local.to_ascii_lowercase()
+    } else {
+        local.to_lowercase()
+    };
+    out.reserve(domain.len() + 1);
+    out.push('@');
+    out.push_str(&domain);
+    Ok(out)
 }
 
 /// Normalises a domain (`Bücher.Example.` → `xn--bcher-kva.example`). `None` when it is not a

@@ -41,7 +41,7 @@ impl EmailDate {
         EmailDate {
             timestamp,
             offset_minutes: 0,
-            rfc3339: dt.to_rfc3339(),
+            rfc3339: crate::time::rfc3339(&dt),
         }
     }
 }
@@ -340,7 +340,7 @@ fn from_parsed(message: &mail_parser::Message<'_>, options: ParseOptions) -> Ema
             Some(EmailDate {
                 timestamp: d.to_timestamp().saturating_mul(1000),
                 offset_minutes: offset,
-                rfc3339: d.to_rfc3339(),
+                rfc3339: crate::time::rfc3339(d),
             })
         } else {
             problems.push(Problem {
@@ -454,7 +454,7 @@ fn convert_attachment(part: &mail_parser::MessagePart<'_>, keep_data: bool) -> A
     let content_type = part
         .content_type()
         .map(|ct| match &ct.c_subtype {
-            Some(sub) => format!("{}/{}", ct.c_type, sub),
+            Some(sub) => [ct.c_type.as_ref(), "/", sub.as_ref()].concat(),
             None => ct.c_type.to_string(),
         })
         .unwrap_or_else(|| match part.body {
@@ -523,7 +523,7 @@ pub struct ComposeData {
 }
 
 /// An address as the UI gives it: `"Name <a@b>"` text, or `{address, name}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum AddressInput {
     Text(String),
@@ -590,11 +590,73 @@ pub struct AttachmentInput {
 }
 
 /// Message ids given either as one header-style string or as a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum IdsInput {
     One(String),
     Many(Vec<String>),
+}
+
+// `AddressInput` and `IdsInput` are read by hand: serde's untagged derive buffers the value into
+// its generic `Content` tree and tries each variant in turn (code in every build that reads
+// them, and the error says only "did not match any variant"). Here the JSON type picks it.
+
+impl<'de> Deserialize<'de> for AddressInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Object {
+            address: String,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AddressInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"an address as text ("Name <a@b.example>") or {address, name}"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AddressInput, E> {
+                Ok(AddressInput::Text(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<AddressInput, A::Error> {
+                let o = Object::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(AddressInput::Object {
+                    address: o.address,
+                    name: o.name,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdsInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = IdsInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("message ids as one string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdsInput, E> {
+                Ok(IdsInput::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<IdsInput, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(IdsInput::Many(ids))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[cfg(test)]

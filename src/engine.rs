@@ -52,6 +52,16 @@ pub struct Outcome {
     pub forwarded: Option<ForwardInfo>,
 }
 
+/// What [`Engine::process_raw`] decides about.
+enum RawSubject {
+    /// The message itself.
+    Email(Email),
+    /// The original a forward carries, the trigger to decide it under, and who forwarded it.
+    Forward(Email, Trigger, ForwardInfo),
+    /// Sent to be logged as a forward, but no original was found in it.
+    UnrecognisedForward(Email),
+}
+
 /// Options for [`Engine::process`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -65,10 +75,15 @@ pub struct ProcessOptions {
     /// The provider's thread id (Outlook conversationId, Gmail thread id) for an email whose raw
     /// source does not carry it.
     pub thread_id: Option<String>,
+    /// Hand the whole record back (bodies, attachments, ids). Only the WebAssembly API reads
+    /// this: by default it returns a summary of the record (key, direction, date, subject,
+    /// people), because the record itself waits in the outbox and copying bodies into JS objects
+    /// nobody reads was a fifth of `processRaw`'s time (BENCHMARKS.md "Core engine").
+    pub include_record: bool,
 }
 
 /// Status for the popup.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub counts: OutboxCounts,
@@ -80,7 +95,7 @@ pub struct Status {
 }
 
 /// An outbox entry as the popup shows it (without bodies).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueItem {
     pub key: String,
@@ -224,6 +239,54 @@ impl Engine {
         now_ms: i64,
         options: &ProcessOptions,
     ) -> Result<Outcome, EngineError> {
+        Ok(match self.resolve_raw(raw, trigger, options)? {
+            RawSubject::Email(email) => {
+                self.process_inner(&email, trigger, contacts, now_ms, options, None)
+            }
+            RawSubject::Forward(original, as_forward, info) => {
+                self.process_inner(&original, as_forward, contacts, now_ms, options, Some(info))
+            }
+            RawSubject::UnrecognisedForward(email) => {
+                let decision = Decision::not_logged(
+                    record::Direction::Forwarded,
+                    vec![crate::reason::Reason::new(ReasonCode::ForwardNotRecognised)],
+                );
+                self.remember_activity(&email, &decision, None, now_ms, options.dry_run);
+                Outcome {
+                    decision,
+                    record: None,
+                    queued: false,
+                    thread: None,
+                    forwarded: None,
+                }
+            }
+        })
+    }
+
+    /// [`Engine::addresses_to_check`] for a raw message as [`Engine::process_raw`] will see it:
+    /// for a recognised forward, the original's people (the customer who wrote it), not the
+    /// forwarder's.
+    pub fn addresses_to_check_raw(
+        &self,
+        raw: &[u8],
+        trigger: Trigger,
+        options: &ProcessOptions,
+    ) -> Result<Vec<String>, EngineError> {
+        Ok(match self.resolve_raw(raw, trigger, options)? {
+            RawSubject::Email(email) | RawSubject::Forward(email, ..) => {
+                self.addresses_to_check(&email)
+            }
+            RawSubject::UnrecognisedForward(_) => Vec::new(),
+        })
+    }
+
+    /// What a raw message is to be decided as: itself, or the original it forwards.
+    fn resolve_raw(
+        &self,
+        raw: &[u8],
+        trigger: Trigger,
+        options: &ProcessOptions,
+    ) -> Result<RawSubject, EngineError> {
         let options_parse = ParseOptions {
             keep_attachment_data: self.settings.include_attachments,
             ..Default::default()
@@ -249,31 +312,13 @@ impl Engine {
                 } else {
                     Trigger::Forwarded
                 };
-                return Ok(self.process_inner(
-                    &original,
-                    as_forward,
-                    contacts,
-                    now_ms,
-                    options,
-                    Some(info),
-                ));
+                return Ok(RawSubject::Forward(original, as_forward, info));
             }
             if to_forwarding || trigger == Trigger::Forwarded {
-                let decision = Decision::not_logged(
-                    record::Direction::Forwarded,
-                    vec![crate::reason::Reason::new(ReasonCode::ForwardNotRecognised)],
-                );
-                self.remember_activity(&email, &decision, None, now_ms, options.dry_run);
-                return Ok(Outcome {
-                    decision,
-                    record: None,
-                    queued: false,
-                    thread: None,
-                    forwarded: None,
-                });
+                return Ok(RawSubject::UnrecognisedForward(email));
             }
         }
-        Ok(self.process_inner(&email, trigger, contacts, now_ms, options, None))
+        Ok(RawSubject::Email(email))
     }
 
     fn process_inner(

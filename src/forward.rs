@@ -75,8 +75,8 @@ fn attached_original(
 }
 
 /// Forward extraction from the body: the real text part first (HTML converted to text by the
-/// parser would lose the structure the HTML extractor uses), else the HTML; the other one when
-/// the first finds nothing.
+/// parser would lose the structure the HTML extractor uses), else the HTML; the HTML too when a
+/// real text part shows nothing.
 fn body_forward(
     message: &mail_parser::Message<'_>,
     email: &Email,
@@ -96,17 +96,16 @@ fn body_forward(
             .map(|h| extract::forward_from_html(h, subject))
     };
     let found = |f: &Option<extract::Forward>| f.as_ref().is_some_and(|f| f.forwarded);
-    let mut forward = if text_is_real {
+    let mut forward = if text_is_real || email.html.is_none() {
         from_text()
     } else {
         from_html()
     };
-    if !found(&forward) {
-        let other = if text_is_real {
-            from_html()
-        } else {
-            from_text()
-        };
+    // A real text part that shows no forward may still be the alternative of an HTML part that
+    // does (clients differ in what they put in each). Text derived from the HTML is not worth a
+    // second look: the HTML extractor has already seen the same content, with its structure.
+    if !found(&forward) && text_is_real {
+        let other = from_html();
         if found(&other) {
             forward = other;
         }

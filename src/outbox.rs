@@ -95,8 +95,9 @@ impl RetryPolicy {
     }
 }
 
-/// Where a record is in its delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a record is in its delivery. Read back as part of an [`Entry`] (its fields sit in the
+/// entry's object, next to `"state"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "state",
     rename_all = "kebab-case",
@@ -151,7 +152,7 @@ pub struct DeliveryError {
 }
 
 /// One record in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// The record's idempotency key: the entry's identity.
@@ -193,7 +194,7 @@ impl Entry {
 }
 
 /// The result of one delivery attempt, as the endpoint adapter classified it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "outcome",
     rename_all = "kebab-case",
@@ -246,7 +247,7 @@ impl Change {
 }
 
 /// What [`Outbox::enqueue`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Enqueued {
     /// New (or a cancelled key enqueued again).
@@ -722,6 +723,127 @@ impl Outbox {
             outbox.put(e);
         }
         Ok(outbox)
+    }
+}
+
+// Reading entries and outcomes back. serde's derive reads an internally tagged enum (and a
+// flattened one) by first buffering the whole object into its generic `Content` tree and then
+// deserializing every variant from that: about 18 KB of WebAssembly per enum, a tenth of the
+// browser engine. Each is read instead into one flat struct of optional fields, which the
+// derive handles directly, and checked here; the JSON is the same either way (the tests
+// compare both directions on every state and outcome).
+
+/// An [`Entry`] as stored: the entry's fields and its state's, side by side.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEntry {
+    key: String,
+    #[serde(default)]
+    record: Option<Box<Record>>,
+    state: String,
+    lease_until: Option<i64>,
+    next_attempt_at: Option<i64>,
+    at: Option<i64>,
+    remote_id: Option<String>,
+    #[serde(default)]
+    attempts: u32,
+    created_at: i64,
+    updated_at: i64,
+    #[serde(default)]
+    not_before: i64,
+    #[serde(default)]
+    last_error: Option<DeliveryError>,
+    #[serde(default)]
+    maybe_sent: bool,
+}
+
+const ENTRY_STATES: &[&str] = &[
+    "pending",
+    "sending",
+    "retrying",
+    "done",
+    "dead",
+    "cancelled",
+];
+
+fn required<T, E: serde::de::Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
+    value.ok_or_else(|| E::missing_field(field))
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = StoredEntry::deserialize(d)?;
+        let state = match e.state.as_str() {
+            "pending" => EntryState::Pending,
+            "sending" => EntryState::Sending {
+                lease_until: required(e.lease_until, "leaseUntil")?,
+            },
+            "retrying" => EntryState::Retrying {
+                next_attempt_at: required(e.next_attempt_at, "nextAttemptAt")?,
+            },
+            "done" => EntryState::Done {
+                at: required(e.at, "at")?,
+                remote_id: e.remote_id,
+            },
+            "dead" => EntryState::Dead {
+                at: required(e.at, "at")?,
+            },
+            "cancelled" => EntryState::Cancelled {
+                at: required(e.at, "at")?,
+            },
+            other => return Err(serde::de::Error::unknown_variant(other, ENTRY_STATES)),
+        };
+        Ok(Entry {
+            key: e.key,
+            record: e.record,
+            state,
+            attempts: e.attempts,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+            not_before: e.not_before,
+            last_error: e.last_error,
+            maybe_sent: e.maybe_sent,
+        })
+    }
+}
+
+/// A [`DeliveryOutcome`] as JSON: `outcome` and the fields of every kind.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OutcomeFields {
+    outcome: String,
+    remote_id: Option<String>,
+    error: Option<DeliveryError>,
+    retry_after_ms: Option<u64>,
+    #[serde(default)]
+    maybe_sent: bool,
+}
+
+impl<'de> Deserialize<'de> for DeliveryOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let o = OutcomeFields::deserialize(d)?;
+        Ok(match o.outcome.as_str() {
+            "delivered" => DeliveryOutcome::Delivered {
+                remote_id: o.remote_id,
+            },
+            "duplicate" => DeliveryOutcome::Duplicate {
+                remote_id: o.remote_id,
+            },
+            "retry" => DeliveryOutcome::Retry {
+                error: required(o.error, "error")?,
+                retry_after_ms: o.retry_after_ms,
+                maybe_sent: o.maybe_sent,
+            },
+            "permanent" => DeliveryOutcome::Permanent {
+                error: required(o.error, "error")?,
+            },
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["delivered", "duplicate", "retry", "permanent"],
+                ))
+            }
+        })
     }
 }
 

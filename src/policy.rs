@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
 
 /// What asks for a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Trigger {
     /// The user sent the email from a compose window; `logChecked` is the Log checkbox.
@@ -41,6 +41,46 @@ pub enum Trigger {
     /// A forwarded original the user logged with "Log this email": treated as a forward, with
     /// the reason `logged-manually`.
     ManualForward,
+}
+
+/// `{"kind": …, "logChecked": …}` read by hand (see `EndpointConfig`'s reader for why): the same
+/// JSON as serde's tagged derive writes.
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Fields {
+            kind: String,
+            log_checked: Option<bool>,
+        }
+        let f = Fields::deserialize(d)?;
+        Ok(match f.kind.as_str() {
+            "send" => Trigger::Send {
+                log_checked: f
+                    .log_checked
+                    .ok_or_else(|| D::Error::missing_field("logChecked"))?,
+            },
+            "manual" => Trigger::Manual,
+            "incoming" => Trigger::Incoming,
+            "bcc-copy" => Trigger::BccCopy,
+            "forwarded" => Trigger::Forwarded,
+            "manual-forward" => Trigger::ManualForward,
+            other => {
+                return Err(D::Error::unknown_variant(
+                    other,
+                    &[
+                        "send",
+                        "manual",
+                        "incoming",
+                        "bcc-copy",
+                        "forwarded",
+                        "manual-forward",
+                    ],
+                ))
+            }
+        })
+    }
 }
 
 /// Who is a contact in the CRM. Implemented by the edges (a set fetched from the endpoint's

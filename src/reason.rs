@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Why an email (or one recipient of it) was or was not logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Why an email (or one recipient of it) was or was not logged. In JSON, the kebab-case name
+/// ([`ReasonCode::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReasonCode {
     // ---- why it is logged
     /// The Log checkbox was checked when the email was sent.
@@ -174,17 +174,52 @@ impl Reason {
     }
 }
 
+// Written and read through `as_str`/`ALL` rather than serde's derive, which generates a
+// string match per code for each direction (a few KB of the browser engine for ~40 codes).
+impl Serialize for ReasonCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReasonCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        ReasonCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == text)
+            .ok_or_else(|| {
+                serde::de::Error::invalid_value(
+                    serde::de::Unexpected::Str(&text),
+                    &"a reason code (docs/policy.md)",
+                )
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn as_str_matches_serde_for_every_code() {
+    fn every_code_is_its_kebab_case_name_and_reads_back() {
         for &code in ReasonCode::ALL {
+            // The name in JSON is the variant's name in kebab case (LogChecked → log-checked).
+            let mut kebab = String::new();
+            for (i, ch) in format!("{code:?}").chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    kebab.push('-');
+                }
+                kebab.push(ch.to_ascii_lowercase());
+            }
+            assert_eq!(code.as_str(), kebab);
             let json = serde_json::to_string(&code).unwrap();
-            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(json, format!("\"{kebab}\""));
             let back: ReasonCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
         }
+        let err = serde_json::from_str::<ReasonCode>("\"too-nice\"").unwrap_err();
+        assert!(err.to_string().contains("expected a reason code"), "{err}");
     }
 }

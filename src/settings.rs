@@ -36,7 +36,7 @@ impl LogMode {
 }
 
 /// Where records go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum EndpointConfig {
     /// Mailtrail's own endpoint (`mailtrail serve`): the token is both the bearer token and the
@@ -56,6 +56,56 @@ pub enum EndpointConfig {
         #[serde(default = "default_hubspot_contacts_path")]
         contacts_path: String,
     },
+}
+
+/// `EndpointConfig` as JSON: `type` and the fields of every kind. Read into this flat struct and
+/// checked by hand rather than with serde's internally tagged derive, which buffers the object
+/// into a generic tree first (about 18 KB of the browser engine per enum); same JSON either way.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EndpointFields {
+    #[serde(rename = "type")]
+    kind: String,
+    url: Option<String>,
+    token: Option<String>,
+    secret: Option<String>,
+    base_url: Option<String>,
+    emails_path: Option<String>,
+    contacts_path: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for EndpointConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let f = EndpointFields::deserialize(d)?;
+        let need = |v: Option<String>, field: &'static str| {
+            v.ok_or_else(|| D::Error::missing_field(field))
+        };
+        Ok(match f.kind.as_str() {
+            "local" => EndpointConfig::Local {
+                url: need(f.url, "url")?,
+                token: need(f.token, "token")?,
+            },
+            "webhook" => EndpointConfig::Webhook {
+                url: need(f.url, "url")?,
+                secret: need(f.secret, "secret")?,
+            },
+            "hubspot" => EndpointConfig::Hubspot {
+                token: need(f.token, "token")?,
+                base_url: f.base_url.unwrap_or_else(default_hubspot_base),
+                emails_path: f.emails_path.unwrap_or_else(default_hubspot_emails_path),
+                contacts_path: f
+                    .contacts_path
+                    .unwrap_or_else(default_hubspot_contacts_path),
+            },
+            other => {
+                return Err(D::Error::unknown_variant(
+                    other,
+                    &["local", "webhook", "hubspot"],
+                ))
+            }
+        })
+    }
 }
 
 pub fn default_hubspot_base() -> String {

@@ -680,3 +680,35 @@ fn a_damaged_thread_history_does_not_block_the_outbox() {
     );
     assert!(restored.state_dirty(), "the reset tracker is written back");
 }
+
+#[test]
+fn addresses_to_check_for_a_raw_forward_are_the_originals_people() {
+    // "Log this email" on a forward: the contact lookup must ask about the customer who wrote
+    // the original, not about the colleague who forwarded it.
+    let raw = "From: Maria Nowak <maria@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Offer\r\n\
+Message-ID: <fwd-a@ourco.example>\r\nDate: Wed, 4 Mar 2026 08:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+FYI\r\n\r\n---------- Forwarded message ---------\r\nFrom: Piotr <piotr@firma.example>\r\n\
+Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria Nowak <maria@ourco.example>, buyer@firma.example\r\n\r\nPlease quote.\r\n";
+    let engine = Engine::new(&settings(local())).unwrap();
+    let none = ProcessOptions::default();
+    let forward = engine
+        .addresses_to_check_raw(raw.as_bytes(), Trigger::Manual, &none)
+        .unwrap();
+    assert_eq!(
+        forward,
+        [
+            "piotr@firma.example",
+            "maria@ourco.example",
+            "buyer@firma.example"
+        ]
+    );
+    // The same bytes as an ordinary incoming email (not a manual log): its own people.
+    let plain = engine
+        .addresses_to_check_raw(raw.as_bytes(), Trigger::Incoming, &none)
+        .unwrap();
+    assert_eq!(plain, ["maria@ourco.example"]);
+    // Bytes that are not a message: an error, as for process_raw.
+    assert!(engine
+        .addresses_to_check_raw(b"not a message", Trigger::Manual, &none)
+        .is_err());
+}

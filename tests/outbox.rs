@@ -1240,3 +1240,77 @@ fn every_prefix_of_the_change_log_resumes_without_loss_or_resend() {
         }
     }
 }
+
+#[test]
+fn every_entry_state_and_outcome_reads_back_as_written() {
+    // Entries and outcomes are read by hand-written code (not serde's tagged-enum derive, which
+    // is an eighth of the browser engine): every state and outcome must survive a round trip.
+    let states = [
+        EntryState::Pending,
+        EntryState::Sending { lease_until: 7 },
+        EntryState::Retrying { next_attempt_at: 8 },
+        EntryState::Done {
+            at: 9,
+            remote_id: Some("r-1".into()),
+        },
+        EntryState::Done {
+            at: 9,
+            remote_id: None,
+        },
+        EntryState::Dead { at: 10 },
+        EntryState::Cancelled { at: 11 },
+    ];
+    for (i, state) in states.into_iter().enumerate() {
+        let entry = Entry {
+            key: format!("k{i}"),
+            record: (i % 2 == 0).then(|| Box::new(record(&format!("k{i}")))),
+            state,
+            attempts: i as u32,
+            created_at: T0,
+            updated_at: T0 + 1,
+            not_before: T0 + i as i64,
+            last_error: (i > 2).then(|| error(503)),
+            maybe_sent: i % 3 == 0,
+        };
+        let json = serde_json::to_string(&entry).unwrap();
+        let back: Entry = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, entry, "{json}");
+    }
+    let outcomes = [
+        delivered("42"),
+        DeliveryOutcome::Delivered { remote_id: None },
+        DeliveryOutcome::Duplicate {
+            remote_id: Some("7".into()),
+        },
+        DeliveryOutcome::Retry {
+            error: error(500),
+            retry_after_ms: Some(3),
+            maybe_sent: true,
+        },
+        DeliveryOutcome::Retry {
+            error: error(429),
+            retry_after_ms: None,
+            maybe_sent: false,
+        },
+        DeliveryOutcome::Permanent { error: error(400) },
+    ];
+    for outcome in outcomes {
+        let json = serde_json::to_string(&outcome).unwrap();
+        let back: DeliveryOutcome = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, outcome, "{json}");
+    }
+    // What is wrong is said, not guessed.
+    let err = |json: &str| serde_json::from_str::<Entry>(json).unwrap_err().to_string();
+    let base = r#""key":"k","createdAt":1,"updatedAt":2"#;
+    assert!(err(&format!(r#"{{{base},"state":"sending"}}"#)).contains("missing field `leaseUntil`"));
+    assert!(err(&format!(r#"{{{base},"state":"lost"}}"#)).contains("unknown variant `lost`"));
+    assert!(err(&format!(r#"{{{base}}}"#)).contains("missing field `state`"));
+    assert!(err(r#"{"key":"k","state":"pending"}"#).contains("missing field `createdAt`"));
+    let outcome_err = |json: &str| {
+        serde_json::from_str::<DeliveryOutcome>(json)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(outcome_err(r#"{"outcome":"retry"}"#).contains("missing field `error`"));
+    assert!(outcome_err(r#"{"outcome":"maybe"}"#).contains("unknown variant `maybe`"));
+}

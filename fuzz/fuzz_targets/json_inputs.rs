@@ -1,5 +1,5 @@
-//! What JS and config files hand the engine as JSON: compose data, settings, triggers, and
-//! saved state (snapshot + outbox entries). Errors are fine; panics are not.
+//! What JS and config files hand the engine as JSON: compose data, settings, triggers, delivery
+//! outcomes, and saved state (snapshot + outbox entries). Errors are fine; panics are not.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mailtrail::email::{ComposeData, Email};
@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = settings.validate();
     }
     let _ = serde_json::from_slice::<mailtrail::policy::Trigger>(data);
+    let _ = serde_json::from_slice::<mailtrail::outbox::DeliveryOutcome>(data);
     if let Ok(mut engine) = Engine::new(&Settings::default()) {
         let _ = engine.import_state(data, Vec::new());
     }

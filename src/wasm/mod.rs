@@ -42,11 +42,66 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
     js_sys::JSON::parse(&json).map_err(|_| js_error("serialize", "cannot convert the result"))
 }
 
-/// An engine outcome for JS, like [`to_js`] except that the record's bodies (most of its bytes)
-/// skip the JSON text: they cross as plain strings and are set on the parsed object. That
-/// spares escaping them here and `JSON.parse` scanning them there, which was a fifth of
-/// `processRaw`'s time (BENCHMARKS.md "Core engine"). The object is the same either way.
-fn outcome_to_js(mut outcome: crate::engine::Outcome) -> Result<JsValue, JsValue> {
+/// What `process`/`processRaw` hand back for the record unless `includeRecord` is set: who and
+/// what it is about, without bodies, attachments or ids. The record itself waits in the outbox
+/// (or, for a dry run, is not needed); callers show a result and keep the key. Same field
+/// names as the record, so `outcome.record.idempotencyKey` reads the same either way.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordSummary<'a> {
+    idempotency_key: &'a str,
+    direction: crate::record::Direction,
+    timestamp: i64,
+    subject: &'a str,
+    from: Option<&'a crate::record::Participant>,
+    to: &'a [crate::record::Participant],
+    cc: &'a [crate::record::Participant],
+    bcc: &'a [crate::record::Participant],
+    thread_id: Option<&'a str>,
+    source: crate::email::Source,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutcomeSummary<'a> {
+    decision: &'a crate::policy::Decision,
+    record: Option<RecordSummary<'a>>,
+    queued: bool,
+    thread: &'a Option<crate::threads::ThreadMatch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarded: &'a Option<crate::record::ForwardInfo>,
+}
+
+/// An engine outcome for JS. By default the record is reduced to [`RecordSummary`]: handing a
+/// whole record (bodies, attachment metadata) to JS objects that the extension never reads was
+/// a fifth of `processRaw`'s time (BENCHMARKS.md "Core engine"). With `include_record`, the
+/// whole record crosses, its bodies as plain strings set on the parsed object rather than inside
+/// the JSON text (no escaping here, no `JSON.parse` scan of the largest fields there).
+fn outcome_to_js(
+    mut outcome: crate::engine::Outcome,
+    include_record: bool,
+) -> Result<JsValue, JsValue> {
+    if !include_record {
+        let record = outcome.record.as_ref().map(|r| RecordSummary {
+            idempotency_key: &r.idempotency_key,
+            direction: r.direction,
+            timestamp: r.timestamp,
+            subject: &r.subject,
+            from: r.from.as_ref(),
+            to: &r.to,
+            cc: &r.cc,
+            bcc: &r.bcc,
+            thread_id: r.thread_id.as_deref(),
+            source: r.source,
+        });
+        return to_js(&OutcomeSummary {
+            decision: &outcome.decision,
+            record,
+            queued: outcome.queued,
+            thread: &outcome.thread,
+            forwarded: &outcome.forwarded,
+        });
+    }
     let bodies = outcome
         .record
         .as_mut()
@@ -84,6 +139,14 @@ pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
             )
         })?;
     serde_json::from_str(&json).map_err(|e| js_error("invalid-input", &format!("{what}: {e}")))
+}
+
+fn process_options(options: JsValue) -> Result<ProcessOptions, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        Ok(ProcessOptions::default())
+    } else {
+        from_js(options, "options")
+    }
 }
 
 fn engine_error(e: crate::engine::EngineError) -> JsValue {
@@ -154,23 +217,41 @@ impl Engine {
         Ok(self.inner.borrow().addresses_to_check(&email))
     }
 
-    /// Decides without queueing or remembering anything.
+    /// `addressesToCheck` for raw bytes as `processRaw` will see them: for a recognised forward,
+    /// the original's people rather than the forwarder's. `options` as for `processRaw`.
+    #[wasm_bindgen(js_name = addressesToCheckRaw)]
+    pub fn addresses_to_check_raw(
+        &self,
+        raw: &[u8],
+        trigger: JsValue,
+        options: JsValue,
+    ) -> Result<Vec<String>, JsValue> {
+        let trigger: Trigger = from_js(trigger, "trigger")?;
+        let options = process_options(options)?;
+        self.inner
+            .borrow()
+            .addresses_to_check_raw(raw, trigger, &options)
+            .map_err(engine_error)
+    }
+
+    /// Decides without queueing or remembering anything (`process` with `dryRun`; `options`
+    /// as for `process`, e.g. `{includeRecord: true}` to preview the whole record).
     pub fn decide(
         &self,
         email: JsValue,
         trigger: JsValue,
         contacts: Vec<String>,
         now: Option<f64>,
+        options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let options = ProcessOptions {
-            dry_run: true,
-            ..Default::default()
-        };
+        let mut options = process_options(options)?;
+        options.dry_run = true;
         self.run(email, trigger, contacts, now, options)
     }
 
     /// Decides and, when the email is to be logged, queues its record and remembers the thread.
-    /// Returns `{decision, record, queued, thread, forwarded}`.
+    /// Returns `{decision, record, queued, thread, forwarded}`; `record` is a summary (key,
+    /// direction, timestamp, subject, people, thread id, source) unless `options.includeRecord`.
     pub fn process(
         &self,
         email: JsValue,
@@ -179,11 +260,7 @@ impl Engine {
         now: Option<f64>,
         options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let options: ProcessOptions = if options.is_undefined() || options.is_null() {
-            ProcessOptions::default()
-        } else {
-            from_js(options, "options")?
-        };
+        let options = process_options(options)?;
         self.run(email, trigger, contacts, now, options)
     }
 
@@ -202,7 +279,7 @@ impl Engine {
             self.inner
                 .borrow_mut()
                 .process(&email, trigger, &contacts, now_or(now), &options);
-        outcome_to_js(outcome)
+        outcome_to_js(outcome, options.include_record)
     }
 
     /// Like `process` for raw bytes ("Log this email", a BCC copy): recognises forwards.
@@ -216,18 +293,14 @@ impl Engine {
         options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let trigger: Trigger = from_js(trigger, "trigger")?;
-        let options: ProcessOptions = if options.is_undefined() || options.is_null() {
-            ProcessOptions::default()
-        } else {
-            from_js(options, "options")?
-        };
+        let options = process_options(options)?;
         let contacts: HashSet<String> = contacts.into_iter().collect();
         let outcome = self
             .inner
             .borrow_mut()
             .process_raw(raw, trigger, &contacts, now_or(now), &options)
             .map_err(engine_error)?;
-        outcome_to_js(outcome)
+        outcome_to_js(outcome, options.include_record)
     }
 
     /// The logged thread an email belongs to, or `null`.

@@ -85,7 +85,7 @@ test('plan: native and WASM make the same decision and record for every trigger'
       const engine = new wasm.Engine(settings);
       let w;
       try {
-        w = { ok: true, json: engine.processRaw(readFileSync(file), trigger, [], NOW, { dryRun: true }) };
+        w = { ok: true, json: engine.processRaw(readFileSync(file), trigger, [], NOW, { dryRun: true, includeRecord: true }) };
       } catch (e) {
         assert.ok(e.code, `${file}: a WASM error must carry a code (${e.message})`);
         w = { ok: false };

@@ -7,7 +7,7 @@ import { splitSecrets, mergeSettings, loadSecrets, saveSecrets } from '../../ext
 import { saveSettings, readSettings, roamingSize, fitSnapshot, enqueueHandoff, handoffQueue, removeHandoff, noteLost, handoffLost } from '../../extension/outlook/src/office/roaming.js';
 import { applyDeferred, deferRoamingWrite } from '../../extension/outlook/src/taskpane/deferred.js';
 import { MemoryStore, withLock } from '../../extension/outlook/src/engine/store.js';
-import { MailtrailService, addressesIn } from '../../extension/outlook/src/engine/service.js';
+import { MailtrailService } from '../../extension/outlook/src/engine/service.js';
 import { SETTINGS_KEY, HANDOFF_KEY, SETTINGS_BUDGET_BYTES } from '../../extension/outlook/src/office/keys.js';
 import { utf8Length } from '../../extension/outlook/src/office/async.js';
 import { base64ToBytes, messageFromHeaders } from '../../extension/outlook/src/office/message.js';
@@ -174,14 +174,27 @@ test('an endpoint not usable on this device: records are decided by the rules an
   assert.throws(() => new MailtrailService({ engineModule, store, settings: { mode: 'bcc' } }), (e) => e.code === 'invalid-settings' && /bccAddress/.test(e.message));
 });
 
-test('adapters: base64 without atob, the header-block message, addresses an outcome is about', () => {
+test('adapters: base64 without atob, the header-block message', () => {
   assert.deepEqual([...base64ToBytes('SGVs\nbG8=')], [...Buffer.from('Hello')]);
   assert.deepEqual([...base64ToBytes('4pyT')], [...Buffer.from('✓')]);
   assert.throws(() => base64ToBytes('ab$c'), /not valid base64/);
   const msg = messageFromHeaders('From: a@b.example\r\nContent-Type: multipart/mixed;\r\n boundary="x"\r\nSubject: Hi\r\nMIME-Version: 1.0\r\n', '<p>Hi</p>');
   assert.equal(msg, 'From: a@b.example\r\nSubject: Hi\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<p>Hi</p>');
-  assert.deepEqual(
-    addressesIn({ decision: { contacts: [{ address: 'a@x.example' }], reasons: [{ code: 'never-log-address', address: 'B@x.example' }, { code: 'log-checked' }] }, record: { from: { address: 'c@x.example' }, to: [{ address: 'a@x.example' }], cc: [{ address: 'd@x.example' }] } }).sort(),
-    ['a@x.example', 'b@x.example', 'c@x.example', 'd@x.example']
-  );
+});
+
+test('"Log this email" on a forward asks the endpoint about the original\'s people, and the answer counts', async () => {
+  const engineModule = await loadEngine();
+  const service = new MailtrailService({ engineModule, store: new MemoryStore(), settings: { userAddresses: ['me@ourco.example'], internalDomains: ['ourco.example'] } });
+  const asked = [];
+  service.lookupContacts = async (addresses) => {
+    asked.push(addresses);
+    return addresses.filter((a) => a === 'piotr@firma.example');
+  };
+  const raw = Buffer.from('From: Maria <maria@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Offer\r\nMessage-ID: <f1@ourco.example>\r\n\r\nFYI\r\n\r\n---------- Forwarded message ---------\r\nFrom: Piotr <piotr@firma.example>\r\nDate: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria <maria@ourco.example>\r\n\r\nPlease quote.\r\n');
+  const outcome = await service.processRaw(raw, { kind: 'manual' }, { at: 1_772_500_500_000 });
+  assert.deepEqual(asked, [['piotr@firma.example', 'maria@ourco.example']]);
+  assert.equal(outcome.record.direction, 'forwarded');
+  const piotr = outcome.decision.contacts.find((c) => c.address === 'piotr@firma.example');
+  assert.equal(piotr.create, false, 'a known contact is not reported as created');
+  assert.ok(!outcome.decision.reasons.some((r) => r.code === 'contact-created' && r.address === 'piotr@firma.example'));
 });

@@ -20,7 +20,10 @@ function withTimeout(promise, ms) {
  * logged against itself, so an empty list here is a safe fallback, never an error.
  */
 async function knownContacts(host, email) {
-  const addresses = host.engine.addressesToCheck(email);
+  return lookupKnown(host, host.engine.addressesToCheck(email));
+}
+
+async function lookupKnown(host, addresses) {
   if (!addresses.length) return [];
   try {
     return (await withTimeout(host.engine.lookupContacts(addresses), LOOKUP_TIMEOUT_MS)) || [];
@@ -53,11 +56,11 @@ function bytesOf(raw) {
 /** "Log this email": the engine recognises forwards and logs the original. */
 export async function logMessage(host, { raw, messageId, account }) {
   const bytes = bytesOf(raw);
-  const email = host.engine.parseRaw(bytes);
-  const contacts = await knownContacts(host, email);
-  const outcome = host.engine.processRaw(bytes, { kind: 'manual' }, contacts, Date.now(), {
-    mailbox: account || undefined,
-  });
+  const trigger = { kind: 'manual' };
+  const options = { mailbox: account || undefined };
+  // For a forward, the people of the original (the customer), as the decision will see them.
+  const contacts = await lookupKnown(host, host.engine.addressesToCheckRaw(bytes, trigger, options));
+  const outcome = host.engine.processRaw(bytes, trigger, contacts, Date.now(), options);
   await host.persist();
   host.flushSoon();
   const result = summary(outcome);

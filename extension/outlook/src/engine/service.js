@@ -146,14 +146,14 @@ export class MailtrailService {
   }
 
   /**
-   * Decides and queues a raw message ("Log this email"): forwards are recognised by the engine.
-   * A dry run first tells which addresses the decision is about (for a forward: the original's),
-   * so the contact lookup asks about the right people.
+   * Decides and queues a raw message ("Log this email"): forwards are recognised by the engine,
+   * which also tells which addresses the decision is about (for a forward: the original's), so
+   * the contact lookup asks about the right people.
    */
   async processRaw(bytes, trigger, { at, lookupTimeoutMs = 3000 } = {}) {
     const now = at ?? this.now();
-    const preview = await this.withEngine((engine) => engine.processRaw(bytes, trigger, [], now, this.options({ dryRun: true })));
-    const contacts = await this.lookupContacts(addressesIn(preview), lookupTimeoutMs);
+    const addresses = await this.withEngine((engine) => engine.addressesToCheckRaw(bytes, trigger, this.options()));
+    const contacts = await this.lookupContacts(addresses, lookupTimeoutMs);
     return this.withEngine((engine) => engine.processRaw(bytes, trigger, contacts, now, this.options()));
   }
 
@@ -274,18 +274,4 @@ export class MailtrailService {
     await removeHandoff(roaming, done);
     return { drained: done.length - failed, failed };
   }
-}
-
-/** Every address an outcome is about: contacts, excluded recipients, the record's people. */
-export function addressesIn(outcome) {
-  const out = new Set();
-  const add = (a) => a && out.add(String(a).toLowerCase());
-  for (const c of outcome?.decision?.contacts || []) add(c.address);
-  for (const r of outcome?.decision?.reasons || []) add(r.address);
-  const rec = outcome?.record;
-  if (rec) {
-    add(rec.from?.address);
-    for (const p of [...(rec.to || []), ...(rec.cc || [])]) add(p.address);
-  }
-  return [...out];
 }
