@@ -84,11 +84,17 @@ test('reopening the conversation does not log or fetch the same reply again', as
 
 for (const [file, original, forwarder] of [
   ['forwarded-attached-pl.eml', { from: 'agnieszka.wojcik@klient.example', subject: 'Zamówienie 2026/11/042', text: /Proszę o fakturę/ }, 'tomasz@ourco.example'],
-  ['forwarded-en.eml', { from: 'keiko.tanaka@kunde.example', subject: 'Pricing for 40 seats', cc: 'jan.kowalski@kunde.example', text: /quote for 40 seats/ }, 'tomasz@ourco.example'],
+  // Keiko is already a contact in the CRM: the lookup must ask about her (the original's
+  // sender), not only about the colleague who forwarded the email.
+  ['forwarded-en.eml', { from: 'keiko.tanaka@kunde.example', subject: 'Pricing for 40 seats', cc: 'jan.kowalski@kunde.example', text: /quote for 40 seats/, knownContact: true }, 'tomasz@ourco.example'],
   ['forwarded-ja.eml', { from: 'hanako.yamada@torihiki.example', subject: '見積もりのお願い', text: /ライセンス 25 本/ }, 'ichiro.suzuki@ourco.example'],
 ]) {
   test(`"Log this email" on a forwarded message logs the original (${file})`, async () => {
     const raw = fs.readFileSync(path.join(FIXTURES, 'messages', file), 'utf8');
+    if (original.knownContact) {
+      const created = await serve.api('/v1/contacts', { method: 'POST', body: { address: original.from, name: 'Keiko Tanaka' } });
+      assert.equal(created.status, 201, created.text);
+    }
     const msg = gmail.addRaw(raw);
     await openThread(msg.threadId);
     const button = page.locator(`div[data-legacy-message-id="${msg.id}"] .mailtrail-log-email`);
@@ -107,7 +113,9 @@ for (const [file, original, forwarder] of [
     assert.equal(r.subject, original.subject);
     assert.match(r.text, original.text);
     assert.equal(r.forwarded.by.address, forwarder);
-    assert.ok(r.contacts.some((c) => c.address === original.from));
+    const contact = r.contacts.find((c) => c.address === original.from);
+    assert.ok(contact, 'associated with the original sender');
+    assert.equal(contact.create, !original.knownContact, 'a contact already in the CRM is not created again');
     if (original.cc) assert.deepEqual(r.cc.map((p) => p.address), [original.cc]);
   });
 }
