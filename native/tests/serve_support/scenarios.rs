@@ -1070,7 +1070,8 @@ pub async fn web_ui_pages_a_long_thread(kind: Kind) {
     let jane = json!([{"address": "jane@customer.example", "name": "Jane Doe", "create": true}]);
     let t = |min: i64| 1_767_225_600_000i64 + min * 60_000;
     for n in 0..52 {
-        let mut fields = json!({"subject": "Re: Desks", "timestamp": t(n), "messageId": format!("desk{n}@x"), "contacts": jane});
+        let subject = if n == 0 { "Desks" } else { "Re: Desks" };
+        let mut fields = json!({"subject": subject, "timestamp": t(n), "messageId": format!("desk{n}@x"), "contacts": jane});
         if n > 0 {
             fields["references"] = json!(["desk0@x"]);
         }
@@ -1116,6 +1117,10 @@ pub async fn web_ui_pages_a_long_thread(kind: Kind) {
     assert_eq!(st, 200);
     assert_eq!(second.matches("<li class=\"email").count(), 2, "{second}");
     assert!(!second.contains("rel=\"next\""), "nothing older: {second}");
+    // Both pages are headed by the thread's first subject, not by their oldest email's.
+    for page in [&first, &second] {
+        assert!(page.contains("<h2>Desks</h2>"), "{page}");
+    }
     env.finish().await;
 }
 

@@ -306,6 +306,27 @@ impl Backend {
         rows.iter().map(timeline_row).collect::<Result<_, _>>().map_err(StoreError::from)
     }
 
+    /// The subject of the thread's first email with this contact.
+    pub async fn thread_subject(
+        &self,
+        contact_id: i64,
+        thread: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.subject FROM record_contacts rc JOIN records r ON r.id = rc.record_id \
+             WHERE rc.contact_id = $1 AND r.thread_key = $2 \
+             ORDER BY rc.sent_at, rc.record_id LIMIT 1",
+        )
+        .bind(contact_id)
+        .bind(thread)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        })
+    }
+
     /// A contact's threads, the one with the newest email first (ties by key), each with its
     /// `per_thread` newest emails, its number of emails and its first email's subject. Paged by
     /// thread: `after` is the last thread's (newest email's time, key) on the previous page.

@@ -468,6 +468,16 @@ impl Store {
         dispatch!(self, b => b.timeline(contact_id, limit, before, thread).await)
     }
 
+    /// The subject of a thread's first email with this contact (the thread page's heading,
+    /// the same on every page of it); `None` when the contact has no email in that thread.
+    pub async fn thread_subject(
+        &self,
+        contact_id: i64,
+        thread: &str,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, b => b.thread_subject(contact_id, thread).await)
+    }
+
     /// A contact's threads, newest first, paged by thread, each with its newest emails.
     pub async fn timeline_threads(
         &self,

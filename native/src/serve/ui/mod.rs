@@ -801,10 +801,13 @@ async fn thread_page(
     }
     let mut body = String::with_capacity(16 * 1024);
     contact_header(&mut body, &ui, &contact, &display);
-    let subject = rows
-        .last()
-        .map(|e| subject_text(lang, &e.subject))
-        .unwrap_or_default();
+    // The thread's first email names it, on every page (the oldest on this page would change
+    // the heading from page to page).
+    let first_subject = match st.store.thread_subject(id, &key).await {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => return db_error(&ui, e),
+    };
+    let subject = subject_text(lang, &first_subject);
     let _ = write!(
         body,
         "<p class=\"crumbs\"><a href=\"/contacts/{id}\">{}</a></p>\
