@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// One person on an email: display name, the address as written, and its normalised form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Mailbox {
     /// Display name, if the message gave one (decoded, trimmed, never empty).

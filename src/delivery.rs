@@ -315,6 +315,7 @@ async fn hubspot_call<T: Transport>(
 
 /// What "Test connection" found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionReport {
     pub ok: bool,
@@ -464,6 +465,7 @@ pub async fn lookup_contacts<T: Transport>(
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct FlushReport {
     pub delivered: u32,

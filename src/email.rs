@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 /// Where an email (and therefore a record) came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Gmail,
@@ -24,6 +25,7 @@ pub enum Source {
 
 /// A date with the offset it was written in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct EmailDate {
     /// Milliseconds since the Unix epoch (UTC).
@@ -48,6 +50,7 @@ impl EmailDate {
 
 /// One attachment's metadata (and, when asked for, its content).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     pub name: Option<String>,
@@ -69,6 +72,7 @@ pub struct Attachment {
 
 /// Something in the input that was wrong but did not stop the parse. Reported, never dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The header or field concerned (`from`, `to`, `date`, …).
@@ -81,6 +85,7 @@ pub struct Problem {
 
 /// An email, whatever its origin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Email {
     pub source: Source,
@@ -501,6 +506,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Compose-window fields, as the Gmail content script or the Outlook add-in send them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ComposeData {
     pub source: Option<Source>,
@@ -524,6 +530,7 @@ pub struct ComposeData {
 
 /// An address as the UI gives it: `"Name <a@b>"` text, or `{address, name}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(untagged)]
 pub enum AddressInput {
     Text(String),
@@ -580,6 +587,7 @@ impl AddressInput {
 
 /// Attachment metadata from a compose window (the content usually stays in the mail client).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct AttachmentInput {
     pub name: Option<String>,
@@ -591,6 +599,7 @@ pub struct AttachmentInput {
 
 /// Message ids given either as one header-style string or as a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(untagged)]
 pub enum IdsInput {
     One(String),

@@ -23,6 +23,7 @@ pub const KNOWN_CONTACTS_LIMIT: usize = 50_000;
 
 /// One decision, as the popup and the web UI list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     pub at: i64,
@@ -38,6 +39,7 @@ pub struct Activity {
 
 /// The result of [`Engine::process`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub decision: Decision,
@@ -64,6 +66,7 @@ enum RawSubject {
 
 /// Options for [`Engine::process`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProcessOptions {
     /// Do not send before this time (Undo Send window), ms.
@@ -84,6 +87,7 @@ pub struct ProcessOptions {
 
 /// Status for the popup.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub counts: OutboxCounts,
@@ -96,6 +100,7 @@ pub struct Status {
 
 /// An outbox entry as the popup shows it (without bodies).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueItem {
     pub key: String,
@@ -110,6 +115,7 @@ pub struct QueueItem {
 
 /// Everything but the outbox, for persistence.
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 struct Snapshot {
     version: u32,

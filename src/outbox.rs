@@ -33,6 +33,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// How records are retried and how long finished ones are remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct RetryPolicy {
     /// First retry delay; doubles with every attempt (at least 1 ms).
@@ -98,6 +99,7 @@ impl RetryPolicy {
 /// Where a record is in its delivery. Read back as part of an [`Entry`] (its fields sit in the
 /// entry's object, next to `"state"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(
     tag = "state",
     rename_all = "kebab-case",
@@ -138,6 +140,7 @@ impl EntryState {
 
 /// What went wrong with an attempt, as the CRM (or the network) said it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryError {
     /// HTTP status, when there was an answer.
@@ -151,7 +154,9 @@ pub struct DeliveryError {
     pub code: Option<String>,
 }
 
-/// One record in the outbox.
+/// One record in the outbox. (Its TypeScript declaration is written by hand in `src/wasm`:
+/// the state's fields sit beside the entry's, which a derived `interface … extends` of a
+/// union cannot say.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
@@ -195,6 +200,7 @@ impl Entry {
 
 /// The result of one delivery attempt, as the endpoint adapter classified it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(
     tag = "outcome",
     rename_all = "kebab-case",
@@ -227,6 +233,7 @@ pub enum DeliveryOutcome {
 
 /// A state change to persist, by key: `{"put": entry}` or `{"remove": key}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 // Changes are short-lived (persisted, then dropped) and almost all are puts: boxing would only
 // add an allocation.
@@ -248,6 +255,7 @@ impl Change {
 
 /// What [`Outbox::enqueue`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub enum Enqueued {
     /// New (or a cancelled key enqueued again).
@@ -258,6 +266,7 @@ pub enum Enqueued {
 
 /// How many entries are in each state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxCounts {
     pub pending: usize,
@@ -287,6 +296,7 @@ impl Default for Outbox {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 struct SnapshotOut<'a> {
     format: &'static str,

@@ -24,6 +24,7 @@ use std::collections::{BTreeSet, HashSet};
 
 /// What asks for a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Trigger {
     /// The user sent the email from a compose window; `logChecked` is the Log checkbox.
@@ -125,6 +126,7 @@ pub struct Context<'a> {
 
 /// The outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// Log it (by pushing a record, adding the BCC, or both).

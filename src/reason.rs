@@ -9,6 +9,13 @@ use serde::{Deserialize, Serialize};
 /// Why an email (or one recipient of it) was or was not logged. In JSON, the kebab-case name
 /// ([`ReasonCode::as_str`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// TypeScript's view of the same names (the union is checked against `reasonCodes()` in
+// tests/js/engine_types.test.mjs).
+#[cfg_attr(
+    target_arch = "wasm32",
+    derive(tsify::Tsify),
+    serde(rename_all = "kebab-case")
+)]
 pub enum ReasonCode {
     // ---- why it is logged
     /// The Log checkbox was checked when the email was sent.
@@ -142,6 +149,7 @@ impl std::fmt::Display for ReasonCode {
 
 /// A reason with what it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Reason {
     pub code: ReasonCode,

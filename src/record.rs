@@ -14,6 +14,7 @@ pub const RECORD_SCHEMA: &str = "mailtrail.record/1";
 
 /// Which way the email went, from the mailbox owner's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Sent by the user (Log checkbox, BCC copy).
@@ -27,6 +28,7 @@ pub enum Direction {
 
 /// A person on the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     /// Normalised address (lower case, ASCII domain).
@@ -46,6 +48,7 @@ impl From<&crate::address::Mailbox> for Participant {
 
 /// A contact the record is associated with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ContactRef {
     pub address: String,
@@ -57,6 +60,7 @@ pub struct ContactRef {
 
 /// Who forwarded the email, and what they wrote above it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ForwardInfo {
     pub by: Option<Participant>,
@@ -72,6 +76,7 @@ pub struct ForwardInfo {
 
 /// The record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
     /// Always [`RECORD_SCHEMA`].

@@ -15,6 +15,7 @@ pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
 
 /// How a checked email reaches the CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum LogMode {
     /// Push a record to the configured endpoint.
@@ -37,6 +38,7 @@ impl LogMode {
 
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum EndpointConfig {
     /// Mailtrail's own endpoint (`mailtrail serve`): the token is both the bearer token and the
@@ -133,6 +135,7 @@ impl EndpointConfig {
 
 /// All settings. Every field has a sensible default so `{}` is a valid document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     pub mode: LogMode,
@@ -187,6 +190,7 @@ impl Default for Settings {
 
 /// One invalid setting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 #[error("{field}: {message}")]
 pub struct SettingsError {

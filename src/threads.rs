@@ -50,6 +50,7 @@ const NS_SUBJECT: u8 = b's';
 
 /// Bounds of a [`ThreadTracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct TrackerLimits {
     /// Most threads remembered; the least recently used are forgotten first. At least 1.
@@ -78,6 +79,7 @@ impl TrackerLimits {
 
 /// How a reply was matched to its thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchedBy {
     /// The reply's In-Reply-To names a message of the thread.
@@ -90,6 +92,7 @@ pub enum MatchedBy {
 
 /// The thread an incoming message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadMatch {
     /// The tracker's id for the thread (small integers: safe as JavaScript numbers).

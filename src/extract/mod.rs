@@ -42,6 +42,7 @@ pub use subject::strip_prefixes;
 
 /// Result of forward extraction.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Forward {
     /// Whether a forwarded email was found.
@@ -56,6 +57,7 @@ pub struct Forward {
 
 /// An email found inside a forward.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ForwardedEmail {
     pub subject: Option<String>,
@@ -73,6 +75,7 @@ pub struct ForwardedEmail {
 /// A sender or recipient. `address` is empty when the client showed only a name
 /// (Outlook does for people in the address book); `name` is `None` when it showed none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
     pub address: String,
@@ -81,6 +84,7 @@ pub struct Person {
 
 /// A reply split into its parts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplyParts {
     /// The new text (without signature); empty when the message is only quotation.
@@ -93,6 +97,7 @@ pub struct ReplyParts {
 
 /// What an input is, for the entry points that take bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub enum InputKind {
     Text,

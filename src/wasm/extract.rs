@@ -16,6 +16,15 @@ use super::{js_error, to_js};
 use crate::extract::{self, ExtractError};
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_EXTRACT_INPUT: &'static str = r#"
+/** What `extractForward` and `splitReply` read: one body, or a whole message (bytes or text). */
+export type ExtractInput =
+    | { text: string; subject?: string | null }
+    | { html: string; subject?: string | null }
+    | { raw: Uint8Array | string; subject?: string | null };
+"#;
+
 enum Input {
     Text(String),
     Html(String),
@@ -104,8 +113,10 @@ fn extract_error(e: ExtractError) -> JsValue {
 }
 
 /// Finds the forwarded email: `{ forwarded, message, email, chain }`.
-#[wasm_bindgen(js_name = extractForward)]
-pub fn extract_forward(input: JsValue) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = extractForward, unchecked_return_type = "Forward")]
+pub fn extract_forward(
+    #[wasm_bindgen(unchecked_param_type = "ExtractInput")] input: JsValue,
+) -> Result<JsValue, JsValue> {
     let (input, subject) = read_input(&input)?;
     let subject = subject.as_deref();
     let forward = match input {
@@ -117,8 +128,10 @@ pub fn extract_forward(input: JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// Splits a reply: `{ reply, quoted, signature }`.
-#[wasm_bindgen(js_name = splitReply)]
-pub fn split_reply(input: JsValue) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = splitReply, unchecked_return_type = "ReplyParts")]
+pub fn split_reply(
+    #[wasm_bindgen(unchecked_param_type = "ExtractInput")] input: JsValue,
+) -> Result<JsValue, JsValue> {
     let (input, _) = read_input(&input)?;
     let parts = match input {
         Input::Text(t) => extract::split_reply_text(&t),

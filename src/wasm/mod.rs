@@ -25,6 +25,29 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+// TypeScript shapes the derives cannot state (see `crate::outbox::Entry`), and the small ones
+// that exist only at this boundary.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_BOUNDARY_TYPES: &'static str = r#"
+/** One record in the outbox, as `takeChanges` hands it out for storage and `importState` takes it back. */
+export type Entry = EntryState & {
+    key: string;
+    record: Record | null;
+    attempts: number;
+    createdAt: number;
+    updatedAt: number;
+    notBefore: number;
+    lastError: DeliveryError | null;
+    maybeSent: boolean;
+};
+/** A record due now, from `takeDue`. */
+export interface Due { key: string; record: Record; maybeSent: boolean }
+/** What `process`, `processRaw` and `decide` return: `record` is the whole record only with `includeRecord`. */
+export type ProcessResult = OutcomeSummary | Outcome;
+/** `validateSettings`'s answer. */
+export type SettingsReport = { ok: true; settings: Settings; errors: [] } | { ok: false; settings: null; errors: SettingsError[] };
+"#;
+
 /// A JS `Error` with a `code` property.
 pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
     let err = js_sys::Error::new(message);
@@ -47,6 +70,7 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
 /// (or, for a dry run, is not needed); callers show a result and keep the key. Same field
 /// names as the record, so `outcome.record.idempotencyKey` reads the same either way.
 #[derive(Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 struct RecordSummary<'a> {
     idempotency_key: &'a str,
@@ -62,6 +86,7 @@ struct RecordSummary<'a> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 struct OutcomeSummary<'a> {
     decision: &'a crate::policy::Decision,
@@ -141,11 +166,10 @@ pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&json).map_err(|e| js_error("invalid-input", &format!("{what}: {e}")))
 }
 
-fn process_options(options: JsValue) -> Result<ProcessOptions, JsValue> {
-    if options.is_undefined() || options.is_null() {
-        Ok(ProcessOptions::default())
-    } else {
-        from_js(options, "options")
+fn process_options(options: Option<JsValue>) -> Result<ProcessOptions, JsValue> {
+    match options {
+        Some(o) if !o.is_undefined() && !o.is_null() => from_js(o, "options"),
+        _ => Ok(ProcessOptions::default()),
     }
 }
 
@@ -168,7 +192,9 @@ pub struct Engine {
 impl Engine {
     /// `new Engine(settings)`: settings is the documented settings object (`{}` for defaults).
     #[wasm_bindgen(constructor)]
-    pub fn new(settings: JsValue) -> Result<Engine, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Partial<Settings> | null | void")] settings: JsValue,
+    ) -> Result<Engine, JsValue> {
         let settings: Settings = if settings.is_undefined() || settings.is_null() {
             Settings::default()
         } else {
@@ -181,7 +207,10 @@ impl Engine {
     }
 
     /// Replaces the settings; throws (code `invalid-settings`) and changes nothing when invalid.
-    pub fn configure(&self, settings: JsValue) -> Result<(), JsValue> {
+    pub fn configure(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Partial<Settings>")] settings: JsValue,
+    ) -> Result<(), JsValue> {
         let settings: Settings = from_js(settings, "settings")?;
         self.inner
             .borrow_mut()
@@ -190,20 +219,24 @@ impl Engine {
     }
 
     /// The current (normalised) settings.
+    #[wasm_bindgen(unchecked_return_type = "Settings")]
     pub fn settings(&self) -> Result<JsValue, JsValue> {
         to_js(self.inner.borrow().settings())
     }
 
     /// Parses raw RFC 5322 bytes into an email object.
-    #[wasm_bindgen(js_name = parseRaw)]
+    #[wasm_bindgen(js_name = parseRaw, unchecked_return_type = "Email")]
     pub fn parse_raw(&self, raw: &[u8]) -> Result<JsValue, JsValue> {
         let email = self.inner.borrow().parse(raw).map_err(engine_error)?;
         to_js(&email)
     }
 
     /// Builds an email object from compose-window fields.
-    #[wasm_bindgen(js_name = fromCompose)]
-    pub fn from_compose(&self, data: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = fromCompose, unchecked_return_type = "Email")]
+    pub fn from_compose(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ComposeData")] data: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let data: ComposeData = from_js(data, "compose data")?;
         let email =
             Email::from_compose(&data).map_err(|e| js_error("invalid-compose", &e.to_string()))?;
@@ -212,7 +245,10 @@ impl Engine {
 
     /// Addresses whose contact status the decision needs (look them up, pass the known ones).
     #[wasm_bindgen(js_name = addressesToCheck)]
-    pub fn addresses_to_check(&self, email: JsValue) -> Result<Vec<String>, JsValue> {
+    pub fn addresses_to_check(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Email")] email: JsValue,
+    ) -> Result<Vec<String>, JsValue> {
         let email: Email = from_js(email, "email")?;
         Ok(self.inner.borrow().addresses_to_check(&email))
     }
@@ -223,8 +259,9 @@ impl Engine {
     pub fn addresses_to_check_raw(
         &self,
         raw: &[u8],
-        trigger: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Trigger")] trigger: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
+        options: Option<JsValue>,
     ) -> Result<Vec<String>, JsValue> {
         let trigger: Trigger = from_js(trigger, "trigger")?;
         let options = process_options(options)?;
@@ -236,13 +273,15 @@ impl Engine {
 
     /// Decides without queueing or remembering anything (`process` with `dryRun`; `options`
     /// as for `process`, e.g. `{includeRecord: true}` to preview the whole record).
+    #[wasm_bindgen(unchecked_return_type = "ProcessResult")]
     pub fn decide(
         &self,
-        email: JsValue,
-        trigger: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Email")] email: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Trigger")] trigger: JsValue,
         contacts: Vec<String>,
         now: Option<f64>,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
+        options: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         let mut options = process_options(options)?;
         options.dry_run = true;
@@ -252,13 +291,15 @@ impl Engine {
     /// Decides and, when the email is to be logged, queues its record and remembers the thread.
     /// Returns `{decision, record, queued, thread, forwarded}`; `record` is a summary (key,
     /// direction, timestamp, subject, people, thread id, source) unless `options.includeRecord`.
+    #[wasm_bindgen(unchecked_return_type = "ProcessResult")]
     pub fn process(
         &self,
-        email: JsValue,
-        trigger: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Email")] email: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Trigger")] trigger: JsValue,
         contacts: Vec<String>,
         now: Option<f64>,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
+        options: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         let options = process_options(options)?;
         self.run(email, trigger, contacts, now, options)
@@ -283,14 +324,15 @@ impl Engine {
     }
 
     /// Like `process` for raw bytes ("Log this email", a BCC copy): recognises forwards.
-    #[wasm_bindgen(js_name = processRaw)]
+    #[wasm_bindgen(js_name = processRaw, unchecked_return_type = "ProcessResult")]
     pub fn process_raw(
         &self,
         raw: &[u8],
-        trigger: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Trigger")] trigger: JsValue,
         contacts: Vec<String>,
         now: Option<f64>,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
+        options: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         let trigger: Trigger = from_js(trigger, "trigger")?;
         let options = process_options(options)?;
@@ -304,15 +346,22 @@ impl Engine {
     }
 
     /// The logged thread an email belongs to, or `null`.
-    #[wasm_bindgen(js_name = matchReply)]
-    pub fn match_reply(&self, email: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = matchReply, unchecked_return_type = "ThreadMatch | null")]
+    pub fn match_reply(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Email")] email: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let email: Email = from_js(email, "email")?;
         to_js(&self.inner.borrow().threads().match_reply(&email))
     }
 
     /// Remembers an email's thread as logged (without logging it).
     #[wasm_bindgen(js_name = trackThread)]
-    pub fn track_thread(&self, email: JsValue, now: Option<f64>) -> Result<f64, JsValue> {
+    pub fn track_thread(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Email")] email: JsValue,
+        now: Option<f64>,
+    ) -> Result<f64, JsValue> {
         let email: Email = from_js(email, "email")?;
         Ok(self.inner.borrow_mut().track_thread(&email, now_or(now)) as f64)
     }
@@ -335,7 +384,7 @@ impl Engine {
     }
 
     /// Records due now: `[{key, record, maybeSent}]`, marked as being sent.
-    #[wasm_bindgen(js_name = takeDue)]
+    #[wasm_bindgen(js_name = takeDue, unchecked_return_type = "Due[]")]
     pub fn take_due(&self, now: Option<f64>, limit: Option<u32>) -> Result<JsValue, JsValue> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -359,7 +408,12 @@ impl Engine {
     }
 
     /// Reports a delivery outcome for a key taken with `takeDue`.
-    pub fn complete(&self, key: &str, outcome: JsValue, now: Option<f64>) -> Result<(), JsValue> {
+    pub fn complete(
+        &self,
+        key: &str,
+        #[wasm_bindgen(unchecked_param_type = "DeliveryOutcome")] outcome: JsValue,
+        now: Option<f64>,
+    ) -> Result<(), JsValue> {
         let outcome: DeliveryOutcome = from_js(outcome, "outcome")?;
         self.inner
             .borrow_mut()
@@ -384,7 +438,7 @@ impl Engine {
     }
 
     /// Outbox changes to persist, in order: `[{put: entry} | {remove: key}]`.
-    #[wasm_bindgen(js_name = takeChanges)]
+    #[wasm_bindgen(js_name = takeChanges, unchecked_return_type = "Change[]")]
     pub fn take_changes(&self) -> Result<JsValue, JsValue> {
         let changes: Vec<Change> = self.inner.borrow_mut().take_changes();
         to_js(&changes)
@@ -411,7 +465,7 @@ impl Engine {
     pub fn import_state(
         &self,
         snapshot: Option<Vec<u8>>,
-        entries: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Entry[] | null | void")] entries: JsValue,
     ) -> Result<Vec<String>, JsValue> {
         let entries: Vec<Entry> = if entries.is_undefined() || entries.is_null() {
             Vec::new()
@@ -430,6 +484,7 @@ impl Engine {
     }
 
     /// `{counts, queue, activity, nextWakeup, threads}` for the popup.
+    #[wasm_bindgen(unchecked_return_type = "Status")]
     pub fn status(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.borrow().status())
     }
@@ -443,9 +498,10 @@ impl Engine {
     /// Sends one record taken with `takeDue` and resolves to its outcome, changing nothing:
     /// report it with `complete`. For callers that persist the "sending" lease (`takeChanges`)
     /// before any request leaves: `takeDue` → persist → `deliver` each → `complete` → persist.
+    #[wasm_bindgen(unchecked_return_type = "Promise<DeliveryOutcome>")]
     pub fn deliver(
         &self,
-        record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Record")] record: JsValue,
         maybe_sent: Option<bool>,
         now: Option<f64>,
     ) -> Result<js_sys::Promise, JsValue> {
@@ -466,6 +522,7 @@ impl Engine {
     }
 
     /// Sends every due record with `fetch` and reports `{delivered, duplicates, retrying, failed}`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn flush(&self, now: Option<f64>) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -475,7 +532,7 @@ impl Engine {
     }
 
     /// "Test connection": reaches the endpoint with the configured credentials.
-    #[wasm_bindgen(js_name = testConnection)]
+    #[wasm_bindgen(js_name = testConnection, unchecked_return_type = "Promise<ConnectionReport>")]
     pub fn test_connection(&self) -> js_sys::Promise {
         let endpoint = self.inner.borrow().settings().endpoint_or_default();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -486,7 +543,7 @@ impl Engine {
 
     /// Asks the endpoint which addresses are contacts. Resolves to an array, or `null` when the
     /// endpoint cannot answer (generic webhook).
-    #[wasm_bindgen(js_name = lookupContacts)]
+    #[wasm_bindgen(js_name = lookupContacts, unchecked_return_type = "Promise<string[] | null>")]
     pub fn lookup_contacts(&self, addresses: Vec<String>) -> js_sys::Promise {
         let endpoint = self.inner.borrow().settings().endpoint_or_default();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -499,8 +556,10 @@ impl Engine {
 }
 
 /// Validates a settings object: `{ok: true, settings}` or `{ok: false, errors: [{field, message}]}`.
-#[wasm_bindgen(js_name = validateSettings)]
-pub fn validate_settings(settings: JsValue) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = validateSettings, unchecked_return_type = "SettingsReport")]
+pub fn validate_settings(
+    #[wasm_bindgen(unchecked_param_type = "Partial<Settings>")] settings: JsValue,
+) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
     struct Report {
         ok: bool,
@@ -524,7 +583,7 @@ pub fn validate_settings(settings: JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// Every reason code (for translation tables and tests).
-#[wasm_bindgen(js_name = reasonCodes)]
+#[wasm_bindgen(js_name = reasonCodes, unchecked_return_type = "ReasonCode[]")]
 pub fn reason_codes() -> Vec<String> {
     crate::reason::ReasonCode::ALL
         .iter()
