@@ -115,7 +115,6 @@ pub struct QueueItem {
 
 /// Everything but the outbox, for persistence.
 #[derive(Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 struct Snapshot {
     version: u32,

@@ -296,7 +296,6 @@ impl Default for Outbox {
 }
 
 #[derive(Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 struct SnapshotOut<'a> {
     format: &'static str,
