@@ -25,4 +25,5 @@ backend_tests!(Kind::Sqlite;
     web_ui_requires_sign_in_and_escapes,
     web_ui_shows_times_in_the_chosen_time_zone,
     web_ui_pages_a_long_thread,
+    cli_push_of_a_forward_looks_up_the_original_sender,
 );

@@ -49,7 +49,7 @@ pub struct EngineArgs {
 
 pub enum Input {
     Raw(Vec<u8>),
-    Email(Email),
+    Email(Box<Email>),
 }
 
 impl EngineArgs {
@@ -136,7 +136,7 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
             email.source = mailtrail::Source::Cli;
         }
         args.detected_compose.set(true);
-        Input::Email(email)
+        Input::Email(Box::new(email))
     } else {
         // Parse once here so bad input fails with exit code 2 before anything else happens.
         engine

@@ -37,13 +37,14 @@ pub fn run(mut args: Args) -> CliResult {
     let endpoint = engine.settings().endpoint_or_default();
 
     // Ask the endpoint who is a contact; without an answer, go on with what is known locally.
-    let email_for_lookup = match &input {
+    let options = ProcessOptions::default();
+    // The people the decision will be about: for a forward, the original's, not the forwarder's.
+    let addresses = match &input {
         Input::Raw(raw) => engine
-            .parse(raw)
+            .addresses_to_check_raw(raw, trigger, &options)
             .map_err(|e| CliError::BadInput(e.to_string()))?,
-        Input::Email(e) => e.clone(),
+        Input::Email(e) => engine.addresses_to_check(e),
     };
-    let addresses = engine.addresses_to_check(&email_for_lookup);
     let mut contacts = args.engine.contact_set();
     match runtime.block_on(mailtrail::delivery::lookup_contacts(
         &endpoint, &addresses, &transport,
@@ -56,7 +57,6 @@ pub fn run(mut args: Args) -> CliResult {
         ),
     }
 
-    let options = ProcessOptions::default();
     let outcome = match &input {
         Input::Raw(raw) => engine
             .process_raw(raw, trigger, &contacts, now, &options)

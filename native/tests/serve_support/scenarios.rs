@@ -1563,3 +1563,65 @@ pub async fn web_ui_requires_sign_in_and_escapes(kind: Kind) {
     );
     env.finish().await;
 }
+
+/// `mailtrail push` of a forward ("Log this email" from the command line): the contact lookup
+/// asks the endpoint about the original's sender, so a customer already in the CRM is
+/// associated as known rather than reported as a new contact.
+pub async fn cli_push_of_a_forward_looks_up_the_original_sender(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    let s = &env.server;
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts",
+            &json!({"address": "piotr@firma.example", "name": "Piotr"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let eml = env.dir.join("forward.eml");
+    std::fs::write(
+        &eml,
+        "From: Maria <maria@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Offer\r\n\
+Message-ID: <cli-fwd@ourco.example>\r\nDate: Wed, 4 Mar 2026 08:00:00 +0100\r\n\r\nFYI\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Piotr <piotr@firma.example>\r\n\
+Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria <maria@ourco.example>\r\n\r\nPlease quote.\r\n",
+    )
+    .unwrap();
+    let config = env.dir.join("settings.json");
+    std::fs::write(
+        &config,
+        json!({
+            "userAddresses": ["me@ourco.example"],
+            "internalDomains": ["ourco.example"],
+            "endpoint": {"type": "local", "url": s.url, "token": s.token}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["push", eml.to_str().unwrap(), "--config"])
+        .arg(&config)
+        .args(["--trigger", "manual", "--state"])
+        .arg(env.dir.join("cli-state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"]["record"]["direction"], "forwarded");
+    let contacts = report["outcome"]["decision"]["contacts"]
+        .as_array()
+        .unwrap();
+    let piotr = contacts
+        .iter()
+        .find(|c| c["address"] == "piotr@firma.example")
+        .expect("associated with the original sender");
+    assert_eq!(piotr["create"], false, "{report}");
+    assert_eq!(report["flush"]["delivered"], 1, "{report}");
+    env.finish().await;
+}
