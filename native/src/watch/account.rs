@@ -129,6 +129,13 @@ impl AccountWatcher {
     }
 
     fn set_state(&mut self, state: State, reason: Option<Reason>, message: Option<String>) {
+        self.apply_state(state, reason, message);
+        self.publish();
+    }
+
+    /// [`Self::set_state`] without publishing, for a caller that adds to the status first (a
+    /// reader must never see "disconnected" without the retry it goes with).
+    fn apply_state(&mut self, state: State, reason: Option<Reason>, message: Option<String>) {
         if self.status.state != state || self.status.reason != reason {
             self.status.since = now_ms();
         }
@@ -142,7 +149,6 @@ impl AccountWatcher {
         if state != State::Connected {
             self.status.mode = None;
         }
-        self.publish();
     }
 
     fn stopped(&self) -> bool {
@@ -252,8 +258,8 @@ impl AccountWatcher {
             self.attempt,
             delay.as_secs_f64()
         );
-        self.set_state(state, Some(reason), Some(text.clone()));
-        // Disconnected for a long time, still retrying: say when.
+        self.apply_state(state, Some(reason), Some(text.clone()));
+        // Disconnected for a long time, still retrying: say when (published together).
         self.status.attempt = Some(self.attempt);
         self.status.next_try_at = Some(now + delay.as_millis() as i64);
         self.publish();
