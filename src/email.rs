@@ -606,9 +606,8 @@ pub enum IdsInput {
     Many(Vec<String>),
 }
 
-// `AddressInput` and `IdsInput` are read by hand: serde's untagged derive buffers the value into
-// its generic `Content` tree and tries each variant in turn (code in every build that reads
-// them, and the error says only "did not match any variant"). Here the JSON type picks it.
+// `AddressInput` and `IdsInput` are read by hand (why: `crate::json_read`); the JSON type picks
+// the variant, and the error names what was expected rather than "did not match any variant".
 
 impl<'de> Deserialize<'de> for AddressInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -15,6 +15,7 @@ pub mod forward;
 pub mod http;
 pub mod hubspot;
 pub mod ids;
+mod json_read;
 pub mod outbox;
 pub mod policy;
 pub mod reason;

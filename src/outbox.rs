@@ -17,6 +17,7 @@
 //!                  └──cancel (Pending/Retrying/Dead)──► Cancelled ──enqueue again──► Pending
 //! ```
 
+use crate::json_read::required;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -735,12 +736,7 @@ impl Outbox {
     }
 }
 
-// Reading entries and outcomes back. serde's derive reads an internally tagged enum (and a
-// flattened one) by first buffering the whole object into its generic `Content` tree and then
-// deserializing every variant from that: about 18 KB of WebAssembly per enum, a tenth of the
-// browser engine. Each is read instead into one flat struct of optional fields, which the
-// derive handles directly, and checked here; the JSON is the same either way (the tests
-// compare both directions on every state and outcome).
+// Entries and outcomes are read back by hand (why: `crate::json_read`).
 
 /// An [`Entry`] as stored: the entry's fields and its state's, side by side.
 #[derive(Deserialize)]
@@ -774,10 +770,6 @@ const ENTRY_STATES: &[&str] = &[
     "dead",
     "cancelled",
 ];
-
-fn required<T, E: serde::de::Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
-    value.ok_or_else(|| E::missing_field(field))
-}
 
 impl<'de> Deserialize<'de> for Entry {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

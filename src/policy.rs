@@ -44,8 +44,8 @@ pub enum Trigger {
     ManualForward,
 }
 
-/// `{"kind": …, "logChecked": …}` read by hand (see `EndpointConfig`'s reader for why): the same
-/// JSON as serde's tagged derive writes.
+/// `{"kind": …, "logChecked": …}` read by hand (why: `crate::json_read`): the same JSON as
+/// serde's tagged derive writes.
 impl<'de> Deserialize<'de> for Trigger {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
@@ -58,9 +58,7 @@ impl<'de> Deserialize<'de> for Trigger {
         let f = Fields::deserialize(d)?;
         Ok(match f.kind.as_str() {
             "send" => Trigger::Send {
-                log_checked: f
-                    .log_checked
-                    .ok_or_else(|| D::Error::missing_field("logChecked"))?,
+                log_checked: crate::json_read::required(f.log_checked, "logChecked")?,
             },
             "manual" => Trigger::Manual,
             "incoming" => Trigger::Incoming,

@@ -6,6 +6,7 @@
 //! so a settings page can show them all.
 
 use crate::address::{domain_matches, normalize_address, normalize_domain};
+use crate::json_read::required;
 use serde::{Deserialize, Serialize};
 
 /// 50 MiB: the attachment limit CRMs apply (HubSpot drops larger attachments and logs the email).
@@ -60,9 +61,8 @@ pub enum EndpointConfig {
     },
 }
 
-/// `EndpointConfig` as JSON: `type` and the fields of every kind. Read into this flat struct and
-/// checked by hand rather than with serde's internally tagged derive, which buffers the object
-/// into a generic tree first (about 18 KB of the browser engine per enum); same JSON either way.
+/// `EndpointConfig` as JSON: `type` and the fields of every kind, read by hand (why:
+/// `crate::json_read`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EndpointFields {
@@ -80,20 +80,17 @@ impl<'de> Deserialize<'de> for EndpointConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let f = EndpointFields::deserialize(d)?;
-        let need = |v: Option<String>, field: &'static str| {
-            v.ok_or_else(|| D::Error::missing_field(field))
-        };
         Ok(match f.kind.as_str() {
             "local" => EndpointConfig::Local {
-                url: need(f.url, "url")?,
-                token: need(f.token, "token")?,
+                url: required(f.url, "url")?,
+                token: required(f.token, "token")?,
             },
             "webhook" => EndpointConfig::Webhook {
-                url: need(f.url, "url")?,
-                secret: need(f.secret, "secret")?,
+                url: required(f.url, "url")?,
+                secret: required(f.secret, "secret")?,
             },
             "hubspot" => EndpointConfig::Hubspot {
-                token: need(f.token, "token")?,
+                token: required(f.token, "token")?,
                 base_url: f.base_url.unwrap_or_else(default_hubspot_base),
                 emails_path: f.emails_path.unwrap_or_else(default_hubspot_emails_path),
                 contacts_path: f
