@@ -166,10 +166,15 @@ pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&json).map_err(|e| js_error("invalid-input", &format!("{what}: {e}")))
 }
 
-fn process_options(options: Option<JsValue>) -> Result<ProcessOptions, JsValue> {
-    match options {
-        Some(o) if !o.is_undefined() && !o.is_null() => from_js(o, "options"),
-        _ => Ok(ProcessOptions::default()),
+/// [`from_js`] for an optional argument: `undefined` or `null` is the type's default.
+fn from_js_or_default<T: serde::de::DeserializeOwned + Default>(
+    value: JsValue,
+    what: &str,
+) -> Result<T, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        Ok(T::default())
+    } else {
+        from_js(value, what)
     }
 }
 
@@ -195,11 +200,7 @@ impl Engine {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "Partial<Settings> | null | void")] settings: JsValue,
     ) -> Result<Engine, JsValue> {
-        let settings: Settings = if settings.is_undefined() || settings.is_null() {
-            Settings::default()
-        } else {
-            from_js(settings, "settings")?
-        };
+        let settings: Settings = from_js_or_default(settings, "settings")?;
         let core = Core::new(&settings).map_err(engine_error)?;
         Ok(Engine {
             inner: Rc::new(RefCell::new(core)),
@@ -261,10 +262,10 @@ impl Engine {
         raw: &[u8],
         #[wasm_bindgen(unchecked_param_type = "Trigger")] trigger: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
-        options: Option<JsValue>,
+        options: JsValue,
     ) -> Result<Vec<String>, JsValue> {
         let trigger: Trigger = from_js(trigger, "trigger")?;
-        let options = process_options(options)?;
+        let options = from_js_or_default::<ProcessOptions>(options, "options")?;
         self.inner
             .borrow()
             .addresses_to_check_raw(raw, trigger, &options)
@@ -281,9 +282,9 @@ impl Engine {
         contacts: Vec<String>,
         now: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
-        options: Option<JsValue>,
+        options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let mut options = process_options(options)?;
+        let mut options = from_js_or_default::<ProcessOptions>(options, "options")?;
         options.dry_run = true;
         self.run(email, trigger, contacts, now, options)
     }
@@ -299,9 +300,9 @@ impl Engine {
         contacts: Vec<String>,
         now: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
-        options: Option<JsValue>,
+        options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let options = process_options(options)?;
+        let options = from_js_or_default::<ProcessOptions>(options, "options")?;
         self.run(email, trigger, contacts, now, options)
     }
 
@@ -332,10 +333,10 @@ impl Engine {
         contacts: Vec<String>,
         now: Option<f64>,
         #[wasm_bindgen(unchecked_param_type = "Partial<ProcessOptions> | null | void")]
-        options: Option<JsValue>,
+        options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let trigger: Trigger = from_js(trigger, "trigger")?;
-        let options = process_options(options)?;
+        let options = from_js_or_default::<ProcessOptions>(options, "options")?;
         let contacts: HashSet<String> = contacts.into_iter().collect();
         let outcome = self
             .inner
@@ -467,11 +468,7 @@ impl Engine {
         snapshot: Option<Vec<u8>>,
         #[wasm_bindgen(unchecked_param_type = "Entry[] | null | void")] entries: JsValue,
     ) -> Result<Vec<String>, JsValue> {
-        let entries: Vec<Entry> = if entries.is_undefined() || entries.is_null() {
-            Vec::new()
-        } else {
-            from_js(entries, "outbox entries")?
-        };
+        let entries: Vec<Entry> = from_js_or_default(entries, "outbox entries")?;
         self.inner
             .borrow_mut()
             .import_state(snapshot.as_deref().unwrap_or(&[]), entries)
