@@ -313,6 +313,21 @@ impl Server {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The id of the contact with this (normalised) address, found with the lookup API.
+    pub async fn contact_id(&self, address: &str) -> i64 {
+        let (st, v) = self
+            .send_json(
+                reqwest::Method::POST,
+                "/v1/contacts/lookup",
+                &serde_json::json!({"addresses": [address]}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["contacts"][address]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no contact {address}: {v}"))
+    }
+
     pub async fn send_json(
         &self,
         method: reqwest::Method,

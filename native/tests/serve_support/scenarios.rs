@@ -841,16 +841,7 @@ pub async fn timeline_groups_threads_newest_first(kind: Kind) {
         let (st, v) = s.post_record(&emails[i].1.to_string()).await;
         assert_eq!(st, 201, "{}: {v}", emails[i].0);
     }
-    let (_, lookup) = s
-        .send_json(
-            Method::POST,
-            "/v1/contacts/lookup",
-            &json!({"addresses": ["jane@customer.example"]}),
-        )
-        .await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = s.contact_id("jane@customer.example").await;
     let (st, v) = s.get(&format!("/v1/contacts/{id}/timeline")).await;
     assert_eq!(st, 200, "{v}");
     let threads = v["threads"].as_array().unwrap();
@@ -931,16 +922,7 @@ pub async fn timeline_pages_by_thread(kind: Kind) {
         let (st, v) = s.post_record(&r.to_string()).await;
         assert_eq!(st, 201, "{v}");
     }
-    let (_, lookup) = s
-        .send_json(
-            Method::POST,
-            "/v1/contacts/lookup",
-            &json!({"addresses": ["jane@customer.example"]}),
-        )
-        .await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = s.contact_id("jane@customer.example").await;
     let keys = |emails: &Value| -> Vec<String> {
         emails
             .as_array()
@@ -1080,16 +1062,7 @@ pub async fn web_ui_pages_a_long_thread(kind: Kind) {
             .await;
         assert_eq!(st, 201, "{v}");
     }
-    let (_, lookup) = s
-        .send_json(
-            Method::POST,
-            "/v1/contacts/lookup",
-            &json!({"addresses": ["jane@customer.example"]}),
-        )
-        .await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = s.contact_id("jane@customer.example").await;
     let (_, threads) = s.get(&format!("/v1/contacts/{id}/threads")).await;
     let key = threads["threads"][0]["threadKey"]
         .as_str()
@@ -1141,16 +1114,7 @@ pub async fn web_ui_shows_times_in_the_chosen_time_zone(kind: Kind) {
         )
         .await;
     assert_eq!(st, 201);
-    let (_, lookup) = s
-        .send_json(
-            Method::POST,
-            "/v1/contacts/lookup",
-            &json!({"addresses": ["jane@customer.example"]}),
-        )
-        .await;
-    let id = lookup["contacts"]["jane@customer.example"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = s.contact_id("jane@customer.example").await;
     let client = reqwest::Client::new();
     let get = |path: String, cookie: Option<&str>| {
         let mut req = client.get(format!("{}{path}", s.url)).bearer_auth(&s.token);
