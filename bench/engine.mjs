@@ -8,12 +8,11 @@
 //   node bench/engine.mjs --smoke    CI smoke mode: tiny budget, checks it all runs
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PostalMime from 'postal-mime';
-import { mailParserEmls } from '../tests/js/mail_corpus.mjs';
+import { files, inputs, totalBytes, engineRunner, measure, median, wasmSize } from './engine_common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
@@ -21,34 +20,13 @@ const seconds = smoke ? 0.2 : 3;
 const require = createRequire(import.meta.url);
 const wasm = require(join(root, 'dist/engine/node/mailtrail.js'));
 
-const files = mailParserEmls();
-const inputs = files.map((f) => readFileSync(f));
-const totalBytes = inputs.reduce((n, b) => n + b.length, 0);
-
 // Contestants take turns in rounds (WASM, postal-mime, native, WASM, …) and the report uses
 // the median round: on a shared 2-core machine a build starting mid-run then slows every
 // contestant alike instead of whichever happened to run at the time.
 const rounds = smoke ? 1 : Number(process.env.BENCH_ROUNDS || 5);
 const perRound = seconds / rounds;
 
-async function measure(fn, budget) {
-  let messages = 0, bytes = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < budget) {
-    for (const b of inputs) { await fn(b); }
-    messages += inputs.length; bytes += totalBytes;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  }
-  return { messages, bytes, seconds: elapsed, messagesPerSecond: messages / elapsed, megabytesPerSecond: bytes / elapsed / 1e6 };
-}
-
-const settings = { userAddresses: ['me@ourco.example'], includeAttachments: false };
-const engine = new wasm.Engine(settings);
-const trigger = { kind: 'manual' };
-const runWasm = (b) => {
-  try { engine.processRaw(b, trigger, [], 1700000000000, { dryRun: true }); } catch { /* non-messages count as work */ }
-};
+const runWasm = engineRunner(wasm);
 const runPostal = (b) => PostalMime.parse(b);
 const release = join(root, 'target/release/mailtrail');
 const bin = existsSync(release) ? release : join(root, 'target/debug/mailtrail');
@@ -61,7 +39,6 @@ for (let r = 0; r < rounds; r++) {
   series.postal.push(await measure(runPostal, perRound));
   series.native.push(runNative());
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const medianRound = (rs) => {
   const m = median(rs.map((r) => r.messagesPerSecond));
   return rs.find((r) => r.messagesPerSecond === m);
@@ -74,8 +51,7 @@ nativeResult.binary = bin.endsWith('release/mailtrail') ? 'release' : 'debug';
 const vsPostal = median(series.wasm.map((w, i) => w.messagesPerSecond / series.postal[i].messagesPerSecond));
 const vsNative = median(series.wasm.map((w, i) => w.messagesPerSecond / series.native[i].messagesPerSecond));
 
-const wasmFile = readFileSync(join(root, 'dist/engine/web/mailtrail_bg.wasm'));
-const size = { raw: wasmFile.length, gzip: gzipSync(wasmFile, { level: 9 }).length };
+const size = wasmSize(join(root, 'dist/engine/web/mailtrail_bg.wasm'));
 
 // Cold start: what an MV3 service worker pays on every wake-up (the browser may stop it after
 // 30 s idle): compile + instantiate the module and construct an Engine, in a fresh process

@@ -9,11 +9,9 @@
 // email", dry run. Contestants take turns in rounds; speeds and per-round ratios to postal-mime
 // are reported as medians.
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
 import PostalMime from 'postal-mime';
-import { mailParserEmls } from '../tests/js/mail_corpus.mjs';
+import { inputs, engineRunner, measure, median, wasmSize } from './engine_common.mjs';
 
 const require = createRequire(import.meta.url);
 const specs = process.argv.slice(2).filter((a) => a.includes('='));
@@ -21,36 +19,18 @@ if (!specs.length) {
   console.error('usage: node bench/engine_ab.mjs name=path/to/mailtrail.js [name=path …]');
   process.exit(2);
 }
-const inputs = mailParserEmls().map((f) => readFileSync(f));
 const builds = specs.map((spec) => {
   const [name, path] = spec.split('=');
-  const module = require(resolve(path));
-  const engine = new module.Engine({ userAddresses: ['me@ourco.example'], includeAttachments: false });
-  const wasm = readFileSync(resolve(path).replace(/mailtrail\.js$/, 'mailtrail_bg.wasm'));
-  const run = (b) => {
-    try { engine.processRaw(b, { kind: 'manual' }, [], 1700000000000, { dryRun: true }); } catch { /* non-messages count as work */ }
-  };
-  return { name, run, raw: wasm.length, gzip: gzipSync(wasm, { level: 9 }).length };
+  const run = engineRunner(require(resolve(path)));
+  return { name, run, ...wasmSize(resolve(path).replace(/mailtrail\.js$/, 'mailtrail_bg.wasm')) };
 });
 const contestants = [...builds, { name: 'postal-mime', run: (b) => PostalMime.parse(b) }];
 
-async function measure(fn, seconds) {
-  let n = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < seconds) {
-    for (const b of inputs) await fn(b);
-    n += inputs.length;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  }
-  return n / elapsed;
-}
 
 for (const c of contestants) for (let i = 0; i < 3; i++) for (const b of inputs) await c.run(b); // warm-up
 const rounds = Number(process.env.ROUNDS || 9);
 const speeds = Object.fromEntries(contestants.map((c) => [c.name, []]));
-for (let r = 0; r < rounds; r++) for (const c of contestants) speeds[c.name].push(await measure(c.run, 0.6));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (let r = 0; r < rounds; r++) for (const c of contestants) speeds[c.name].push((await measure(c.run, 0.6)).messagesPerSecond);
 console.log(`| build | messages/s | vs postal-mime | raw bytes | gzipped (zlib 9) |`);
 console.log(`|---|---:|---:|---:|---:|`);
 for (const b of builds) {
