@@ -115,7 +115,17 @@ fn classify_failure(
         message,
         code,
     };
+    // Mailtrail's own endpoint refuses a signature whose timestamp is more than five minutes
+    // away from its clock. The record is fine: the next attempt is signed afresh (and if the
+    // clocks really disagree, the error stays visible on the retrying record).
+    let stale_signature =
+        resp.status == 401 && error.code.as_deref() == Some("timestamp_out_of_window");
     match resp.status {
+        _ if stale_signature => DeliveryOutcome::Retry {
+            retry_after_ms: None,
+            error,
+            maybe_sent: false,
+        },
         408 | 425 | 429 | 500..=599 => DeliveryOutcome::Retry {
             retry_after_ms: resp
                 .header("Retry-After")
@@ -494,25 +504,28 @@ impl FlushReport {
 }
 
 /// Sends everything due now, one record at a time, and records each outcome in the engine.
-/// `jitter` supplies numbers in [0, 1) for the retry backoff.
+/// `now` is the clock, read again for every request: a record is signed with the time it is
+/// sent, not the time the flush began (a receiver rejects signatures older than five minutes,
+/// and a flush of many records over a slow link can take longer than that). `jitter` supplies
+/// numbers in [0, 1) for the retry backoff.
 pub async fn flush<T: Transport>(
     engine: &mut crate::engine::Engine,
     transport: &T,
-    now_ms: i64,
+    mut now: impl FnMut() -> i64,
     mut jitter: impl FnMut() -> f64,
 ) -> FlushReport {
     let mut report = FlushReport::default();
     let endpoint = engine.settings().endpoint_or_default();
     // Bounded rounds: a flush must end even if records keep becoming due.
     for _ in 0..50 {
-        let due = engine.take_due(now_ms, 20);
+        let due = engine.take_due(now(), 20);
         if due.is_empty() {
             break;
         }
         for (key, record, maybe_sent) in due {
-            let outcome = deliver(&endpoint, &record, maybe_sent, now_ms, transport).await;
+            let outcome = deliver(&endpoint, &record, maybe_sent, now(), transport).await;
             report.count(&key, &outcome);
-            engine.complete(&key, outcome, now_ms, jitter());
+            engine.complete(&key, outcome, now(), jitter());
         }
     }
     report

@@ -31,6 +31,10 @@ const WHAT: &str = "outbox snapshot";
 
 const HOUR_MS: u64 = 60 * 60 * 1000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// The longest `Retry-After` honoured. Beyond the backoff cap on purpose (HubSpot's daily limit
+/// asks to wait until midnight), but bounded: a broken or hostile answer asking for years must
+/// not park a record where it neither retries nor shows as failed.
+const RETRY_AFTER_LIMIT_MS: u64 = 24 * HOUR_MS;
 
 /// How records are retried and how long finished ones are remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -545,7 +549,7 @@ impl Outbox {
                     } else {
                         let wait = policy
                             .backoff_ms(entry.attempts, jitter)
-                            .max(retry_after_ms.unwrap_or(0));
+                            .max(retry_after_ms.unwrap_or(0).min(RETRY_AFTER_LIMIT_MS));
                         entry.state = EntryState::Retrying {
                             next_attempt_at: now_ms.saturating_add(millis(wait)),
                         };

@@ -156,7 +156,7 @@ fn local_endpoint_gets_a_signed_request_and_the_record_is_done_once() {
 
     let t = Scripted::default();
     t.answer(201, r#"{"id":"42","duplicate":false}"#);
-    let report = block_on(delivery::flush(&mut engine, &t, NOW, || 0.5));
+    let report = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.5));
     assert_eq!(
         report,
         FlushReport {
@@ -190,7 +190,7 @@ fn local_endpoint_gets_a_signed_request_and_the_record_is_done_once() {
     let again = send(&mut engine, &compose("d1"));
     assert!(!again.queued);
     assert!(again.decision.has(mailtrail::ReasonCode::Duplicate));
-    let report = block_on(delivery::flush(&mut engine, &t, NOW + 60_000, || 0.5));
+    let report = block_on(delivery::flush(&mut engine, &t, || NOW + 60_000, || 0.5));
     assert_eq!(report, FlushReport::default());
     assert_eq!(t.requests().len(), 1);
 }
@@ -204,7 +204,7 @@ fn failures_retry_or_fail_permanently_with_the_crm_message() {
         .idempotency_key;
     let t = Scripted::default();
     t.fail(false);
-    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.0));
     assert_eq!(r.retrying, 1);
     assert!(matches!(
         engine.outbox().get(&key).unwrap().state,
@@ -214,7 +214,7 @@ fn failures_retry_or_fail_permanently_with_the_crm_message() {
     // 429 with Retry-After: not before 120 s.
     let due_at = engine.next_wakeup().unwrap();
     t.answer_with(429, &[("Retry-After", "120")], "{}");
-    block_on(delivery::flush(&mut engine, &t, due_at, || 0.0));
+    block_on(delivery::flush(&mut engine, &t, || due_at, || 0.0));
     match engine.outbox().get(&key).unwrap().state {
         EntryState::Retrying { next_attempt_at } => assert!(next_attempt_at >= due_at + 120_000),
         ref s => panic!("{s:?}"),
@@ -226,7 +226,7 @@ fn failures_retry_or_fail_permanently_with_the_crm_message() {
         400,
         r#"{"error":{"code":"invalid-record","message":"subject is too long"}}"#,
     );
-    let r = block_on(delivery::flush(&mut engine, &t, due_at, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || due_at, || 0.0));
     assert_eq!(r.failed, 1);
     let entry = engine.outbox().get(&key).unwrap();
     assert!(matches!(entry.state, EntryState::Dead { .. }));
@@ -243,7 +243,7 @@ fn failures_retry_or_fail_permanently_with_the_crm_message() {
     // The user's Retry sends it again.
     assert!(engine.retry(&key, due_at + 1));
     t.answer(200, r#"{"id":"7"}"#);
-    let r = block_on(delivery::flush(&mut engine, &t, due_at + 1, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || due_at + 1, || 0.0));
     assert_eq!(r.delivered, 1);
 }
 
@@ -351,7 +351,7 @@ fn hubspot_finds_creates_and_associates_contacts() {
     t.answer(207, r#"{"status":"COMPLETE","results":[{"id":"101","properties":{"email":"jane@customer.example"}}],"errors":[{"status":"error","category":"OBJECT_NOT_FOUND"}]}"#)
         .answer(201, r#"{"status":"COMPLETE","results":[{"id":"202","properties":{"email":"bob@partner.example"}}]}"#)
         .answer(201, r#"{"id":"9001","properties":{}}"#);
-    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.5));
+    let r = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.5));
     assert_eq!(r.delivered, 1, "{r:?}");
     let reqs = t.requests();
     assert_eq!(reqs.len(), 3);
@@ -407,7 +407,7 @@ fn hubspot_never_creates_twice_after_an_unanswered_create() {
         r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#,
     )
     .fail(true);
-    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.0));
     assert_eq!(r.retrying, 1);
     assert!(engine.outbox().get(&key).unwrap().maybe_sent);
     // Next attempt: lookup, then a search finds the email created by the lost attempt.
@@ -417,7 +417,7 @@ fn hubspot_never_creates_twice_after_an_unanswered_create() {
         r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#,
     )
     .answer(200, r#"{"total":1,"results":[{"id":"9001"}]}"#);
-    let r = block_on(delivery::flush(&mut engine, &t, at, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || at, || 0.0));
     assert_eq!(r.duplicates, 1);
     let reqs = t.requests();
     assert!(reqs
@@ -444,14 +444,14 @@ fn hubspot_rate_limit_and_bad_token() {
         .idempotency_key;
     let t = Scripted::default();
     t.answer(429, r#"{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}"#);
-    block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    block_on(delivery::flush(&mut engine, &t, || NOW, || 0.0));
     match engine.outbox().get(&key).unwrap().state {
         EntryState::Retrying { next_attempt_at } => assert!(next_attempt_at >= NOW + 10_000),
         ref s => panic!("{s:?}"),
     }
     let at = engine.next_wakeup().unwrap();
     t.answer(401, r#"{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#);
-    let r = block_on(delivery::flush(&mut engine, &t, at, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || at, || 0.0));
     assert_eq!(r.failed, 1);
     let err = engine
         .outbox()
@@ -478,7 +478,7 @@ fn generic_webhook_409_counts_as_delivered() {
     send(&mut engine, &compose("wh"));
     let t = Scripted::default();
     t.answer(409, r#"{"message":"already have it"}"#);
-    let r = block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    let r = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.0));
     assert_eq!(r.duplicates, 1);
     let req = &t.requests()[0];
     assert_eq!(req.url, "https://crm.example/hook");
@@ -530,7 +530,7 @@ fn an_undone_send_does_not_make_its_recipients_known_contacts() {
     assert!(out.record.as_ref().unwrap().contacts[0].create);
     let t = Scripted::default();
     t.answer(201, r#"{"id":"1"}"#);
-    block_on(delivery::flush(&mut engine, &t, NOW, || 0.0));
+    block_on(delivery::flush(&mut engine, &t, || NOW, || 0.0));
     assert!(
         engine.is_known_contact("jane@customer.example"),
         "known once delivered"
@@ -711,4 +711,93 @@ Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria Nowak <maria@ourco.ex
     assert!(engine
         .addresses_to_check_raw(b"not a message", Trigger::Manual, &none)
         .is_err());
+}
+
+/// A receiver on a slow link: every request takes 20 s of the clock, and it checks each
+/// signature against its own clock with the usual five-minute window.
+struct SlowReceiver<'a> {
+    clock: &'a std::cell::Cell<i64>,
+}
+
+impl Transport for SlowReceiver<'_> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.clock.set(self.clock.get() + 20_000);
+        let verified = mailtrail::webhook::verify(
+            b"tok",
+            header(&request, "Mailtrail-Timestamp"),
+            header(&request, "Mailtrail-Signature"),
+            request.body.as_bytes(),
+            self.clock.get() / 1000,
+            300,
+        );
+        Ok(match verified {
+            Ok(_) => HttpResponse {
+                status: 201,
+                headers: vec![],
+                body: r#"{"id":"1"}"#.into(),
+            },
+            Err(e) => HttpResponse {
+                status: 401,
+                headers: vec![],
+                body: format!(
+                    r#"{{"error":{{"code":"timestamp_out_of_window","message":"{e}"}}}}"#
+                ),
+            },
+        })
+    }
+}
+
+#[test]
+fn a_long_flush_signs_each_record_with_the_time_it_is_sent() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    for i in 0..30 {
+        let mut email = compose(&format!("d{i}"));
+        email.subject = format!("Offer {i}");
+        assert!(send(&mut engine, &email).queued);
+    }
+    let clock = std::cell::Cell::new(NOW);
+    let receiver = SlowReceiver { clock: &clock };
+    // 30 requests of 20 s each: ten minutes, twice the receiver's window.
+    let report = block_on(delivery::flush(
+        &mut engine,
+        &receiver,
+        || clock.get(),
+        || 0.5,
+    ));
+    assert_eq!(report.delivered, 30, "{:?}", report.errors);
+    assert_eq!(clock.get(), NOW + 30 * 20_000);
+}
+
+#[test]
+fn a_signature_refused_as_too_old_is_retried_not_dead() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let key = send(&mut engine, &compose("d1"))
+        .record
+        .unwrap()
+        .idempotency_key;
+    let t = Scripted::default();
+    t.answer(
+        401,
+        r#"{"error":{"code":"timestamp_out_of_window","message":"Timestamp is 320 seconds away"}}"#,
+    );
+    let report = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.5));
+    assert_eq!(report.retrying, 1);
+    assert!(matches!(
+        engine.outbox().get(&key).unwrap().state,
+        EntryState::Retrying { .. }
+    ));
+
+    // Any other refusal of the credentials is permanent: retrying cannot fix a wrong token.
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let key = send(&mut engine, &compose("d2"))
+        .record
+        .unwrap()
+        .idempotency_key;
+    let t = Scripted::default();
+    t.answer(401, r#"{"error":{"code":"bad_signature","message":"no"}}"#);
+    block_on(delivery::flush(&mut engine, &t, || NOW, || 0.5));
+    assert!(matches!(
+        engine.outbox().get(&key).unwrap().state,
+        EntryState::Dead { .. }
+    ));
 }

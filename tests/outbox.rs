@@ -312,16 +312,26 @@ fn retry_after_is_never_undercut() {
             next_attempt_at: T0 + 90_000 + 10 * 3_600_000
         }
     );
-    // A Retry-After shorter than the backoff does not shorten it.
-    o.due(T0 + 90_000 + 10 * 3_600_000, 10);
+    // But not forever: a Retry-After of years waits a day.
     let now = T0 + 90_000 + 10 * 3_600_000;
+    o.due(now, 10);
+    let e = put(o.complete("k", retry(Some(100_000_000_000)), now, 0.0));
+    assert_eq!(
+        e.state,
+        EntryState::Retrying {
+            next_attempt_at: now + 24 * 3_600_000
+        }
+    );
+    // A Retry-After shorter than the backoff does not shorten it.
+    let now = now + 24 * 3_600_000;
+    o.due(now, 10);
     let e = put(o.complete("k", retry(Some(1)), now, 0.0));
     assert_eq!(
         e.state,
         EntryState::Retrying {
-            next_attempt_at: now + 2_000
+            next_attempt_at: now + 4_000
         },
-        "third attempt: 4 s, half with zero jitter"
+        "fourth attempt: 8 s, half with zero jitter"
     );
 }
 

@@ -66,13 +66,15 @@ pub async fn flush(inner: &Rc<RefCell<Core>>, now: Option<f64>) -> FlushReport {
     let endpoint = inner.borrow().settings().endpoint_or_default();
     // A bounded number of rounds: a flush must end even if records keep becoming due.
     for _ in 0..50 {
-        let now_ms = super::now_or(now);
-        let due = inner.borrow_mut().take_due(now_ms, 20);
+        let due = inner.borrow_mut().take_due(super::now_or(now), 20);
         if due.is_empty() {
             break;
         }
         for (key, record, maybe_sent) in due {
-            let outcome = deliver(&endpoint, &record, maybe_sent, now_ms, &Fetch).await;
+            // The clock is read for each request: a record is signed with the time it leaves,
+            // and a round of 20 slow requests can outlast a receiver's five-minute window.
+            let sent_at = super::now_or(now);
+            let outcome = deliver(&endpoint, &record, maybe_sent, sent_at, &Fetch).await;
             report.count(&key, &outcome);
             inner
                 .borrow_mut()

@@ -70,7 +70,7 @@ pub fn run(mut args: Args) -> CliResult {
     let flush = runtime.block_on(mailtrail::delivery::flush(
         &mut engine,
         &transport,
-        now_ms(),
+        now_ms,
         rand_unit,
     ));
     engine.take_changes();

@@ -439,7 +439,7 @@ impl AccountWatcher {
 
     /// Sends what is due and saves the outcome.
     async fn deliver(&mut self) {
-        let report = self.shared.endpoint.flush(&mut self.engine, now_ms()).await;
+        let report = self.shared.endpoint.flush(&mut self.engine, now_ms).await;
         self.engine.compact(now_ms());
         if let Err(e) = self.store.save(&mut self.engine, false) {
             tracing::error!(account = %self.account.name, "cannot save the state in {}: {e}", self.store.dir().display());

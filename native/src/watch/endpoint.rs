@@ -146,14 +146,16 @@ impl Endpoint {
     }
 
     /// Delivers everything due now, several records at a time, and reports each outcome to
-    /// the engine. The caller persists the engine's changes afterwards.
-    pub async fn flush(&self, engine: &mut Engine, now_ms: i64) -> FlushReport {
+    /// the engine. The caller persists the engine's changes afterwards. `now` is read for
+    /// every request: a record is signed with the time it is sent (receivers refuse signatures
+    /// more than five minutes old, and a long flush outlasts that).
+    pub async fn flush(&self, engine: &mut Engine, now: impl Fn() -> i64 + Copy) -> FlushReport {
         use futures_util::StreamExt;
         let mut report = FlushReport::default();
         // Bounded: a flush ends even if records keep becoming due.
         for _ in 0..1_000 {
             // One look at the outbox per round (finding due records walks the whole outbox).
-            let due = engine.take_due(now_ms, ROUND);
+            let due = engine.take_due(now(), ROUND);
             if due.is_empty() {
                 break;
             }
@@ -163,7 +165,7 @@ impl Endpoint {
                         &self.config,
                         &record,
                         maybe_sent,
-                        now_ms,
+                        now(),
                         &self.transport,
                     )
                     .await;
@@ -175,7 +177,7 @@ impl Endpoint {
             while let Some((key, outcome)) = sends.next().await {
                 report.count(&key, &outcome);
                 failed |= matches!(outcome, mailtrail::outbox::DeliveryOutcome::Retry { .. });
-                engine.complete(&key, outcome, now_ms, jitter());
+                engine.complete(&key, outcome, now(), jitter());
             }
             if failed {
                 // The endpoint is struggling: leave the rest to the retry schedule.
