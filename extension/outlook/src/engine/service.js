@@ -23,6 +23,8 @@ export class MailtrailService {
     this.mailbox = mailbox;
     this.now = now;
     this.locks = locks;
+    /** What importing the stored state recovered from (a damaged thread history reset, say). */
+    this.stateProblems = [];
     const report = engineModule.validateSettings(settings || {});
     this.settingsErrors = report.ok ? [] : report.errors;
     if (report.ok) {
@@ -57,7 +59,7 @@ export class MailtrailService {
         const engine = this.newEngine();
         try {
           const { snapshot, entries } = await this.store.load();
-          engine.importState(snapshot || undefined, entries);
+          this.noteStateProblems(engine.importState(snapshot || undefined, entries));
           const result = await fn(engine);
           await this.persist(engine);
           return result;
@@ -67,6 +69,18 @@ export class MailtrailService {
       },
       { locks: this.locks }
     );
+  }
+
+  /**
+   * Keeps the problems `importState` recovered from, for the pane's banner. The recovery (an
+   * empty thread history, say) is persisted by the operation that found it, so the next import
+   * no longer reports it: remember it for this runtime's life.
+   */
+  noteStateProblems(problems) {
+    for (const p of Array.isArray(problems) ? problems : []) {
+      const text = String(p);
+      if (!this.stateProblems.includes(text)) this.stateProblems.push(text);
+    }
   }
 
   async persist(engine) {
@@ -170,6 +184,11 @@ export class MailtrailService {
     return this.withEngine((engine) => engine.retry(key, this.now()));
   }
 
+  /** The user's Discard on a record that is not being sent (a failed one, say): never logged. */
+  async discard(key) {
+    return this.withEngine((engine) => engine.cancel(key, this.now()));
+  }
+
   /**
    * Sends due records. Returns within `deadlineMs` (`{pending: true}` if still running: the send
    * goes on in the background while the runtime lives). Only one runtime flushes at a time;
@@ -199,11 +218,21 @@ export class MailtrailService {
           total.errors.push(...(report.errors || []));
           if (report.retrying) break; // the endpoint is struggling: try the rest later
         }
+        await this.compact();
         return total;
       },
       { ifAvailable: true, locks: this.locks }
     );
     return withTimeout(run, deadlineMs, () => ({ pending: true }));
+  }
+
+  /**
+   * Drops the bodies of delivered and cancelled records (their keys stay, for dedup), removes
+   * them after the engine's retention and expires old threads; the changes are persisted like
+   * any other. Keeps the store every operation re-imports small. Runs after each flush.
+   */
+  async compact() {
+    return this.withEngine((engine) => engine.compact(this.now()));
   }
 
   /** Marks due records as being sent and persists that; returns their entries. */
@@ -249,9 +278,14 @@ export class MailtrailService {
    * Runs compose snapshots left by classic Outlook's JavaScript-only runtime through the engine,
    * then removes them from roamingSettings. Call only with a freshly loaded roamingSettings (at
    * page start): a stale copy would overwrite snapshots added since it was loaded.
+   *
+   * Only a runtime that can deliver takes them over: the hand-off roams with the mailbox, this
+   * device's outbox does not, so a device without the endpoint's secret would strand them here.
+   * It leaves them for one that can (`{drained: 0, failed: 0, skipped: 'cannot-deliver'}`).
    */
   async drainHandoff(roaming) {
     const queue = handoffQueue(roaming);
+    if (queue.length && !this.canDeliver) return { drained: 0, failed: 0, skipped: 'cannot-deliver', waiting: queue.length };
     if (!queue.length) return { drained: 0, failed: 0 };
     const done = [];
     let failed = 0;

@@ -83,4 +83,10 @@ export default {
   'notify.notLogged': 'Mailtrail: not logged: {reason}',
   'notify.failed': 'Mailtrail could not log this email: {message}',
 
+  'app.stateProblems': 'Mailtrail recovered from damaged saved data on this device: {problems}',
+  'outbox.handoffWaiting': '{n} email(s) sent from classic Outlook wait for a device where Mailtrail can send records (this one has no valid endpoint settings or token).',
+  'outbox.discard': 'Discard',
+  'outbox.discardConfirm': 'Discard this record? The email will not be logged.',
+  'outbox.discardYes': 'Discard it',
+  'outbox.discardNo': 'Keep',
 };

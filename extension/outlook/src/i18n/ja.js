@@ -82,4 +82,10 @@ export default {
   'notify.notLogged': 'Mailtrail: 記録されませんでした: {reason}',
   'notify.failed': 'Mailtrail はこのメールを記録できませんでした: {message}',
 
+  'app.stateProblems': 'このデバイスの保存データの一部が破損していたため、復旧しました: {problems}',
+  'outbox.handoffWaiting': 'クラシック Outlook から送信されたメール {n} 件は、Mailtrail が記録を送信できるデバイスで引き継がれるのを待っています (このデバイスには有効なエンドポイント設定またはトークンがありません)。',
+  'outbox.discard': '破棄',
+  'outbox.discardConfirm': 'この記録を破棄しますか? このメールは CRM に記録されません。',
+  'outbox.discardYes': '破棄する',
+  'outbox.discardNo': '残す',
 };

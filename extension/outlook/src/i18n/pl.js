@@ -82,4 +82,10 @@ export default {
   'notify.notLogged': 'Mailtrail: nie zarejestrowano: {reason}',
   'notify.failed': 'Mailtrail nie mógł zarejestrować tej wiadomości: {message}',
 
+  'app.stateProblems': 'Mailtrail odzyskał uszkodzone dane zapisane na tym urządzeniu: {problems}',
+  'outbox.handoffWaiting': 'Wiadomości wysłane z klasycznego Outlooka czekają na urządzenie, z którego Mailtrail może wysyłać rekordy (to nie ma poprawnych ustawień punktu końcowego ani tokenu): {n}.',
+  'outbox.discard': 'Odrzuć',
+  'outbox.discardConfirm': 'Odrzucić ten rekord? Wiadomość nie zostanie zarejestrowana.',
+  'outbox.discardYes': 'Tak, odrzuć',
+  'outbox.discardNo': 'Zachowaj',
 };

@@ -20,6 +20,7 @@ export function outboxView(ctx, panel) {
   function renderNotes() {
     const parts = [];
     if (handoff && handoff.drained) parts.push(h('p', { class: 'hint', id: 'mt-handoff' }, t('outbox.handoff', { n: handoff.drained })));
+    if (handoff && handoff.skipped === 'cannot-deliver') parts.push(h('p', { class: 'warning', id: 'mt-handoff-waiting' }, t('outbox.handoffWaiting', { n: handoff.waiting })));
     const lost = handoffLost(Office.context.roamingSettings);
     if (lost.count) {
       const subjects = (lost.last || []).map((l) => `“${l.subject}”`).join(', ');
@@ -59,8 +60,9 @@ export function outboxView(ctx, panel) {
             h('span', { class: 'subject' }, entry.subject || '—'),
             entry.lastError ? h('p', { class: 'error' }, entry.lastError.message) : null,
             entry.state.state === 'dead' || entry.state.state === 'retrying'
-              ? h('button', { type: 'button', class: 'link', onclick: () => retry(entry.key) }, t('outbox.retry'))
-              : null
+              ? h('button', { type: 'button', class: 'link retry', onclick: () => retry(entry.key) }, t('outbox.retry'))
+              : null,
+            entry.state.state === 'dead' ? discardControl(entry.key) : null
           )
         )
       );
@@ -79,6 +81,30 @@ export function outboxView(ctx, panel) {
           )
         )
       );
+  }
+
+  /** Discard, with an inline confirmation (add-in panes cannot use window.confirm). */
+  function discardControl(key) {
+    const box = h('span', { class: 'discard' });
+    const ask = h('button', { type: 'button', class: 'link discard-ask' }, t('outbox.discard'));
+    ask.onclick = () =>
+      fill(
+        box,
+        h('span', { class: 'confirm' }, t('outbox.discardConfirm')),
+        ' ',
+        h('button', { type: 'button', class: 'link discard-yes', onclick: () => discard(key) }, t('outbox.discardYes')),
+        ' ',
+        h('button', { type: 'button', class: 'link discard-no', onclick: () => fill(box, ask) }, t('outbox.discardNo'))
+      );
+    fill(box, ask);
+    return box;
+  }
+
+  async function discard(key) {
+    const service = await ctx.getService();
+    if (!service) return;
+    await service.discard(key);
+    await refresh();
   }
 
   async function sendNow() {

@@ -64,7 +64,13 @@ async function start() {
   }
   let handoff = null;
   if (service) {
+    // Only a runtime that can deliver takes the hand-off over (drainHandoff checks canDeliver).
     handoff = await service.drainHandoff(Office.context.roamingSettings).catch((e) => ({ error: e.message || String(e) }));
+    // What loading the stored state had to repair (a damaged thread history, say).
+    if (service.stateProblems.length) {
+      banner.hidden = false;
+      banner.append(h('p', { id: 'mt-state-problems' }, t('app.stateProblems', { problems: service.stateProblems.join('; ') })));
+    }
   }
   outbox.setHandoff(handoff);
 
