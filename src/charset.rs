@@ -9,7 +9,7 @@
 //! native/WASM parity test (tests/js/engine_parity.test.mjs) holds the two to the same output on
 //! tests/fixtures/charsets.
 
-use crate::address::{parse_address_list, Mailbox};
+use crate::address::Mailbox;
 use crate::email::Email;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -67,6 +67,147 @@ pub fn redecode_legacy(message: &mail_parser::Message<'_>, email: &mut Email, de
         redecode_headers(message, email, decode);
     }
     redecode_bodies(message, email, decode);
+    redecode_attachment_names(message, email, decode);
+}
+
+/// Attachment names in a legacy charset, as an RFC 2047 word (`name="=?ISO-2022-JP?B?…?="`) or
+/// an RFC 2231 parameter (`filename*=shift_jis''%89%63…`, possibly in `*0*`, `*1*` pieces).
+/// `email.attachments` was built from `message.attachments()` in order, one for one.
+///
+/// Both builds run this: mail-parser decodes each RFC 2231 piece on its own (and the pieces
+/// after the first as UTF-8), which garbles a name split into pieces even natively.
+pub fn redecode_attachment_names(
+    message: &mail_parser::Message<'_>,
+    email: &mut Email,
+    decode: Decoder<'_>,
+) {
+    for (part, attachment) in message.attachments().zip(email.attachments.iter_mut()) {
+        let Some(head) = message
+            .raw_message()
+            .get(part.offset_header as usize..part.offset_body as usize)
+        else {
+            continue;
+        };
+        // Most parts name their file in ASCII: skip them without looking further.
+        if memchr::memmem::find(head, b"=?").is_none()
+            && memchr::memmem::find(head, b"*=").is_none()
+        {
+            continue;
+        }
+        let head = String::from_utf8_lossy(head);
+        if let Some(name) = legacy_file_name(&head, decode) {
+            attachment.name = Some(name.trim().to_string());
+        }
+    }
+}
+
+/// The file name of a part's header block when it is written in a legacy charset; `None` when
+/// it is not (mail-parser's reading then stands).
+fn legacy_file_name(head: &str, decode: Decoder<'_>) -> Option<String> {
+    let unfolded = head
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ")
+        .replace("\n ", " ");
+    for (header, param) in [
+        ("content-disposition", "filename"),
+        ("content-type", "name"),
+    ] {
+        let Some(value) = unfolded.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim().eq_ignore_ascii_case(header).then_some(value)
+        }) else {
+            continue;
+        };
+        let params = split_params(value);
+        // RFC 2047 inside a plain parameter.
+        if let Some((_, v)) = params.iter().find(|(k, _)| k.eq_ignore_ascii_case(param)) {
+            if has_legacy_word(v) {
+                return Some(decode_header(v, decode));
+            }
+        }
+        // RFC 2231: `param*=charset'lang'bytes` or pieces `param*0*=…`, `param*1*=…`, `param*2=…`.
+        let mut pieces: Vec<(u32, bool, &str)> = params
+            .iter()
+            .filter_map(|(k, v)| {
+                let rest = k.get(param.len()..).filter(|_| {
+                    k.get(..param.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(param))
+                })?;
+                let rest = rest.strip_prefix('*')?;
+                if rest.is_empty() {
+                    return Some((0, true, v.as_str()));
+                }
+                let (index, encoded) = match rest.strip_suffix('*') {
+                    Some(i) => (i, true),
+                    None => (rest, false),
+                };
+                Some((index.parse().ok()?, encoded, v.as_str()))
+            })
+            .collect();
+        pieces.sort_by_key(|p| p.0);
+        let (_, _, first) = pieces.first()?;
+        let mut first_parts = first.splitn(3, '\'');
+        let (Some(charset), Some(_lang), Some(first_text)) =
+            (first_parts.next(), first_parts.next(), first_parts.next())
+        else {
+            continue;
+        };
+        let encoding = legacy_encoding(charset)?;
+        let mut bytes = Vec::new();
+        for (i, (_, encoded, text)) in pieces.iter().enumerate() {
+            let text = if i == 0 { first_text } else { text };
+            if *encoded {
+                bytes.extend(percent_decode(text));
+            } else {
+                bytes.extend_from_slice(text.as_bytes());
+            }
+        }
+        return decode(encoding, &bytes);
+    }
+    None
+}
+
+/// `a=b; c="d;e"` → `[(a, b), (c, d;e)]`, the first piece (the type) left out.
+fn split_params(value: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut pieces = Vec::new();
+    for c in value.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => pieces.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    pieces.push(current);
+    for piece in pieces.into_iter().skip(1) {
+        if let Some((k, v)) = piece.split_once('=') {
+            params.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    params
+}
+
+fn percent_decode(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex_digit),
+                b.get(i + 2).copied().and_then(hex_digit),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }
 
 fn redecode_headers(message: &mail_parser::Message<'_>, email: &mut Email, decode: Decoder<'_>) {
@@ -81,21 +222,59 @@ fn redecode_headers(message: &mail_parser::Message<'_>, email: &mut Email, decod
     ];
     for (name, list) in fields {
         if let Some(raw) = message.header_raw(name).filter(|v| has_legacy_word(v)) {
-            *list = parse_address_list(&decode_header(raw, decode))
-                .into_iter()
-                .flatten()
-                .collect();
+            if let Some(reparsed) = reparse_addresses(raw, decode) {
+                *list = reparsed;
+            }
         }
     }
     if let Some(raw) = message.header_raw("From").filter(|v| has_legacy_word(v)) {
-        if let Some(m) = parse_address_list(&decode_header(raw, decode))
-            .into_iter()
-            .flatten()
-            .next()
-        {
+        if let Some(m) = reparse_addresses(raw, decode).and_then(|l| l.into_iter().next()) {
             email.from = Some(m);
         }
     }
+}
+
+/// An address header with legacy encoded words, parsed again by mail-parser after each such
+/// word is rewritten as the same text in a UTF-8 encoded word. mail-parser's address grammar
+/// (groups, comments, quoted names) then sees exactly the structure it saw the first time, and
+/// a decoded name with a comma or a quote in it stays one name. `None` when nothing could be
+/// decoded (the first parse is kept).
+fn reparse_addresses(raw: &str, decode: Decoder<'_>) -> Option<Vec<Mailbox>> {
+    let mut header = String::with_capacity(raw.len() + 16);
+    header.push_str("To:");
+    let mut last = 0;
+    let mut changed = false;
+    for w in encoded_words(raw) {
+        if legacy_encoding(w.charset).is_none() {
+            continue;
+        }
+        let bytes = if w.base64 {
+            base64_decode(w.text.as_bytes())
+        } else {
+            Some(q_decode(w.text))
+        };
+        if let Some(text) = bytes.and_then(|b| decode_any(w.charset, &b, decode)) {
+            header.push_str(&raw[last..w.start]);
+            header.push_str("=?UTF-8?B?");
+            header.push_str(&crate::base64::encode(text.as_bytes()));
+            header.push_str("?=");
+            last = w.end;
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    header.push_str(&raw[last..]);
+    header.push_str("\r\n\r\n");
+    let parsed = crate::email::message_parser().parse(header.as_bytes())?;
+    let mut problems = Vec::new();
+    Some(
+        parsed
+            .to()
+            .map(|a| crate::email::convert_addresses("to", a, &mut problems))
+            .unwrap_or_default(),
+    )
 }
 
 fn redecode_bodies(message: &mail_parser::Message<'_>, email: &mut Email, decode: Decoder<'_>) {
@@ -250,6 +429,13 @@ fn hex_digit(c: u8) -> Option<u8> {
     }
 }
 
+/// encoding_rs as the decoder in the native build (mail-parser already links it there).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn encoding_rs_decoder(encoding: &str, bytes: &[u8]) -> Option<String> {
+    let enc = encoding_rs::Encoding::for_label(encoding.as_bytes())?;
+    Some(enc.decode_without_bom_handling(bytes).0.into_owned())
+}
+
 /// The browser's `TextDecoder` as the decoder.
 #[cfg(target_arch = "wasm32")]
 pub fn text_decoder(encoding: &str, bytes: &[u8]) -> Option<String> {
@@ -294,6 +480,94 @@ mod tests {
         );
         // malformed: not a word
         assert_eq!(decode_header("=?broken", &whatwg), "=?broken");
+    }
+
+    #[test]
+    fn address_lists_keep_their_structure_when_names_are_redecoded() {
+        // A legacy-charset name among an address with a comment, a decoded name containing a
+        // comma, and a group: the browser build must end with the same people as the native one.
+        let raw = b"From: =?ISO-2022-JP?B?GyRCOzNFRBsoQiwgGyRCMlY7UhsoQg==?= <hanako@x.example>\r\n\
+To: =?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEIyVjtSGyhC?= <hanako@x.example>, bob@y.example (Bob Smith)\r\n\
+Cc: =?Shift_JIS?B?iWOLxpWU?=: a@t.example, b@t.example;, carol@z.example\r\n\
+Subject: hi\r\n\
+Message-ID: <m1@x.example>\r\n\
+\r\n\
+body\r\n";
+        let (good, message) = Email::parse_with_message(raw, ParseOptions::default()).unwrap();
+        let people = |l: &[Mailbox]| l.iter().map(|m| m.address.clone()).collect::<Vec<_>>();
+        assert_eq!(people(&good.to), ["hanako@x.example", "bob@y.example"]);
+        assert_eq!(
+            people(&good.cc),
+            ["a@t.example", "b@t.example", "carol@z.example"]
+        );
+        assert_eq!(
+            good.from.as_ref().unwrap().name.as_deref(),
+            Some("山田, 花子")
+        );
+        let mut damaged = good.clone();
+        for m in damaged.to.iter_mut().chain(damaged.cc.iter_mut()) {
+            m.name = Some("garbled".into());
+        }
+        damaged.from.as_mut().unwrap().name = Some("garbled".into());
+        redecode_legacy(&message, &mut damaged, &whatwg);
+        assert_eq!(damaged.from, good.from);
+        assert_eq!(damaged.to, good.to);
+        assert_eq!(damaged.cc, good.cc);
+    }
+
+    #[test]
+    fn attachment_names_in_legacy_charsets_are_redecoded() {
+        let raw = b"From: a@x.example\r\n\
+To: b@y.example\r\n\
+Subject: files\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\
+\r\n\
+--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+see attached\r\n\
+--b\r\n\
+Content-Type: application/pdf; name=\"=?ISO-2022-JP?B?GyRCOCtAUT1xGyhCLnBkZg==?=\"\r\n\
+Content-Disposition: attachment;\r\n filename=\"=?ISO-2022-JP?B?GyRCOCtAUT1xGyhCLnBkZg==?=\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0=\r\n\
+--b\r\n\
+Content-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename*=shift_jis''%89%63%8B%C6%95%94.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0=\r\n\
+--b\r\n\
+Content-Type: application/pdf\r\n\
+Content-Disposition: attachment;\r\n filename*0*=shift_jis''%89%63%8B%C6;\r\n filename*1*=%95%94;\r\n filename*2=.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0=\r\n\
+--b\r\n\
+Content-Type: application/pdf; name=\"plain.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0=\r\n\
+--b--\r\n";
+        let (good, message) = Email::parse_with_message(raw, ParseOptions::default()).unwrap();
+        let names: Vec<_> = good.attachments.iter().map(|a| a.name.clone()).collect();
+        assert_eq!(
+            names,
+            [
+                Some("見積書.pdf".to_string()),
+                Some("営業部.pdf".to_string()),
+                Some("営業部.pdf".to_string()),
+                Some("plain.pdf".to_string())
+            ]
+        );
+        let mut damaged = good.clone();
+        for a in damaged.attachments.iter_mut().take(3) {
+            a.name = Some("garbled".into());
+        }
+        redecode_legacy(&message, &mut damaged, &whatwg);
+        assert_eq!(damaged.attachments, good.attachments);
     }
 
     #[test]

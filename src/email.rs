@@ -175,6 +175,12 @@ impl Email {
         let mut email = from_parsed(&message, options);
         #[cfg(target_arch = "wasm32")]
         crate::charset::redecode_legacy(&message, &mut email, &crate::charset::text_decoder);
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::charset::redecode_attachment_names(
+            &message,
+            &mut email,
+            &crate::charset::encoding_rs_decoder,
+        );
         Ok((email, message))
     }
 
@@ -423,7 +429,7 @@ fn ids_of(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-fn convert_addresses(
+pub(crate) fn convert_addresses(
     field: &str,
     address: &MpAddress<'_>,
     problems: &mut Vec<Problem>,
