@@ -14,7 +14,7 @@ backend_tests!(Kind::Postgres;
     authentication_errors,
     bad_input_names_the_field,
     oversized_records_get_413,
-    // The 48 MiB case runs on SQLite; the bytea path is the same code with a smaller blob.
+    // The 50 MiB case runs on SQLite; the bytea path is the same code with a smaller blob.
     accepts_large_attachments_8_mib,
     rate_limit_answers_429,
     contact_lookup,
@@ -29,6 +29,8 @@ backend_tests!(Kind::Postgres;
     web_ui_requires_sign_in_and_escapes,
     web_ui_shows_times_in_the_chosen_time_zone,
     web_ui_pages_a_long_thread,
+    nul_characters_are_stored_as_replacement,
+    unstorable_values_are_not_retried,
 );
 
 /// Two servers on one database (each with its own writer): concurrent duplicates sent to both

@@ -25,5 +25,7 @@ backend_tests!(Kind::Sqlite;
     web_ui_requires_sign_in_and_escapes,
     web_ui_shows_times_in_the_chosen_time_zone,
     web_ui_pages_a_long_thread,
+    nul_characters_are_stored_as_replacement,
+    unstorable_values_are_not_retried,
     cli_push_of_a_forward_looks_up_the_original_sender,
 );

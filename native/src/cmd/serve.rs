@@ -28,7 +28,8 @@ pub struct Args {
     /// Requests per second per token (`N/s`), or `off`.
     #[arg(long, default_value = "1000/s")]
     pub rate_limit: String,
-    /// Largest record accepted: attachments plus bodies, in MiB (larger gets 413).
+    /// Largest record accepted: its attachments' decoded size, in MiB (larger gets 413). The
+    /// default takes every record the extension sends with its default 50 MiB attachment limit.
     #[arg(long, default_value_t = 50)]
     pub max_record_mb: u64,
     /// SQLite durability: `full` (an acknowledged record survives a power cut) or `normal`

@@ -314,8 +314,9 @@ fn http_too_large(max_record_bytes: u64) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         "record_too_large",
         format!(
-            "the request is larger than this server accepts (records up to {} of attachments and body, \
-             base64-encoded); drop the attachments (the email still logs) or raise --max-record-mb",
+            "the request is larger than this server accepts (records with up to {} of attachments, \
+             base64-encoded, and their text and HTML bodies); drop the attachments (the email still \
+             logs) or raise --max-record-mb",
             ingest::human_size(max_record_bytes)
         ),
     )

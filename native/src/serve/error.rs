@@ -80,6 +80,18 @@ impl From<super::db::StoreError> for ApiError {
                 "conflict",
                 format!("a contact with this address already exists (id {id})"),
             ),
+            e if e.is_data_error() => {
+                tracing::warn!(error = %e, "the database refused a value of the request");
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unstorable_value",
+                    format!(
+                        "the database refused a value of this request ({}); sending it again \
+                         will not help",
+                        e.database_message()
+                    ),
+                )
+            }
             super::db::StoreError::Db(_)
             | super::db::StoreError::Sqlite(_)
             | super::db::StoreError::Inconsistent(_)
@@ -115,9 +127,46 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Parses a JSON body, naming the offending field on failure (`contacts[2].address`).
+/// JSON text with every U+0000 in its strings (`\u0000`, the only way JSON can carry one)
+/// turned into U+FFFD. PostgreSQL's text cannot hold U+0000 and SQLite's can, so both databases
+/// get the same text this way, and an email with a NUL in its subject or body (a `=00` in a
+/// quoted-printable header, say) logs instead of failing for good. Borrowed when there is none.
+pub fn replace_nul_escapes(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        // An escape: `\\` (a backslash) is skipped whole, so `\\u0000` stays text.
+        if body.get(i + 1) == Some(&b'u') && body.get(i + 2..i + 6) == Some(b"0000") {
+            out.get_or_insert_with(|| body.to_vec())[i + 2..i + 6].copy_from_slice(b"fffd");
+            i += 6;
+        } else {
+            i += 2;
+        }
+    }
+    match out {
+        Some(v) => std::borrow::Cow::Owned(v),
+        None => std::borrow::Cow::Borrowed(body),
+    }
+}
+
+/// Text from a URL (query, path) with U+0000 turned into U+FFFD, as in JSON bodies.
+pub fn replace_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Parses a JSON body, naming the offending field on failure (`contacts[2].address`). A U+0000
+/// in any string arrives as U+FFFD (`replace_nul_escapes`).
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let body = replace_nul_escapes(body);
+    let mut de = serde_json::Deserializer::from_slice(&body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -191,5 +240,27 @@ mod tests {
         let err = parse_json::<Doc>(br#"{"items":[{}]}"#).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("items[0].size"));
         assert!(parse_json::<Doc>(br#"{"items":[]} x"#).is_err());
+    }
+
+    #[test]
+    fn nul_in_json_strings_becomes_the_replacement_character() {
+        let v: Vec<String> =
+            parse_json(br#"["hi\u0000there", "a\\u0000b", "c\\\u0000d", "\u00001", "ok"]"#)
+                .unwrap();
+        assert_eq!(
+            v,
+            [
+                "hi\u{FFFD}there",
+                "a\\u0000b",
+                "c\\\u{FFFD}d",
+                "\u{FFFD}1",
+                "ok"
+            ]
+        );
+        assert!(matches!(
+            replace_nul_escapes(br#"{"a":"\u0001 \\u0000"}"#),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(replace_nul("a\0b"), "a\u{FFFD}b");
     }
 }

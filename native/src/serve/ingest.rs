@@ -15,6 +15,9 @@ const MAX_CONTACTS: usize = 1000;
 /// Most In-Reply-To/References ids used to find the thread.
 const MAX_THREAD_REFS: usize = 64;
 const SNIPPET_CHARS: usize = 240;
+/// Longest text or HTML body accepted, in bytes: four times the engine's default body limit
+/// (`mailtrail::settings::DEFAULT_BODY_LIMIT`), so a raised limit in the settings still fits.
+pub const MAX_BODY_BYTES: u64 = 4 * mailtrail::settings::DEFAULT_BODY_LIMIT;
 
 /// Validates and prepares a parsed record. `header_key` is the Idempotency-Key header.
 pub fn prepare(
@@ -121,9 +124,29 @@ pub fn prepare(
         }
     }
 
-    // Attachments: decode, check size and hash, keep each blob once.
-    let mut total: u64 = record.text.as_ref().map_or(0, |t| t.len() as u64)
-        + record.html.as_ref().map_or(0, |h| h.len() as u64);
+    // Bodies: bounded on their own (the engine cuts them at its body limit, 1 MiB by default).
+    for (field, body) in [("text", &record.text), ("html", &record.html)] {
+        if body
+            .as_ref()
+            .is_some_and(|b| b.len() as u64 > MAX_BODY_BYTES)
+        {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "record_too_large",
+                format!(
+                    "{field} is longer than this server accepts ({}); the extension cuts bodies \
+                     at its body limit (1 MiB unless changed in its settings)",
+                    human_size(MAX_BODY_BYTES)
+                ),
+            )
+            .field(field));
+        }
+    }
+
+    // Attachments: decode, check size and hash, keep each blob once. `max_record_bytes` counts
+    // their decoded bytes only, like the engine's attachment limit, so every record the engine
+    // sends with its default limit (50 MiB of attachments) is accepted.
+    let mut total: u64 = 0;
     let mut blobs: Vec<NewBlob> = Vec::new();
     for (i, a) in record.attachments.iter_mut().enumerate() {
         if let Some(given) = &a.sha256 {
@@ -243,7 +266,7 @@ fn too_large(limit: u64) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         "record_too_large",
         format!(
-            "the record's attachments and body add up to more than this server accepts ({}); \
+            "the record's attachments add up to more than this server accepts ({}); \
              drop the attachments (the email still logs) or raise the server's --max-record-mb",
             human_size(limit)
         ),
@@ -494,8 +517,24 @@ mod tests {
             !ok.body.contains(&data),
             "attachment data must not be stored in the record body"
         );
-        let big = prepare(record(att(&good_sha)), None, 6, 0).unwrap_err();
+        let big = prepare(record(att(&good_sha)), None, 2, 0).unwrap_err();
         assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn the_record_limit_counts_attachments_not_bodies() {
+        let data = mailtrail::base64::encode(b"abc");
+        let body = "b".repeat(mailtrail::settings::DEFAULT_BODY_LIMIT as usize);
+        let r = record(serde_json::json!({"text": body, "html": body,
+            "attachments": [{"name": "a.txt", "contentType": "text/plain", "size": 3,
+                "inline": false, "data": data}]}));
+        // 3 bytes of attachment against a 3-byte limit: the 2 MiB of bodies do not count.
+        let ok = prepare(r, None, 3, 0).unwrap();
+        assert_eq!(ok.blobs.len(), 1);
+        let long = "x".repeat(MAX_BODY_BYTES as usize + 1);
+        let err = prepare(record(serde_json::json!({"html": long})), None, 3, 0).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(err.field.as_deref(), Some("html"));
     }
 
     #[test]

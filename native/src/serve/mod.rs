@@ -32,7 +32,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Requests per second per token; `None` turns limiting off.
     pub rate_limit: Option<u32>,
-    /// Decoded attachments plus bodies of one record, in bytes.
+    /// Decoded attachments of one record, in bytes (bodies are bounded on their own:
+    /// `ingest::MAX_BODY_BYTES` each).
     pub max_record_bytes: u64,
     pub durability: db::Durability,
 }
@@ -48,11 +49,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The largest request body accepted on `POST /v1/records`: the record limit in base64
-    /// (4/3) plus room for JSON escaping and metadata.
+    /// The largest request body accepted on `POST /v1/records`.
     pub fn http_body_limit(&self) -> u64 {
-        self.max_record_bytes.saturating_mul(4) / 3 + 8 * 1024 * 1024
+        http_body_limit(self.max_record_bytes)
     }
+}
+
+/// The largest request body accepted on `POST /v1/records` for a record limit: the attachments
+/// in base64 (4/3, padded), both bodies at their largest with room for JSON escaping (twice
+/// their size), and 8 MiB for everything else (participants, contacts, attachment names).
+pub fn http_body_limit(max_record_bytes: u64) -> u64 {
+    (max_record_bytes.saturating_add(2) / 3)
+        .saturating_mul(4)
+        .saturating_add(4 * ingest::MAX_BODY_BYTES)
+        .saturating_add(8 * 1024 * 1024)
 }
 
 /// Builds the whole application: API, web UI and (optionally) the add-in's static files.

@@ -410,8 +410,9 @@ pub async fn oversized_records_get_413(kind: Kind) {
         v["error"]["message"].as_str().unwrap().contains("1.0 MiB"),
         "{v}"
     );
-    // A body far over the HTTP limit is refused before it is read whole.
-    let huge = "x".repeat(12 * 1024 * 1024);
+    // A body far over the HTTP limit (1 MiB of attachments in base64, both bodies at their
+    // largest, 8 MiB of metadata: about 25.3 MiB) is refused before it is read whole.
+    let huge = "x".repeat(26 * 1024 * 1024);
     let (st, v) = s.post_record(&huge).await;
     assert_eq!(
         (st, v["error"]["code"].as_str()),
@@ -424,7 +425,23 @@ pub async fn oversized_records_get_413(kind: Kind) {
 
 /// A record body with one attachment, built as text (a 64 MiB `json!` value is slow in debug).
 pub fn record_with_attachment(key: &str, bytes: &[u8], declared_sha: bool) -> String {
-    let mut r = record(key, json!({"attachments": []})).to_string();
+    record_with_attachment_and_bodies(key, bytes, declared_sha, json!({}))
+}
+
+/// `record_with_attachment` with other fields (text, html…) patched in.
+pub fn record_with_attachment_and_bodies(
+    key: &str,
+    bytes: &[u8],
+    declared_sha: bool,
+    patch: Value,
+) -> String {
+    let mut fields = json!({"attachments": []});
+    if let (Some(f), Some(p)) = (fields.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            f.insert(k.clone(), v.clone());
+        }
+    }
+    let mut r = record(key, fields).to_string();
     let sha = if declared_sha {
         format!(",\"sha256\":\"{}\"", sha256_hex(bytes))
     } else {
@@ -439,8 +456,24 @@ pub fn record_with_attachment(key: &str, bytes: &[u8], declared_sha: bool) -> St
     r
 }
 
-/// Attachments up to the default limit (50 MiB) are stored and served back intact; above it,
-/// 413. `mib` is the size tried under the limit.
+/// A body of exactly `len` bytes of UTF-8 (multi-byte characters included), as the engine
+/// leaves one cut at its body limit.
+pub fn body_of_len(len: usize, unit: &str) -> String {
+    let mut s = unit.repeat(len / unit.len() + 1);
+    let mut cut = len;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    while s.len() < len {
+        s.push('.');
+    }
+    s
+}
+
+/// Attachments up to the default limit (50 MiB) are stored and served back intact, with text
+/// and HTML bodies at the engine's default body limit beside them (the limit counts attachments
+/// only, like the engine's); above it, 413. `mib` is the attachment size tried.
 pub async fn accepts_large_attachments(kind: Kind, mib: usize) {
     let Some(env) = Env::start(kind, &[]).await else {
         return;
@@ -449,9 +482,18 @@ pub async fn accepts_large_attachments(kind: Kind, mib: usize) {
     let bytes: Vec<u8> = (0..(mib * 1024 * 1024) as u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
+    let body_limit = mailtrail::settings::DEFAULT_BODY_LIMIT as usize;
+    let text = body_of_len(body_limit, "Grüße, Żaneta — ");
+    let html = body_of_len(body_limit, "<p>見積もり &amp; \"quote\"</p>\n");
+    assert_eq!((text.len(), html.len()), (body_limit, body_limit));
     let started = std::time::Instant::now();
     let (st, v) = s
-        .post_record(&record_with_attachment("m1-big", &bytes, true))
+        .post_record(&record_with_attachment_and_bodies(
+            "m1-big",
+            &bytes,
+            true,
+            json!({"text": text, "html": html, "bodyTruncated": true}),
+        ))
         .await;
     assert_eq!(st, 201, "{v}");
     eprintln!("{mib} MiB record stored in {:?}", started.elapsed());
@@ -485,8 +527,12 @@ pub async fn accepts_large_attachments(kind: Kind, mib: usize) {
     env.finish().await;
 }
 
+/// The largest record the engine produces with its default settings: 50 MiB of attachments
+/// (`DEFAULT_ATTACHMENT_LIMIT`) and both bodies at 1 MiB.
 pub async fn accepts_attachments_up_to_50_mib(kind: Kind) {
-    accepts_large_attachments(kind, 48).await
+    let mib = (mailtrail::settings::DEFAULT_ATTACHMENT_LIMIT / (1024 * 1024)) as usize;
+    assert_eq!(mib, 50);
+    accepts_large_attachments(kind, mib).await
 }
 
 pub async fn accepts_large_attachments_8_mib(kind: Kind) {
@@ -1587,5 +1633,180 @@ Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria <maria@ourco.example>
         .expect("associated with the original sender");
     assert_eq!(piotr["create"], false, "{report}");
     assert_eq!(report["flush"]["delivered"], 1, "{report}");
+    env.finish().await;
+}
+
+/// U+0000 (a `=00` in a quoted-printable subject or body) is text PostgreSQL cannot store and
+/// SQLite can: both store U+FFFD in its place, in every field, and searches, keys and cursors
+/// carrying one are answered, not failed as if the database were down.
+pub async fn nul_characters_are_stored_as_replacement(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    let s = &env.server;
+    let data = b"pdf\0bytes stay as they are";
+    let body = record(
+        "m1-nul",
+        json!({
+            "subject": "hi\u{0}there",
+            "text": "line one\u{0}line two",
+            "html": "<p>a\u{0}b</p>",
+            "from": {"address": "sales@ourco.example", "name": "Sam\u{0}Sales"},
+            "to": [{"address": "jane@customer.example", "name": "Jane\u{0}Doe"}],
+            "contacts": [{"address": "jane@customer.example", "name": "Jane\u{0}Doe", "create": true}],
+            "threadId": "thr\u{0}ead",
+            "attachments": [{"name": "a\u{0}.pdf", "contentType": "application/pdf",
+                "size": data.len(), "inline": false, "data": mailtrail::base64::encode(data)}],
+        }),
+    )
+    .to_string();
+    assert!(body.contains("\\u0000"), "{body}");
+    let (st, v) = s.post_record(&body).await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = s.get("/v1/records/m1-nul").await;
+    assert_eq!(st, 200, "{v}");
+    let r = &v["record"];
+    assert_eq!(r["subject"], "hi\u{FFFD}there");
+    assert_eq!(r["text"], "line one\u{FFFD}line two");
+    assert_eq!(r["html"], "<p>a\u{FFFD}b</p>");
+    assert_eq!(r["from"]["name"], "Sam\u{FFFD}Sales");
+    assert_eq!(r["to"][0]["name"], "Jane\u{FFFD}Doe");
+    assert_eq!(r["attachments"][0]["name"], "a\u{FFFD}.pdf");
+    assert_eq!(v["contacts"][0]["name"], "Jane\u{FFFD}Doe");
+    // Attachment bytes are bytes: the NUL in the file is kept.
+    let (st, _) = s
+        .get(&format!("/v1/attachments/{}", sha256_hex(data)))
+        .await;
+    assert_eq!(st, 200);
+    let got = s
+        .client
+        .get(format!("{}/v1/attachments/{}", s.url, sha256_hex(data)))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&got[..], &data[..]);
+    // The same email again is a duplicate, not a second record.
+    let (st, v) = s.post_record(&body).await;
+    assert_eq!((st, &v["duplicate"]), (200, &json!(true)), "{v}");
+
+    // Other routes: JSON bodies, searches, keys and cursors with a U+0000.
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts",
+            &json!({"address": "zed@customer.example", "name": "Zed\u{0}Z"}),
+        )
+        .await;
+    assert_eq!((st, v["name"].as_str()), (201, Some("Zed\u{FFFD}Z")), "{v}");
+    let zed = v["id"].as_i64().unwrap();
+    let (st, v) = s
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/contacts/{zed}"),
+            &json!({"name": "Z\u{0}"}),
+        )
+        .await;
+    assert_eq!((st, v["name"].as_str()), (200, Some("Z\u{FFFD}")), "{v}");
+    let (st, v) = s.get("/v1/contacts?q=jane%00doe").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["contacts"].as_array().map(Vec::len), Some(1), "{v}");
+    // A contact-list cursor whose sort key holds a U+0000 (hex 00).
+    let (st, v) = s.get("/v1/contacts?cursor=6100.1").await;
+    assert_eq!(st, 200, "{v}");
+    let jane = s.contact_id("jane@customer.example").await;
+    let (st, v) = s
+        .get(&format!("/v1/contacts/{jane}/timeline?thread=a%00b"))
+        .await;
+    assert_eq!(
+        (st, v["threads"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{v}"
+    );
+    let (st, v) = s
+        .get(&format!("/v1/contacts/{jane}/threads?cursor=1.a%00b"))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.get("/v1/records/m1%00nul").await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{v}"
+    );
+    let (st, v) = s.get("/v1/records?messageId=a%00b@x").await;
+    assert!(st == 200 || st == 400, "{st} {v}");
+    let (st, v) = s
+        .send_json(Method::DELETE, "/v1/records/m1%00nul", &Value::Null)
+        .await;
+    assert_eq!(st, 404, "{v}");
+    let (st, v) = s
+        .send_json(
+            Method::PUT,
+            "/v1/watch-status/me@ourco.example",
+            &json!({"state": "reconnecting", "message": "login\u{0}failed"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["message"].as_str()),
+        (200, Some("login\u{FFFD}failed")),
+        "{v}"
+    );
+    let (st, v) = s
+        .send_json(Method::DELETE, "/v1/watch-status/a%00b", &Value::Null)
+        .await;
+    assert!(st == 404 || st == 400, "{st} {v}");
+    // The web UI's search too.
+    let r = s
+        .client
+        .get(format!("{}/contacts?q=jane%00", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "web UI search with U+0000");
+    env.finish().await;
+}
+
+/// A value the database cannot store is a permanent 422 (`unstorable_value`), not a 503 that
+/// clients retry for days: on PostgreSQL a Message-ID too long for its unique index (SQLite
+/// has no such limit and stores it).
+pub async fn unstorable_values_are_not_retried(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    let s = &env.server;
+    // Random hex (not compressible): ~8 KB, over PostgreSQL's 2704-byte btree entry limit.
+    let long: String = (0..125u32).map(|i| sha256_hex(&i.to_le_bytes())).collect();
+    let body = record(
+        "m1-long-id",
+        json!({"messageId": format!("<{long}@x.example>")}),
+    )
+    .to_string();
+    let (st, v) = s.post_record(&body).await;
+    match kind {
+        Kind::Sqlite => assert_eq!(st, 201, "{v}"),
+        Kind::Postgres => {
+            assert_eq!(
+                (st, v["error"]["code"].as_str()),
+                (422, Some("unstorable_value")),
+                "{v}"
+            );
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("will not help"),
+                "{v}"
+            );
+        }
+    }
+    // The server is fine: the next record is stored.
+    let (st, v) = s
+        .post_record(&record("m1-after-long", json!({})).to_string())
+        .await;
+    assert_eq!(st, 201, "{v}");
     env.finish().await;
 }

@@ -116,6 +116,42 @@ pub enum StoreError {
     Closed,
 }
 
+impl StoreError {
+    /// The database refused a value of the request (PostgreSQL's data exceptions, class 22,
+    /// and program limits, class 54, such as an index entry too long; SQLite's string or blob
+    /// too big, datatype mismatch): sending the same request again fails the same way, so it is
+    /// not answered like a database that is down.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => {
+                let code = e.code().unwrap_or_default();
+                if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    code.starts_with("22") || code.starts_with("54")
+                } else {
+                    // SQLite's primary result codes: SQLITE_TOOBIG 18, SQLITE_MISMATCH 20.
+                    matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(18) | Ok(20))
+                }
+            }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::TooBig | rusqlite::ErrorCode::TypeMismatch
+            ),
+            StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// The database's own words about a data error, for the client.
+    pub fn database_message(&self) -> String {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => e.message().to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A record ready to store: validated, normalised, attachments decoded and hashed.
 #[derive(Debug)]
 pub struct NewRecord {
@@ -344,6 +380,13 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Text from a request as the databases store it: U+0000, which PostgreSQL's text cannot hold,
+/// as U+FFFD on both (JSON bodies get the same in `error::parse_json`). Query and path values
+/// (a search, a cursor, a key) pass through here, so they never reach the database with one.
+fn nul(text: &str) -> std::borrow::Cow<'_, str> {
+    super::error::replace_nul(text)
+}
+
 impl Store {
     /// Opens (creating if needed) the database named by `url` and brings its schema up to date.
     ///
@@ -434,7 +477,9 @@ impl Store {
         limit: i64,
         after: Option<(String, i64)>,
     ) -> Result<Vec<ContactSummary>, StoreError> {
-        dispatch!(self, b => b.list_contacts(query, limit, after).await)
+        let query = nul(query);
+        let after = after.map(|(k, id)| (nul(&k).into_owned(), id));
+        dispatch!(self, b => b.list_contacts(&query, limit, after).await)
     }
 
     pub async fn contact(&self, id: i64) -> Result<Option<ContactSummary>, StoreError> {
@@ -446,7 +491,8 @@ impl Store {
         address: &str,
         name: Option<&str>,
     ) -> Result<Contact, StoreError> {
-        dispatch!(self, b => b.create_contact(address, name).await)
+        let (address, name) = (nul(address), name.map(nul));
+        dispatch!(self, b => b.create_contact(&address, name.as_deref()).await)
     }
 
     pub async fn update_contact(
@@ -465,7 +511,8 @@ impl Store {
         before: Option<(i64, i64)>,
         thread: Option<&str>,
     ) -> Result<Vec<TimelineRow>, StoreError> {
-        dispatch!(self, b => b.timeline(contact_id, limit, before, thread).await)
+        let thread = thread.map(nul);
+        dispatch!(self, b => b.timeline(contact_id, limit, before, thread.as_deref()).await)
     }
 
     /// The subject of a thread's first email with this contact (the thread page's heading,
@@ -475,7 +522,8 @@ impl Store {
         contact_id: i64,
         thread: &str,
     ) -> Result<Option<String>, StoreError> {
-        dispatch!(self, b => b.thread_subject(contact_id, thread).await)
+        let thread = nul(thread);
+        dispatch!(self, b => b.thread_subject(contact_id, &thread).await)
     }
 
     /// A contact's threads, newest first, paged by thread, each with its newest emails.
@@ -486,6 +534,7 @@ impl Store {
         after: Option<(i64, String)>,
         per_thread: i64,
     ) -> Result<Vec<ThreadRow>, StoreError> {
+        let after = after.map(|(at, k)| (at, nul(&k).into_owned()));
         dispatch!(self, b => b.timeline_threads(contact_id, limit, after, per_thread).await)
     }
 
@@ -494,7 +543,8 @@ impl Store {
     }
 
     pub async fn record_by_key(&self, key: &str) -> Result<Option<StoredRecord>, StoreError> {
-        dispatch!(self, b => b.record_where("key", RecordKey::Key(key)).await)
+        let key = nul(key);
+        dispatch!(self, b => b.record_where("key", RecordKey::Key(&key)).await)
     }
 
     /// Records of an email by its Message-ID, from any mailbox (oldest first, at most `limit`).
@@ -503,11 +553,13 @@ impl Store {
         message_id: &str,
         limit: i64,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        dispatch!(self, b => b.records_by_message_id(message_id, limit).await)
+        let message_id = nul(message_id);
+        dispatch!(self, b => b.records_by_message_id(&message_id, limit).await)
     }
 
     pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
-        dispatch!(self, b => b.delete_record(key).await)
+        let key = nul(key);
+        dispatch!(self, b => b.delete_record(&key).await)
     }
 
     pub async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -533,7 +585,8 @@ impl Store {
         account: &str,
         status: &str,
     ) -> Result<WatchRow, StoreError> {
-        dispatch!(self, b => b.put_watch_status(account, status).await)
+        let (account, status) = (nul(account), nul(status));
+        dispatch!(self, b => b.put_watch_status(&account, &status).await)
     }
 
     pub async fn watch_statuses(&self) -> Result<Vec<WatchRow>, StoreError> {
@@ -541,7 +594,8 @@ impl Store {
     }
 
     pub async fn delete_watch_status(&self, account: &str) -> Result<bool, StoreError> {
-        dispatch!(self, b => b.delete_watch_status(account).await)
+        let account = nul(account);
+        dispatch!(self, b => b.delete_watch_status(&account).await)
     }
 
     pub async fn stats(&self) -> Result<Stats, StoreError> {
