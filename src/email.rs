@@ -70,6 +70,31 @@ pub struct Attachment {
     pub data: Option<String>,
 }
 
+impl Attachment {
+    /// The attachment without its content: what a decision or record lists for a dropped one.
+    pub fn metadata(&self) -> Attachment {
+        Attachment {
+            name: self.name.clone(),
+            content_type: self.content_type.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            inline: self.inline,
+            content_id: self.content_id.clone(),
+            data: None,
+        }
+    }
+
+    /// Same file, content aside (one side may carry its data, the other only metadata).
+    pub fn same_file(&self, other: &Attachment) -> bool {
+        self.name == other.name
+            && self.content_type == other.content_type
+            && self.size == other.size
+            && self.sha256 == other.sha256
+            && self.inline == other.inline
+            && self.content_id == other.content_id
+    }
+}
+
 /// Something in the input that was wrong but did not stop the parse. Reported, never dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]

@@ -18,7 +18,7 @@ pub fn original_of(
     keep_attachment_data: bool,
 ) -> Option<(Email, ForwardInfo)> {
     let attached = attached_original(message, keep_attachment_data);
-    let (original, note) = match attached {
+    let (mut original, note) = match attached {
         Some(original) => {
             let note = forwarding
                 .text
@@ -34,6 +34,11 @@ pub fn original_of(
         }
     };
     original.from.as_ref()?;
+    // An original whose date cannot be read is dated by its forward (record.md: "a forward's
+    // original date when it could be read, else the forward's"), not by the moment it is logged.
+    if original.date.is_none() {
+        original.date = forwarding.date.clone();
+    }
     let info = ForwardInfo {
         by: forwarding.from.as_ref().map(Participant::from),
         note,

@@ -297,20 +297,20 @@ fn nobody_left(
     ctx: &Context<'_>,
 ) -> Decision {
     if internal_only && settings.log_internal_only {
-        let contacts: Vec<ContactRef> = people
-            .iter()
-            .filter(|m| {
-                !settings.is_user(&m.normalized)
-                    && settings.never_log_reason(&m.normalized).is_none()
-            })
-            .map(|m| contact_ref(m, settings, ctx))
-            .collect();
+        // The same rules as for external people (never-log, and no contact is created when the
+        // settings say not to), minus the internal exclusion itself.
+        let (contacts, internal_excluded) = associate(&people, settings, ctx, false);
         if !contacts.is_empty() {
             let reasons = std::iter::once(Reason::new(why))
                 .chain(
                     excluded
                         .into_iter()
                         .filter(|r| r.code != ReasonCode::InternalRecipient),
+                )
+                .chain(
+                    internal_excluded
+                        .into_iter()
+                        .filter(|r| r.code == ReasonCode::RecipientNotContact),
                 )
                 .collect();
             return finish(
@@ -572,7 +572,7 @@ fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
     }
     if !settings.include_attachments {
         if !email.attachments.is_empty() {
-            d.dropped_attachments = email.attachments.clone();
+            d.dropped_attachments = email.attachments.iter().map(Attachment::metadata).collect();
             d.reasons.push(Reason::new(ReasonCode::AttachmentsDisabled));
         }
     } else {
@@ -581,7 +581,7 @@ fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
             if used.saturating_add(a.size) <= settings.attachment_limit {
                 used += a.size;
             } else {
-                d.dropped_attachments.push(a.clone());
+                d.dropped_attachments.push(a.metadata());
                 d.reasons.push(
                     Reason::new(ReasonCode::AttachmentsTooLarge).with_detail(format!(
                         "{} ({} bytes)",
@@ -592,7 +592,7 @@ fn apply_size_limits(email: &Email, settings: &Settings, d: &mut Decision) {
             }
         }
     }
-    let limit = settings.body_limit as usize;
+    let limit = settings.body_limit_bytes();
     if email.text.as_ref().is_some_and(|t| t.len() > limit)
         || email.html.as_ref().is_some_and(|h| h.len() > limit)
     {

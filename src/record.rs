@@ -219,17 +219,14 @@ pub fn build(
     let mut attachments = Vec::new();
     let mut dropped = Vec::new();
     for a in &email.attachments {
-        if let Some(pos) = dropped_pool.iter().position(|d| *d == a) {
+        if let Some(pos) = dropped_pool.iter().position(|d| d.same_file(a)) {
             dropped_pool.remove(pos);
-            dropped.push(Attachment {
-                data: None,
-                ..a.clone()
-            });
+            dropped.push(a.metadata());
         } else {
             attachments.push(a.clone());
         }
     }
-    let limit = settings.body_limit as usize;
+    let limit = settings.body_limit_bytes();
     let mut text = email.text.clone();
     let mut html = email.html.clone();
     let mut truncated = false;

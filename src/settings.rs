@@ -351,6 +351,12 @@ impl Settings {
             .collect()
     }
 
+    /// The body limit as a length. On wasm32 `usize` is 32 bits: a limit of 4 GiB or more
+    /// means "no limit", not its low 32 bits (which could be 0 and empty every body).
+    pub fn body_limit_bytes(&self) -> usize {
+        usize::try_from(self.body_limit).unwrap_or(usize::MAX)
+    }
+
     /// True for the CRM's own addresses (BCC, forwarding): never contacts.
     pub fn is_crm_address(&self, normalized: &str) -> bool {
         self.bcc_address.as_deref() == Some(normalized)
@@ -421,10 +427,12 @@ fn check_endpoint_url_coded(url: &str) -> Result<(), (&'static str, String)> {
 
 fn is_loopback_host(host: &str) -> bool {
     let host = host.to_ascii_lowercase();
+    // An address, not a name that starts like one: `127.mail.example` is anyone's host.
     host == "localhost"
         || host.ends_with(".localhost")
-        || host == "::1"
-        || host.split('.').next() == Some("127") && host.split('.').count() == 4
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Removes repeated entries, keeping the first of each where the user put it.
@@ -437,6 +445,31 @@ fn dedup_keeping_order(v: &mut Vec<String>) {
 mod tests {
     use super::*;
     use crate::reason::ReasonCode;
+
+    #[test]
+    fn plain_http_only_to_loopback_addresses() {
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://127.1.2.3/hook",
+            "http://localhost:8787",
+            "http://[::1]:8787/",
+            "https://127.mail.example/hook",
+        ] {
+            assert!(check_endpoint_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.mail.attacker.example/hook",
+            "http://127.0.0.1.example/hook",
+            "http://10.0.0.1/hook",
+            "http://[::2]/hook",
+        ] {
+            assert_eq!(
+                check_endpoint_url_coded(bad).map_err(|e| e.0),
+                Err("https-required"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn empty_document_is_valid_with_defaults() {

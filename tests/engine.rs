@@ -801,3 +801,39 @@ fn a_signature_refused_as_too_old_is_retried_not_dead() {
         EntryState::Dead { .. }
     ));
 }
+
+#[test]
+fn a_forwarded_original_without_a_readable_date_takes_the_forward_s_date() {
+    let forward_at = 1_772_535_600_000; // Tue, 3 Mar 2026 12:00:00 +0100
+    for original_date in ["Date: sometime last week\r\n", ""] {
+        // In the body (extracted) and attached (message/rfc822).
+        let body = format!(
+            "From: Colleague <colleague@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Order 7\r\n\
+Message-ID: <fwd-2@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Jan Kowalski <jan@klient.example>\r\n{original_date}\
+Subject: Order 7\r\nTo: colleague@ourco.example\r\n\r\nPlease send the invoice.\r\n"
+        );
+        let attached = format!(
+            "From: Colleague <colleague@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Order 7\r\n\
+Message-ID: <fwd-3@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nFYI\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n\
+From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubject: Order 7\r\n{original_date}\
+\r\nPlease send the invoice.\r\n--B--\r\n"
+        );
+        for raw in [body, attached] {
+            let mut engine = Engine::new(&settings(local())).unwrap();
+            let out = engine
+                .process_raw(
+                    raw.as_bytes(),
+                    Trigger::Manual,
+                    &HashSet::new(),
+                    NOW,
+                    &ProcessOptions::default(),
+                )
+                .unwrap();
+            let rec = out.record.expect("logged");
+            assert_eq!(rec.direction, mailtrail::Direction::Forwarded, "{raw}");
+            assert_eq!(rec.timestamp, forward_at, "{raw}");
+        }
+    }
+}

@@ -181,6 +181,22 @@ fn internal_only_mail_is_not_logged_by_default_but_can_be() {
         contact_addresses(&d),
         ["colleague@ourco.example", "other@sales.ourco.example"]
     );
+
+    // Without contact creation, only the internal people already in the CRM are associated,
+    // and the others are named.
+    let s = Settings {
+        log_internal_only: true,
+        create_contacts: false,
+        ..settings()
+    };
+    let d = run(&e, &s, SEND, &set(&["colleague@ourco.example"]), false);
+    assert!(d.log);
+    assert_eq!(contact_addresses(&d), ["colleague@ourco.example"]);
+    assert!(d.contacts.iter().all(|c| !c.create));
+    assert_eq!(
+        reasons_about(&d, RecipientNotContact),
+        ["other@sales.ourco.example"]
+    );
 }
 
 #[test]
@@ -577,4 +593,62 @@ fn the_direction_is_known_before_deciding_and_decide_agrees() {
         3,
         "all three directions were exercised: {seen:?}"
     );
+}
+
+#[test]
+fn dropped_attachments_are_listed_without_their_content() {
+    // A raw message whose attachment data is kept (the record carries it), one over the limit.
+    let raw = b"From: me@ourco.example\r\n\
+To: jane@customer.example\r\n\
+Subject: files\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\
+\r\n\
+--b\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+see attached\r\n\
+--b\r\n\
+Content-Type: application/octet-stream; name=\"a.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n\
+--b--\r\n";
+    let e = Email::from_raw(
+        raw,
+        mailtrail::ParseOptions {
+            keep_attachment_data: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(e.attachments[0].data.is_some());
+    let s = Settings {
+        attachment_limit: 16,
+        ..settings()
+    };
+    let d = run(&e, &s, SEND, &none(), false);
+    assert!(d.log);
+    assert_eq!(d.dropped_attachments.len(), 1);
+    assert_eq!(d.dropped_attachments[0].data, None);
+    assert_eq!(d.dropped_attachments[0].size, 32);
+    // The record still drops it, by metadata.
+    let record = mailtrail::record::build(&e, &d, &s, Default::default());
+    assert!(record.attachments.is_empty());
+    assert_eq!(record.dropped_attachments.len(), 1);
+}
+
+#[test]
+fn a_body_limit_beyond_32_bits_keeps_bodies_whole() {
+    let mut e = compose(&["jane@customer.example"], &[], &[]);
+    e.text = Some("hello".into());
+    let s = Settings {
+        body_limit: 1 << 32,
+        ..settings()
+    };
+    assert_eq!(s.body_limit_bytes(), usize::MAX.min(1 << 32));
+    let d = run(&e, &s, SEND, &none(), false);
+    assert!(!d.has(BodyTruncated));
+    let record = mailtrail::record::build(&e, &d, &s, Default::default());
+    assert_eq!(record.text.as_deref(), Some("hello"));
 }

@@ -99,3 +99,16 @@ test('plan: native and WASM make the same decision and record for every trigger'
   }
   assert.ok(logged > 0, 'some records were built');
 });
+
+test('a body limit of 4 GiB or more keeps bodies whole in WASM too (usize is 32 bits there)', () => {
+  const eml = join(dir, 'body-limit.eml');
+  writeFileSync(eml, 'From: me@ourco.example\r\nTo: jane@customer.example\r\nSubject: hi\r\nMessage-ID: <bl@ourco.example>\r\n\r\nhello there\r\n');
+  const limitConfig = join(dir, 'body-limit.json');
+  const big = { ...settings, bodyLimit: 2 ** 32 };
+  writeFileSync(limitConfig, JSON.stringify(big));
+  const n = native(['plan', eml, '--config', limitConfig, '--trigger', 'send', '--now', String(NOW)]);
+  const w = new wasm.Engine(big).processRaw(readFileSync(eml), { kind: 'send', logChecked: true }, [], NOW, { dryRun: true, includeRecord: true });
+  assert.equal(w.record.text.trim(), 'hello there');
+  assert.ok(!w.decision.reasons.some((r) => r.code === 'body-truncated'));
+  assert.deepEqual(JSON.parse(JSON.stringify(w)), n.json);
+});
