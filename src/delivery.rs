@@ -189,6 +189,12 @@ fn permanent(status: Option<u16>, message: String, code: Option<String>) -> Deli
     }
 }
 
+/// How long after a create that may have landed the next attempt waits. HubSpot's search
+/// indexes new objects with a delay ("may take a few moments" in its CRM search docs); searching
+/// sooner could miss the copy and create the email twice, which HubSpot, having no idempotency
+/// key, would accept.
+pub const HUBSPOT_SEARCH_SETTLE_MS: u64 = 60_000;
+
 /// The HubSpot sequence: find (or create) the contacts, check for an earlier copy when an attempt
 /// may have landed, then create the email with its associations.
 async fn deliver_hubspot<T: Transport>(
@@ -275,23 +281,15 @@ async fn deliver_hubspot<T: Transport>(
             error,
             retry_after_ms,
             ..
-        }) if error.status.is_none() => {
-            // The create may have reached HubSpot: the next attempt must look before creating.
+        }) if error.status.is_none() || error.status.is_some_and(|s| s >= 500) => {
+            // The create may have reached HubSpot: the next attempt must look before creating,
+            // and not too soon, or the search may not show the copy yet.
             DeliveryOutcome::Retry {
                 error,
-                retry_after_ms,
+                retry_after_ms: Some(retry_after_ms.unwrap_or(0).max(HUBSPOT_SEARCH_SETTLE_MS)),
                 maybe_sent: true,
             }
         }
-        Err(DeliveryOutcome::Retry {
-            error,
-            retry_after_ms,
-            ..
-        }) if error.status.is_some_and(|s| s >= 500) => DeliveryOutcome::Retry {
-            error,
-            retry_after_ms,
-            maybe_sent: true,
-        },
         Err(outcome) => outcome,
     }
 }

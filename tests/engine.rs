@@ -410,8 +410,14 @@ fn hubspot_never_creates_twice_after_an_unanswered_create() {
     let r = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.0));
     assert_eq!(r.retrying, 1);
     assert!(engine.outbox().get(&key).unwrap().maybe_sent);
-    // Next attempt: lookup, then a search finds the email created by the lost attempt.
+    // Next attempt: lookup, then a search finds the email created by the lost attempt; not
+    // before HubSpot's search has had time to index it.
     let at = engine.next_wakeup().unwrap();
+    assert!(
+        at >= NOW + delivery::HUBSPOT_SEARCH_SETTLE_MS as i64,
+        "retried after {} ms",
+        at - NOW
+    );
     t.answer(
         200,
         r#"{"results":[{"id":"101","properties":{"email":"jane@customer.example"}}]}"#,
