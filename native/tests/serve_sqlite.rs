@@ -27,5 +27,8 @@ backend_tests!(Kind::Sqlite;
     web_ui_pages_a_long_thread,
     nul_characters_are_stored_as_replacement,
     unstorable_values_are_not_retried,
+    bad_uploads_are_refused_before_the_body_is_read,
+    record_bodies_in_memory_are_bounded,
+    small_routes_refuse_large_bodies,
     cli_push_of_a_forward_looks_up_the_original_sender,
 );

@@ -50,8 +50,62 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/stats", get(stats))
         .route("/v1/{*rest}", axum::routing::any(not_found))
         .layer(axum::middleware::from_fn(cors))
-        // Records carry attachments: the route reads its body itself, with its own limit.
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        // Records carry attachments: that route reads its body itself, with its own limit and
+        // only once the request's headers are known to be right. The others take `SmallBody`.
+        .layer(axum::extract::DefaultBodyLimit::max(SMALL_BODY_LIMIT))
+}
+
+/// The largest body of a `/v1` request other than a record (a lookup of 1000 addresses, a
+/// contact, a watcher's status).
+pub const SMALL_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The body of a JSON request other than a record: at most `SMALL_BODY_LIMIT` bytes, read only
+/// after the route's other extractors (the bearer token) have accepted the request.
+pub struct SmallBody(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for SmallBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, _: &S) -> Result<Self, ApiError> {
+        use http_body_util::BodyExt;
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the request body is over {}, more than this route ever needs",
+                    ingest::human_size(SMALL_BODY_LIMIT as u64)
+                ),
+            )
+        };
+        if content_length(req.headers()).is_some_and(|n| n > SMALL_BODY_LIMIT as u64) {
+            return Err(ApiError {
+                close_connection: true,
+                ..too_large()
+            });
+        }
+        let mut body = req.into_body();
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable_body",
+                    format!("could not read the request body: {e}"),
+                )
+            })?;
+            if let Some(data) = frame.data_ref() {
+                if buf.len() + data.len() > SMALL_BODY_LIMIT {
+                    return Err(ApiError {
+                        close_connection: true,
+                        ..too_large()
+                    });
+                }
+                buf.extend_from_slice(data);
+            }
+        }
+        Ok(SmallBody(buf.freeze()))
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -213,18 +267,26 @@ async fn stats(_: Authed, State(st): St) -> ApiResult {
 
 async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult {
     let limit = st.http_body_limit();
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = content_length(&headers);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = now_ms() / 1000;
+
+    // Everything that can be checked without the body is checked before any of it is read: a
+    // client without the token cannot make the server hold megabytes for it.
+    if let Some(e) = early_refusal(&st, &headers, now) {
+        return Err(refuse_unread(e, body, declared).await);
+    }
     if declared.is_some_and(|n| n > limit) {
         // Read (and drop) what the client is sending, within reason, so that it gets to read
         // this answer instead of a connection reset in the middle of its upload.
-        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
-            drain(body).await;
+        if declared.is_some_and(|n| n <= limit.saturating_mul(2)) {
+            drain(body, limit.saturating_mul(2)).await;
         }
         return Err(http_too_large(st.max_record_bytes));
     }
+    // Bodies held in memory at once are bounded: this one's declared size (or the limit, for
+    // an upload of unknown length) is taken from the budget while it is read and stored.
+    let _permit = reserve_body(&st, declared.unwrap_or(limit)).await?;
     let bytes = read_limited(
         body,
         limit as usize,
@@ -233,8 +295,6 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
     )
     .await?;
 
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let now = now_ms() / 1000;
     if let Err(e) = mailtrail::webhook::verify(
         st.token.as_bytes(),
         header(mailtrail::webhook::HEADER_TIMESTAMP),
@@ -322,18 +382,102 @@ fn http_too_large(max_record_bytes: u64) -> ApiError {
     )
 }
 
-/// Oversized uploads up to this size are read to the end before the 413 is sent.
-const DRAIN_LIMIT: u64 = 512 * 1024 * 1024;
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
 
-async fn drain(body: Body) {
+/// Why a record request is refused before its body is read: a wrong bearer token (our clients
+/// send it beside the signature; it is optional), or signature headers that no body can make
+/// right (missing, malformed, a timestamp outside the window).
+fn early_refusal(st: &AppState, headers: &HeaderMap, now: i64) -> Option<ApiError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        if let Err(e) = check_bearer(headers, st) {
+            return Some(e);
+        }
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Verified against no body: only a mismatch can depend on the body.
+    match mailtrail::webhook::verify(
+        st.token.as_bytes(),
+        header(mailtrail::webhook::HEADER_TIMESTAMP),
+        header(mailtrail::webhook::HEADER_SIGNATURE),
+        b"",
+        now,
+        mailtrail::webhook::DEFAULT_TOLERANCE_SECONDS,
+    ) {
+        Ok(()) | Err(mailtrail::webhook::VerifyError::Mismatch) => None,
+        Err(e) => Some(signature_error(e, bearer(headers).is_some())),
+    }
+}
+
+/// Bodies up to this size are read (and dropped) before an early refusal is answered, so the
+/// client reads the answer rather than a reset connection; larger ones are not read at all.
+const EARLY_DRAIN_LIMIT: u64 = 64 * 1024;
+
+async fn refuse_unread(e: ApiError, body: Body, declared: Option<u64>) -> ApiError {
+    if declared.is_some_and(|n| n <= EARLY_DRAIN_LIMIT) {
+        drain(body, EARLY_DRAIN_LIMIT).await;
+        e
+    } else {
+        ApiError {
+            close_connection: true,
+            ..e
+        }
+    }
+}
+
+/// Reads and drops a body, at most `limit` bytes of it.
+async fn drain(body: Body, limit: u64) {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut seen: u64 = 0;
     while let Some(Ok(frame)) = body.frame().await {
         seen += frame.data_ref().map_or(0, |d| d.len() as u64);
-        if seen > DRAIN_LIMIT {
+        if seen > limit {
             break;
         }
+    }
+}
+
+/// The memory budget for record bodies, in KiB: two of the largest records at once (with any
+/// number of small ones in the rest), and never less than 64 MiB.
+pub fn body_budget_kib(http_body_limit: u64) -> usize {
+    let kib = http_body_limit
+        .saturating_mul(2)
+        .div_ceil(1024)
+        .max(64 * 1024);
+    kib.min(u64::from(u32::MAX)) as usize
+}
+
+/// How long a record waits for room in the budget before it is answered 503 (retried).
+const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn reserve_body(
+    st: &AppState,
+    bytes: u64,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let kib = kib.min(u32::try_from(st.body_budget_total()).unwrap_or(u32::MAX));
+    let busy = || {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is receiving as many large records as it holds at once; try again shortly",
+        );
+        e.retry_after = Some(5);
+        e
+    };
+    match tokio::time::timeout(
+        BODY_BUDGET_WAIT,
+        st.body_budget.clone().acquire_many_owned(kib),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) | Err(_) => Err(busy()),
     }
 }
 
@@ -357,7 +501,7 @@ async fn read_limited(
         if let Some(data) = frame.data_ref() {
             if buf.len() + data.len() > limit {
                 // Chunked upload over the limit: drain the rest so the client sees the 413.
-                drain(body).await;
+                drain(body, limit as u64).await;
                 return Err(http_too_large(max_record_bytes));
             }
             buf.extend_from_slice(data);
@@ -633,7 +777,7 @@ fn clean_name(name: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn create_contact(_: Authed, State(st): St, body: Bytes) -> ApiResult {
+async fn create_contact(_: Authed, State(st): St, SmallBody(body): SmallBody) -> ApiResult {
     let new: NewContact = parse_json(&body)?;
     let address = normalise_contact_address(&new.address, "address")?;
     let name = clean_name(new.name.as_deref());
@@ -664,7 +808,12 @@ async fn get_contact(_: Authed, State(st): St, Path(id): Path<String>) -> ApiRes
     }
 }
 
-async fn patch_contact(_: Authed, State(st): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+async fn patch_contact(
+    _: Authed,
+    State(st): St,
+    Path(id): Path<String>,
+    SmallBody(body): SmallBody,
+) -> ApiResult {
     let id = parse_id(&id, "contact")?;
     let map: serde_json::Map<String, Value> = parse_json(&body)?;
     let mut patch = ContactPatch::default();
@@ -720,7 +869,7 @@ struct LookupRequest {
     addresses: Vec<String>,
 }
 
-async fn lookup_contacts(_: Authed, State(st): St, body: Bytes) -> ApiResult {
+async fn lookup_contacts(_: Authed, State(st): St, SmallBody(body): SmallBody) -> ApiResult {
     let req: LookupRequest = parse_json(&body)?;
     if req.addresses.len() > MAX_LOOKUP {
         return Err(ApiError::bad_request(
@@ -916,7 +1065,7 @@ async fn put_watch_status(
     _: Authed,
     State(st): St,
     Path(account): Path<String>,
-    body: Bytes,
+    SmallBody(body): SmallBody,
 ) -> ApiResult {
     let account = account.trim().to_string();
     if account.is_empty() || account.len() > 320 || account.chars().any(char::is_control) {

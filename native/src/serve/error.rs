@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
+    /// Answer with `Connection: close`: the request body was left unread.
+    pub close_connection: bool,
 }
 
 impl ApiError {
@@ -25,6 +27,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            close_connection: false,
         }
     }
 
@@ -116,6 +119,10 @@ impl IntoResponse for ApiError {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
+        }
+        if self.close_connection {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

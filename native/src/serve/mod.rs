@@ -46,12 +46,20 @@ pub struct AppState {
     pub limiter: Option<ratelimit::RateLimiter>,
     pub max_record_bytes: u64,
     pub secure_cookies: bool,
+    /// Request bodies of `POST /v1/records` held in memory at once, in KiB: each request takes
+    /// its declared size before its body is read (`api::BodyBudget`).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// The largest request body accepted on `POST /v1/records`.
     pub fn http_body_limit(&self) -> u64 {
         http_body_limit(self.max_record_bytes)
+    }
+
+    /// The whole record body budget, in KiB (see `body_budget`).
+    pub fn body_budget_total(&self) -> usize {
+        api::body_budget_kib(self.http_body_limit())
     }
 }
 
@@ -133,6 +141,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         limiter: cfg.rate_limit.map(ratelimit::RateLimiter::new),
         max_record_bytes: cfg.max_record_bytes,
         secure_cookies: tls.is_some(),
+        body_budget: Arc::new(tokio::sync::Semaphore::new(api::body_budget_kib(
+            http_body_limit(cfg.max_record_bytes),
+        ))),
     });
     let app = app(state.clone(), cfg.addin_dir.as_deref());
 
