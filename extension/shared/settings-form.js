@@ -155,3 +155,46 @@ export function carrySecrets(imported, current) {
   }
   return out;
 }
+
+/** Endpoint fields the settings forms show, per type; any other field is kept as it was. */
+export const FORM_ENDPOINT_FIELDS = Object.freeze({ local: ['url', 'token'], webhook: ['url', 'secret'], hubspot: ['token', 'baseUrl'] });
+
+/**
+ * The endpoint from a settings form: `values` are the form's fields (trimmed here), `base` the
+ * endpoint the form was filled from (stored, or imported). Fields the form does not show
+ * (HubSpot's `emailsPath`/`contactsPath`, say) are kept from `base` when the type is unchanged,
+ * so saving the form never drops what an import or an earlier version set. An emptied optional
+ * field (`baseUrl`) is removed; the local endpoint's URL defaults to DEFAULT_LOCAL_URL.
+ */
+export function formEndpoint(type, values = {}, base = null) {
+  const kept = isPlainObject(base) && base.type === type ? structuredClone(base) : {};
+  const endpoint = { ...kept, type };
+  for (const field of FORM_ENDPOINT_FIELDS[type] || []) {
+    const value = String(values[field] ?? '').trim();
+    if (field === 'baseUrl' && !value) delete endpoint[field];
+    else endpoint[field] = value;
+  }
+  if (type === 'local' && !endpoint.url) endpoint.url = DEFAULT_LOCAL_URL;
+  return endpoint;
+}
+
+/** Longest Undo Send wait accepted (Gmail's longest period is 30 s). */
+export const UNDO_SEND_MAX_SECONDS = 60;
+
+/** `undoSendSeconds` as a whole number of seconds in 0–60, or null when it is not one. */
+export function parseUndoSeconds(value) {
+  if (value === null || value === undefined || typeof value === 'boolean') return null;
+  if (typeof value !== 'number' && String(value).trim() === '') return null;
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isInteger(n) || n < 0 || n > UNDO_SEND_MAX_SECONDS) return null;
+  return n;
+}
+
+/**
+ * True for one plain address (`local@domain.tld`: one @, a dot in the domain, no spaces, angle
+ * brackets, quotes or list separators). For addresses reported by a web page (Gmail's account
+ * address), checked before the engine's own validation.
+ */
+export function isPlainAddress(value) {
+  return typeof value === 'string' && value.length <= 254 && /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/.test(value);
+}

@@ -108,3 +108,34 @@ test('browser closed with a record waiting, reopened: delivered once on start', 
   assert.equal((await counters()).duplicates, 0);
   page = await openGmail(browser.context);
 });
+
+test('the outbox is compacted: a delivered record keeps only its key in IndexedDB, and is gone after the retention', async () => {
+  await configure(await worker(browser.context), { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 1 });
+  const a = await send('Compacted after delivery');
+  await waitFor(() => serve.record(a.key), { timeout: 20000, what: 'delivered' });
+  // What the next worker start would load: the row in IndexedDB.
+  const row = async () =>
+    (await worker(browser.context)).evaluate(async (key) => {
+      const host = await globalThis.mailtrail.ready;
+      return (await host.store.loadOutbox()).find((r) => r.key === key) ?? null;
+    }, a.key);
+  const done = await waitFor(async () => {
+    const r = await row();
+    return r && r.state === 'done' && !r.record ? r : null;
+  }, { timeout: 10000, what: 'the delivered row without its body' });
+  assert.equal(done.key, a.key, 'the key stays, for deduplication');
+
+  // A month later (past the 30-day retention) the next flush removes the row.
+  await (await worker(browser.context)).evaluate(async () => {
+    const host = await globalThis.mailtrail.ready;
+    const realNow = Date.now;
+    Date.now = () => realNow() + 31 * 24 * 3600 * 1000;
+    try {
+      await host.flushSoon();
+    } finally {
+      Date.now = realNow;
+    }
+    host.scheduleWake();
+  });
+  assert.equal(await row(), null);
+});

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  accountFromTitle,
   accountIndex,
   draftIdsInRequest,
   isSendShortcut,
@@ -103,4 +104,17 @@ test('shapes it does not understand give nothing, never an exception', () => {
     assert.ok(Array.isArray(items));
     for (const it of items) assert.ok(it.draftId || it.messageId || it.threadId);
   }
+});
+
+test('the account address from the tab title: only the account part, never an address in a subject', () => {
+  assert.equal(accountFromTitle('Inbox (3) - mia@ourco.example - Gmail'), 'mia@ourco.example');
+  assert.equal(accountFromTitle('Re: question from bob@customer.example - mia@ourco.example - Gmail'), 'mia@ourco.example');
+  assert.equal(accountFromTitle('Quote - Acme - mia@ourco.example - Ourco Mail'), 'mia@ourco.example');
+  // The subject's address is not the user's; a title without the account part gives nothing.
+  assert.equal(accountFromTitle('bob@customer.example - Gmail'), null);
+  assert.equal(accountFromTitle('Re: bob@customer.example - Gmail'), null);
+  assert.equal(accountFromTitle('Inbox - not an address - Gmail'), null);
+  assert.equal(accountFromTitle('Inbox - <a@b.example> - Gmail'), null);
+  assert.equal(accountFromTitle(''), null);
+  assert.equal(accountFromTitle(undefined), null);
 });

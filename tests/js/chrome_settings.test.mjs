@@ -16,9 +16,11 @@ import {
   endpointPermissionPattern,
   errorTarget,
   exportDocument,
+  formEndpoint,
   hasSecrets,
   linesToList,
   mergeManaged,
+  parseUndoSeconds,
   splitDocument,
   stripSecrets,
 } from '../../extension/shared/settings-form.js';
@@ -102,4 +104,24 @@ test('validation is the engine’s and never throws, even on a document it canno
   assert.ok(wrongType.errors[0].message.length > 0);
   const http = validate(engine.validateSettings, { endpoint: { type: 'webhook', url: 'http://crm.example', secret: 's' } });
   assert.deepEqual(http.errors.map((e) => e.field), ['endpoint.url']);
+});
+
+test('the endpoint from the form keeps the fields the form does not show (same type only)', () => {
+  const hubspot = { type: 'hubspot', token: 'pat-old', baseUrl: 'https://api.hubapi.example', emailsPath: '/crm/v3/objects/emails', contactsPath: '/crm/v3/objects/contacts' };
+  assert.deepEqual(formEndpoint('hubspot', { token: ' pat-new ', baseUrl: 'https://api.hubapi.example' }, hubspot), { ...hubspot, token: 'pat-new' });
+  // Emptying the optional base URL removes it; the paths stay.
+  const noBase = formEndpoint('hubspot', { token: 'pat-new', baseUrl: '' }, hubspot);
+  assert.equal('baseUrl' in noBase, false);
+  assert.equal(noBase.emailsPath, '/crm/v3/objects/emails');
+  // Another type starts clean: nothing of the HubSpot endpoint leaks into it.
+  assert.deepEqual(formEndpoint('local', { url: '', token: 't' }, hubspot), { type: 'local', url: 'http://127.0.0.1:8787', token: 't' });
+  assert.deepEqual(formEndpoint('webhook', { url: 'https://h.example/in', secret: 's', token: 'ignored' }, null), { type: 'webhook', url: 'https://h.example/in', secret: 's' });
+});
+
+test('undoSendSeconds: a whole number of seconds 0-60, else null (never 0 by accident)', () => {
+  assert.equal(parseUndoSeconds('10'), 10);
+  assert.equal(parseUndoSeconds(15), 15);
+  assert.equal(parseUndoSeconds('0'), 0);
+  assert.equal(parseUndoSeconds(60), 60);
+  for (const bad of ['', ' ', null, undefined, 'abc', '7.5', 61, -1, NaN, true, '1e1x']) assert.equal(parseUndoSeconds(bad), null, String(bad));
 });

@@ -1,16 +1,21 @@
 // Messages from compose windows: the Log checkbox's state per draft, Send, Undo Send, and the
 // ids Gmail assigned once the message was sent.
 
-/** `{checked, mode, logByDefault}` for a compose window opening (remembered per draft). */
+/**
+ * `{checked, mode, logByDefault, blocked}` for a compose window opening (remembered per draft),
+ * from the settings in force (the last valid ones), not from a document that failed validation.
+ * `blocked`: nothing can be logged until the settings are fixed (Host#settingsBlocked).
+ */
 export function draftState(host, { key }) {
   const remembered = host.draftLog(key);
-  const settings = host.config?.settings || {};
+  const settings = host.active || {};
   const logByDefault = settings.logByDefault !== false;
   return {
     checked: remembered ? remembered.checked : logByDefault,
     remembered: !!remembered,
     mode: settings.mode || 'api',
     logByDefault,
+    blocked: host.settingsBlocked,
   };
 }
 
@@ -27,10 +32,14 @@ export async function setDraftState(host, { key, checked, previousKey }) {
  * when the decision says so).
  */
 export async function composeSend(host, { compose, logChecked, account }) {
+  host.assertCanLog();
+  // null/undefined: the page did not know the checkbox's state yet (sent before draft:get
+  // answered): the draft's remembered state, else the logByDefault setting, as it would have shown.
+  if (logChecked !== true && logChecked !== false) logChecked = draftState(host, { key: compose?.draftId }).checked;
   const t0 = performance.now();
   const now = Date.now();
   const email = host.engine.fromCompose({ ...compose, source: 'gmail', date: now });
-  const undoMs = Math.max(0, Number(host.prefs.undoSendSeconds ?? 30)) * 1000;
+  const undoMs = host.undoMs;
   const outcome = host.engine.process(email, { kind: 'send', logChecked: !!logChecked }, [], now, {
     notBeforeMs: now + undoMs,
     mailbox: account || email.from?.normalized || undefined,
@@ -41,6 +50,7 @@ export async function composeSend(host, { compose, logChecked, account }) {
   host.scheduleWake();
   if (compose.draftId) host.setDraftLog(compose.draftId, !!logChecked);
   return {
+    logChecked,
     decision: outcome.decision,
     queued: outcome.queued,
     key: outcome.record?.idempotencyKey ?? null,
@@ -48,9 +58,14 @@ export async function composeSend(host, { compose, logChecked, account }) {
   };
 }
 
-/** Undo Send: withdraw what this compose window queued. */
-export async function composeUndo(host, { draftId }) {
-  const cancelled = draftId ? host.engine.cancelDraft(draftId) : 0;
+/**
+ * Undo Send: withdraw the record of the send that was undone — by its key when the page knows
+ * it (exactly that record), else what this compose window queued.
+ */
+export async function composeUndo(host, { draftId, key }) {
+  let cancelled = 0;
+  if (key) cancelled = host.engine.cancel(key, Date.now()) ? 1 : 0;
+  else if (draftId) cancelled = host.engine.cancelDraft(draftId);
   await host.persist();
   host.scheduleWake();
   return { cancelled };

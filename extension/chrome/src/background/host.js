@@ -9,6 +9,7 @@
 
 import init, { Engine, validateSettings } from '@mailtrail/engine';
 import { Store } from '../../../shared/idb-store.js';
+import { DEFAULT_CLIENT_PREFS, isPlainAddress, parseUndoSeconds } from '../../../shared/settings-form.js';
 import { effectiveSettings, readManaged, validate } from './settings.js';
 
 const ALARM = 'mailtrail-flush';
@@ -25,6 +26,10 @@ export class Host {
     this.store = null;
     this.config = null; // effectiveSettings(): {settings, prefs, locked, user, managed}
     this.settingsErrors = []; // why the settings in force could not be applied
+    // The last settings the engine accepted (normalised), stored as `meta.lastGoodSettings` so
+    // a worker restarting with invalid settings keeps running on them instead of on defaults.
+    this.active = null;
+    this.stateProblems = []; // what importState recovered from (shown like stateError)
     this.lastWrite = Promise.resolve();
     this.flushing = null;
     this.flushAgain = false;
@@ -51,17 +56,18 @@ export class Host {
     this.store = await Store.open();
     const [entries, meta] = await Promise.all([
       this.store.loadOutbox(),
-      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats']),
+      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats', 'lastGoodSettings']),
     ]);
     this.meta.drafts = meta.drafts || {};
     this.meta.seen = meta.seen || {};
     this.meta.detected = meta.detected || [];
     this.stats = { ...this.stats, ...(meta.stats || {}) };
     this.storedSettings = meta.settings || { settings: {}, prefs: {} };
-    this.engine = new Engine({});
+    this.engine = this.#engineWith(meta.lastGoodSettings);
     await this.applySettings(await readManaged());
     try {
-      this.engine.importState(meta.snapshot ? new Uint8Array(meta.snapshot) : undefined, entries);
+      const problems = this.engine.importState(meta.snapshot ? new Uint8Array(meta.snapshot) : undefined, entries);
+      this.stateProblems = Array.isArray(problems) ? problems.map(String) : [];
     } catch (e) {
       // A snapshot this version cannot read: keep the outbox (records are never dropped) and
       // start with empty threads rather than not starting at all.
@@ -69,6 +75,7 @@ export class Host {
       this.engine.importState(undefined, entries);
       this.stateError = String(e.message || e);
     }
+    if (this.stateProblems.length) console.warn('[mailtrail] saved state partly recovered:', this.stateProblems);
     this.bootMs = performance.now() - started;
     this.scheduleWake();
     this.flushSoon();
@@ -76,6 +83,31 @@ export class Host {
   }
 
   // ------------------------------------------------------------------ settings
+
+  /** An engine on the last settings it accepted (none yet: defaults, and `settingsBlocked`). */
+  #engineWith(lastGood) {
+    if (lastGood) {
+      try {
+        const engine = new Engine(lastGood);
+        this.active = engine.settings();
+        return engine;
+      } catch (e) {
+        // Written by an older version this one no longer accepts: as if there were none.
+        console.error('[mailtrail] last valid settings no longer accepted:', e);
+      }
+    }
+    this.active = null;
+    return new Engine({});
+  }
+
+  /**
+   * True while the settings are invalid and no valid ones were ever in force: the engine would
+   * only have its defaults (no never-log lists, the local endpoint), so nothing is queued,
+   * logged or sent until the user fixes the settings (popup, Gmail notice, options page).
+   */
+  get settingsBlocked() {
+    return this.settingsErrors.length > 0 && !this.active;
+  }
 
   /** Re-reads settings (after a save, a policy change, a new account address). */
   async applySettings(managed) {
@@ -86,11 +118,25 @@ export class Host {
     if (report.ok) {
       this.engine.configure(config.settings);
       this.settingsErrors = [];
+      const active = this.engine.settings();
+      if (JSON.stringify(active) !== JSON.stringify(this.active)) {
+        this.active = active;
+        await this.putMeta('lastGoodSettings', active);
+      }
     } else {
-      // Keep the last working configuration; the popup and options page show the errors.
+      // Keep the last working configuration (this worker's, or the stored one it started
+      // with); the popup and options page show the errors.
       this.settingsErrors = report.errors;
     }
     return report;
+  }
+
+  /** Throws (code `settings-invalid`) when nothing may be queued: see `settingsBlocked`. */
+  assertCanLog() {
+    if (!this.settingsBlocked) return;
+    const e = new Error(`Mailtrail's settings are invalid: ${this.settingsErrors.map((x) => `${x.field}: ${x.message}`).join('; ')}`);
+    e.code = 'settings-invalid';
+    throw e;
   }
 
   async saveUserSettings(settings, prefs) {
@@ -99,17 +145,32 @@ export class Host {
     return this.applySettings();
   }
 
-  /** Gmail account addresses seen in tabs: the user's own, never contacts. */
+  /**
+   * Gmail account addresses seen in tabs: the user's own, never contacts. The page reports
+   * them, so each must be one address the engine accepts (else it would make every setting
+   * invalid, or silently hide a customer as "the user"); anything else is ignored.
+   */
   async noteAccount(address) {
     const a = String(address || '').trim().toLowerCase();
-    if (!a || this.meta.detected.includes(a)) return;
+    if (!isPlainAddress(a) || this.meta.detected.includes(a)) return false;
+    if (!validate(validateSettings, { userAddresses: [a] }).ok) return false;
     this.meta.detected = [...this.meta.detected, a].slice(-10);
     await this.store.putMeta('detected', this.meta.detected);
     await this.applySettings();
+    return true;
   }
 
   get prefs() {
     return this.config?.prefs || { undoSendSeconds: 30 };
+  }
+
+  /**
+   * The Undo Send wait in ms. A value that is not 0–60 whole seconds (a document from before
+   * this was checked) counts as Gmail's longest period, never as "no wait".
+   */
+  get undoMs() {
+    const seconds = parseUndoSeconds(this.prefs.undoSendSeconds);
+    return (seconds === null ? DEFAULT_CLIENT_PREFS.undoSendSeconds : seconds) * 1000;
   }
 
   // ------------------------------------------------------------------ persistence
@@ -173,6 +234,8 @@ export class Host {
 
   async #flushOnce() {
     const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
+    // On defaults only (see settingsBlocked): nothing may go to an endpoint the user never chose.
+    if (this.settingsBlocked) return report;
     try {
       // Bounded rounds: records that keep becoming due cannot hold the worker forever.
       for (let round = 0; round < 10; round++) {
@@ -201,12 +264,27 @@ export class Host {
     this.stats.duplicates += report.duplicates;
     this.stats.retried += report.retrying;
     this.stats.failed += report.failed;
+    this.compact();
     const write = this.persist();
     if (report.delivered + report.duplicates + report.retrying + report.failed > 0) {
       this.putMeta('stats', this.stats);
     }
     await write;
     return report;
+  }
+
+  /**
+   * Drops the bodies of delivered and cancelled records (only the key stays, for dedup) and
+   * removes them after the engine's retention; expires old threads. What it changed is in the
+   * engine's change log: the next `persist()` writes it to IndexedDB, so the outbox loaded at
+   * each worker start stays small. Runs after every flush (and so at every worker start).
+   */
+  compact(now = Date.now()) {
+    try {
+      this.engine.compact(now);
+    } catch (e) {
+      console.error('[mailtrail] compaction failed:', e);
+    }
   }
 
   /** Re-creates the alarm (and a short timer while the worker lives) for the next due record. */

@@ -55,6 +55,7 @@ function bytesOf(raw) {
 
 /** "Log this email": the engine recognises forwards and logs the original. */
 export async function logMessage(host, { raw, messageId, account }) {
+  host.assertCanLog();
   const bytes = bytesOf(raw);
   const trigger = { kind: 'manual' };
   const options = { mailbox: account || undefined };
@@ -77,6 +78,8 @@ export async function logMessage(host, { raw, messageId, account }) {
 export async function threadMessage(host, { threadId, subject, messageId, from, participated, raw, account }) {
   const prior = messageId ? host.seen(messageId) : null;
   if (prior) return { ...prior, seenBefore: true };
+  // Settings invalid with none valid before: look again once they are fixed (not marked seen).
+  if (host.settingsBlocked) return { tracked: false, needRaw: false, blocked: true };
   if (raw === undefined) {
     const probe = host.engine.fromCompose({
       source: 'gmail',

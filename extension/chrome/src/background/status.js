@@ -3,7 +3,7 @@
 // from the extension's own pages, never from content scripts.
 
 import { validateSettings, version } from '@mailtrail/engine';
-import { endpointPermissionPattern, endpointUrl, mergeManaged } from '../../../shared/settings-form.js';
+import { endpointPermissionPattern, endpointUrl, mergeManaged, parseUndoSeconds } from '../../../shared/settings-form.js';
 import { readManaged, validate } from './settings.js';
 
 async function permissionGranted(settings) {
@@ -18,7 +18,7 @@ async function permissionGranted(settings) {
 
 export async function status(host) {
   const s = host.engine.status();
-  const settings = host.config?.settings || {};
+  const settings = host.active || host.config?.settings || {};
   return {
     version: version(),
     counts: s.counts,
@@ -33,7 +33,9 @@ export async function status(host) {
       lastFlush: host.lastFlush,
     },
     settingsErrors: host.settingsErrors,
+    settingsBlocked: host.settingsBlocked,
     stateError: host.stateError || null,
+    stateProblems: host.stateProblems || [],
     stats: host.stats,
     bootMs: host.bootMs,
   };
@@ -43,6 +45,14 @@ export async function retry(host, { key }) {
   const ok = host.engine.retry(key);
   await host.persist();
   host.flushSoon();
+  return { ok };
+}
+
+/** The popup's Discard (confirmed there) on a record not being sent: it is never logged. */
+export async function discard(host, { key }) {
+  const ok = host.engine.cancel(key, Date.now());
+  await host.persist();
+  host.scheduleWake();
   return { ok };
 }
 
@@ -81,7 +91,11 @@ export async function saveSettings(host, { settings, prefs, save }) {
   const managed = await readManaged();
   const merged = mergeManaged(settings || {}, prefs || {}, managed);
   const report = validate(validateSettings, { ...merged.settings, userAddresses: [...(merged.settings.userAddresses || []), ...host.meta.detected] });
-  if (!report.ok || !save) return { ok: report.ok, errors: report.errors || [] };
+  const errors = [...(report.errors || [])];
+  if (parseUndoSeconds(merged.prefs.undoSendSeconds) === null) {
+    errors.push({ field: 'undoSendSeconds', message: 'must be a whole number of seconds from 0 to 60' });
+  }
+  if (errors.length || !save) return { ok: errors.length === 0, errors };
   await host.saveUserSettings(settings || {}, prefs || {});
   host.flushSoon();
   return { ok: true, errors: [] };

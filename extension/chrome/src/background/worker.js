@@ -5,7 +5,7 @@
 import { Host, ALARMS } from './host.js';
 import { composeSend, composeSent, composeUndo, draftState, setDraftState } from './compose.js';
 import { logMessage, threadMessage } from './read.js';
-import { getSettings, retry, saveSettings, status, testConnection } from './status.js';
+import { discard, getSettings, retry, saveSettings, status, testConnection } from './status.js';
 
 const host = new Host();
 const ready = host.boot();
@@ -33,6 +33,7 @@ const FROM_EXTENSION = {
   ...FROM_GMAIL,
   status: () => status(host),
   'outbox:retry': (m) => retry(host, m),
+  'outbox:discard': (m) => discard(host, m),
   'connection:test': () => testConnection(host),
   'settings:get': () => getSettings(host),
   'settings:save': (m) => saveSettings(host, { ...m, save: true }),

@@ -7,6 +7,8 @@
 // Pure DOM reading/writing (no chrome.* APIs), so the same code runs in the content script, in
 // the MAIN-world page hook (sync parsing only) and in unit tests.
 
+import { isPlainAddress } from '../../../shared/settings-form.js';
+
 export const SELECTORS = Object.freeze({
   main: 'div[role=main]',
   composeButton: 'div[gh=cm]',
@@ -69,6 +71,19 @@ export function permMessageId(hex) {
 }
 
 /** The account index N of `/mail/u/N/` (0 when absent). */
+/**
+ * The account's address from Gmail's tab title, `<view or subject> - <account> - Gmail` (the
+ * last part may be an organisation's name). Only the part just before the last " - " counts,
+ * and only when it is exactly one address: a subject often contains someone else's address
+ * ("Re: question from bob@customer.example"), which must never be taken for the user's own.
+ */
+export function accountFromTitle(title) {
+  const parts = String(title || '').split(' - ');
+  if (parts.length < 3) return null;
+  const candidate = parts[parts.length - 2].trim();
+  return isPlainAddress(candidate) ? candidate : null;
+}
+
 export function accountIndex(location) {
   const m = /\/mail\/u\/(\d+)\//.exec(location?.pathname || '');
   return m ? Number(m[1]) : 0;

@@ -1,6 +1,8 @@
 // The content script's side of the page hook (page/hook.js): Gmail's send sync results and
 // the account's `ik`/address, passed by window.postMessage between the two worlds.
 
+import { accountFromTitle } from './gmail.js';
+
 const FROM_PAGE = 'mailtrail-page';
 const TO_PAGE = 'mailtrail-content';
 
@@ -25,10 +27,9 @@ export function onSync(listener) {
   syncListeners.add(listener);
 }
 
-/** The address in Gmail's title ("Inbox - alice@example.com - Gmail"), when the hook is silent. */
+/** The account's address in Gmail's title, when the hook is silent (see accountFromTitle). */
 function addressFromTitle(doc) {
-  const m = /[\w.+-]+@[\w-]+(\.[\w-]+)+/.exec(doc.title || '');
-  return m ? m[0] : null;
+  return accountFromTitle(doc.title);
 }
 
 /** `{ik, userEmail}` of the account in this tab. */

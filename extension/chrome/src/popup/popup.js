@@ -13,7 +13,7 @@ const LIST_LIMIT = 10;
 
 function ask(type, payload = {}) {
   return chrome.runtime.sendMessage({ type, ...payload }).then((r) => {
-    if (!r?.ok) throw new Error(r?.error?.message || 'no answer');
+    if (!r?.ok) throw new Error(r?.error?.message || t('error_no_answer'));
     return r.result;
   });
 }
@@ -50,8 +50,11 @@ function renderConnection(s) {
   $('connection-detail').textContent = detail;
   if (s.settingsErrors?.length) {
     state.dataset.state = 'error';
+    state.dataset.blocked = String(!!s.settingsBlocked);
     state.textContent = t('popup_settings_invalid');
-    $('connection-detail').textContent = s.settingsErrors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    const errors = s.settingsErrors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    // Whether anything is logged meanwhile: on the last valid settings, or not at all.
+    $('connection-detail').textContent = `${errors} — ${t(s.settingsBlocked ? 'popup_settings_blocked' : 'popup_settings_last_good')}`;
   } else if (!c.permission) {
     state.dataset.state = 'error';
     state.textContent = t('popup_permission_missing');
@@ -81,6 +84,16 @@ async function testConnection() {
     out.textContent = t('popup_test_failed', [e.message]);
     out.className = 'detail warn';
   }
+}
+
+/** Saved data the worker could not read, or read only after repairing it. */
+function renderState(s) {
+  const lines = [];
+  if (s.stateError) lines.push(t('popup_state_error', [s.stateError]));
+  if (s.stateProblems?.length) lines.push(t('popup_state_problems', [s.stateProblems.join('; ')]));
+  const box = $('state-problems');
+  box.hidden = !lines.length;
+  box.replaceChildren(...lines.map((line) => el('p', { className: 'detail warn', text: line })));
 }
 
 // ---------------------------------------------------------------- Gmail tabs
@@ -150,7 +163,39 @@ function queueRow(item) {
     });
     li.appendChild(button);
   }
+  if (state === 'dead') li.appendChild(discardControl(item.key));
   return li;
+}
+
+function button(text, className, onClick) {
+  const b = el('button', { text, className });
+  b.type = 'button';
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** Discard with an inline confirmation (survives the list being redrawn while it is open). */
+const confirming = new Set();
+function discardControl(key) {
+  const box = el('span', { className: 'discard' });
+  const render = () => {
+    if (!confirming.has(key)) {
+      box.replaceChildren(button(t('outbox_discard'), 'discard', () => (confirming.add(key), render())));
+      return;
+    }
+    box.replaceChildren(
+      el('span', { className: 'detail confirm', text: t('outbox_discard_confirm') }),
+      button(t('outbox_discard_yes'), 'discard-yes', async (e) => {
+        e.target.disabled = true;
+        confirming.delete(key);
+        await ask('outbox:discard', { key }).catch(() => {});
+        refresh();
+      }),
+      button(t('outbox_discard_no'), 'discard-no', () => (confirming.delete(key), render())),
+    );
+  };
+  render();
+  return box;
 }
 
 function activityRow(a) {
@@ -177,6 +222,7 @@ async function refresh() {
   try {
     const s = await ask('status');
     renderConnection(s);
+    renderState(s);
     renderOutbox(s);
     $('version').textContent = `Mailtrail ${s.version}`;
   } catch (e) {
