@@ -134,6 +134,77 @@ test('options page: export leaves secrets out; import keeps the token for the sa
   }
 });
 
+test('options page: an import keeps what the form does not show (limits, HubSpot paths, any Undo period); saving again keeps it', async () => {
+  const browser = await launch({ gmail: new FakeGmail() });
+  try {
+    await configure(browser.sw, { endpoint: serve.endpoint() }, { undoSendSeconds: 20 });
+    const page = await optionsPage(browser);
+    const doc = {
+      endpoint: { type: 'hubspot', token: 'pat-na1-test', baseUrl: 'http://127.0.0.1:9', emailsPath: '/crm/v3/objects/emails', contactsPath: '/crm/v3/objects/contacts' },
+      attachmentLimit: 10485760,
+      bodyLimit: 65536,
+      undoSendSeconds: 15,
+    };
+    const file = artifact('mailtrail-settings-import-hidden-fields.json');
+    fs.writeFileSync(file, JSON.stringify(doc));
+    await page.locator('#import-file').setInputFiles(file);
+    await waitFor(async () => (await page.locator('#endpoint-type').inputValue()) === 'hubspot', { what: 'import shown' });
+    assert.equal(await page.locator('#undo-send-seconds').inputValue(), '15', 'a period the list does not offer is shown as itself');
+    await page.locator('#save').click();
+    await page.locator('#save-result.ok').waitFor();
+    const stored = async () => browser.sw.evaluate(async () => {
+      const host = await globalThis.mailtrail.ready;
+      return { user: host.storedSettings, inForce: host.engine.settings() };
+    });
+    let s = await stored();
+    assert.equal(s.user.settings.attachmentLimit, 10485760);
+    assert.equal(s.user.settings.bodyLimit, 65536);
+    assert.deepEqual(s.user.settings.endpoint, doc.endpoint);
+    assert.equal(s.user.prefs.undoSendSeconds, 15, 'not 0');
+    assert.equal(s.inForce.bodyLimit, 65536);
+    assert.equal(s.inForce.endpoint.emailsPath, '/crm/v3/objects/emails');
+
+    // Later, an edit in the form: the fields it does not show stay as they are.
+    await page.reload();
+    await waitFor(async () => (await page.locator('#endpoint-type').inputValue()) === 'hubspot', { what: 'stored settings shown' });
+    await page.locator('#never-log-domains').fill('competitor.example');
+    await page.locator('#endpoint-token').fill('pat-na1-rotated');
+    await page.locator('#save').click();
+    await page.locator('#save-result.ok').waitFor();
+    s = await stored();
+    assert.deepEqual(s.user.settings.endpoint, { ...doc.endpoint, token: 'pat-na1-rotated' });
+    assert.equal(s.user.settings.attachmentLimit, 10485760);
+    assert.equal(s.user.settings.bodyLimit, 65536);
+    assert.deepEqual(s.user.settings.neverLogDomains, ['competitor.example']);
+    assert.equal(s.user.prefs.undoSendSeconds, 15);
+  } finally {
+    await browser.context.close();
+  }
+});
+
+test('options page: an Undo period that is not 0-60 whole seconds is refused, never saved as 0', async () => {
+  const browser = await launch({ gmail: new FakeGmail() });
+  try {
+    await configure(browser.sw, { endpoint: serve.endpoint() }, { undoSendSeconds: 20 });
+    const page = await optionsPage(browser);
+    const file = artifact('mailtrail-settings-import-bad-undo.json');
+    fs.writeFileSync(file, JSON.stringify({ endpoint: serve.endpoint(), undoSendSeconds: 90 }));
+    await page.locator('#import-file').setInputFiles(file);
+    await waitFor(async () => (await page.locator('#undo-send-seconds').inputValue()) === '90', { what: 'import shown' });
+    await page.locator('#save').click();
+    await page.locator('#save-result.warn').waitFor();
+    assert.match(await page.locator('.field[data-field="undoSendSeconds"] .error').textContent(), /whole number of seconds from 0 to 60/);
+    const prefs = await browser.sw.evaluate(async () => (await globalThis.mailtrail.ready).storedSettings.prefs);
+    assert.equal(prefs.undoSendSeconds, 20, 'nothing saved');
+    // The worker refuses it too (another page, an older options page).
+    const report = await page.evaluate(() => chrome.runtime.sendMessage({ type: 'settings:save', settings: {}, prefs: { undoSendSeconds: '' } }));
+    assert.equal(report.result.ok, false);
+    assert.equal(report.result.errors[0].field, 'undoSendSeconds');
+  } finally {
+    await browser.context.close();
+  }
+});
+
 test('an HTTPS endpoint without Chrome permission is reported, not silently failing', async () => {
   const browser = await launch({ gmail: new FakeGmail() });
   try {

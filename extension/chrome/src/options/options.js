@@ -9,10 +9,12 @@ import {
   endpointPermissionPattern,
   errorTarget,
   exportDocument,
+  formEndpoint,
   hasSecrets,
   linesToList,
   listToLines,
   mergeManaged,
+  parseUndoSeconds,
   splitDocument,
   DEFAULT_LOCAL_URL,
 } from '../../../shared/settings-form.js';
@@ -26,10 +28,14 @@ const CHECKS = ['logByDefault', 'logInternalOnly', 'createContacts', 'includeAtt
 const CHECK_DEFAULTS = { logByDefault: true, logInternalOnly: false, createContacts: true, includeAttachments: true };
 
 let current = null; // the worker's settings:get answer
+// The document the form was filled from: the stored one, or an imported one until it is saved.
+// Save starts from it, so fields the form does not show (attachmentLimit, bodyLimit, HubSpot's
+// emailsPath/contactsPath, …) are kept rather than dropped.
+let base = { settings: {}, prefs: {} };
 
 function ask(type, payload = {}) {
   return chrome.runtime.sendMessage({ type, ...payload }).then((r) => {
-    if (!r?.ok) throw new Error(r?.error?.message || 'no answer');
+    if (!r?.ok) throw new Error(r?.error?.message || t('error_no_answer'));
     return r.result;
   });
 }
@@ -59,34 +65,41 @@ function fillForm(settings, prefs) {
   input('forwardingAddress').value = settings.forwardingAddress || '';
   for (const name of CHECKS) input(name).checked = settings[name] ?? CHECK_DEFAULTS[name];
   for (const name of LISTS) input(name).value = listToLines(settings[name]);
-  input('undoSendSeconds').value = String(prefs.undoSendSeconds ?? 30);
+  showUndoSeconds(prefs.undoSendSeconds ?? 30);
   showEndpointFields();
 }
 
-function readEndpoint() {
-  const type = input('endpoint.type').value;
-  const url = input('endpoint.url').value.trim();
-  const token = input('endpoint.token').value.trim();
-  if (type === 'webhook') return { type, url, secret: input('endpoint.secret').value.trim() };
-  if (type === 'hubspot') {
-    const e = { type, token };
-    const base = input('endpoint.baseUrl').value.trim();
-    if (base) e.baseUrl = base;
-    return e;
+/** Shows a value the list does not offer (an import, a policy, an older version) as itself. */
+function showUndoSeconds(value) {
+  const select = input('undoSendSeconds');
+  const text = String(value);
+  if (![...select.options].some((o) => o.value === text)) {
+    const option = document.createElement('option');
+    option.value = text;
+    option.textContent = text;
+    option.dataset.extra = 'true';
+    select.appendChild(option);
   }
-  return { type: 'local', url: url || DEFAULT_LOCAL_URL, token };
+  select.value = text;
 }
 
-/** The user's document from the form; fields the form does not show are kept as stored. */
+function readEndpoint() {
+  const type = input('endpoint.type').value || 'local';
+  const values = {};
+  for (const field of ['url', 'token', 'secret', 'baseUrl']) values[field] = input(`endpoint.${field}`).value;
+  return formEndpoint(type, values, base.settings.endpoint);
+}
+
+/** The user's document from the form; fields the form does not show are kept from `base`. */
 function readForm() {
-  const settings = { ...(current?.user || {}) };
+  const settings = { ...base.settings };
   settings.endpoint = readEndpoint();
   settings.mode = input('mode').value;
   settings.bccAddress = input('bccAddress').value.trim() || null;
   settings.forwardingAddress = input('forwardingAddress').value.trim() || null;
   for (const name of CHECKS) settings[name] = input(name).checked;
   for (const name of LISTS) settings[name] = linesToList(input(name).value);
-  const prefs = { ...(current?.userPrefs || {}), undoSendSeconds: Number(input('undoSendSeconds').value) };
+  const prefs = { ...base.prefs, undoSendSeconds: parseUndoSeconds(input('undoSendSeconds').value) };
   // A locked field keeps the user's own stored value (the managed one wins anyway).
   for (const name of current?.locked || []) {
     if (name in (current.user || {})) settings[name] = current.user[name];
@@ -154,6 +167,13 @@ async function requestPermission(settings) {
 async function save() {
   const result = $('save-result');
   const { settings, prefs } = readForm();
+  if (prefs.undoSendSeconds === null && !(current?.locked || []).includes('undoSendSeconds')) {
+    // Never saved as '' or NaN (which the worker would read as "no Undo period").
+    showErrors([{ field: 'undoSendSeconds', message: t('options_undo_send_invalid') }]);
+    result.className = 'warn';
+    result.textContent = t('options_not_saved');
+    return false;
+  }
   // Ask for the origin first, while the click still counts as a user gesture.
   const effective = mergeManaged(settings, prefs, current?.managed || {}).settings;
   const permission = await requestPermission(effective);
@@ -237,7 +257,8 @@ async function importSettings(file) {
     return;
   }
   const merged = carrySecrets({ ...current.user, ...settings }, current.user);
-  fillForm(merged, { ...current.userPrefs, ...prefs });
+  base = { settings: merged, prefs: { ...current.userPrefs, ...prefs } };
+  fillForm(merged, base.prefs);
   applyLocks(current.locked);
   out.className = unknown.length ? 'warn' : '';
   out.textContent = unknown.length ? t('options_imported_unknown', [unknown.join(', ')]) : t('options_imported');
@@ -245,6 +266,7 @@ async function importSettings(file) {
 
 async function load() {
   current = await ask('settings:get');
+  base = { settings: current.user || {}, prefs: current.userPrefs || {} };
   // Show what is in force for managed fields, the user's own values elsewhere.
   const shown = { ...current.user };
   for (const name of current.locked) if (name in current.managed) shown[name] = current.managed[name];
