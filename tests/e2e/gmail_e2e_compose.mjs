@@ -4,11 +4,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  GMAIL_URL,
   activityFor,
   composeNew,
   configure,
   engineStatus,
   recordFor,
+  sleep,
   waitFor,
   startGmailSuite,
   stopGmailSuite,
@@ -202,4 +204,116 @@ test('inline reply and pop-out compose get the Log checkbox too', async () => {
   assert.deepEqual(stored.record.to.map((p) => p.address), ['gina@customer.example']);
   await popout.close();
   await page.goto('https://mail.google.com/mail/u/0/#inbox');
+});
+
+const SEND = '.IZ .Up div[role=button][data-tooltip^=Send]';
+
+test('Undo right after an unlogged send withdraws nothing: the earlier logged email still arrives', async () => {
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 8 });
+  const logged = 'Logged, then a private one undone';
+  let compose = await composeNew(page, { to: ['hana@customer.example'], subject: logged, body: 'For the CRM.' });
+  await compose.locator(SEND).click();
+  await waitFor(() => gmail.sent.find((s) => s.subject === logged), { what: 'Gmail send' });
+  const a = await activityFor(browser.sw, logged);
+  assert.ok(a.key, 'queued, waiting for its Undo period');
+
+  const unlogged = 'Private note, undone';
+  compose = await composeNew(page, { to: ['hana@customer.example'], subject: unlogged, body: 'Not for the CRM.' });
+  await compose.locator('.mailtrail-log input').uncheck();
+  await compose.locator(SEND).click();
+  await waitFor(() => gmail.sent.find((s) => s.subject === unlogged), { what: 'Gmail send' });
+  // Gmail's Undo undoes the most recent send: the unlogged one, within the first one's Undo period.
+  await page.locator('#link_undo').click();
+  await waitFor(() => gmail.undone.some((m) => m.subject === unlogged), { what: 'Gmail undid the private note' });
+  const stored = await waitFor(() => serve.record(a.key), { timeout: 25000, what: 'the logged email at the endpoint' });
+  assert.equal(stored.record.subject, logged);
+  const status = await engineStatus(browser.sw);
+  assert.equal(status.queue.some((q) => q.key === a.key), false);
+  // The restored draft is discarded by the user.
+  await page.locator('div[role=dialog]').filter({ has: page.locator(`input[name=subjectbox][value="${unlogged}"]`) }).locator('[aria-label="Discard draft"]').click().catch(() => {});
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+});
+
+test('BCC mode: when the BCC address cannot be added, the notice says "Not logged" and why', async () => {
+  const bcc = 'log@bcc.crm.example';
+  await configure(browser.sw, { ...BASE, mode: 'bcc', bccAddress: bcc, endpoint: serve.endpoint() });
+  const subject = 'Sent where the Bcc field is missing';
+  const compose = await composeNew(page, { to: ['ines@customer.example'], subject, body: 'Notes.' });
+  await compose.locator('.mailtrail-log[data-mode=bcc]').waitFor();
+  // A Gmail layout where the Bcc row cannot be opened: adding the address fails.
+  await compose.evaluate((root) => {
+    root.querySelector('span[role=link].pB')?.remove();
+    root.querySelector('[name=bcc]')?.closest('tr')?.remove();
+  });
+  const okBefore = await page.locator('.mailtrail-toast-ok').count();
+  await compose.locator(SEND).click();
+  const sent = await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+  assert.deepEqual(sent.bcc, [], 'Gmail sent it without the BCC address');
+  const toast = page.locator('.mailtrail-toast-warn').filter({ hasText: 'Not logged' }).last();
+  await toast.waitFor();
+  assert.match(await toast.textContent(), /without the CRM's BCC address, so the CRM did not get it\. Forward the sent email to log@bcc\.crm\.example/);
+  await sleep(300);
+  assert.equal(await page.locator('.mailtrail-toast-ok').count(), okBefore, 'no "Logged to the CRM" notice');
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+});
+
+test('the worker answering after Gmail sent: the notice says "may not have been logged", then what happened', async () => {
+  await browser.sw.evaluate(async () => {
+    const host = await globalThis.mailtrail.ready;
+    host.slowPersistForTest = host.persistOutboxFirst;
+    host.persistOutboxFirst = function () {
+      const committed = host.slowPersistForTest.call(host);
+      return new Promise((resolve) => setTimeout(() => resolve(committed), 5500));
+    };
+  });
+  try {
+    const subject = 'Sent while the worker was slow';
+    const compose = await composeNew(page, { to: ['jun@customer.example'], subject, body: 'Slow.' });
+    await compose.locator(SEND).click();
+    await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send after the 4 s wait' });
+    const notice = page.locator('.mailtrail-toast').filter({ hasText: 'may not have been logged' }).last();
+    await notice.waitFor();
+    assert.match(await notice.textContent(), /Check the Mailtrail popup before logging it again/);
+    assert.doesNotMatch(await notice.textContent(), /Use "Log this email"/);
+    // The late answer corrects the same notice.
+    const updated = page.locator('.mailtrail-toast[data-updated=true]').filter({ hasText: 'Logged to the CRM' });
+    await updated.waitFor({ timeout: 10000 });
+    await recordFor(serve, browser.sw, subject);
+  } finally {
+    await browser.sw.evaluate(async () => {
+      const host = await globalThis.mailtrail.ready;
+      host.persistOutboxFirst = host.slowPersistForTest;
+    });
+  }
+});
+
+test('a send before Mailtrail said what the checkbox starts as follows the default (Log off by default: not logged)', async () => {
+  await configure(browser.sw, { ...BASE, logByDefault: false, endpoint: serve.endpoint() });
+  const subject = 'Sent before the checkbox was ready';
+  gmail.openComposes = [{ to: [{ address: 'kai@customer.example' }], subject, body: 'Quick.' }];
+  const quick = await browser.context.newPage();
+  try {
+    // Press Send the moment the checkbox appears, before the worker can have answered draft:get.
+    await quick.addInitScript((selector) => {
+      new MutationObserver((_records, observer) => {
+        const box = document.querySelector('.mailtrail-log');
+        if (!box) return;
+        observer.disconnect();
+        window.__mtAtSend = { ready: box.dataset.ready || null };
+        const button = box.closest('[role=dialog]').querySelector(selector);
+        for (const type of ['mousedown', 'mouseup', 'click']) button.dispatchEvent(new MouseEvent(type, { bubbles: true, cancelable: true, button: 0 }));
+      }).observe(document, { childList: true, subtree: true });
+    }, SEND);
+    await quick.goto(GMAIL_URL);
+    await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+    assert.deepEqual(await quick.evaluate(() => window.__mtAtSend), { ready: null }, 'sent before the worker answered');
+    const a = await activityFor(browser.sw, subject);
+    assert.equal(a.logged, false);
+    assert.deepEqual(a.reasons.map((r) => r.code), ['log-unchecked']);
+    assert.equal(a.key, undefined);
+  } finally {
+    gmail.openComposes = [];
+    await quick.close();
+    await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  }
 });

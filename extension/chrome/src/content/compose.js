@@ -4,8 +4,12 @@
 // With Log checked, the compose fields go to the worker, which decides and makes the record
 // durable in its outbox (with a not-before time covering Undo Send); only then is the send
 // handed back to Gmail — after adding the CRM's BCC address when the decision asks for it.
-// Unchecked, Gmail sends at once and the worker only notes the decision.
-// After the send, the page hook reports the ids Gmail assigned; they are attached to the record.
+// Unchecked, Gmail sends at once and the worker only notes the decision. Until the worker has
+// said what the checkbox starts as (the draft's remembered state, or the logByDefault setting),
+// its state is unknown: a send then waits for the worker, which applies that default.
+// After the send, the page hook reports the ids Gmail assigned; they are attached to the record
+// of a logged send (never to anything for a send that was not logged).
+// Undo Send applies to the most recent send only, within its Undo period.
 
 import {
   SELECTORS,
@@ -21,17 +25,21 @@ import {
 } from './gmail.js';
 import { headlineReason, renderReasons } from '../../../shared/reasons.js';
 import { onSync } from './page-bridge.js';
+import { replaceToast } from './toast.js';
 
 /** Longest the send is held for the worker (a cold start included) before Gmail sends anyway. */
 const SEND_TIMEOUT_MS = 4000;
 /** Sends waiting for their ids from the sync call, and for Undo. */
 const SENT_MEMORY_MS = 5 * 60 * 1000;
+/** Undo period assumed while the worker has not said (Gmail's longest is 30 s; settings allow 60). */
+const UNDO_UNKNOWN_MS = 60 * 1000;
 
 export function setupCompose(ctx) {
   const { send, t, toast, doc } = ctx;
   const states = new WeakMap();
   const composes = new Set();
-  const sent = []; // {draftId, at, key, matched}
+  // Every send, logged or not, newest last: {draftId, at, logged, key, undoUntil, matched, undone}.
+  const sent = [];
 
   function composeOf(target) {
     if (!(target instanceof Element)) return null;
@@ -67,26 +75,44 @@ export function setupCompose(ctx) {
     const checkbox = doc.createElement('input');
     checkbox.type = 'checkbox';
     checkbox.className = 'mailtrail-log-checkbox';
-    checkbox.checked = true;
+    // Unknown until the worker answers (a quick send then lets the worker apply the default).
+    checkbox.checked = false;
+    checkbox.indeterminate = true;
+    checkbox.disabled = true;
+    label.title = t('compose_log_waiting_tooltip');
     const text = doc.createElement('span');
     text.textContent = t('compose_log_label');
     label.append(checkbox, text);
     el.appendChild(label);
     anchor.after.after(el);
-    const state = { el, checkbox, key: draftKey(compose), touched: false, sending: false, releasing: false };
+    const state = { el, checkbox, key: draftKey(compose), touched: false, known: false, sending: false, releasing: false };
     states.set(compose, state);
     composes.add(compose);
     checkbox.addEventListener('change', () => {
       state.touched = true;
+      state.known = true;
       send('draft:set', { key: state.key, checked: checkbox.checked }).catch(() => {});
     });
     send('draft:get', { key: state.key })
       .then((r) => {
-        if (!state.touched) checkbox.checked = r.checked;
         el.dataset.mode = r.mode;
+        if (r.blocked) {
+          // Settings invalid and none valid before: nothing can be logged; say so.
+          el.dataset.blocked = 'true';
+          label.title = t('compose_log_blocked_tooltip');
+        } else {
+          if (!state.touched) checkbox.checked = r.checked;
+          checkbox.indeterminate = false;
+          checkbox.disabled = false;
+          state.known = true;
+          label.title = t('compose_log_tooltip');
+        }
         el.dataset.ready = 'true';
       })
       .catch(() => {
+        // The worker did not answer: the user may still choose; until then sends ask the worker.
+        checkbox.disabled = false;
+        label.title = t('compose_log_tooltip');
         el.dataset.ready = 'error';
       });
   }
@@ -103,18 +129,38 @@ export function setupCompose(ctx) {
     }
   }
 
-  function notify(reply, error, bccResult) {
-    if (error) {
-      toast(t('toast_send_error_title'), { kind: 'warn', details: [t('toast_send_error_detail'), error.message] });
-      return;
-    }
+  /**
+   * What the send's notice says: `[title, {kind, details}]`. `bccResult` is what adding the
+   * BCC address did ('failed', or 'missed' when the answer came after Gmail had sent).
+   */
+  function outcomeNotice(reply, bccResult) {
     const d = reply.decision;
     const details = renderReasons(d.reasons, t);
-    if (bccResult === 'failed') {
-      toast(t('toast_bcc_failed_title'), { kind: 'warn', details: [d.addBcc] });
+    if (d.log && d.addBcc && !d.push && (bccResult === 'failed' || bccResult === 'missed')) {
+      // BCC mode: the BCC address *is* the logging; without it the CRM gets nothing.
+      return [t('toast_not_logged_title'), { kind: 'warn', details: [t('toast_bcc_not_logged_detail', [d.addBcc])] }];
     }
-    if (d.log) toast(t('toast_logged_title'), { kind: 'ok', details });
-    else toast(t('toast_not_logged_title'), { kind: 'warn', details: details.length ? details : [headlineReason(d, t)] });
+    if (d.log) return [t('toast_logged_title'), { kind: 'ok', details }];
+    return [t('toast_not_logged_title'), { kind: 'warn', details: details.length ? details : [headlineReason(d, t)] }];
+  }
+
+  function errorNotice(error) {
+    if (error.code === 'settings-invalid') {
+      return [t('toast_settings_invalid_title'), { kind: 'warn', details: [t('toast_settings_invalid_detail')] }];
+    }
+    if (error.code === 'timeout') {
+      // The worker may still queue it: never suggest logging it again from here.
+      return [t('toast_send_timeout_title'), { kind: 'warn', details: [t('toast_send_timeout_detail')], timeoutMs: 20000 }];
+    }
+    return [t('toast_send_error_title'), { kind: 'warn', details: [t('toast_send_error_detail'), error.message] }];
+  }
+
+  function notify(reply, error, bccResult) {
+    if (error) return toast(...errorNotice(error));
+    if (bccResult === 'failed' && reply.decision.push) {
+      toast(t('toast_bcc_failed_title'), { kind: 'warn', details: [reply.decision.addBcc] });
+    }
+    return toast(...outcomeNotice(reply, bccResult));
   }
 
   async function startSend(compose, via) {
@@ -122,7 +168,8 @@ export function setupCompose(ctx) {
     if (!state || state.sending) return;
     state.sending = true;
     const started = performance.now();
-    const logChecked = state.checkbox.checked;
+    // null: not known yet (the worker applies the draft's remembered state or the default).
+    const logChecked = state.known ? state.checkbox.checked : null;
     let data;
     try {
       data = readCompose(compose, { userEmail: ctx.account });
@@ -132,33 +179,57 @@ export function setupCompose(ctx) {
       return;
     }
     const account = ctx.account || undefined;
-    if (!logChecked) {
-      // Nothing to add, nothing to wait for: Gmail sends now; the decision is noted.
+    if (logChecked === false) {
+      // Nothing to add, nothing to wait for: Gmail sends now; the decision is noted. Remembered
+      // too: Undo and the sent ids must know the newest send was not logged.
+      const entry = rememberSent({ draftId: data.draftId, logged: false });
       release(compose, state);
-      send('compose:send', { compose: data, logChecked: false, account, via }).catch(() => {});
+      send('compose:send', { compose: data, logChecked: false, account, via })
+        .then((r) => (entry.undoUntil = r.notBefore ?? entry.undoUntil))
+        .catch(() => {});
       return;
     }
     state.el.classList.add('mailtrail-busy');
     let reply = null;
     let error = null;
+    let notice = null;
+    // Until the worker answers, this send counts as logged (it may well be queued).
+    const entry = rememberSent({ draftId: data.draftId, logged: true });
+    const late = (r) => {
+      // The answer came after Gmail sent (timeout): the record may be queued after all.
+      applyReply(entry, r);
+      if (notice) replaceToast(notice, ...outcomeNotice(r, r.decision.addBcc ? 'missed' : null));
+    };
     try {
-      reply = await send('compose:send', { compose: data, logChecked: true, account, via }, { timeoutMs: SEND_TIMEOUT_MS });
+      reply = await send('compose:send', { compose: data, logChecked, account, via }, { timeoutMs: SEND_TIMEOUT_MS, onLate: late });
     } catch (e) {
       error = e;
+      if (e.code !== 'timeout') entry.logged = false; // the worker refused or failed: nothing queued
     }
     const durableMs = performance.now() - started;
     let bccResult = null;
-    if (reply?.decision?.addBcc) bccResult = addBcc(compose, reply.decision.addBcc);
-    rememberSent({ draftId: data.draftId, key: reply?.key ?? null, at: Date.now() });
+    if (reply) {
+      applyReply(entry, reply);
+      if (reply.decision?.addBcc) bccResult = addBcc(compose, reply.decision.addBcc);
+    }
     release(compose, state);
     if (reply) send('metric:send', { ms: durableMs }).catch(() => {});
-    notify(reply, error, bccResult);
+    notice = notify(reply, error, bccResult);
   }
 
-  function rememberSent(entry) {
+  function rememberSent(fields) {
     const now = Date.now();
     while (sent.length && now - sent[0].at > SENT_MEMORY_MS) sent.shift();
-    sent.push({ ...entry, matched: false });
+    const entry = { key: null, undoUntil: now + UNDO_UNKNOWN_MS, ...fields, at: now, matched: false, undone: false };
+    sent.push(entry);
+    return entry;
+  }
+
+  /** What the worker said about a send: whether a record was queued, and until when Undo can withdraw it. */
+  function applyReply(entry, reply) {
+    entry.logged = !!reply.queued;
+    entry.key = reply.key ?? null;
+    if (reply.notBefore) entry.undoUntil = reply.notBefore;
   }
 
   // ---- capture-phase interception (runs before any of Gmail's own listeners)
@@ -185,13 +256,19 @@ export function setupCompose(ctx) {
     startSend(compose, 'shortcut');
   }
 
+  /**
+   * Gmail's Undo (in the "Message sent" notice) undoes the most recent send. Only that send's
+   * record is withdrawn, only within its Undo period; when the most recent send was not
+   * logged there is nothing to withdraw (never an older email's record).
+   */
   function onUndo(event) {
     const target = event.target;
     if (!(target instanceof Element) || !target.closest(SELECTORS.undoLink)) return;
-    const last = [...sent].reverse().find((s) => Date.now() - s.at < SENT_MEMORY_MS && !s.undone);
-    if (!last) return;
-    last.undone = true;
-    send('compose:undo', { draftId: last.draftId })
+    const last = sent.at(-1);
+    if (!last || last.undone) return;
+    last.undone = true; // its ids, if they still come, are not attached either
+    if (!last.logged || Date.now() > last.undoUntil) return;
+    send('compose:undo', { draftId: last.draftId, key: last.key || undefined })
       .then((r) => {
         if (r.cancelled) toast(t('toast_undo_title'), { kind: 'info' });
       })
@@ -219,8 +296,11 @@ export function setupCompose(ctx) {
         const waiting = sent.filter((s) => !s.matched && !/^r-?\d+$/.test(s.draftId || ''));
         if (waiting.length === 1) entry = waiting[0];
       }
-      if (!entry || entry.undone) continue;
+      if (!entry) continue;
       entry.matched = true;
+      // A send that was not logged (or was undone) has no record to tie the ids to, and its
+      // thread must not become a tracked one.
+      if (entry.undone || !entry.logged) continue;
       try {
         if (item.messageId) {
           await send('compose:sent', { draftId: entry.draftId, messageId: item.messageId, threadId: item.threadId });

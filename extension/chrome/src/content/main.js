@@ -34,7 +34,7 @@ const ctx = {
     const { ik } = await pageInfo();
     const url = rawSourceUrl({ origin: location.origin, account: accountIndex(location), ik, messageId });
     const response = await fetch(url, { credentials: 'include' });
-    if (!response.ok) throw new Error(`Gmail answered ${response.status} for the message source`);
+    if (!response.ok) throw new Error(t('error_raw_status', [String(response.status)]));
     const raw = extractRawSource(await response.text());
     if (raw === null) {
       ctx.problem('raw-source', 'the "show original" page has no message source');

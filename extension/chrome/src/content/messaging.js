@@ -15,26 +15,40 @@ function failure(code, message) {
   return e;
 }
 
-export function send(type, payload = {}, { timeoutMs = 15000 } = {}) {
+/**
+ * Sends a message to the worker. `timeoutMs`: stop waiting (rejects with code `timeout`; the
+ * worker may still act on the message). `onLate(result)`: called if a successful answer
+ * arrives after that timeout, so callers can correct what they told the user.
+ * Error messages are in the user's language (the worker's own, from the engine, are passed on).
+ */
+export function send(type, payload = {}, { timeoutMs = 15000, onLate } = {}) {
   if (orphaned || !chrome.runtime?.id) {
     orphaned = true;
-    return Promise.reject(failure('extension-reloaded', 'Mailtrail was updated; reload Gmail'));
+    return Promise.reject(failure('extension-reloaded', t('error_extension_reloaded') || 'Mailtrail was updated; reload Gmail'));
   }
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(failure('timeout', `no answer to ${type} in ${timeoutMs} ms`)), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(failure('timeout', t('error_timeout') || `no answer to ${type} in ${timeoutMs} ms`));
+    }, timeoutMs);
     try {
       chrome.runtime.sendMessage({ type, ...payload }, (response) => {
         clearTimeout(timer);
         const lastError = chrome.runtime.lastError;
+        if (timedOut) {
+          if (!lastError && response?.ok && onLate) onLate(response.result);
+          return;
+        }
         if (lastError) return reject(failure('unreachable', lastError.message));
-        if (!response) return reject(failure('unreachable', 'no answer'));
-        if (!response.ok) return reject(failure(response.error?.code || 'error', response.error?.message || 'failed'));
+        if (!response) return reject(failure('unreachable', t('error_no_answer') || 'no answer'));
+        if (!response.ok) return reject(failure(response.error?.code || 'error', response.error?.message || t('error_failed') || 'failed'));
         resolve(response.result);
       });
     } catch (e) {
       clearTimeout(timer);
       orphaned = true;
-      reject(failure('extension-reloaded', String(e?.message || e)));
+      reject(failure('extension-reloaded', t('error_extension_reloaded') || String(e?.message || e)));
     }
   });
 }

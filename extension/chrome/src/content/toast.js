@@ -22,21 +22,40 @@ function container(doc) {
  */
 export function toast(doc, title, { kind = 'info', details = [], timeoutMs = 8000 } = {}) {
   const item = doc.createElement('div');
-  item.className = `mailtrail-toast mailtrail-toast-${kind}`;
-  const head = doc.createElement('div');
-  head.className = 'mailtrail-toast-title';
-  head.textContent = title;
-  item.appendChild(head);
-  for (const line of details) {
-    const d = doc.createElement('div');
-    d.className = 'mailtrail-toast-detail';
-    d.textContent = line;
-    item.appendChild(d);
-  }
+  render(item, title, kind, details);
   item.addEventListener('click', () => item.remove());
   const box = container(doc);
   box.appendChild(item);
   while (box.childElementCount > 4) box.firstElementChild.remove();
-  if (timeoutMs) setTimeout(() => item.remove(), timeoutMs);
+  if (timeoutMs) item.mailtrailTimer = setTimeout(() => item.remove(), timeoutMs);
+  return item;
+}
+
+function render(item, title, kind, details) {
+  const doc = item.ownerDocument;
+  item.className = `mailtrail-toast mailtrail-toast-${kind}`;
+  const head = doc.createElement('div');
+  head.className = 'mailtrail-toast-title';
+  head.textContent = title;
+  const lines = details.map((line) => {
+    const d = doc.createElement('div');
+    d.className = 'mailtrail-toast-detail';
+    d.textContent = line;
+    return d;
+  });
+  item.replaceChildren(head, ...lines);
+}
+
+/**
+ * Replaces what a notice says (a later answer corrects it). Shown again if it was already
+ * dismissed or timed out, so the correction is not lost.
+ */
+export function replaceToast(item, title, { kind = 'info', details = [], timeoutMs = 8000 } = {}) {
+  if (!item) return null;
+  render(item, title, kind, details);
+  item.dataset.updated = 'true';
+  if (!item.isConnected) container(item.ownerDocument).appendChild(item);
+  clearTimeout(item.mailtrailTimer);
+  if (timeoutMs) item.mailtrailTimer = setTimeout(() => item.remove(), timeoutMs);
   return item;
 }
