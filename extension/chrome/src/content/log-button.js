@@ -31,8 +31,10 @@ export function setupLogButton(ctx) {
       button.title = details.join('\n');
     } catch (e) {
       setState(button, 'error', t('log_button_retry'));
-      button.title = String(e.message || e);
-      toast(t('toast_log_error_title'), { kind: 'warn', details: [String(e.message || e)] });
+      // The worker's own words are English; the one a user can act on is said in theirs.
+      const why = e.code === 'settings-invalid' ? t('error_settings_invalid') : String(e.message || e);
+      button.title = why;
+      toast(t('toast_log_error_title'), { kind: 'warn', details: [why] });
     }
   }
 
