@@ -352,6 +352,41 @@ test('endpoint down at send, then up: the email goes at once and the record arri
   }
 });
 
+test('a record the endpoint refuses for good is failed in the pane, and Discard (confirmed) removes it for good', async () => {
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', compose: composeItem({ subject: 'Refused by the endpoint' }) } }, seed: SETTINGS });
+  try {
+    // This device's token is wrong: the endpoint answers 401, which is final.
+    let pane = await device.pane('send');
+    await pane.evaluate(() => localStorage.setItem('mailtrail.secrets', JSON.stringify({ local: 'mt_wrong' })));
+    await pane.close();
+    const sent = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(sent.completed, { allowEvent: true });
+    const status = await device.status(sent.page);
+    const key = status.queue[0].key;
+    assert.equal(status.queue[0].state.state, 'dead');
+
+    pane = await device.pane('send');
+    await pane.click('#tab-outbox');
+    const row = pane.locator(`#mt-queue li[data-key="${key}"]`);
+    await row.locator('button.discard-ask').click();
+    assert.equal(await row.locator('.confirm').textContent(), 'Discard this record? The email will not be logged.');
+    await row.locator('button.discard-no').click();
+    await row.locator('button.discard-ask').click();
+    await row.locator('button.discard-yes').click();
+    await pane.waitForFunction((k) => !document.querySelector(`#mt-queue li[data-key="${k}"]`), key);
+    // Persisted: a fresh runtime sees it cancelled, and a right token does not send it.
+    await pane.evaluate((token) => localStorage.setItem('mailtrail.secrets', JSON.stringify({ local: token })), env.server.token);
+    await pane.reload();
+    await pane.waitForSelector('body[data-ready="true"]');
+    const after = await device.status(pane);
+    assert.equal(after.counts.dead, 0);
+    assert.equal(after.queue.length, 0);
+    assert.equal((await api('GET', `/v1/records/${key}`)).status, 404);
+  } finally {
+    await device.close();
+  }
+});
+
 async function readDevice(file, extra = {}) {
   const eml = fs.readFileSync(path.join(fixtures, file), 'utf8');
   return outlookDevice({ configs: { read: { mode: 'read', read: { eml, conversationId: 'conv-read', ...extra.read }, displayLanguage: extra.lang || 'en-US' } }, seed: SETTINGS });
