@@ -78,9 +78,83 @@ fn refuses_non_loopback_without_allow_remote() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad --database URL is bad input"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:PATH or postgres://"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `mailtrail serve` with `args`, its exit code and stderr.
+fn serve_fails(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .env_remove("MAILTRAIL_TOKEN")
+        .stdout(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Exit code 2 for what the user gave wrong (options, environment), 1 for what failed around
+/// it (the port is taken, the database does not answer), as main.rs promises for every command.
+#[test]
+fn startup_errors_exit_2_for_bad_input_and_1_for_failures() {
+    let dir = temp_dir("exit");
+    let local = ["--listen", "127.0.0.1:0"];
+    for (args, env, needle) in [
+        (
+            vec!["--database", "postgres://u@host:notaport/db"],
+            vec![],
+            "--database",
+        ),
+        (vec!["--database", "sqlite:"], vec![], "needs a file path"),
+        (
+            vec![],
+            vec![("MAILTRAIL_TOKEN", "short")],
+            "MAILTRAIL_TOKEN",
+        ),
+    ] {
+        let all: Vec<&str> = local.iter().copied().chain(args.iter().copied()).collect();
+        let (code, err) = serve_fails(&dir, &all, &env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    // A token file that holds no usable token: bad input too.
+    let bad_token_dir = temp_dir("exit-token");
+    std::fs::write(bad_token_dir.join("token"), "x\n").unwrap();
+    let (code, err) = serve_fails(&bad_token_dir, &local, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    // The port is taken: a failure, not bad input.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err) = serve_fails(&dir, &["--listen", &addr], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot listen"), "{err}");
+    // The database does not answer (nothing listens on the port): a failure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://mailtrail@127.0.0.1:{port}/mailtrail?connect_timeout=2");
+    let (code, err) = serve_fails(&dir, &["--listen", "127.0.0.1:0", "--database", &url], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot open PostgreSQL database"), "{err}");
+    drop(taken);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&bad_token_dir);
 }
 
 /// SIGTERM while records are arriving: every record answered 2xx is stored, nothing else, and
@@ -267,8 +341,37 @@ fn bad_certificate_is_a_clear_error() {
         .arg(dir.join("key.pem"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a bad certificate is bad input");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cert.pem"), "{err}");
+    // A missing key file, and a key that does not match the certificate: bad input too.
+    std::fs::write(dir.join("good-cert.pem"), TEST_CERT).unwrap();
+    std::fs::write(dir.join("other-key.pem"), OTHER_KEY).unwrap();
+    for (key, needle) in [
+        ("missing.pem", "missing.pem"),
+        ("other-key.pem", "do not go together"),
+    ] {
+        let out = Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .arg("--tls-cert")
+            .arg(dir.join("good-cert.pem"))
+            .arg("--tls-key")
+            .arg(dir.join(key))
+            .env_remove("MAILTRAIL_TOKEN")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains(needle), "{key}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A key that is not TEST_CERT's (test only).
+const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3YoRIuRjzRQWCmFN
+PkmtlxJZgGkO2g+LdDE+p+ZZBgyhRANCAASp642jMcb4FecvtC8dkZB10T4U1zzs
+FFQWwM8K9Rbbfmd9wHiDs0JoYlcR0cm8gPb8CSgUbUx8pcIf/H0QfROe
+-----END PRIVATE KEY-----
+";

@@ -60,14 +60,28 @@ fn read_stdin() -> Result<Vec<u8>, CliError> {
 }
 
 /// Prints one JSON value on stdout, pretty when stdout is a terminal.
+///
+/// A reader that stops early (`mailtrail parse big.eml | head`) closes the pipe: that is not an
+/// error of ours, so the command ends quietly with exit code 0, like `git log | head`. Any other
+/// write failure (a full disk) is exit code 1.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
-    use std::io::IsTerminal;
+    use std::io::{IsTerminal, Write};
     let text = if std::io::stdout().is_terminal() {
         serde_json::to_string_pretty(value)
     } else {
         serde_json::to_string(value)
     }
     .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
-    println!("{text}");
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::Failed(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
 }

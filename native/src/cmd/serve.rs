@@ -89,9 +89,16 @@ pub fn run(args: Args) -> CliResult {
         .thread_name("mailtrail-serve")
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    runtime
-        .block_on(serve::run(cfg))
-        .map_err(|e| CliError::Failed(format!("{e:#}")))
+    runtime.block_on(serve::run(cfg)).map_err(|e| {
+        // Bad options or environment (a malformed --database URL, an unreadable certificate, a
+        // short MAILTRAIL_TOKEN): 2, like every command's bad input. Anything else (the port is
+        // taken, the database does not answer): 1.
+        if e.downcast_ref::<serve::BadInput>().is_some() {
+            CliError::BadInput(format!("{e:#}"))
+        } else {
+            CliError::Failed(format!("{e:#}"))
+        }
+    })
 }
 
 fn default_data_dir() -> Option<PathBuf> {

@@ -21,6 +21,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// A start-up failure caused by what the user gave (an option, `MAILTRAIL_TOKEN`, a file an
+/// option names): `mailtrail serve` exits with 2 for it, and with 1 for other failures (the
+/// port is taken, the database does not answer).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// `Err(BadInput)` with this message, as an `anyhow::Error`.
+macro_rules! bad_input {
+    ($($arg:tt)*) => {
+        anyhow::Error::new($crate::serve::BadInput(format!($($arg)*)))
+    };
+}
+pub(crate) use bad_input;
+
 /// Everything `mailtrail serve` needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -17,24 +17,24 @@ use tokio_rustls::TlsAcceptor;
 /// Loads the certificate chain and key, with errors that say which file is wrong.
 pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| anyhow::anyhow!("cannot read the certificate {}: {e}", cert.display()))?
+        .map_err(|e| super::bad_input!("cannot read the certificate {}: {e}", cert.display()))?
         .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("{} is not a PEM certificate chain: {e}", cert.display()))?;
+        .map_err(|e| super::bad_input!("{} is not a PEM certificate chain: {e}", cert.display()))?;
     if certs.is_empty() {
-        anyhow::bail!(
+        return Err(super::bad_input!(
             "{} holds no certificate (expected -----BEGIN CERTIFICATE-----)",
             cert.display()
-        );
+        ));
     }
     let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| anyhow::anyhow!("{} is not a PEM private key: {e}", key.display()))?;
+        .map_err(|e| super::bad_input!("{} is not a PEM private key: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| anyhow::anyhow!("TLS setup failed: {e}"))?
         .with_no_client_auth()
         .with_single_cert(certs, key_der)
-        .map_err(|e| anyhow::anyhow!("the certificate and key do not go together: {e}"))?;
+        .map_err(|e| super::bad_input!("the certificate and key do not go together: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -21,9 +21,9 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(String, TokenSource)> 
     if let Ok(t) = std::env::var("MAILTRAIL_TOKEN") {
         let t = t.trim().to_string();
         if t.len() < 16 {
-            anyhow::bail!(
+            return Err(super::bad_input!(
                 "MAILTRAIL_TOKEN is set but shorter than 16 characters: use a long random value"
-            );
+            ));
         }
         return Ok((t, TokenSource::Environment));
     }
@@ -32,10 +32,10 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(String, TokenSource)> 
         Ok(text) => {
             let t = text.trim().to_string();
             if t.len() < 16 {
-                anyhow::bail!(
+                return Err(super::bad_input!(
                     "{} does not hold a usable token (shorter than 16 characters): delete it and start again to create a new one",
                     path.display()
-                );
+                ));
             }
             warn_if_readable_by_others(&path);
             Ok((t, TokenSource::File(path)))

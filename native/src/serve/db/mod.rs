@@ -396,7 +396,7 @@ impl Store {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             if path.is_empty() {
-                anyhow::bail!("--database sqlite: needs a file path, e.g. sqlite:/var/lib/mailtrail/mailtrail.db");
+                return Err(super::bad_input!("--database sqlite: needs a file path, e.g. sqlite:/var/lib/mailtrail/mailtrail.db"));
             }
             let path = std::path::Path::new(path);
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -428,17 +428,17 @@ impl Store {
             )))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)
-                .map_err(|e| anyhow::anyhow!("--database {}: {e}", redact_url(url)))?
+                .map_err(|e| super::bad_input!("--database {}: {e}", redact_url(url)))?
                 .application_name("mailtrail");
             let backend = postgres::Backend::open(opts, 8).await.map_err(|e| {
                 anyhow::anyhow!("cannot open PostgreSQL database {}: {e}", redact_url(url))
             })?;
             Ok(Store::Postgres(backend))
         } else {
-            anyhow::bail!(
+            Err(super::bad_input!(
                 "--database must be sqlite:PATH or postgres://USER@HOST/DB (got {:?})",
                 redact_url(url)
-            )
+            ))
         }
     }
 
