@@ -1067,14 +1067,7 @@ async fn put_watch_status(
     Path(account): Path<String>,
     SmallBody(body): SmallBody,
 ) -> ApiResult {
-    let account = account.trim().to_string();
-    if account.is_empty() || account.len() > 320 || account.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_account",
-            "account",
-            "the account name must be 1 to 320 printable characters",
-        ));
-    }
+    let account = account_name(&account)?;
     if body.len() > 64 * 1024 {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -1138,6 +1131,20 @@ async fn put_watch_status(
     Ok(Json(watch_json(&row.account, &row.status, row.updated_at)).into_response())
 }
 
+/// The `{account}` of a watch-status route, as stored: trimmed, 1 to 320 characters without
+/// control characters (PUT and DELETE name an account the same way).
+fn account_name(raw: &str) -> Result<String, ApiError> {
+    let account = raw.trim();
+    if account.is_empty() || account.len() > 320 || account.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_account",
+            "account",
+            "the account name must be 1 to 320 printable characters",
+        ));
+    }
+    Ok(account.to_string())
+}
+
 pub fn watch_json(account: &str, status: &str, updated_at: i64) -> Value {
     let mut v: Value = serde_json::from_str(status).unwrap_or_else(|_| json!({}));
     if let Some(obj) = v.as_object_mut() {
@@ -1157,6 +1164,7 @@ async fn list_watch_status(_: Authed, State(st): St) -> ApiResult {
 }
 
 async fn delete_watch_status(_: Authed, State(st): St, Path(account): Path<String>) -> ApiResult {
+    let account = account_name(&account)?;
     if st.store.delete_watch_status(&account).await? {
         Ok(Json(json!({"deleted": true, "account": account})).into_response())
     } else {

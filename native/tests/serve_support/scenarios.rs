@@ -1436,6 +1436,39 @@ pub async fn watch_status_round_trip(kind: Kind) {
             .len(),
         1
     );
+    // The account name is trimmed on DELETE as on PUT: what PUT stored, DELETE finds.
+    let (st, v) = s
+        .send_json(
+            Method::PUT,
+            "/v1/watch-status/%20spaced@ourco.example%20",
+            &json!({"state": "connected"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["account"].as_str()),
+        (200, Some("spaced@ourco.example")),
+        "{v}"
+    );
+    let (st, v) = s
+        .send_json(
+            Method::DELETE,
+            "/v1/watch-status/%20spaced@ourco.example%20",
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (st, v["account"].as_str()),
+        (200, Some("spaced@ourco.example")),
+        "{v}"
+    );
+    let (st, v) = s
+        .send_json(Method::DELETE, "/v1/watch-status/%20%20", &Value::Null)
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_account")),
+        "{v}"
+    );
     env.finish().await;
 }
 
