@@ -375,3 +375,57 @@ PkmtlxJZgGkO2g+LdDE+p+ZZBgyhRANCAASp642jMcb4FecvtC8dkZB10T4U1zzs
 FFQWwM8K9Rbbfmd9wHiDs0JoYlcR0cm8gPb8CSgUbUx8pcIf/H0QfROe
 -----END PRIVATE KEY-----
 ";
+
+/// Starts `mailtrail serve` on `data_dir`, waits for its banner, stops it; returns its stderr.
+fn start_and_stop(data_dir: &std::path::Path) -> String {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("MAILTRAIL_TOKEN")
+        .env("MAILTRAIL_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("listening on "), "{first}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A data directory the server creates is private (0700); one that exists keeps its
+/// permissions (`--data-dir /var/lib` must not lock everyone else out of it), with a warning
+/// when other users can enter it.
+#[test]
+fn data_dir_permissions_are_changed_only_when_created() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let root = temp_dir("datadir");
+    let created = root.join("new/mailtrail");
+    let err = start_and_stop(&created);
+    assert_eq!(mode(&created), 0o700, "created private");
+    assert!(!err.contains("open to other users"), "{err}");
+
+    let shared = root.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = start_and_stop(&shared);
+    assert_eq!(mode(&shared), 0o755, "an existing directory keeps its mode");
+    assert!(err.contains("open to other users"), "{err}");
+    assert_eq!(mode(&shared.join("token")), 0o600);
+
+    let private = root.join("private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = start_and_stop(&private);
+    assert!(!err.contains("open to other users"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
+}

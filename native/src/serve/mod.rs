@@ -116,16 +116,7 @@ pub fn app(state: Arc<AppState>, addin_dir: Option<&std::path::Path>) -> axum::R
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     use std::io::Write;
 
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the data directory {}: {e}",
-            cfg.data_dir.display()
-        )
-    })?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
-    }
+    prepare_data_dir(&cfg.data_dir)?;
     let (token, source) = token::load_or_create(&cfg.data_dir)?;
     let database = cfg
         .database
@@ -197,6 +188,38 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     state.store.close().await;
     tracing::info!("stopped");
     result
+}
+
+/// Creates the data directory private to its user (0700), or, when it exists, leaves its
+/// permissions alone (it may be `/var/lib` or a shared folder the user chose) and warns when
+/// other users can enter it. The token file in it is 0600 either way.
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %dir.display(),
+                    mode = format!("{mode:o}"),
+                    "the data directory is open to other users; its token file is private (0600), \
+                     but the database beside it may not be: use a directory of its own (chmod 700)"
+                );
+            }
+            Ok(())
+        }
+        Ok(_) => Err(bad_input!(
+            "the data directory {} is not a directory",
+            dir.display()
+        )),
+        Err(_) => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display())
+            }),
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
