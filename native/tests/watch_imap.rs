@@ -184,13 +184,33 @@ impl Dovecot {
 
     /// Appends a message over IMAP (creating the folder if needed).
     fn append(&self, user: &str, password: &str, folder: &str, raw: &str) {
+        self.append_dated(user, password, folder, raw, None);
+    }
+
+    /// [`Dovecot::append`] with the message's arrival time (INTERNALDATE), in ms since 1970.
+    fn append_dated(&self, user: &str, password: &str, folder: &str, raw: &str, at: Option<i64>) {
+        let date = at.map(|ms| {
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let t = mailtrail::time::utc_parts(ms);
+            format!(
+                "\"{:02}-{}-{} {:02}:{:02}:{:02} +0000\"",
+                t.day,
+                MONTHS[usize::from(t.month - 1)],
+                t.year,
+                t.hour,
+                t.minute,
+                t.second
+            )
+        });
         let rt = runtime();
         rt.block_on(async {
             let mut s = self.session(user, password).await;
             if folder != "INBOX" {
                 let _ = s.create(folder).await;
             }
-            s.append(folder, None, None, raw.as_bytes())
+            s.append(folder, None, date.as_deref(), raw.as_bytes())
                 .await
                 .expect("APPEND");
             let _ = s.logout().await;
@@ -280,19 +300,29 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path) -> Serve {
+        Serve::start_at(dir, "127.0.0.1:0")
+    }
+
+    fn start_at(dir: &Path, listen: &str) -> Serve {
         let data = dir.join("serve");
         let mut child = mailtrail()
             .args([
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--rate-limit",
                 "off",
                 "--data-dir",
             ])
             .arg(&data)
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("serve.log")).expect("serve log"))
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("serve.log"))
+                    .expect("serve log"),
+            )
             .spawn()
             .expect("start mailtrail serve");
         let stdout = child.stdout.take().expect("stdout");
@@ -316,6 +346,28 @@ impl Serve {
             .trim()
             .to_string();
         Serve { child, url, token }
+    }
+
+    /// Stops the endpoint (the watcher's lookups and deliveries then fail).
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again at the same address, with the same data.
+    fn start_again(&mut self, dir: &Path) {
+        let listen = self
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let again = wait_for("the endpoint's port to be free again", WAIT, || {
+            std::net::TcpListener::bind(&listen).ok().map(drop)?;
+            Some(Serve::start_at(dir, &listen))
+        });
+        assert_eq!(again.url, self.url);
+        let old = std::mem::replace(self, again);
+        drop(old);
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
@@ -945,6 +997,139 @@ fn reply_from_a_non_contact_is_skipped_with_the_reason() {
 }
 
 #[test]
+fn reply_waits_while_the_contact_lookup_fails_and_is_logged_when_it_answers() {
+    let mut t = Inbox::new("lookup-down");
+    // Let alice's watcher learn the thread first (any new mail makes it read the Sent folder).
+    let nudge = message(
+        &[
+            ("From", "news@vendor.test"),
+            ("To", "alice@ours.test"),
+            ("Subject", "Newsletter"),
+            ("Message-ID", "<news-1@vendor.test>"),
+        ],
+        "News.",
+    );
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &nudge);
+    t.watcher
+        .wait_log("thread is logged (the endpoint has its record)");
+    t.watcher
+        .wait_log("not logged \"Newsletter\" from news@vendor.test: thread-not-logged");
+
+    // The endpoint goes away; bob's reply arrives. Without an answer to "is bob a contact?",
+    // the reply must not be decided (it would be skipped for good as sender-not-contact).
+    t.w.serve.stop();
+    let reply = t.reply("Bob Buyer <bob@client.test>", "reply-down", "Re: Quote");
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    let s = wait_for("alice to show endpoint-unreachable", WAIT, || {
+        let s = t.watcher.account_status("alice@ours.test");
+        (s["reason"] == "endpoint-unreachable").then_some(s)
+    });
+    assert_eq!(s["state"], "connected", "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("contact lookup failed")),
+        "{s}"
+    );
+    let log = t.watcher.log_text();
+    assert!(
+        !log.contains("not logged \"Re: Quote\""),
+        "the reply was decided without the endpoint:\n{log}"
+    );
+
+    // The endpoint is back: the next pass starts again from the reply, and logs it.
+    t.w.serve.start_again(&t.w.dir);
+    let rec = t.w.serve.wait_record(&key_of(&reply));
+    assert_eq!(rec["record"]["from"]["address"], "bob@client.test");
+    let back = wait_for("alice to be connected without a reason", WAIT, || {
+        let s = t.watcher.account_status("alice@ours.test");
+        (s["state"] == "connected" && s["reason"].is_null()).then_some(s)
+    });
+    assert!(back["message"].is_null(), "{back}");
+}
+
+#[test]
+fn sent_folder_is_learnt_once_the_endpoint_is_back() {
+    // At boot the watcher may start before `mailtrail serve`: the Sent folder's first scan
+    // cannot ask which sent emails were logged. They must be asked about again later, however
+    // old they are, and replies must wait for the threads.
+    let mut w = World::new("sent-down");
+    w.dovecot.add_user("alice", "alice-secret");
+    w.dovecot
+        .create_folder("alice", "alice-secret", "Wys&AUI-ane");
+    let browser_record = json!({
+        "schema": "mailtrail.record/1", "idempotencyKey": "c1-00000000000000000000000000000abc",
+        "direction": "outgoing", "timestamp": 1_772_532_000_000i64, "subject": "Offer",
+        "from": {"address": "alice@ours.test"}, "to": [{"address": "bob@client.test"}], "cc": [], "bcc": [],
+        "text": "Hello Bob, the offer.", "html": null, "attachments": [], "messageId": "offer-1@ours.test",
+        "threadId": null, "contacts": [{"address": "bob@client.test", "create": true}], "reasons": ["log-checked"],
+        "mailbox": "alice@ours.test", "source": "gmail", "client": "mailtrail/test"
+    });
+    assert_eq!(w.serve.post_record(&browser_record), 201);
+    let sent = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>"),
+            ("Subject", "Offer"),
+            ("Message-ID", "<offer-1@ours.test>"),
+        ],
+        "Hello Bob, the offer.",
+    );
+    // Sent two days ago: well inside the Sent lookback, well outside any "recent" window.
+    let two_days_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - 2 * 24 * 3600 * 1000;
+    w.dovecot.append_dated(
+        "alice",
+        "alice-secret",
+        "Wys&AUI-ane",
+        &sent,
+        Some(two_days_ago),
+    );
+    w.serve.stop();
+    let watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![w.account(
+            "alice",
+            "connected-inbox",
+            "alice@ours.test",
+            "MT_ALICE_PW",
+        )]),
+        &[("MT_ALICE_PW", "alice-secret")],
+    );
+    let s = wait_for("alice to show endpoint-unreachable", WAIT, || {
+        let s = watcher.account_status("alice@ours.test");
+        (s["reason"] == "endpoint-unreachable").then_some(s)
+    });
+    assert_eq!(s["state"], "connected", "{s}");
+    // Bob's reply arrives while the endpoint is still down.
+    let reply = message(
+        &[
+            ("From", "Bob Buyer <bob@client.test>"),
+            ("To", "Alice Seller <alice@ours.test>"),
+            ("Subject", "Re: Offer"),
+            ("Message-ID", "<offer-reply@client.test>"),
+            ("In-Reply-To", "<offer-1@ours.test>"),
+        ],
+        "Accepted.",
+    );
+    w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    std::thread::sleep(Duration::from_secs(2));
+    let log = watcher.log_text();
+    assert!(
+        !log.contains("not logged \"Re: Offer\""),
+        "the reply was decided before its thread could be learnt:\n{log}"
+    );
+    w.serve.start_again(&w.dir);
+    watcher.wait_log("thread is logged (the endpoint has its record)");
+    let rec = w.serve.wait_record(&key_of(&reply));
+    assert_eq!(rec["record"]["direction"], "incoming");
+    assert_eq!(contact_addresses(&rec), vec!["bob@client.test"]);
+}
+
+#[test]
 fn reply_filtered_into_a_sub_folder_is_not_logged() {
     let t = Inbox::new("subfolder");
     let filtered = t.reply("Bob Buyer <bob@client.test>", "reply-filtered", "Re: Quote");
@@ -1264,6 +1449,203 @@ fn uidvalidity_reset_rescans_without_duplicates() {
         before["folders"]["INBOX"]["uidValidity"]
     );
     assert_eq!(after["folders"]["INBOX"]["rescans"], 1);
+}
+
+#[test]
+fn trace_logging_never_shows_the_password() {
+    // MAILTRAIL_LOG=trace turns on every library's trace output; the IMAP library's includes
+    // the LOGIN / AUTHENTICATE line and whole emails. It stays capped at info.
+    let w = World::new("trace-log");
+    let password = "Zq8-very-secret-pw";
+    w.dovecot.add_user("log", password);
+    // Two ways of logging in: AUTHENTICATE PLAIN (imaps) and LOGIN (after STARTTLS).
+    let mut tls = w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW");
+    tls["name"] = json!("implicit-tls");
+    let mut starttls = w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW");
+    starttls["name"] = json!("starttls");
+    starttls["url"] = json!(format!("imap://log@127.0.0.1:{}", w.dovecot.imap_port));
+    let mut watcher = Watcher::start(
+        &w.dir,
+        &w.config(vec![tls, starttls]),
+        &[("MT_LOG_PW", password), ("MAILTRAIL_LOG", "trace")],
+    );
+    watcher.wait_state("implicit-tls", "connected");
+    watcher.wait_state("starttls", "connected");
+    let copy = message(
+        &[
+            ("From", "alice@ours.test"),
+            ("To", "bob@client.test"),
+            ("Subject", "Traced"),
+            ("Message-ID", "<traced-1@ours.test>"),
+        ],
+        "Body text that should not be in the log: confidential-figures-123",
+    );
+    w.dovecot.append("log", password, "INBOX", &copy);
+    w.serve.wait_record(&key_of(&copy));
+    assert!(watcher.stop().success());
+    let log = watcher.log_text();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log is at trace level:\n{log}"
+    );
+    assert!(
+        !log.contains(password),
+        "the password is in the log:\n{log}"
+    );
+    let plain = mailtrail::base64::encode(format!("\0log\0{password}").as_bytes());
+    assert!(
+        !log.contains(&plain),
+        "the AUTHENTICATE PLAIN payload is in the log:\n{log}"
+    );
+    assert!(
+        !log.contains("confidential-figures-123"),
+        "a message body is in the log:\n{log}"
+    );
+}
+
+/// A webhook receiver on loopback answering every request with the status it is set to, and
+/// counting the requests.
+struct Hook {
+    url: String,
+    status: Arc<std::sync::atomic::AtomicU16>,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Hook {
+    fn start(status: u16) -> Hook {
+        use std::io::{BufRead, Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the webhook");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let answer = Arc::new(std::sync::atomic::AtomicU16::new(status));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (a, n) = (answer.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let mut reader = std::io::BufReader::new(stream);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                n.fetch_add(1, Ordering::SeqCst);
+                let status = a.load(Ordering::SeqCst);
+                let text = if status < 300 {
+                    "{}"
+                } else {
+                    "{\"error\":{\"message\":\"schema rejected\"}}"
+                };
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        Hook {
+            url,
+            status: answer,
+            requests,
+        }
+    }
+
+    fn set(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn refused_records_are_counted_fail_once_and_can_be_retried() {
+    let w = World::new("dead");
+    w.dovecot.add_user("log", "log-secret");
+    let hook = Hook::start(400);
+    let mut config = w.config(vec![w.account(
+        "log",
+        "logging-mailbox",
+        "log@crm.test",
+        "MT_LOG_PW",
+    )]);
+    config["settings"]["endpoint"] =
+        json!({"type": "webhook", "url": hook.url, "secret": "hook-secret"});
+    let path = w.dir.join("watch.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).expect("json")).expect("config");
+    let copy = message(
+        &[
+            ("From", "alice@ours.test"),
+            ("To", "bob@client.test"),
+            ("Subject", "Refused"),
+            ("Message-ID", "<refused-1@ours.test>"),
+        ],
+        "The CRM refuses this one.",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &copy);
+    let once = |extra: &[&str]| {
+        let out = mailtrail()
+            .args(["watch", "--once", "--config"])
+            .arg(&path)
+            .args(extra)
+            .env("MT_LOG_PW", "log-secret")
+            .env("MAILTRAIL_LOG", "info")
+            .output()
+            .expect("watch --once");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let status = || {
+        let out = mailtrail()
+            .args(["watch", "--status", "--json", "--config"])
+            .arg(&path)
+            .output()
+            .expect("watch --status");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+        (out.status.code().unwrap_or(-1), v["accounts"][0].clone())
+    };
+
+    // The endpoint refuses the record: --once says so with its exit code, --status counts it.
+    let (code, err) = once(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("refused by the endpoint"), "{err}");
+    assert!(
+        err.contains("schema rejected"),
+        "the endpoint's reason is logged:\n{err}"
+    );
+    assert_eq!(hook.requests(), 1);
+    let (code, s) = status();
+    assert_eq!(code, 1, "{s}");
+    assert_eq!(s["dead"], 1, "{s}");
+    assert_eq!(s["pending"], 0, "{s}");
+
+    // Fixed at the endpoint. A plain run does not send it again (it stays dead, and visible)...
+    hook.set(200);
+    let (code, err) = once(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(hook.requests(), 1, "a dead record is not retried by itself");
+    // ...--retry-failed does.
+    let (code, err) = once(&["--retry-failed"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("sending 1 refused records again"), "{err}");
+    assert_eq!(hook.requests(), 2);
+    let (_, s) = status();
+    assert_eq!(s["dead"], 0, "{s}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::config::{Account, Backfill, Role};
 use super::endpoint::Endpoint;
 use super::folders;
 use super::imap::{self, Connection, Folder, IdleEnd, ImapError};
-use super::ingest::{self, Fetched, Handled, SentVerdict, Verdict};
+use super::ingest::{self, Fetched, Handled, SentVerdict, Stopped, Verdict};
 use super::progress::Progress;
 use super::status::{AccountStatus, Reason, State};
 use super::store::{AccountStore, Checkpoints, FolderCheckpoint, Recheck};
@@ -25,6 +25,8 @@ use std::time::Duration;
 use tokio_rustls::rustls::ClientConfig;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// The Sent folder's checkpoint key (whatever the folder is called).
+const SENT_KEY: &str = "sent";
 /// Header fields the engine needs to decide about an incoming message or a sent one.
 const HEADER_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM TO CC BCC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES AUTO-SUBMITTED PRECEDENCE X-AUTOREPLY X-AUTORESPOND)])";
 const BODY_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[])";
@@ -43,6 +45,11 @@ const MAX_WAITING_RECORDS: usize = 1000;
 /// browsers), and how often.
 const RECHECK_WINDOW_MS: i64 = 15 * 60 * 1000;
 const RECHECK_EVERY: Duration = Duration::from_secs(20);
+/// After the endpoint failed to answer a question a decision depends on, the scan is tried
+/// again after this long; the longer it stays down, the longer the wait (a quarter of the
+/// time it has been down), up to [`ENDPOINT_RETRY_MAX`].
+const ENDPOINT_RETRY: Duration = Duration::from_secs(10);
+const ENDPOINT_RETRY_MAX: Duration = Duration::from_secs(120);
 const RECHECK_MAX: usize = 500;
 /// The longest single IDLE (RFC 2177 asks for less than 29 minutes).
 const IDLE_MAX: Duration = Duration::from_secs(10 * 60);
@@ -89,6 +96,11 @@ pub struct AccountWatcher {
     attempt: u32,
     unreachable_since: Option<i64>,
     warned_no_sent: bool,
+    /// Why the last sync stopped early: the endpoint did not answer a lookup (set by the scan,
+    /// cleared when a sync gets through).
+    endpoint_error: Option<String>,
+    /// Since when syncs stop for the endpoint (spaces the next tries).
+    endpoint_down_since: Option<std::time::Instant>,
 }
 
 /// Which folder a scan is about; decides how messages are handled.
@@ -120,11 +132,14 @@ impl AccountWatcher {
             attempt: 0,
             unreachable_since: None,
             warned_no_sent: false,
+            endpoint_error: None,
+            endpoint_down_since: None,
         })
     }
 
     fn publish(&mut self) {
         self.status.pending = self.waiting_records();
+        self.status.dead = self.dead_records();
         self.shared.board.publish(&self.status);
     }
 
@@ -160,6 +175,11 @@ impl AccountWatcher {
         c.pending + c.sending + c.retrying
     }
 
+    /// Records the endpoint refused or that ran out of attempts (kept, not sent again).
+    fn dead_records(&self) -> usize {
+        self.engine.outbox().counts().dead
+    }
+
     /// Runs until stopped (or, with `--once`, until one sync is done or fails).
     pub async fn run(mut self) -> Result<(), String> {
         if self.account.trust_any_certificate {
@@ -180,11 +200,26 @@ impl AccountWatcher {
             match result {
                 Ok(Ended::Stopped) => break,
                 Ok(Ended::Synced) => {
+                    if let Some(e) = &self.endpoint_error {
+                        // The messages it stopped at stay on the server, behind the checkpoint.
+                        return Err(format!(
+                            "{}: the sync stopped early ({e}); the next run carries on from there",
+                            self.account.name
+                        ));
+                    }
                     let waiting = self.waiting_records();
                     if waiting > 0 {
                         // Kept in the outbox: the next run sends them.
                         return Err(format!(
                             "{}: {waiting} records could not be delivered yet; they are kept and sent by the next run",
+                            self.account.name
+                        ));
+                    }
+                    let dead = self.dead_records();
+                    if dead > 0 {
+                        return Err(format!(
+                            "{}: {dead} records were refused by the endpoint and are not sent again \
+                             (the reasons are in the log); fix the cause, then run with --retry-failed",
                             self.account.name
                         ));
                     }
@@ -316,7 +351,21 @@ impl AccountWatcher {
             self.attempt = 0;
             self.unreachable_since = None;
             self.status.last_sync_at = Some(now_ms());
-            if paused {
+            if let Some(e) = self.endpoint_error.clone() {
+                self.endpoint_down_since
+                    .get_or_insert_with(std::time::Instant::now);
+                if self.status.reason != Some(Reason::EndpointUnreachable) {
+                    tracing::warn!(
+                        account = %self.account.name,
+                        "{e}: the scan stopped there (the mail stays on the server) and is tried again shortly"
+                    );
+                }
+                self.status.state = State::Connected;
+                self.status.reason = Some(Reason::EndpointUnreachable);
+                self.status.message = Some(format!(
+                    "{e}; the scan resumes from the same message when the endpoint answers"
+                ));
+            } else if paused {
                 let n = self.waiting_records();
                 self.status.state = State::Connected;
                 self.status.reason = Some(Reason::EndpointUnreachable);
@@ -324,8 +373,14 @@ impl AccountWatcher {
                     "{n} records wait for the endpoint; scanning resumes when it accepts them"
                 ));
             } else if self.status.reason.is_some() {
+                if self.status.reason == Some(Reason::EndpointUnreachable) {
+                    tracing::info!(account = %self.account.name, "the endpoint answers again: scanning resumed");
+                }
                 self.status.reason = None;
                 self.status.message = None;
+            }
+            if self.endpoint_error.is_none() {
+                self.endpoint_down_since = None;
             }
             self.publish();
             if self.shared.once {
@@ -386,6 +441,10 @@ impl AccountWatcher {
         {
             wait = wait.min(RECHECK_EVERY);
         }
+        if let Some(since) = self.endpoint_down_since {
+            let retry = (since.elapsed() / 4).clamp(ENDPOINT_RETRY, ENDPOINT_RETRY_MAX);
+            wait = wait.min(retry);
+        }
         wait.max(Duration::from_millis(500))
     }
 
@@ -420,18 +479,30 @@ impl AccountWatcher {
         conn: &mut Connection,
         sent: Option<&Folder>,
     ) -> Result<bool, ImapError> {
+        self.endpoint_error = None;
         let inbox_kind = match self.account.role {
             Role::LoggingMailbox => Kind::LoggingInbox,
             Role::ConnectedInbox => {
                 // Sent first: a reply can only be matched once its thread is known.
                 if let Some(f) = sent {
-                    self.scan(conn, &f.raw, &f.name, Kind::Sent).await?;
+                    if self.scan(conn, &f.raw, &f.name, Kind::Sent, false).await? {
+                        // The endpoint could not say which sent emails were logged: replies
+                        // to them would be taken for replies in unlogged threads. INBOX waits
+                        // (only its first checkpoint is set: mail from now on is new mail),
+                        // and stays selected for IDLE.
+                        let inbox = self.account.inbox.clone();
+                        self.scan(conn, &inbox, &inbox, Kind::ConnectedInbox, true)
+                            .await?;
+                        self.deliver().await;
+                        self.persist_quietly();
+                        return Ok(true);
+                    }
                 }
                 Kind::ConnectedInbox
             }
         };
         let inbox = self.account.inbox.clone();
-        let paused = self.scan(conn, &inbox, &inbox, inbox_kind).await?;
+        let paused = self.scan(conn, &inbox, &inbox, inbox_kind, false).await?;
         self.deliver().await;
         self.persist_quietly();
         Ok(paused)
@@ -439,6 +510,7 @@ impl AccountWatcher {
 
     /// Sends what is due and saves the outcome.
     async fn deliver(&mut self) {
+        let dead_before = self.dead_records();
         let report = self.shared.endpoint.flush(&mut self.engine, now_ms).await;
         self.engine.compact(now_ms());
         if let Err(e) = self.store.save(&mut self.engine, false) {
@@ -447,10 +519,31 @@ impl AccountWatcher {
         if report.delivered + report.duplicates > 0 {
             tracing::debug!(account = %self.account.name, "delivered {} records ({} were already there)", report.delivered + report.duplicates, report.duplicates);
         }
+        let dead_now = self.dead_records();
         for (key, e) in report.errors.iter().take(3) {
-            tracing::warn!(account = %self.account.name, "record {key} not delivered yet: {}", e.message);
+            if self.is_dead(key) {
+                tracing::error!(account = %self.account.name, "record {key} refused by the endpoint, not sent again: {}", e.message);
+            } else {
+                tracing::warn!(account = %self.account.name, "record {key} not delivered yet: {}", e.message);
+            }
+        }
+        if dead_now > dead_before {
+            tracing::error!(
+                account = %self.account.name,
+                "{} records were refused by the endpoint ({dead_now} in all); they stay in the outbox: fix the cause, then \
+                 run `mailtrail watch --retry-failed`",
+                dead_now - dead_before
+            );
         }
         self.status.pending = self.waiting_records();
+        self.status.dead = dead_now;
+    }
+
+    fn is_dead(&self, key: &str) -> bool {
+        self.engine
+            .outbox()
+            .get(key)
+            .is_some_and(|e| matches!(e.state, mailtrail::outbox::EntryState::Dead { .. }))
     }
 
     fn persist(&mut self) -> Result<(), ImapError> {
@@ -469,7 +562,19 @@ impl AccountWatcher {
         }
     }
 
+    /// Saves a folder's checkpoint, after what it stands for: the Sent folder's checkpoint
+    /// stands for the threads learnt from it, which live in the engine snapshot (written at
+    /// most every few seconds otherwise), so the snapshot is written first; a crash between
+    /// the two then only means reading some sent emails again.
     fn save_checkpoint(&mut self, key: &str, cp: FolderCheckpoint) -> Result<(), ImapError> {
+        if key == SENT_KEY {
+            self.store.save(&mut self.engine, true).map_err(|e| {
+                ImapError::Protocol(format!(
+                    "cannot save the state in {}: {e}",
+                    self.store.dir().display()
+                ))
+            })?;
+        }
         self.checkpoints.folders.insert(key.to_string(), cp);
         self.store.save_checkpoints(&self.checkpoints).map_err(|e| {
             ImapError::Protocol(format!(
@@ -480,16 +585,18 @@ impl AccountWatcher {
     }
 
     /// Scans one folder from its checkpoint. Returns true when it paused for the endpoint.
+    /// `init_only`: only open the folder and set its first checkpoint (if it has none).
     async fn scan(
         &mut self,
         conn: &mut Connection,
         raw: &str,
         name: &str,
         kind: Kind,
+        init_only: bool,
     ) -> Result<bool, ImapError> {
         let opened = conn.examine(raw).await?;
         let key = if kind == Kind::Sent {
-            "sent".to_string()
+            SENT_KEY.to_string()
         } else {
             raw.to_string()
         };
@@ -542,9 +649,17 @@ impl AccountWatcher {
             }
             Some(cp) => cp,
         };
+        if init_only {
+            self.save_checkpoint(&key, cp)?;
+            return Ok(false);
+        }
 
         if kind == Kind::Sent {
-            self.recheck_sent(conn, &mut cp, name).await?;
+            if let Some(stop) = self.recheck_sent(conn, &mut cp, name).await? {
+                self.endpoint_error = Some(stop.error);
+                self.save_checkpoint(&key, cp)?;
+                return Ok(true);
+            }
         }
 
         let uids = self.new_uids(conn, &cp).await?;
@@ -581,33 +696,45 @@ impl AccountWatcher {
                     break;
                 }
             }
-            match kind {
+            let stop = match kind {
                 Kind::LoggingInbox => {
                     self.logging_batch(conn, batch, &key, &mut cp, name, live, &mut progress)
                         .await?
                 }
                 Kind::ConnectedInbox => {
-                    self.inbox_batch(conn, batch, &mut cp, name, live).await?;
+                    let stop = self.inbox_batch(conn, batch, &cp, name, live).await?;
                     if let Some(p) = progress.as_mut() {
                         p.advance(batch.len() as u64);
                     }
+                    stop
                 }
                 Kind::Sent => {
-                    self.sent_batch(conn, batch, &mut cp, name, live).await?;
+                    let stop = self.sent_batch(conn, batch, &mut cp, name, live).await?;
                     if let Some(p) = progress.as_mut() {
                         p.advance(batch.len() as u64);
                     }
+                    stop
                 }
-            }
+            };
             if kind != Kind::LoggingInbox {
                 self.persist()?;
-                if let Some(last) = batch.last() {
-                    cp.last_uid = cp.last_uid.max(*last);
-                }
+                // Past the batch, or up to the message the endpoint could not answer about.
+                let done = match &stop {
+                    Some(s) => s.at_uid.saturating_sub(1),
+                    None => batch.last().copied().unwrap_or(0),
+                };
+                cp.last_uid = cp.last_uid.max(done);
                 self.save_checkpoint(&key, cp.clone())?;
                 if kind == Kind::ConnectedInbox {
                     self.deliver().await;
                 }
+            }
+            if let Some(s) = stop {
+                tracing::debug!(account = %self.account.name, "{name}: stopped before uid {}: {}", s.at_uid, s.error);
+                self.endpoint_error = Some(s.error);
+                paused = true;
+                self.publish();
+                break;
             }
             self.publish();
         }
@@ -660,7 +787,7 @@ impl AccountWatcher {
         name: &str,
         live: bool,
         progress: &mut Option<Progress>,
-    ) -> Result<(), ImapError> {
+    ) -> Result<Option<Stopped>, ImapError> {
         let sizes = conn.uid_fetch(uids, SIZE_ITEMS).await?;
         let mut sized: Vec<(u32, u64)> = sizes
             .iter()
@@ -698,7 +825,7 @@ impl AccountWatcher {
             let t0 = std::time::Instant::now();
             let fetched = to_fetched(conn.uid_fetch(&group, BODY_ITEMS).await?, true);
             let t1 = std::time::Instant::now();
-            let handled = ingest::logging_batch(
+            let (handled, stop) = ingest::logging_batch(
                 &mut self.engine,
                 &self.shared.endpoint,
                 &self.account,
@@ -712,6 +839,12 @@ impl AccountWatcher {
             let t2 = std::time::Instant::now();
             // Records on disk first, then the checkpoint past them.
             self.persist()?;
+            if let Some(stop) = stop {
+                // Not decided without the endpoint's answer: the next pass starts there.
+                cp.last_uid = cp.last_uid.max(stop.at_uid.saturating_sub(1));
+                self.save_checkpoint(key, cp.clone())?;
+                return Ok(Some(stop));
+            }
             if let Some(last) = group.last() {
                 done_up_to = done_up_to.max(*last);
             }
@@ -735,22 +868,22 @@ impl AccountWatcher {
         cp.last_uid = cp.last_uid.max(uids.last().copied().unwrap_or(0));
         self.persist()?;
         self.save_checkpoint(key, cp.clone())?;
-        Ok(())
+        Ok(None)
     }
 
     async fn inbox_batch(
         &mut self,
         conn: &mut Connection,
         uids: &[u32],
-        cp: &mut FolderCheckpoint,
+        cp: &FolderCheckpoint,
         name: &str,
         live: bool,
-    ) -> Result<(), ImapError> {
+    ) -> Result<Option<Stopped>, ImapError> {
         let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
         let window = cp
             .window_end_uid
             .zip(cp.since_ms.map(|s| s - WINDOW_MARGIN_MS));
-        let (fetch, contacts, skipped) = ingest::inbox_screen(
+        let screen = ingest::inbox_screen(
             &mut self.engine,
             &self.shared.endpoint,
             &headers,
@@ -758,19 +891,24 @@ impl AccountWatcher {
             now_ms(),
         )
         .await;
-        for h in &skipped {
+        for h in &screen.skipped {
             self.report(name, live, h);
         }
-        for group in fetch.chunks(BODY_BATCH) {
+        for group in screen.fetch.chunks(BODY_BATCH) {
             let whole = to_fetched(conn.uid_fetch(group, BODY_ITEMS).await?, true);
-            let handled =
-                ingest::inbox_log(&mut self.engine, &self.account, &whole, &contacts, now_ms());
+            let handled = ingest::inbox_log(
+                &mut self.engine,
+                &self.account,
+                &whole,
+                &screen.contacts,
+                now_ms(),
+            );
             for h in &handled {
                 // Replies are few and matter: always at info.
                 self.report(name, true, h);
             }
         }
-        Ok(())
+        Ok(screen.stopped)
     }
 
     async fn sent_batch(
@@ -780,10 +918,10 @@ impl AccountWatcher {
         cp: &mut FolderCheckpoint,
         name: &str,
         live: bool,
-    ) -> Result<(), ImapError> {
+    ) -> Result<Option<Stopped>, ImapError> {
         let headers = to_fetched(conn.uid_fetch(uids, HEADER_ITEMS).await?, false);
         let now = now_ms();
-        let verdicts = ingest::sent_batch(
+        let (verdicts, stop) = ingest::sent_batch(
             &mut self.engine,
             &self.shared.endpoint,
             &headers,
@@ -798,35 +936,32 @@ impl AccountWatcher {
                 .and_then(|h| h.internal_date_ms)
                 .is_none_or(|at| now - at < RECHECK_WINDOW_MS);
             self.note_sent(name, live, uid, &v);
-            if matches!(v, SentVerdict::NotLogged | SentVerdict::AskAgain(_))
-                && recent
-                && cp.recheck.len() < RECHECK_MAX
-            {
+            if v == SentVerdict::NotLogged && recent && cp.recheck.len() < RECHECK_MAX {
                 cp.recheck.push_back(Recheck {
                     uid,
                     first_seen_ms: now,
                 });
             }
         }
-        Ok(())
+        Ok(stop)
     }
 
-    /// Looks again at recent sent emails the endpoint did not have yet.
+    /// Looks again at recent sent emails the endpoint did not have yet. Returns where it
+    /// stopped when the endpoint did not answer (the entries not answered are kept, however
+    /// old: only an answer "not logged" expires).
     async fn recheck_sent(
         &mut self,
         conn: &mut Connection,
         cp: &mut FolderCheckpoint,
         name: &str,
-    ) -> Result<(), ImapError> {
-        let now = now_ms();
-        cp.recheck
-            .retain(|r| now - r.first_seen_ms < RECHECK_WINDOW_MS);
+    ) -> Result<Option<Stopped>, ImapError> {
         if cp.recheck.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
+        let now = now_ms();
         let uids: Vec<u32> = cp.recheck.iter().map(|r| r.uid).collect();
         let headers = to_fetched(conn.uid_fetch(&uids, HEADER_ITEMS).await?, false);
-        let verdicts = ingest::sent_batch(
+        let (verdicts, stop) = ingest::sent_batch(
             &mut self.engine,
             &self.shared.endpoint,
             &headers,
@@ -834,18 +969,27 @@ impl AccountWatcher {
             now,
         )
         .await;
-        // Kept: those still unknown. Dropped: settled ones, and those gone from the server.
-        let mut keep: Vec<u32> = Vec::new();
-        for (uid, v) in verdicts {
-            if matches!(v, SentVerdict::NotLogged | SentVerdict::AskAgain(_)) {
-                keep.push(uid);
-            } else {
-                self.note_sent(name, true, uid, &v);
+        let on_server: std::collections::HashSet<u32> = headers.iter().map(|h| h.uid).collect();
+        let answered: std::collections::HashMap<u32, SentVerdict> = verdicts.into_iter().collect();
+        let mut kept = std::collections::VecDeque::new();
+        for r in std::mem::take(&mut cp.recheck) {
+            if !on_server.contains(&r.uid) {
+                continue; // gone from the server
+            }
+            match answered.get(&r.uid) {
+                // Not asked: the endpoint stopped answering first.
+                None => kept.push_back(r),
+                Some(SentVerdict::NotLogged) => {
+                    if now - r.first_seen_ms < RECHECK_WINDOW_MS {
+                        kept.push_back(r);
+                    }
+                }
+                Some(v) => self.note_sent(name, true, r.uid, v),
             }
         }
-        cp.recheck.retain(|r| keep.contains(&r.uid));
+        cp.recheck = kept;
         self.persist()?;
-        Ok(())
+        Ok(stop)
     }
 
     fn note_sent(&mut self, name: &str, live: bool, uid: u32, v: &SentVerdict) {
@@ -857,9 +1001,6 @@ impl AccountWatcher {
                 } else {
                     tracing::debug!(account = %self.account.name, "{name} uid {uid}: thread is logged ({why})");
                 }
-            }
-            SentVerdict::AskAgain(e) => {
-                tracing::warn!(account = %self.account.name, "{name} uid {uid}: cannot ask the endpoint ({e}); asking again later")
             }
             other => tracing::debug!(account = %self.account.name, "{name} uid {uid}: {other:?}"),
         }
@@ -950,6 +1091,96 @@ pub fn imap_date(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A watcher with no connection, for what can be checked without one.
+    fn offline_watcher(dir: &std::path::Path) -> AccountWatcher {
+        let settings = mailtrail::Settings {
+            user_addresses: vec!["alice@ours.example".into()],
+            ..Default::default()
+        };
+        use super::super::config::{Credentials, SecretSource, Security};
+        let account = Account {
+            name: "alice".into(),
+            role: Role::ConnectedInbox,
+            host: "127.0.0.1".into(),
+            port: 9,
+            security: Security::Implicit,
+            user: "alice".into(),
+            address: "alice@ours.example".into(),
+            credentials: Credentials::Password(SecretSource::Env("MT_UNSET".into())),
+            trust_any_certificate: false,
+            ca_file: None,
+            idle: true,
+            poll_interval: Duration::from_secs(60),
+            backfill: Backfill::Days(0),
+            sent_lookback_days: 90,
+            sent_folder: None,
+            inbox: "INBOX".into(),
+        };
+        let endpoint = Rc::new(
+            Endpoint::new(mailtrail::settings::EndpointConfig::Local {
+                url: "http://127.0.0.1:9".into(),
+                token: "t".into(),
+            })
+            .unwrap(),
+        );
+        let (_tx, stop) = tokio::sync::watch::channel(false);
+        let shared = Rc::new(Shared {
+            endpoint: endpoint.clone(),
+            board: StatusBoard::new(dir.to_path_buf(), endpoint),
+            stop,
+            once: true,
+            unreachable_after: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(60),
+            crm_addresses: Vec::new(),
+        });
+        let mut engine = Engine::new(&settings).unwrap();
+        let mut store = AccountStore::open(dir.join("alice")).unwrap();
+        store.load_engine(&mut engine).unwrap();
+        let tls = super::super::tls::client_config(None, false).unwrap();
+        AccountWatcher::new(account, engine, store, tls, shared).unwrap()
+    }
+
+    fn sent_email(engine: &Engine, id: &str) -> mailtrail::email::Email {
+        let raw = format!(
+            "From: alice@ours.example\r\nTo: bob@client.example\r\nSubject: Quote {id}\r\nMessage-ID: <{id}@ours.example>\r\n\r\nHello\r\n"
+        );
+        engine.parse(raw.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn sent_checkpoint_is_never_ahead_of_the_threads_it_stands_for() {
+        let dir = std::env::temp_dir().join(format!("mt-sent-cp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut w = offline_watcher(&dir);
+        // A first thread, saved: the snapshot was just written (the next one is not due for a
+        // few seconds).
+        let first = sent_email(&w.engine, "one");
+        w.engine.track_thread(&first, now_ms());
+        w.persist().unwrap();
+        // A thread learnt from the Sent folder, and its checkpoint saved.
+        let second = sent_email(&w.engine, "two");
+        w.engine.track_thread(&second, now_ms());
+        w.persist().unwrap();
+        w.save_checkpoint(
+            SENT_KEY,
+            FolderCheckpoint {
+                uid_validity: 1,
+                last_uid: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // A crash now: what a restart finds must hold both threads.
+        let settings = w.engine.settings().clone();
+        let mut again = Engine::new(&settings).unwrap();
+        AccountStore::open(dir.join("alice"))
+            .unwrap()
+            .load_engine(&mut again)
+            .unwrap();
+        assert_eq!(again.threads().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn imap_dates() {

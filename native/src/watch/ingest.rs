@@ -103,19 +103,26 @@ fn describe(email: &Email) -> (String, String) {
     )
 }
 
-/// Asks the endpoint about these addresses; without an answer, the engine's own knowledge
-/// (contacts it logged against before) is used, as `mailtrail push` does.
-async fn lookup(endpoint: &Endpoint, addresses: Vec<String>) -> HashSet<String> {
+/// Where a batch stopped because the endpoint could not answer a question its decisions depend
+/// on (a contact lookup, "was this sent email logged?"). Messages from `at_uid` on were not
+/// decided: the caller keeps its checkpoint before them, so the next pass asks again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    pub at_uid: u32,
+    pub error: String,
+}
+
+/// Asks the endpoint about these addresses (the engine adds the contacts it logged against
+/// before). An endpoint that cannot look contacts up (a webhook) answers with none; an error is
+/// returned, never taken for "nobody is a contact": that would skip a contact's reply for good.
+async fn lookup(endpoint: &Endpoint, addresses: Vec<String>) -> Result<HashSet<String>, String> {
     if addresses.is_empty() {
-        return HashSet::new();
+        return Ok(HashSet::new());
     }
     match endpoint.lookup(&addresses).await {
-        Ok(Some(found)) => found,
-        Ok(None) => HashSet::new(),
-        Err(e) => {
-            tracing::warn!("contact lookup failed ({e}); deciding with the contacts known locally");
-            HashSet::new()
-        }
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Ok(HashSet::new()),
+        Err(e) => Err(format!("contact lookup failed: {e}")),
     }
 }
 
@@ -160,7 +167,7 @@ pub async fn logging_batch(
     account: &Account,
     messages: &[Fetched],
     now: i64,
-) -> Vec<Handled> {
+) -> (Vec<Handled>, Option<Stopped>) {
     struct Plan<'a> {
         message: &'a Fetched,
         email: Email,
@@ -216,7 +223,16 @@ pub async fn logging_batch(
     }
     addresses.sort();
     addresses.dedup();
-    let contacts = lookup(endpoint, addresses).await;
+    let contacts = match lookup(endpoint, addresses).await {
+        Ok(c) => c,
+        Err(error) => {
+            // Nothing from the first message that needed the answer on is decided.
+            let at_uid = plans.first().map_or(u32::MAX, |p| p.message.uid);
+            out.retain(|h| h.uid < at_uid);
+            out.sort_by_key(|h| h.uid);
+            return (out, Some(Stopped { at_uid, error }));
+        }
+    };
     for p in plans {
         let mailbox = p.email.from.as_ref().map(|m| m.normalized.clone());
         let options = ProcessOptions {
@@ -248,11 +264,24 @@ pub async fn logging_batch(
         });
     }
     out.sort_by_key(|h| h.uid);
-    out
+    (out, None)
+}
+
+/// What [`inbox_screen`] found.
+#[derive(Debug, Default)]
+pub struct Screen {
+    /// Messages to fetch whole: replies the engine would log.
+    pub fetch: Vec<u32>,
+    /// The contacts the endpoint confirmed.
+    pub contacts: HashSet<String>,
+    /// Verdicts for the others.
+    pub skipped: Vec<Handled>,
+    /// Set when the contact lookup failed: nothing from `at_uid` on is in `fetch` or `skipped`.
+    pub stopped: Option<Stopped>,
 }
 
 /// Connected inbox, first stage: which of these messages (headers only) are worth fetching in
-/// full. Returns the UIDs to fetch, the contacts looked up, and the verdicts for the others.
+/// full (see [`Screen`]).
 /// `window`: (last UID of the first scan, earliest arrival time): messages up to that UID that
 /// arrived earlier are from before the inbox was connected.
 pub async fn inbox_screen(
@@ -261,7 +290,7 @@ pub async fn inbox_screen(
     headers: &[Fetched],
     window: Option<(u32, i64)>,
     now: i64,
-) -> (Vec<u32>, HashSet<String>, Vec<Handled>) {
+) -> Screen {
     let empty: HashSet<String> = HashSet::new();
     let mut fetch = Vec::new();
     let mut skipped = Vec::new();
@@ -308,7 +337,23 @@ pub async fn inbox_screen(
         .collect();
     addresses.sort();
     addresses.dedup();
-    let contacts = lookup(endpoint, addresses).await;
+    let contacts = match lookup(endpoint, addresses).await {
+        Ok(c) => c,
+        Err(error) => {
+            // Deciding without the answer would skip a contact's reply as sender-not-contact,
+            // and the checkpoint would move past it for good: stop before the first candidate.
+            let at_uid = candidates.first().map_or(u32::MAX, |(uid, _)| *uid);
+            fetch.retain(|u| *u < at_uid);
+            fetch.sort_unstable();
+            skipped.retain(|h| h.uid < at_uid);
+            return Screen {
+                fetch,
+                contacts: HashSet::new(),
+                skipped,
+                stopped: Some(Stopped { at_uid, error }),
+            };
+        }
+    };
     for (uid, email) in candidates {
         let outcome = engine.process(&email, Trigger::Incoming, &contacts, now, &dry());
         if outcome.decision.log {
@@ -324,7 +369,12 @@ pub async fn inbox_screen(
         }
     }
     fetch.sort_unstable();
-    (fetch, contacts, skipped)
+    Screen {
+        fetch,
+        contacts,
+        skipped,
+        stopped: None,
+    }
 }
 
 /// Connected inbox, second stage: the whole messages chosen by [`inbox_screen`].
@@ -384,21 +434,21 @@ pub enum SentVerdict {
     NotLogged,
     /// The endpoint cannot say (not Mailtrail's local endpoint): only BCC copies are recognised.
     Unknown,
-    /// Could not ask (endpoint down): look again later.
-    AskAgain(String),
     /// No Message-ID: replies could not be matched to it anyway.
     Unusable,
 }
 
 /// Connected inbox, Sent folder: learns the logged threads among these sent emails (headers).
-/// `crm_addresses` are the CRM's BCC/forwarding addresses (and the logging mailboxes).
+/// `crm_addresses` are the CRM's BCC/forwarding addresses (and the logging mailboxes). Stops at
+/// the first email the endpoint cannot answer about (it is down): that one and the later ones
+/// get no verdict, so the caller can ask again later instead of passing over them.
 pub async fn sent_batch(
     engine: &mut Engine,
     endpoint: &Endpoint,
     headers: &[Fetched],
     crm_addresses: &[String],
     now: i64,
-) -> Vec<(u32, SentVerdict)> {
+) -> (Vec<(u32, SentVerdict)>, Option<Stopped>) {
     let mut out = Vec::with_capacity(headers.len());
     for m in headers {
         let Ok(email) = engine.parse(&m.bytes) else {
@@ -421,7 +471,16 @@ pub async fn sent_batch(
                 Ok(Some(true)) => SentVerdict::Tracked("the endpoint has its record"),
                 Ok(Some(false)) => SentVerdict::NotLogged,
                 Ok(None) => SentVerdict::Unknown,
-                Err(e) => SentVerdict::AskAgain(e),
+                Err(error) => {
+                    let error = format!("cannot ask the endpoint about a sent email: {error}");
+                    return (
+                        out,
+                        Some(Stopped {
+                            at_uid: m.uid,
+                            error,
+                        }),
+                    );
+                }
             }
         };
         if matches!(verdict, SentVerdict::Tracked(_)) {
@@ -429,7 +488,7 @@ pub async fn sent_batch(
         }
         out.push((m.uid, verdict));
     }
-    out
+    (out, None)
 }
 
 #[cfg(test)]

@@ -125,8 +125,8 @@ async fn send_statuses(
     }
 }
 
-/// `mailtrail watch --config FILE [--once]`.
-pub fn run(config_path: &Path, once: bool) -> Result<(), crate::cmd::CliError> {
+/// `mailtrail watch --config FILE [--once] [--retry-failed]`.
+pub fn run(config_path: &Path, once: bool, retry_failed: bool) -> Result<(), crate::cmd::CliError> {
     use crate::cmd::CliError;
     let cfg = config::load(config_path, true).map_err(|errs| {
         CliError::BadInput(format!(
@@ -136,7 +136,7 @@ pub fn run(config_path: &Path, once: bool) -> Result<(), crate::cmd::CliError> {
         ))
     })?;
     init_logging();
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+    store::create_private_dir(&cfg.state_dir).map_err(|e| {
         CliError::Failed(format!(
             "cannot create the state directory {}: {e}",
             cfg.state_dir.display()
@@ -159,7 +159,7 @@ pub fn run(config_path: &Path, once: bool) -> Result<(), crate::cmd::CliError> {
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
     let started = std::time::Instant::now();
-    let result = local.block_on(&runtime, watch_all(cfg, once));
+    let result = local.block_on(&runtime, watch_all(cfg, once, retry_failed));
     if once {
         // For benchmarks and cron logs: how long the sync took and the memory it needed.
         let peak = peak_memory_mb()
@@ -181,7 +181,11 @@ fn peak_memory_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliError> {
+async fn watch_all(
+    cfg: WatchConfig,
+    once: bool,
+    retry_failed: bool,
+) -> Result<(), crate::cmd::CliError> {
     use crate::cmd::CliError;
     let endpoint =
         Rc::new(Endpoint::new(cfg.settings.endpoint_or_default()).map_err(CliError::Failed)?);
@@ -209,7 +213,7 @@ async fn watch_all(cfg: WatchConfig, once: bool) -> Result<(), crate::cmd::CliEr
     let mut tasks = Vec::new();
     for account in cfg.accounts.clone() {
         let name = account.name.clone();
-        let watcher = prepare(&cfg, account, shared.clone())
+        let watcher = prepare(&cfg, account, shared.clone(), retry_failed)
             .map_err(|e| CliError::Failed(format!("{name}: {e}")))?;
         tasks.push(tokio::task::spawn_local(watcher.run()));
     }
@@ -251,6 +255,7 @@ fn prepare(
     cfg: &WatchConfig,
     account: config::Account,
     shared: Rc<Shared>,
+    retry_failed: bool,
 ) -> Result<AccountWatcher, String> {
     let mut settings = cfg.settings.clone();
     match account.role {
@@ -293,6 +298,31 @@ fn prepare(
         )
     })?;
     store.load_engine(&mut engine)?;
+    if retry_failed {
+        let now = account::now_ms();
+        let dead: Vec<String> = engine
+            .outbox()
+            .entries()
+            .filter(|e| matches!(e.state, mailtrail::outbox::EntryState::Dead { .. }))
+            .map(|e| e.key.clone())
+            .collect();
+        let retried = dead.iter().filter(|k| engine.retry(k, now)).count();
+        if retried > 0 {
+            tracing::info!(account = %account.name, "--retry-failed: sending {retried} refused records again");
+            store
+                .save(&mut engine, false)
+                .map_err(|e| format!("cannot save the state: {e}"))?;
+        }
+    } else {
+        let dead = engine.outbox().counts().dead;
+        if dead > 0 {
+            tracing::warn!(
+                account = %account.name,
+                "{dead} records in the outbox were refused by the endpoint and are not sent again; \
+                 `mailtrail watch --retry-failed` sends them"
+            );
+        }
+    }
     let tls = tls::client_config(account.ca_file.as_deref(), account.trust_any_certificate)?;
     AccountWatcher::new(account, engine, store, tls, shared)
 }
@@ -319,18 +349,38 @@ async fn wait_for_signal() {
     }
 }
 
+/// Logs to standard error at `MAILTRAIL_LOG` (default `info`). The IMAP library's own output is
+/// capped at info whatever `MAILTRAIL_LOG` says: at debug and trace it writes every command and
+/// answer, the LOGIN or AUTHENTICATE line with the password included, and whole emails.
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("MAILTRAIL_LOG").unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(
                 "info,async_imap=warn,rustls=warn,reqwest=warn,hyper=warn",
             )
         });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            !is_secret_bearing(meta.target()) || *meta.level() <= tracing::Level::INFO
+        }));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// Log targets whose debug and trace output carries the IMAP conversation (passwords, tokens,
+/// mail).
+fn is_secret_bearing(target: &str) -> bool {
+    ["async_imap", "imap_proto"].iter().any(|t| {
+        target == *t
+            || target
+                .strip_prefix(t)
+                .is_some_and(|rest| rest.starts_with("::"))
+    })
 }
 
 /// `mailtrail watch --config FILE --status`.
@@ -398,11 +448,21 @@ pub fn print_status(config_path: &Path, json: bool) -> Result<(), crate::cmd::Cl
         .iter()
         .filter(|s| s.state != State::Connected)
         .count();
+    let dead: usize = accounts.iter().map(|s| s.dead).sum();
+    let mut problems = Vec::new();
     if down > 0 {
-        return Err(CliError::Failed(format!(
+        problems.push(format!(
             "{down} of {} accounts are not connected",
             accounts.len()
-        )));
+        ));
+    }
+    if dead > 0 {
+        problems.push(format!(
+            "{dead} records were refused by the endpoint (`mailtrail watch --retry-failed` sends them again)"
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(CliError::Failed(problems.join("; ")));
     }
     Ok(())
 }

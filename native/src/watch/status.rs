@@ -157,6 +157,10 @@ pub struct AccountStatus {
     /// Records waiting in the outbox.
     #[serde(default)]
     pub pending: usize,
+    /// Records the endpoint refused, or that ran out of attempts: kept in the outbox, not sent
+    /// again until `mailtrail watch --retry-failed`.
+    #[serde(default)]
+    pub dead: usize,
 }
 
 impl AccountStatus {
@@ -174,6 +178,7 @@ impl AccountStatus {
             mode: None,
             counts: Counts::default(),
             pending: 0,
+            dead: 0,
         }
     }
 
@@ -225,6 +230,13 @@ impl AccountStatus {
             self.counts.threads_learnt,
             self.pending
         ));
+        if self.dead > 0 {
+            s.push_str(&format!(
+                "\n    {} records were refused by the endpoint and are not sent again: see the watcher's log \
+                 for why, fix it, then run `mailtrail watch --retry-failed`",
+                self.dead
+            ));
+        }
         s
     }
 }

@@ -22,18 +22,57 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+/// Creates a directory (and its missing parents) that only its owner can read: the state holds
+/// whole emails (the outbox) and who writes to whom. An existing directory that others can
+/// read (made by an older version) is narrowed to the owner.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        builder.create(dir)
+    }
+}
+
+/// Opens a state file for writing, readable by its owner only (when it is created).
+pub fn private_file(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
 /// Writes a file atomically: a temporary file in the same directory, synced, then renamed over
-/// the old one (and the directory synced, so the rename itself survives a power cut).
+/// the old one (and the directory synced, so the rename itself survives a power cut). The file
+/// is readable by its owner only.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    if !dir.is_dir() {
+        create_private_dir(dir)?;
+    }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // A leftover of a crashed run would keep its old permissions.
+    let _ = std::fs::remove_file(&tmp);
     {
-        let mut f = File::create(&tmp)?;
+        let mut f =
+            private_file(OpenOptions::new().write(true).create(true).truncate(true)).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -58,7 +97,7 @@ const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AccountStore {
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        create_private_dir(&dir)?;
         Ok(AccountStore {
             dir,
             journal: None,
@@ -156,9 +195,7 @@ impl AccountStore {
         if !changes.is_empty() {
             if self.journal.is_none() {
                 self.journal = Some(
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
+                    private_file(OpenOptions::new().create(true).append(true))
                         .open(self.journal_path())?,
                 );
             }
@@ -277,6 +314,56 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = std::env::temp_dir().join(format!("mt-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // New: created private, parents included.
+        let account = dir.join("state").join("alice");
+        let mut store = AccountStore::open(account.clone()).unwrap();
+        assert_eq!(mode(&account), 0o700);
+        assert_eq!(mode(&dir.join("state")), 0o700);
+        write_atomic(&account.join("checkpoints.json"), b"{}").unwrap();
+        assert_eq!(mode(&account.join("checkpoints.json")), 0o600);
+        // The outbox journal (whole emails) too.
+        let settings = mailtrail::Settings {
+            user_addresses: vec!["me@ours.example".into()],
+            ..Default::default()
+        };
+        let mut engine = Engine::new(&settings).unwrap();
+        store.load_engine(&mut engine).unwrap();
+        let raw = b"From: me@ours.example\r\nTo: client@theirs.example\r\nSubject: Hi\r\nMessage-ID: <p1@ours.example>\r\n\r\nHello\r\n";
+        let contacts: std::collections::HashSet<String> = Default::default();
+        engine
+            .process_raw(
+                raw,
+                mailtrail::policy::Trigger::BccCopy,
+                &contacts,
+                1_000,
+                &Default::default(),
+            )
+            .unwrap();
+        store.save(&mut engine, true).unwrap();
+        assert_eq!(mode(&account.join("outbox.jsonl")), 0o600);
+        assert_eq!(mode(&account.join("engine.json")), 0o600);
+        // Made by an older version, open to all: narrowed.
+        std::fs::set_permissions(&account, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            account.join("outbox.jsonl"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let mut again = AccountStore::open(account.clone()).unwrap();
+        assert_eq!(mode(&account), 0o700);
+        let mut engine2 = Engine::new(&settings).unwrap();
+        again.load_engine(&mut engine2).unwrap();
+        assert_eq!(mode(&account.join("outbox.jsonl")), 0o600);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
