@@ -317,3 +317,39 @@ test('a send before Mailtrail said what the checkbox starts as follows the defau
     await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
   }
 });
+
+test('the ids of an unlogged send are never attached to a logged record waiting for its own', async () => {
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 6 });
+  // Gmail's answer to the first send is one the page hook cannot read: that record waits for ids.
+  const original = gmail.handleSync.bind(gmail);
+  let garble = true;
+  gmail.handleSync = (body) => {
+    const answer = original(body);
+    if (!garble) return answer;
+    garble = false;
+    return ")]}'\n[]";
+  };
+  try {
+    const logged = 'Logged, its ids never seen';
+    let compose = await composeNew(page, { to: ['olga@customer.example'], subject: logged, body: 'For the CRM.' });
+    // Both sent before Gmail saved a draft: no draft id to pair them by.
+    await compose.evaluate((root) => (root.querySelector('input[name=draft]').value = 'undefined'));
+    await compose.locator(SEND).click();
+    await waitFor(() => gmail.sent.find((s) => s.subject === logged), { what: 'Gmail send' });
+    const a = await activityFor(browser.sw, logged);
+
+    const unlogged = 'Not logged, its ids seen';
+    compose = await composeNew(page, { to: ['olga@customer.example'], subject: unlogged, body: 'Private.' });
+    await compose.locator('.mailtrail-log input').uncheck();
+    await compose.evaluate((root) => (root.querySelector('input[name=draft]').value = 'undefined'));
+    await compose.locator(SEND).click();
+    const other = await waitFor(() => gmail.sent.find((s) => s.subject === unlogged), { what: 'Gmail send' });
+
+    const stored = await waitFor(() => serve.record(a.key), { timeout: 25000, what: 'the logged email at the endpoint' });
+    assert.notEqual(`<${stored.record.messageId}>`, other.messageId, 'not the unlogged email\'s Message-ID');
+    assert.notEqual(stored.record.threadId, other.threadId, 'not the unlogged email\'s thread');
+  } finally {
+    gmail.handleSync = original;
+    await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  }
+});
