@@ -107,6 +107,7 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
     let settings = load_settings(args.config.as_deref())?;
     let mut engine = Engine::new(&settings).map_err(|e| CliError::BadInput(e.to_string()))?;
     if let Some(state) = &args.state {
+        lock_state(state)?;
         match std::fs::read(state) {
             Ok(bytes) => {
                 let problems = engine
@@ -147,16 +148,100 @@ pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
     Ok((engine, input))
 }
 
-/// Writes the engine state atomically (temp file + rename) so a crash never leaves half a file.
-pub fn save_state(engine: &mut Engine, path: &Path) -> Result<(), CliError> {
-    let bytes = engine.export_state(true);
-    let tmp = path.with_extension("tmp");
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+/// The lock on the state file in use, held until the process ends.
+static STATE_LOCK: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
+
+/// The lock file beside a state file: `<state>.lock`. (The state file itself is replaced on
+/// every save, so it cannot carry the lock.)
+pub fn lock_path(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the state file's lock for the rest of the process: two `push`es with one state file
+/// run one after the other, so neither loses the records the other queued (each reads the
+/// state, adds to it and writes it back). A command waiting for it says so on stderr.
+fn lock_state(state: &Path) -> Result<(), CliError> {
+    if STATE_LOCK.get().is_some() {
+        return Ok(());
+    }
+    if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(&tmp, &bytes)
-        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))
+    let path = lock_path(state);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| CliError::Failed(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "mailtrail: waiting for another command using {} to finish…",
+                state.display()
+            );
+            file.lock()
+                .map_err(|e| CliError::Failed(format!("cannot lock {}: {e}", path.display())))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(CliError::Failed(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            )))
+        }
+    }
+    let _ = STATE_LOCK.set(file);
+    Ok(())
+}
+
+/// Writes the engine state atomically and durably: a temp file of its own (unique name, so
+/// nothing else writes it), fsynced, renamed over the state, and the directory fsynced, so a
+/// crash or power cut leaves the old state or the new one, never half a file.
+pub fn save_state(engine: &mut Engine, path: &Path) -> Result<(), CliError> {
+    use std::io::Write;
+    let bytes = engine.export_state(true);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(format!(".tmp.{}.{nanos}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(&bytes)?;
+            f.sync_all()
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::Failed(format!(
+            "cannot write {}: {e}",
+            tmp.display()
+        )));
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::Failed(format!(
+            "cannot write {}: {e}",
+            path.display()
+        )));
+    }
+    // The rename is durable once the directory is.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| CliError::Failed(format!("cannot sync {}: {e}", dir.display())))
 }
