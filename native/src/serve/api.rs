@@ -79,6 +79,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for SmallBody {
             )
         };
         if content_length(req.headers()).is_some_and(|n| n > SMALL_BODY_LIMIT as u64) {
+            drain_behind(req.into_body(), 4 * SMALL_BODY_LIMIT as u64);
             return Err(ApiError {
                 close_connection: true,
                 ..too_large()
@@ -96,6 +97,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for SmallBody {
             })?;
             if let Some(data) = frame.data_ref() {
                 if buf.len() + data.len() > SMALL_BODY_LIMIT {
+                    drain_behind(body, 4 * SMALL_BODY_LIMIT as u64);
                     return Err(ApiError {
                         close_connection: true,
                         ..too_large()
@@ -274,7 +276,7 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
     // Everything that can be checked without the body is checked before any of it is read: a
     // client without the token cannot make the server hold megabytes for it.
     if let Some(e) = early_refusal(&st, &headers, now) {
-        return Err(refuse_unread(e, body, declared).await);
+        return Err(refuse_unread(e, body, declared, limit).await);
     }
     if declared.is_some_and(|n| n > limit) {
         // Read (and drop) what the client is sending, within reason, so that it gets to read
@@ -417,16 +419,26 @@ fn early_refusal(st: &AppState, headers: &HeaderMap, now: i64) -> Option<ApiErro
 /// client reads the answer rather than a reset connection; larger ones are not read at all.
 const EARLY_DRAIN_LIMIT: u64 = 64 * 1024;
 
-async fn refuse_unread(e: ApiError, body: Body, declared: Option<u64>) -> ApiError {
+async fn refuse_unread(e: ApiError, body: Body, declared: Option<u64>, limit: u64) -> ApiError {
     if declared.is_some_and(|n| n <= EARLY_DRAIN_LIMIT) {
         drain(body, EARLY_DRAIN_LIMIT).await;
-        e
-    } else {
-        ApiError {
-            close_connection: true,
-            ..e
-        }
+        return e;
     }
+    // Answer now: a client of ours with a wrong token reads the 401 rather than a broken pipe.
+    drain_behind(body, limit);
+    ApiError {
+        close_connection: true,
+        ..e
+    }
+}
+
+/// Reads and drops what the client is still sending while the answer goes out (never kept: no
+/// memory is spent on it), at most `limit` bytes and 30 s; the connection closes after it.
+/// Without it a client still uploading may see a broken pipe instead of the answer.
+fn drain_behind(body: Body, limit: u64) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain(body, limit)).await;
+    });
 }
 
 /// Reads and drops a body, at most `limit` bytes of it.

@@ -1930,6 +1930,31 @@ pub async fn bad_uploads_are_refused_before_the_body_is_read(kind: Kind) {
     .await
     .unwrap();
     assert_eq!(answer, "", "waits for the body of a plausible request");
+    // A client of ours with a wrong token, uploading a large record: it reads the 401 (the
+    // rest of its upload is dropped behind the answer), not a broken pipe.
+    let big = "x".repeat(30 * 1024 * 1024);
+    for _ in 0..5 {
+        let now = now_secs();
+        let r = env
+            .server
+            .client
+            .post(format!("{url}/v1/records"))
+            .bearer_auth("mt_not_this_servers_token_0000")
+            .header("Mailtrail-Timestamp", now.to_string())
+            .header(
+                "Mailtrail-Signature",
+                mailtrail::webhook::sign(b"mt_not_this_servers_token_0000", now, big.as_bytes()),
+            )
+            .body(big.clone())
+            .send()
+            .await
+            .expect("the answer, not a broken pipe");
+        assert_eq!(r.status().as_u16(), 401);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"]["code"],
+            "invalid_token"
+        );
+    }
     // Small bad uploads are read and answered as before (the client sees the JSON error).
     let r = env
         .server
