@@ -1649,6 +1649,68 @@ fn refused_records_are_counted_fail_once_and_can_be_retried() {
 }
 
 #[test]
+fn one_watcher_per_state_dir_and_a_stale_pid_does_not_block_the_next() {
+    // No IMAP server needed: an account that cannot connect keeps its watcher running.
+    let dir = temp_dir("lock");
+    let config = json!({
+        "stateDir": dir.join("state"),
+        "settings": {"endpoint": {"type": "local", "url": "http://127.0.0.1:9", "token": "t"}},
+        "maxBackoffSeconds": 1,
+        "accounts": [{"url": "imaps://alice@127.0.0.1:1", "role": "connected-inbox",
+                      "address": "alice@ours.test", "passwordEnv": "MT_PW"}],
+    });
+    let first = Watcher::start(&dir, &config, &[("MT_PW", "pw")]);
+    first.wait_state("alice@ours.test", "reconnecting");
+
+    // A second watcher on the same state directory refuses to start, and says why.
+    let out = mailtrail()
+        .args(["watch", "--config"])
+        .arg(&first.config)
+        .env("MT_PW", "pw")
+        .output()
+        .expect("second watcher");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another `mailtrail watch`"), "{err}");
+    assert!(
+        err.contains(&first.child.as_ref().expect("running").id().to_string()),
+        "names the running watcher's pid: {err}"
+    );
+    first.wait_state("alice@ours.test", "reconnecting");
+
+    // The first one dies without cleaning up (kill -9, power loss), and its pid is reused by
+    // an unrelated process.
+    let mut first = first;
+    let mut child = first.child.take().expect("running");
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    let mut unrelated = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("an unrelated process");
+    let status_path = dir.join("state/status.json");
+    let mut status: Value =
+        serde_json::from_slice(&std::fs::read(&status_path).expect("status.json")).expect("json");
+    status["pid"] = json!(unrelated.id());
+    std::fs::write(&status_path, status.to_string()).expect("write status.json");
+
+    // Not taken for a running watcher, and not in the way of the next one.
+    let (_, v) = first.status();
+    assert_eq!(v["running"], false, "{v}");
+    let next = Watcher::start(&dir, &config, &[("MT_PW", "pw")]);
+    let pid = next.child.as_ref().expect("running").id();
+    wait_for("the next watcher to run and say so", WAIT, || {
+        let (_, v) = next.status();
+        (v["running"] == true && v["pid"] == pid && v["accounts"][0]["attempt"].as_u64().is_some())
+            .then_some(())
+    });
+    let _ = unrelated.kill();
+    let _ = unrelated.wait();
+    drop(next);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn pop3_url_is_rejected_with_an_explanation() {
     let dir = temp_dir("pop3");
     let config = json!({

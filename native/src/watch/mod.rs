@@ -136,23 +136,21 @@ pub fn run(config_path: &Path, once: bool, retry_failed: bool) -> Result<(), cra
         ))
     })?;
     init_logging();
-    store::create_private_dir(&cfg.state_dir).map_err(|e| {
+    let open = store::create_private_dir(&cfg.state_dir, false).map_err(|e| {
         CliError::Failed(format!(
             "cannot create the state directory {}: {e}",
             cfg.state_dir.display()
         ))
     })?;
-    if let Ok(Some(previous)) = status::read_status(&cfg.state_dir) {
-        if let Some(pid) = previous
-            .pid
-            .filter(|p| *p != std::process::id() && status::process_alive(*p))
-        {
-            return Err(CliError::Failed(format!(
-                "another `mailtrail watch` (pid {pid}) uses {}; stop it first, or give this one another stateDir",
-                cfg.state_dir.display()
-            )));
-        }
+    if open {
+        tracing::warn!(
+            "other users can enter the state directory {} (it holds whole emails): make it readable by this user only (chmod 700)",
+            cfg.state_dir.display()
+        );
     }
+    // One watcher per state directory, for as long as this process lives (the lock goes with
+    // the process, however it ends: no stale pid can block the next start).
+    let _lock = status::lock_state_dir(&cfg.state_dir).map_err(CliError::Failed)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -397,7 +395,7 @@ pub fn print_status(config_path: &Path, json: bool) -> Result<(), crate::cmd::Cl
     let file = status::read_status(&cfg.state_dir)
         .map_err(CliError::Failed)?
         .unwrap_or_default();
-    let running = file.pid.is_some_and(status::process_alive);
+    let running = status::watcher_running(&cfg.state_dir, file.pid);
     let now = account::now_ms();
     let mut accounts = Vec::new();
     for a in &cfg.accounts {

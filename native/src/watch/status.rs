@@ -286,6 +286,72 @@ pub fn read_status(state_dir: &Path) -> Result<Option<StatusFile>, String> {
     }
 }
 
+fn lock_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("watch.lock")
+}
+
+/// Takes the state directory's lock (an exclusive `flock` on `watch.lock`, released by the
+/// system when the process ends, however it ends), or says which watcher holds it. Tried for
+/// two seconds: `--status` holds a shared lock for an instant while it looks.
+// File::try_lock is stable since Rust 1.89.
+#[allow(clippy::incompatible_msrv)]
+pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, String> {
+    use std::io::Write;
+    let path = lock_path(state_dir);
+    let mut file = super::store::private_file(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .open(&path)
+    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    for _ in 0..10 {
+        match file.try_lock() {
+            Ok(()) => {
+                // Who holds it, for people and for `--status`.
+                let _ = file.set_len(0);
+                let _ = writeln!(file, "{}", std::process::id());
+                return Ok(file);
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(200))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()))
+            }
+        }
+    }
+    let holder = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .map(|pid| format!(" (pid {pid})"))
+        .unwrap_or_default();
+    Err(format!(
+        "another `mailtrail watch`{holder} uses {}; stop it first, or give this one another stateDir",
+        state_dir.display()
+    ))
+}
+
+/// True when a watcher holds the state directory's lock. Without a lock file to ask (written by
+/// an older version, or not readable here), the status file's pid says.
+#[allow(clippy::incompatible_msrv)]
+pub fn watcher_running(state_dir: &Path, pid: Option<u32>) -> bool {
+    let path = lock_path(state_dir);
+    match std::fs::File::open(&path) {
+        Ok(f) => match f.try_lock_shared() {
+            Ok(()) => {
+                let _ = f.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => pid.is_some_and(process_alive),
+        },
+        Err(_) => pid.is_some_and(process_alive),
+    }
+}
+
 /// True when a process with this pid is running (Linux: /proc; elsewhere assumed running).
 pub fn process_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {

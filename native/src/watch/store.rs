@@ -22,10 +22,12 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-/// Creates a directory (and its missing parents) that only its owner can read: the state holds
-/// whole emails (the outbox) and who writes to whom. An existing directory that others can
-/// read (made by an older version) is narrowed to the owner.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// Creates a directory (and its missing parents) that only its owner can enter: the state
+/// holds whole emails (the outbox) and who writes to whom. An existing directory that others
+/// can enter is narrowed to the owner when `narrow` (the watcher's own per-account directories,
+/// made open by older versions), else left as it is (the state directory may be one the
+/// administrator made and shares). Returns true when others can still enter it.
+pub fn create_private_dir(dir: &Path, narrow: bool) -> std::io::Result<bool> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -34,14 +36,20 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
         builder.create(dir)?;
         let mode = std::fs::metadata(dir)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+        if mode & 0o077 == 0 {
+            return Ok(false);
         }
-        Ok(())
+        if narrow {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+            return Ok(false);
+        }
+        Ok(true)
     }
     #[cfg(not(unix))]
     {
-        builder.create(dir)
+        let _ = narrow;
+        builder.create(dir)?;
+        Ok(false)
     }
 }
 
@@ -64,7 +72,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !dir.is_dir() {
-        create_private_dir(dir)?;
+        create_private_dir(dir, false)?;
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -97,7 +105,7 @@ const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AccountStore {
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
-        create_private_dir(&dir)?;
+        create_private_dir(&dir, true)?;
         Ok(AccountStore {
             dir,
             journal: None,
@@ -326,6 +334,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         // New: created private, parents included.
         let account = dir.join("state").join("alice");
+        assert!(!create_private_dir(&dir.join("state"), false).unwrap());
+        // An existing state directory open to others is reported, not changed.
+        std::fs::set_permissions(dir.join("state"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        assert!(create_private_dir(&dir.join("state"), false).unwrap());
+        assert_eq!(mode(&dir.join("state")), 0o755);
+        std::fs::set_permissions(dir.join("state"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
         let mut store = AccountStore::open(account.clone()).unwrap();
         assert_eq!(mode(&account), 0o700);
         assert_eq!(mode(&dir.join("state")), 0o700);
