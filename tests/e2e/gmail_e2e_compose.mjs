@@ -353,3 +353,27 @@ test('the ids of an unlogged send are never attached to a logged record waiting 
     await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
   }
 });
+
+test('BCC mode: the sent email\'s Gmail ids still reach the thread tracker (replies in its thread can be matched)', async () => {
+  await configure(browser.sw, { ...BASE, mode: 'bcc', bccAddress: 'log@bcc.crm.example', endpoint: serve.endpoint() });
+  try {
+    const subject = 'BCC-logged, then answered';
+    const compose = await composeNew(page, { to: ['pia@customer.example'], subject, body: 'Hello.' });
+    await compose.locator('.mailtrail-log[data-mode=bcc]').waitFor();
+    // Gmail has saved the draft: the send is paired with its ids by draft id.
+    await waitFor(async () => (await compose.locator('input[name=draft]').inputValue()) !== 'undefined', { what: 'draft id' });
+    await compose.locator(SEND).click();
+    const sent = await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+    await waitFor(
+      () =>
+        browser.sw.evaluate(async ({ threadId, subject }) => {
+          const host = await globalThis.mailtrail.ready;
+          const probe = host.engine.fromCompose({ source: 'gmail', threadId, subject: `Re: ${subject}`, from: { address: 'pia@customer.example' } });
+          return !!host.engine.matchReply(probe);
+        }, { threadId: sent.threadId, subject }),
+      { what: 'the thread known to the tracker by Gmail\'s thread id' },
+    );
+  } finally {
+    await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  }
+});

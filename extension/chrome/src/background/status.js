@@ -57,7 +57,7 @@ export async function discard(host, { key }) {
 }
 
 export async function testConnection(host) {
-  const settings = host.config?.settings || {};
+  const settings = host.active || host.config?.settings || {}; // the endpoint the engine would test
   if (!(await permissionGranted(settings))) {
     return { ok: false, status: null, message: null, code: 'no-permission', origin: endpointPermissionPattern(settings) };
   }

@@ -197,8 +197,9 @@ export function setupCompose(ctx) {
     const entry = rememberSent({ draftId: data.draftId, logged: true });
     const late = (r) => {
       // The answer came after Gmail sent (timeout): the record may be queued after all.
-      applyReply(entry, r);
-      if (notice) replaceToast(notice, ...outcomeNotice(r, r.decision.addBcc ? 'missed' : null));
+      const bcc = r.decision?.addBcc ? 'missed' : null;
+      applyReply(entry, r, bcc);
+      if (notice) replaceToast(notice, ...outcomeNotice(r, bcc));
     };
     try {
       reply = await send('compose:send', { compose: data, logChecked, account, via }, { timeoutMs: SEND_TIMEOUT_MS, onLate: late });
@@ -209,8 +210,8 @@ export function setupCompose(ctx) {
     const durableMs = performance.now() - started;
     let bccResult = null;
     if (reply) {
-      applyReply(entry, reply);
       if (reply.decision?.addBcc) bccResult = addBcc(compose, reply.decision.addBcc);
+      applyReply(entry, reply, bccResult);
     }
     release(compose, state);
     if (reply) send('metric:send', { ms: durableMs }).catch(() => {});
@@ -225,9 +226,15 @@ export function setupCompose(ctx) {
     return entry;
   }
 
-  /** What the worker said about a send: whether a record was queued, and until when Undo can withdraw it. */
-  function applyReply(entry, reply) {
-    entry.logged = !!reply.queued;
+  /**
+   * What the worker said about a send: whether it is logged (a queued record, or the BCC address
+   * — unless adding it failed and nothing is pushed), its record's key, and until when Undo can
+   * withdraw it.
+   */
+  function applyReply(entry, reply, bccResult) {
+    const d = reply.decision || {};
+    const bccMissing = (bccResult === 'failed' || bccResult === 'missed') && !d.push;
+    entry.logged = !!d.log && !bccMissing;
     entry.key = reply.key ?? null;
     if (reply.notBefore) entry.undoUntil = reply.notBefore;
   }
