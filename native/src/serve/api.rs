@@ -774,19 +774,11 @@ struct NewContact {
 }
 
 fn normalise_contact_address(address: &str, field: &str) -> Result<String, ApiError> {
-    mailtrail::normalize_address(address).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_address",
-            field,
-            format!("{field} is not an email address: {e}"),
-        )
-    })
+    ingest::checked_address(address, field)
 }
 
 fn clean_name(name: Option<&str>) -> Option<String> {
-    name.map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
+    ingest::contact_name(name)
 }
 
 async fn create_contact(_: Authed, State(st): St, SmallBody(body): SmallBody) -> ApiResult {

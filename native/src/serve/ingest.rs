@@ -63,24 +63,21 @@ pub fn prepare(
         .filter(|m| !m.is_empty())
     {
         None => String::new(),
-        Some(m) => mailtrail::normalize_address(m).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_address",
-                "mailbox",
-                format!("mailbox is not an email address: {e}"),
-            )
-        })?,
+        Some(m) => checked_address(m, "mailbox")?,
     };
+    // Ids longer than a header line can be are kept in the stored record but not indexed (the
+    // record still deduplicates by its key): PostgreSQL cannot index them, SQLite can, and both
+    // databases must accept the same records.
     let message_id = record
         .message_id
         .as_deref()
         .map(clean_id)
-        .filter(|m| !m.is_empty());
+        .filter(|m| !m.is_empty() && m.len() <= MAX_INDEXED_BYTES);
     let thread_id = record
         .thread_id
         .as_deref()
         .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && t.len() <= MAX_INDEXED_BYTES)
         .map(str::to_string);
 
     // Contacts: normalised, merged when the same address appears twice.
@@ -96,19 +93,8 @@ pub fn prepare(
     }
     let mut contacts: Vec<NewContactRef> = Vec::with_capacity(record.contacts.len());
     for (i, c) in record.contacts.iter().enumerate() {
-        let address = mailtrail::normalize_address(&c.address).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_address",
-                format!("contacts[{i}].address"),
-                format!("contacts[{i}].address is not an email address: {e}"),
-            )
-        })?;
-        let name = c
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string);
+        let address = checked_address(&c.address, &format!("contacts[{i}].address"))?;
+        let name = contact_name(c.name.as_deref());
         match contacts.iter_mut().find(|x| x.address == address) {
             Some(existing) => {
                 existing.create |= c.create;
@@ -259,6 +245,42 @@ pub fn prepare(
         contacts,
         blobs,
     })
+}
+
+/// Longest Message-ID or thread id indexed, in bytes: a header line's length (RFC 5322).
+/// PostgreSQL's indexes take at most about 2.7 KB per entry.
+pub const MAX_INDEXED_BYTES: usize = 998;
+/// Longest address accepted (RFC 5321's path limit): addresses are indexed.
+pub const MAX_ADDRESS_BYTES: usize = 254;
+
+/// An address as stored: normalised like the core does, at most `MAX_ADDRESS_BYTES`.
+pub fn checked_address(raw: &str, field: &str) -> Result<String, ApiError> {
+    let address = mailtrail::normalize_address(raw).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_address",
+            field,
+            format!("{field} is not an email address: {e}"),
+        )
+    })?;
+    if address.len() > MAX_ADDRESS_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_address",
+            field,
+            format!("{field} is not an email address: longer than {MAX_ADDRESS_BYTES} characters"),
+        ));
+    }
+    Ok(address)
+}
+
+/// A contact's name as stored: trimmed, `None` when empty, cut to `MAX_INDEXED_BYTES` (contacts
+/// are ordered by name through an index; the record keeps the name as sent).
+pub fn contact_name(name: Option<&str>) -> Option<String> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty())?;
+    let mut cut = name.len().min(MAX_INDEXED_BYTES);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(name[..cut].trim_end().to_string())
 }
 
 fn too_large(limit: u64) -> ApiError {

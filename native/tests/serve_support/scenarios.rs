@@ -1803,38 +1803,106 @@ pub async fn nul_characters_are_stored_as_replacement(kind: Kind) {
     env.finish().await;
 }
 
-/// A value the database cannot store is a permanent 422 (`unstorable_value`), not a 503 that
-/// clients retry for days: on PostgreSQL a Message-ID too long for its unique index (SQLite
-/// has no such limit and stores it).
+/// Values one database could index and the other not are made storable on both: a
+/// Message-ID or thread id longer than a header line is kept in the record but not indexed, a
+/// contact name is cut for the contact list, an address over 254 characters is refused on both
+/// (400). A value the database still refuses is a permanent 422 (`unstorable_value`), not a
+/// 503 that clients retry for days.
 pub async fn unstorable_values_are_not_retried(kind: Kind) {
     let Some(env) = Env::start(kind, &[]).await else {
         return;
     };
     let s = &env.server;
-    // Random hex (not compressible): ~8 KB, over PostgreSQL's 2704-byte btree entry limit.
+    // Random hex (not compressible): ~8 KB, over PostgreSQL's 2704-byte index entry limit.
     let long: String = (0..125u32).map(|i| sha256_hex(&i.to_le_bytes())).collect();
+    let long_id = format!("{long}@x.example");
     let body = record(
         "m1-long-id",
-        json!({"messageId": format!("<{long}@x.example>")}),
+        json!({
+            "messageId": format!("<{long_id}>"),
+            "threadId": long,
+            "contacts": [{"address": "jane@customer.example", "name": long, "create": true}],
+        }),
     )
     .to_string();
     let (st, v) = s.post_record(&body).await;
-    match kind {
-        Kind::Sqlite => assert_eq!(st, 201, "{v}"),
-        Kind::Postgres => {
-            assert_eq!(
-                (st, v["error"]["code"].as_str()),
-                (422, Some("unstorable_value")),
-                "{v}"
-            );
-            assert!(
-                v["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("will not help"),
-                "{v}"
-            );
-        }
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = s.get("/v1/records/m1-long-id").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["record"]["messageId"],
+        format!("<{long_id}>"),
+        "kept in the record"
+    );
+    let name = v["contacts"][0]["name"].as_str().unwrap();
+    assert_eq!(name.len(), 998, "the contact's name is cut for the list");
+    assert!(long.starts_with(name));
+    // The same email again: still a duplicate (by its key).
+    let (st, v) = s.post_record(&body).await;
+    assert_eq!((st, &v["duplicate"]), (200, &json!(true)), "{v}");
+    // An address no mail system can have: refused alike on both databases.
+    let huge_local = format!("{}@customer.example", "a".repeat(300));
+    let (st, v) = s
+        .post_record(
+            &record(
+                "m1-long-address",
+                json!({"contacts": [{"address": huge_local, "create": true}]}),
+            )
+            .to_string(),
+        )
+        .await;
+    assert_eq!(
+        (
+            st,
+            v["error"]["code"].as_str(),
+            v["error"]["field"].as_str()
+        ),
+        (400, Some("invalid_address"), Some("contacts[0].address")),
+        "{v}"
+    );
+    let (st, v) = s
+        .send_json(
+            Method::POST,
+            "/v1/contacts",
+            &json!({"address": huge_local}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_address")),
+        "{v}"
+    );
+
+    if kind == Kind::Postgres {
+        // Any other value PostgreSQL refuses (a data exception, SQLSTATE class 22), stood in
+        // for by a trigger: 422, and the server goes on storing other records.
+        execute(
+            &env.db,
+            &env.dir,
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poisoned value' USING ERRCODE = '22023'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        execute(
+            &env.db,
+            &env.dir,
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        )
+        .await;
+        let (st, v) = s
+            .post_record(&record("m1-poison", json!({"subject": "poison"})).to_string())
+            .await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (422, Some("unstorable_value")),
+            "{v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("poisoned value") && message.contains("will not help"),
+            "{v}"
+        );
     }
     // The server is fine: the next record is stored.
     let (st, v) = s
