@@ -279,12 +279,13 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
         return Err(refuse_unread(e, body, declared, limit).await);
     }
     if declared.is_some_and(|n| n > limit) {
-        // Read (and drop) what the client is sending, within reason, so that it gets to read
-        // this answer instead of a connection reset in the middle of its upload.
-        if declared.is_some_and(|n| n <= limit.saturating_mul(2)) {
-            drain(body, limit.saturating_mul(2)).await;
-        }
-        return Err(http_too_large(st.max_record_bytes));
+        // Answered at once; what the client is sending is dropped behind the answer, within
+        // reason, so that it reads the 413 instead of a reset in the middle of its upload.
+        drain_behind(body, limit.saturating_mul(2));
+        return Err(ApiError {
+            close_connection: true,
+            ..http_too_large(st.max_record_bytes)
+        });
     }
     // Bodies held in memory at once are bounded: this one's declared size (or the limit, for
     // an upload of unknown length) is taken from the budget while it is read and stored.
