@@ -429,3 +429,14 @@ fn data_dir_permissions_are_changed_only_when_created() {
     assert!(!err.contains("open to other users"), "{err}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// SIGTERM sent the moment the banner is printed stops the server gracefully (exit 0): the
+/// signal handlers are installed before the banner, not when the server starts waiting.
+#[test]
+fn sigterm_right_after_the_banner_is_graceful() {
+    let dir = temp_dir("early-term");
+    for _ in 0..10 {
+        start_and_stop(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

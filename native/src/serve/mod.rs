@@ -153,6 +153,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     let app = app(state.clone(), cfg.addin_dir.as_deref());
 
+    let shutdown = shutdown_signal();
     // The banner: the first line is machine-readable (tests and scripts wait for it).
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {url}");
@@ -179,10 +180,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let result = match tls {
         None => axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(anyhow::Error::from),
-        Some(acceptor) => tls::serve(listener, acceptor, app, shutdown_signal()).await,
+        Some(acceptor) => tls::serve(listener, acceptor, app, shutdown).await,
     };
     tracing::info!("stopping: storing the records already accepted");
     state.store.close().await;
@@ -222,22 +223,26 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called (not
+/// when the future is first polled), so a signal sent right after the banner stops the server
+/// gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(int) => {},
+            _ = wait(term) => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!("shutdown requested");
     }
-    tracing::info!("shutdown requested");
 }
