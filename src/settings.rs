@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 50 * 1024 * 1024;
 /// 1 MiB of body text/HTML: larger bodies are truncated (and say so).
 pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+/// The largest body limit accepted: what Mailtrail's local endpoint stores per body. A larger
+/// limit would produce records the endpoint refuses for good; a CRM shows at most a few
+/// hundred kilobytes of an email anyway.
+pub const MAX_BODY_LIMIT: u64 = 4 * DEFAULT_BODY_LIMIT;
 
 /// How a checked email reaches the CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -290,6 +294,12 @@ impl Settings {
                 "bodyLimit",
                 "too-small",
                 "must be at least 1024 bytes",
+            ));
+        } else if self.body_limit > MAX_BODY_LIMIT {
+            errors.push(SettingsError::new(
+                "bodyLimit",
+                "too-large",
+                format!("must be at most {MAX_BODY_LIMIT} bytes (4 MiB)"),
             ));
         }
         if let Some(endpoint) = &self.endpoint {
