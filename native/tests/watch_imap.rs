@@ -1711,6 +1711,75 @@ fn one_watcher_per_state_dir_and_a_stale_pid_does_not_block_the_next() {
 }
 
 #[test]
+fn scanning_pauses_when_waiting_records_exceed_the_byte_budget() {
+    // The endpoint keeps answering 503: records wait in the outbox (in memory, whole). With a
+    // 1 MiB budget, three records of 600 KB are enough to pause the scan, however few they are.
+    let w = World::new("budget");
+    w.dovecot.add_user("log", "log-secret");
+    let hook = Hook::start(503);
+    let mut config = w.config(vec![w.account(
+        "log",
+        "logging-mailbox",
+        "log@crm.test",
+        "MT_LOG_PW",
+    )]);
+    config["settings"]["endpoint"] =
+        json!({"type": "webhook", "url": hook.url, "secret": "hook-secret"});
+    config["maxWaitingMegabytes"] = json!(1);
+    let path = w.dir.join("watch.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).expect("json")).expect("config");
+    let big = |n: u32| {
+        message(
+            &[
+                ("From", "alice@ours.test"),
+                ("To", "bob@client.test"),
+                ("Subject", &format!("Big {n}")),
+                ("Message-ID", &format!("<big-{n}@ours.test>")),
+            ],
+            &format!("{n}").repeat(600 * 1024),
+        )
+    };
+    let once = || {
+        let out = mailtrail()
+            .args(["watch", "--once", "--config"])
+            .arg(&path)
+            .env("MT_LOG_PW", "log-secret")
+            .env("MAILTRAIL_LOG", "info")
+            .output()
+            .expect("watch --once");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let last_uid = || {
+        let v: Value = serde_json::from_slice(
+            &std::fs::read(w.dir.join("watch-state/log@crm.test/checkpoints.json"))
+                .expect("checkpoints"),
+        )
+        .expect("json");
+        v["folders"]["INBOX"]["lastUid"].as_u64().unwrap_or(0)
+    };
+    w.dovecot.append("log", "log-secret", "INBOX", &big(1));
+    once();
+    assert_eq!(last_uid(), 1);
+    for n in 2..=3 {
+        w.dovecot.append("log", "log-secret", "INBOX", &big(n));
+    }
+    let log = once();
+    assert_eq!(last_uid(), 3, "{log}");
+    // 1.8 MB wait now: the fourth message stays on the server.
+    w.dovecot.append("log", "log-secret", "INBOX", &big(4));
+    let log = once();
+    assert!(log.contains("pausing the scan of INBOX"), "{log}");
+    assert_eq!(last_uid(), 3, "{log}");
+    let out = mailtrail()
+        .args(["watch", "--status", "--json", "--config"])
+        .arg(&path)
+        .output()
+        .expect("watch --status");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(v["accounts"][0]["pending"], 3, "{v}");
+}
+
+#[test]
 fn pop3_url_is_rejected_with_an_explanation() {
     let dir = temp_dir("pop3");
     let config = json!({

@@ -39,7 +39,8 @@ const BODY_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// The engine refuses larger messages; they are not even fetched.
 const MAX_MESSAGE_BYTES: u64 = 100 * 1024 * 1024;
 /// Records waiting for the endpoint beyond which scanning pauses: mail stays on the server
-/// rather than piling up in memory and on disk while the CRM is down.
+/// rather than piling up in memory and on disk while the CRM is down. Their size counts too
+/// (`Shared::max_waiting_bytes`): a record holds its attachments.
 const MAX_WAITING_RECORDS: usize = 1000;
 /// How long a sent email missing at the endpoint is looked up again (Undo Send windows, slow
 /// browsers), and how often.
@@ -81,6 +82,8 @@ pub struct Shared {
     pub once: bool,
     pub unreachable_after: Duration,
     pub max_backoff: Duration,
+    /// Bytes of waiting records beyond which scanning pauses.
+    pub max_waiting_bytes: u64,
     /// Addresses whose presence on a sent email means it was logged (logging mailboxes).
     pub crm_addresses: Vec<String>,
 }
@@ -173,6 +176,43 @@ impl AccountWatcher {
     fn waiting_records(&self) -> usize {
         let c = self.engine.outbox().counts();
         c.pending + c.sending + c.retrying
+    }
+
+    /// The records waiting for the endpoint: how many, and roughly how many bytes they hold.
+    fn waiting(&self) -> (usize, u64) {
+        use mailtrail::outbox::EntryState;
+        self.engine
+            .outbox()
+            .entries()
+            .filter(|e| {
+                matches!(
+                    e.state,
+                    EntryState::Pending | EntryState::Sending { .. } | EntryState::Retrying { .. }
+                )
+            })
+            .fold((0, 0), |(n, bytes), e| {
+                (n + 1, bytes + e.record.as_deref().map_or(0, record_bytes))
+            })
+    }
+
+    /// True when more records may be queued; otherwise delivers what it can first, and says
+    /// so when the backlog is still too large (the scan then pauses; the mail stays on the
+    /// server).
+    async fn room_to_queue(&mut self, name: &str) -> bool {
+        if backlog_within(self.waiting(), self.shared.max_waiting_bytes) {
+            return true;
+        }
+        self.deliver().await;
+        let (n, bytes) = self.waiting();
+        if backlog_within((n, bytes), self.shared.max_waiting_bytes) {
+            return true;
+        }
+        tracing::warn!(
+            account = %self.account.name,
+            "{n} records ({:.1} MB) wait for the endpoint: pausing the scan of {name} (the mail stays on the server)",
+            bytes as f64 / 1_048_576.0
+        );
+        false
     }
 
     /// Records the endpoint refused or that ran out of attempts (kept, not sent again).
@@ -684,22 +724,23 @@ impl AccountWatcher {
             if self.stopped() {
                 break;
             }
-            if kind != Kind::Sent && self.waiting_records() >= MAX_WAITING_RECORDS {
-                self.deliver().await;
-                if self.waiting_records() >= MAX_WAITING_RECORDS {
-                    tracing::warn!(
-                        account = %self.account.name,
-                        "{} records wait for the endpoint: pausing the scan of {name} (the mail stays on the server)",
-                        self.waiting_records()
-                    );
-                    paused = true;
-                    break;
-                }
+            if kind != Kind::Sent && !self.room_to_queue(name).await {
+                paused = true;
+                break;
             }
             let stop = match kind {
                 Kind::LoggingInbox => {
-                    self.logging_batch(conn, batch, &key, &mut cp, name, live, &mut progress)
+                    match self
+                        .logging_batch(conn, batch, &key, &mut cp, name, live, &mut progress)
                         .await?
+                    {
+                        BatchEnd::Done => None,
+                        BatchEnd::Stopped(s) => Some(s),
+                        BatchEnd::Backlog => {
+                            paused = true;
+                            break;
+                        }
+                    }
                 }
                 Kind::ConnectedInbox => {
                     let stop = self.inbox_batch(conn, batch, &cp, name, live).await?;
@@ -787,7 +828,7 @@ impl AccountWatcher {
         name: &str,
         live: bool,
         progress: &mut Option<Progress>,
-    ) -> Result<Option<Stopped>, ImapError> {
+    ) -> Result<BatchEnd, ImapError> {
         let sizes = conn.uid_fetch(uids, SIZE_ITEMS).await?;
         let mut sized: Vec<(u32, u64)> = sizes
             .iter()
@@ -822,6 +863,13 @@ impl AccountWatcher {
         // UIDs the server no longer has (expunged meanwhile) are simply passed.
         let mut done_up_to = cp.last_uid;
         for group in groups {
+            if !self.room_to_queue(name).await {
+                // Up to the group before; this one is fetched again when there is room.
+                cp.last_uid = cp.last_uid.max(done_up_to);
+                self.persist()?;
+                self.save_checkpoint(key, cp.clone())?;
+                return Ok(BatchEnd::Backlog);
+            }
             let t0 = std::time::Instant::now();
             let fetched = to_fetched(conn.uid_fetch(&group, BODY_ITEMS).await?, true);
             let t1 = std::time::Instant::now();
@@ -843,7 +891,7 @@ impl AccountWatcher {
                 // Not decided without the endpoint's answer: the next pass starts there.
                 cp.last_uid = cp.last_uid.max(stop.at_uid.saturating_sub(1));
                 self.save_checkpoint(key, cp.clone())?;
-                return Ok(Some(stop));
+                return Ok(BatchEnd::Stopped(stop));
             }
             if let Some(last) = group.last() {
                 done_up_to = done_up_to.max(*last);
@@ -868,7 +916,7 @@ impl AccountWatcher {
         cp.last_uid = cp.last_uid.max(uids.last().copied().unwrap_or(0));
         self.persist()?;
         self.save_checkpoint(key, cp.clone())?;
-        Ok(None)
+        Ok(BatchEnd::Done)
     }
 
     async fn inbox_batch(
@@ -1052,6 +1100,31 @@ impl AccountWatcher {
     }
 }
 
+/// How a logging mailbox's batch ended.
+enum BatchEnd {
+    Done,
+    /// The endpoint did not answer a lookup; the checkpoint is before `Stopped::at_uid`.
+    Stopped(Stopped),
+    /// Too much waits for the endpoint; the checkpoint is before the messages not handled.
+    Backlog,
+}
+
+/// Roughly the memory a queued record holds: its bodies and attachment data.
+fn record_bytes(r: &mailtrail::Record) -> u64 {
+    let text = r.text.as_ref().map_or(0, String::len) + r.html.as_ref().map_or(0, String::len);
+    let attachments: usize = r
+        .attachments
+        .iter()
+        .map(|a| a.data.as_ref().map_or(0, String::len))
+        .sum();
+    (1024 + r.subject.len() + text + attachments) as u64
+}
+
+/// Whether a backlog of `(records, bytes)` leaves room to queue more.
+fn backlog_within((records, bytes): (usize, u64), max_bytes: u64) -> bool {
+    records < MAX_WAITING_RECORDS && bytes < max_bytes
+}
+
 /// The highest UID in the opened folder (0 when empty).
 async fn current_max_uid(conn: &mut Connection, opened: &imap::Opened) -> Result<u32, ImapError> {
     Ok(match opened.uid_next {
@@ -1132,6 +1205,7 @@ mod tests {
             once: true,
             unreachable_after: Duration::from_secs(60),
             max_backoff: Duration::from_secs(60),
+            max_waiting_bytes: 512 * 1024 * 1024,
             crm_addresses: Vec::new(),
         });
         let mut engine = Engine::new(&settings).unwrap();

@@ -115,6 +115,9 @@ pub struct WatchConfig {
     pub unreachable_after: Duration,
     /// The longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// Scanning pauses when the records waiting for the endpoint hold this many bytes (they
+    /// are in memory, attachments included).
+    pub max_waiting_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +133,8 @@ struct FileDoc {
     unreachable_after_minutes: Option<f64>,
     #[serde(default)]
     max_backoff_seconds: Option<u64>,
+    #[serde(default)]
+    max_waiting_megabytes: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +206,8 @@ const DEFAULT_POLL_SECONDS: u64 = 60;
 const DEFAULT_SENT_LOOKBACK_DAYS: u32 = 90;
 const DEFAULT_UNREACHABLE_MINUTES: f64 = 60.0;
 const DEFAULT_MAX_BACKOFF_SECONDS: u64 = 300;
+/// Records waiting for the endpoint, in MiB, beyond which scanning pauses.
+const DEFAULT_MAX_WAITING_MEGABYTES: u64 = 512;
 
 /// A parsed `imap(s)://user@host:port` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -607,6 +614,12 @@ pub fn parse(
             });
         }
     }
+    if doc.max_waiting_megabytes == Some(0) {
+        errors.push(ConfigError {
+            field: "maxWaitingMegabytes".into(),
+            message: "a number of megabytes (MiB) above 0".into(),
+        });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -629,6 +642,10 @@ pub fn parse(
                 .unwrap_or(DEFAULT_MAX_BACKOFF_SECONDS)
                 .max(1),
         ),
+        max_waiting_bytes: doc
+            .max_waiting_megabytes
+            .unwrap_or(DEFAULT_MAX_WAITING_MEGABYTES)
+            .saturating_mul(1024 * 1024),
     })
 }
 
@@ -740,6 +757,24 @@ mod tests {
             c.accounts[1].credentials,
             Credentials::OAuth2(SecretSource::Env(_))
         ));
+        assert_eq!(c.max_waiting_bytes, 512 * 1024 * 1024);
+    }
+
+    #[test]
+    fn waiting_budget() {
+        let doc = |mb: u64| {
+            format!(
+                r#"{{"maxWaitingMegabytes": {mb}, "accounts": [{{"url": "imaps://log@crm.example.com", "role": "logging-mailbox", "address": "log@crm.example.com", "passwordEnv": "HOME"}}]}}"#
+            )
+        };
+        let c = parse(&doc(64), Path::new("/"), true).unwrap();
+        assert_eq!(c.max_waiting_bytes, 64 * 1024 * 1024);
+        let e = parse(&doc(0), Path::new("/"), true).unwrap_err();
+        assert!(
+            describe(&e).contains("maxWaitingMegabytes"),
+            "{}",
+            describe(&e)
+        );
     }
 
     #[test]

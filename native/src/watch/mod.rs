@@ -206,6 +206,7 @@ async fn watch_all(
         once,
         unreachable_after: cfg.unreachable_after,
         max_backoff: cfg.max_backoff,
+        max_waiting_bytes: cfg.max_waiting_bytes,
         crm_addresses,
     });
     let mut tasks = Vec::new();
