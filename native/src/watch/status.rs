@@ -293,8 +293,6 @@ fn lock_path(state_dir: &Path) -> PathBuf {
 /// Takes the state directory's lock (an exclusive `flock` on `watch.lock`, released by the
 /// system when the process ends, however it ends), or says which watcher holds it. Tried for
 /// two seconds: `--status` holds a shared lock for an instant while it looks.
-// File::try_lock is stable since Rust 1.89.
-#[allow(clippy::incompatible_msrv)]
 pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, String> {
     use std::io::Write;
     let path = lock_path(state_dir);
@@ -336,7 +334,6 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, String> {
 
 /// True when a watcher holds the state directory's lock. Without a lock file to ask (written by
 /// an older version, or not readable here), the status file's pid says.
-#[allow(clippy::incompatible_msrv)]
 pub fn watcher_running(state_dir: &Path, pid: Option<u32>) -> bool {
     let path = lock_path(state_dir);
     match std::fs::File::open(&path) {
