@@ -461,6 +461,24 @@ test('a device that cannot deliver (no secret here) leaves classic Outlook\'s ha
   assert.equal(other.fake.state.roaming[HANDOFF_KEY], undefined);
 });
 
+test('a device without the local endpoint\'s token cannot deliver: the hand-off waits, nothing is sent to be refused', async (t) => {
+  const endpoint = await captureEndpoint();
+  t.after(endpoint.close);
+  const classic = outlookRuntime({ mode: 'compose', platform: 'PC', user: USER, roaming: roamingFor(endpoint), compose: compose({ subject: 'From classic, local endpoint' }) });
+  classic.fake.state.customProps = { [LOG_PROPERTY]: '1' };
+  await classicSend(classic.Office, 1_700_000_000_000);
+  classic.fake.state.customProps = {};
+  const tokenless = { store: new MemoryStore(), storage: memoryStorage(), offset: 0 };
+  const web = runtime(tokenless, { mode: 'compose' }, classic.fake.state);
+  const service = await web.ctx.getService();
+  assert.equal(service.canDeliver, false);
+  assert.deepEqual(service.settingsErrors.map((e) => e.field), ['endpoint.token']);
+  const summary = await onNewMessageCompose(web.ctx);
+  assert.equal(summary.handoff.skipped, 'cannot-deliver');
+  assert.equal(web.fake.state.roaming[HANDOFF_KEY].length, 1);
+  assert.equal(endpoint.posts.length, 0);
+});
+
 test('Discard on a failed record: never sent, kept out of the queue, persisted', async (t) => {
   // An endpoint that refuses every record for good (422): the record ends up failed ("dead").
   const http = await import('node:http');

@@ -144,7 +144,8 @@ test('the outbox store keeps changes in order; locks serialise; the service pers
   assert.deepEqual(order, ['a1', 'a2', 'b']);
 
   const engineModule = await loadEngine();
-  const service = new MailtrailService({ engineModule, store: new MemoryStore(), settings: { userAddresses: ['me@ourco.example'] }, locks });
+  // An endpoint this device can send to (with its token), so the flush below reaches the lock.
+  const service = new MailtrailService({ engineModule, store: new MemoryStore(), settings: { userAddresses: ['me@ourco.example'], endpoint: { type: 'local', url: 'http://127.0.0.1:9', token: 'mt_test' } }, locks });
   const outcome = await service.processCompose({ from: { address: 'me@ourco.example' }, to: [{ address: 'bob@client.example' }], subject: 'S' }, { kind: 'send', logChecked: true }, { at: 1_700_000_000_000 });
   assert.equal(outcome.queued, true);
   const after = await service.store.load();

@@ -40,6 +40,13 @@ export class MailtrailService {
       }
       this.settings = policy.settings;
     }
+    // The engine accepts a local endpoint without its token (it can be pasted later), but
+    // `mailtrail serve` refuses every request without it: on this device nothing can be sent
+    // (and classic Outlook's hand-off must be left for a device that has the token).
+    const endpoint = this.settings.endpoint;
+    if (report.ok && (!endpoint || endpoint.type === 'local') && !String((endpoint && endpoint.token) || '').trim()) {
+      this.settingsErrors = [{ field: 'endpoint.token', message: 'no token for the local endpoint on this device: enter it in Settings' }];
+    }
   }
 
   /** True when records can be sent (settings valid and an endpoint with its secret). */
