@@ -119,6 +119,28 @@ fn body_forward(
     Some((forward.email?, forward.message))
 }
 
+/// When the original was sent. Clients print the original's date in the forwarder's local time,
+/// mostly without a zone (`2026年3月2日(月) 9:30`, `pon., 2 mar 2026 o 09:30`), which the
+/// extractor reads as UTC. The forward's own `Date` carries the forwarder's offset: the written
+/// time is read in that zone instead. Whatever the reading, the original is never dated after
+/// the forward that contains it (a server that stamps `+0000` hides the writer's zone).
+fn original_timestamp(fwd: &ForwardedEmail, forwarding: &Email) -> Option<i64> {
+    let written = fwd.timestamp?;
+    let zoned = fwd
+        .date
+        .as_deref()
+        .and_then(extract::parse_date_zoned)
+        .is_some_and(|(_, zoned)| zoned);
+    let Some(forwarded) = &forwarding.date else {
+        return Some(written);
+    };
+    if zoned {
+        return Some(written);
+    }
+    let local = written - i64::from(forwarded.offset_minutes) * 60_000;
+    Some(local.min(forwarded.timestamp))
+}
+
 /// An [`Email`] from the fields forward extraction recovered from the body.
 fn from_extracted(fwd: &ForwardedEmail, forwarding: &Email) -> Email {
     let mailbox = |p: &Person| Mailbox::new(p.name.as_deref(), &p.address).ok();
@@ -129,7 +151,7 @@ fn from_extracted(fwd: &ForwardedEmail, forwarding: &Email) -> Email {
                 .0
                 .to_string()
         }),
-        date: fwd.timestamp.map(EmailDate::from_timestamp_ms),
+        date: original_timestamp(fwd, forwarding).map(EmailDate::from_timestamp_ms),
         from: fwd.from.as_ref().and_then(mailbox),
         to: fwd.to.iter().filter_map(mailbox).collect(),
         cc: fwd.cc.iter().filter_map(mailbox).collect(),

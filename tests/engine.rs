@@ -843,3 +843,72 @@ From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubjec
         }
     }
 }
+
+/// A forward whose client printed the original's date without a zone, forwarded at `fwd_date`.
+fn zoneless_forward(fwd_date: &str, original_date: &str) -> String {
+    format!(
+        "From: Tanaka <tanaka@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Mitsumori\r\n\
+Message-ID: <fwd-z@ourco.example>\r\nDate: {fwd_date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Yamada <yamada@kyakusaki.example>\r\nDate: {original_date}\r\n\
+Subject: Mitsumori\r\nTo: Tanaka <tanaka@ourco.example>\r\n\r\nPlease quote.\r\n"
+    )
+}
+
+fn forwarded_timestamp(raw: &str) -> i64 {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let out = engine
+        .process_raw(
+            raw.as_bytes(),
+            Trigger::Manual,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
+    let rec = out.record.expect("logged");
+    assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
+    assert_eq!(
+        rec.from.as_ref().unwrap().address,
+        "yamada@kyakusaki.example"
+    );
+    rec.timestamp
+}
+
+#[test]
+fn an_original_date_without_a_zone_is_read_in_the_forwarder_s_zone() {
+    // 2026-03-02 09:30 in Tokyo is 00:30 UTC (the forward left at 10:15 Tokyo time).
+    let at_0030z = 1_772_411_400_000;
+    assert_eq!(
+        forwarded_timestamp(&zoneless_forward(
+            "Mon, 2 Mar 2026 10:15:00 +0900",
+            "2026年3月2日(月) 9:30"
+        )),
+        at_0030z
+    );
+    // Polish: 09:30 in Warsaw (+0100 in March) is 08:30 UTC.
+    assert_eq!(
+        forwarded_timestamp(&zoneless_forward(
+            "Mon, 2 Mar 2026 10:15:00 +0100",
+            "pon., 2 mar 2026 o 09:30"
+        )),
+        at_0030z + 8 * 3_600_000
+    );
+    // A written zone wins over the forward's.
+    assert_eq!(
+        forwarded_timestamp(&zoneless_forward(
+            "Mon, 2 Mar 2026 10:15:00 +0100",
+            "Mon, 2 Mar 2026 09:30:00 +0900"
+        )),
+        at_0030z
+    );
+    // A server that stamps the forward +0000 hides the zone: read as UTC the original would come
+    // after its forward (09:30Z > 01:15Z); it is dated no later than the forward instead.
+    let forward_at = 1_772_414_100_000; // 2026-03-02 01:15 UTC
+    assert_eq!(
+        forwarded_timestamp(&zoneless_forward(
+            "Mon, 2 Mar 2026 01:15:00 +0000",
+            "2026年3月2日(月) 9:30"
+        )),
+        forward_at
+    );
+}

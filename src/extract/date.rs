@@ -71,6 +71,12 @@ fn is_cjk_marker(c: char) -> bool {
 /// Parses a date as written; returns Unix milliseconds. `hint` is the language of the
 /// surrounding headers, used where a month word is ambiguous and for `1/2/2024` order.
 pub(crate) fn parse(s: &str, hint: LangSet) -> Option<i64> {
+    parse_zoned(s, hint).map(|(ms, _)| ms)
+}
+
+/// [`parse`], and whether a zone was written. Without one the time is read as UTC; the caller
+/// may know better (the forwarding message's own offset is usually the zone its client printed).
+pub(crate) fn parse_zoned(s: &str, hint: LangSet) -> Option<(i64, bool)> {
     if s.len() > 256 {
         return None;
     }
@@ -78,10 +84,11 @@ pub(crate) fn parse(s: &str, hint: LangSet) -> Option<i64> {
     let mut used = [false; MAX_TOKENS];
 
     let (hour, minute, second, time_end) = find_time(&toks, &mut used).unwrap_or((0, 0, 0, None));
-    let offset_min = match time_end {
-        Some(end) => find_zone(&toks, end, &mut used).unwrap_or(0),
-        None => 0,
+    let zone = match time_end {
+        Some(end) => find_zone(&toks, end, &mut used),
+        None => None,
     };
+    let offset_min = zone.unwrap_or(0);
     let (year, month, day) = find_date(&toks, &mut used, hint)?;
     let year = if year < 100 {
         if year < 70 {
@@ -105,7 +112,7 @@ pub(crate) fn parse(s: &str, hint: LangSet) -> Option<i64> {
     let days = days_from_civil(year as i64, month, day);
     let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64
         - offset_min as i64 * 60;
-    Some(secs * 1000)
+    Some((secs * 1000, zone.is_some()))
 }
 
 type Time = (u32, u32, u32, Option<usize>);

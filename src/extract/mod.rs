@@ -209,3 +209,9 @@ pub fn detect_input(input: &[u8]) -> Result<InputKind, ExtractError> {
 pub fn parse_date(text: &str) -> Option<i64> {
     date::parse(text, lang::LangSet::ALL)
 }
+
+/// [`parse_date`], and whether the text named a zone (`+0900`, `GMT+1`, `CET`, …). Without a
+/// zone the time was read as UTC.
+pub fn parse_date_zoned(text: &str) -> Option<(i64, bool)> {
+    date::parse_zoned(text, lang::LangSet::ALL)
+}
