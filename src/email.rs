@@ -206,6 +206,7 @@ impl Email {
             &mut email,
             &crate::charset::encoding_rs_decoder,
         );
+        unflow_text_body(&message, &mut email);
         Ok((email, message))
     }
 
@@ -295,6 +296,64 @@ impl Email {
     pub fn attachments_size(&self) -> u64 {
         self.attachments.iter().map(|a| a.size).sum()
     }
+}
+
+/// Joins the soft line breaks of a `format=flowed` text body (RFC 3676; Thunderbird and Apple
+/// Mail send them): the CRM gets paragraphs rather than lines cut at 72 columns, and forward
+/// extraction sees a long `Subject:` on one line.
+fn unflow_text_body(message: &mail_parser::Message<'_>, email: &mut Email) {
+    let Some(ct) = message
+        .text_part(0)
+        .filter(|p| !p.is_text_html())
+        .and_then(|p| p.content_type())
+    else {
+        return;
+    };
+    if !ct
+        .attribute("format")
+        .is_some_and(|f| f.eq_ignore_ascii_case("flowed"))
+    {
+        return;
+    }
+    let delsp = ct
+        .attribute("delsp")
+        .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+    if let Some(text) = email.text.as_mut() {
+        *text = unflow(text, delsp);
+    }
+}
+
+/// RFC 3676: a line ending in a space continues on the next line of the same quote depth;
+/// `-- ` (the signature separator) never does; one leading space of a line is stuffing.
+/// With `delsp`, the space before a soft break is not part of the text. Line endings are kept
+/// as the text had them.
+pub fn unflow(text: &str, delsp: bool) -> String {
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut out = String::with_capacity(text.len());
+    // The quote depth of the paragraph the previous line left open.
+    let mut open: Option<usize> = None;
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let depth = line.bytes().take_while(|&b| b == b'>').count();
+        let rest = &line[depth..];
+        let content = rest.strip_prefix(' ').unwrap_or(rest);
+        if open == Some(depth) {
+            if delsp {
+                out.pop(); // the space that marked the soft break
+            }
+        } else {
+            if i > 0 {
+                out.push_str(newline);
+            }
+            out.push_str(&line[..depth]);
+            if depth > 0 && !content.is_empty() {
+                out.push(' ');
+            }
+        }
+        out.push_str(content);
+        open = (content != "-- " && content.ends_with(' ')).then_some(depth);
+    }
+    out
 }
 
 /// The one mail-parser configuration, built once. The headers Mailtrail reads become
@@ -700,6 +759,48 @@ impl<'de> Deserialize<'de> for IdsInput {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn flowed_text_is_joined_into_paragraphs() {
+        let flowed = "Temat: Zapytanie o ofert\u{119} dla dzia\u{142}u sprzeda\u{17c}y i \r\nmarketingu na 2026\r\nOd: Jan\r\n\r\n> quoted and \r\n> continued\r\n>> deeper \r\n> not joined across depths\r\n --stuffed\r\n-- \r\nsig";
+        assert_eq!(
+            unflow(flowed, false),
+            "Temat: Zapytanie o ofert\u{119} dla dzia\u{142}u sprzeda\u{17c}y i marketingu na 2026\r\nOd: Jan\r\n\r\n> quoted and continued\r\n>> deeper \r\n> not joined across depths\r\n--stuffed\r\n-- \r\nsig"
+        );
+        // DelSp=yes: the space before a soft break goes (languages written without spaces).
+        assert_eq!(
+            unflow("\u{898b}\u{7a4d} \n\u{66f8}\n", true),
+            "\u{898b}\u{7a4d}\u{66f8}\n"
+        );
+        // Nothing flowed: unchanged.
+        let plain = "a\nb\n\nc";
+        assert_eq!(unflow(plain, false), plain);
+    }
+
+    #[test]
+    fn only_flowed_parts_are_unflowed() {
+        let raw = |ct: &str| {
+            format!("From: a@x.example\r\nTo: b@y.example\r\nSubject: s\r\nContent-Type: {ct}\r\n\r\nline one \r\nline two\r\n")
+        };
+        let flowed = Email::from_raw(
+            raw("text/plain; charset=utf-8; format=flowed").as_bytes(),
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            flowed.text.as_deref().map(str::trim_end),
+            Some("line one line two")
+        );
+        let fixed = Email::from_raw(
+            raw("text/plain; charset=utf-8").as_bytes(),
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            fixed.text.as_deref().map(str::trim_end),
+            Some("line one \r\nline two")
+        );
+    }
     use super::*;
 
     const SIMPLE: &[u8] = b"From: \"Doe, Jane\" <Jane@Customer.example>\r\n\

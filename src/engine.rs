@@ -58,8 +58,9 @@ pub struct Outcome {
 enum RawSubject {
     /// The message itself.
     Email(Email),
-    /// The original a forward carries, the trigger to decide it under, and who forwarded it.
-    Forward(Email, Trigger, ForwardInfo),
+    /// The original a forward carries, the trigger to decide it under, who forwarded it, and
+    /// how many more forwarded emails the message holds (not logged with it).
+    Forward(Email, Trigger, ForwardInfo, usize),
     /// Sent to be logged as a forward, but no original was found in it.
     UnrecognisedForward(Email),
 }
@@ -248,9 +249,14 @@ impl Engine {
             RawSubject::Email(email) => {
                 self.process_inner(&email, trigger, contacts, now_ms, options, None)
             }
-            RawSubject::Forward(original, as_forward, info) => {
-                self.process_inner(&original, as_forward, contacts, now_ms, options, Some(info))
-            }
+            RawSubject::Forward(original, as_forward, info, more) => self.process_inner(
+                &original,
+                as_forward,
+                contacts,
+                now_ms,
+                options,
+                Some((info, more)),
+            ),
             RawSubject::UnrecognisedForward(email) => {
                 let decision = Decision::not_logged(
                     record::Direction::Forwarded,
@@ -308,16 +314,19 @@ impl Engine {
         let may_be_forward =
             to_forwarding || matches!(trigger, Trigger::Manual | Trigger::Forwarded);
         if may_be_forward {
-            if let Some((original, info)) =
-                crate::forward::original_of(&message, &email, self.settings.include_attachments)
-            {
+            if let Some((original, info, more)) = crate::forward::original_of(
+                &message,
+                &email,
+                self.settings.include_attachments,
+                &|address| self.settings.is_internal(address),
+            ) {
                 // "Log this email" on a forward says so; a forward to the CRM's address says that.
                 let as_forward = if trigger == Trigger::Manual {
                     Trigger::ManualForward
                 } else {
                     Trigger::Forwarded
                 };
-                return Ok(RawSubject::Forward(original, as_forward, info));
+                return Ok(RawSubject::Forward(original, as_forward, info, more));
             }
             if to_forwarding || trigger == Trigger::Forwarded {
                 return Ok(RawSubject::UnrecognisedForward(email));
@@ -333,8 +342,12 @@ impl Engine {
         contacts: &dyn ContactDirectory,
         now_ms: i64,
         options: &ProcessOptions,
-        forwarded: Option<ForwardInfo>,
+        forward: Option<(ForwardInfo, usize)>,
     ) -> Outcome {
+        let (forwarded, more_forwarded) = match forward {
+            Some((info, more)) => (Some(info), more),
+            None => (None, 0),
+        };
         let thread = self.threads.match_reply(email);
         let merged = MergedContacts {
             endpoint: contacts,
@@ -353,7 +366,14 @@ impl Engine {
             in_logged_thread: thread.is_some(),
             already_logged,
         };
-        let decision = decide(email, &self.settings, &ctx);
+        let mut decision = decide(email, &self.settings, &ctx);
+        if more_forwarded > 0 {
+            // Never silently: the user learns the others need forwarding one by one.
+            decision.reasons.push(
+                crate::reason::Reason::new(ReasonCode::MoreForwardedEmails)
+                    .with_detail(more_forwarded.to_string()),
+            );
+        }
         let mut record_out = None;
         let mut queued = false;
         if decision.log && decision.push {

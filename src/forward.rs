@@ -11,13 +11,20 @@ use crate::extract::{self, ForwardedEmail, Person};
 use crate::record::{ForwardInfo, Participant};
 use mail_parser::{MimeHeaders, PartType};
 
-/// The original email inside a forward, and who forwarded it. `None` when `raw` is not a forward.
+/// The original email inside a forward, who forwarded it, and how many more forwarded emails
+/// the message holds that are not logged with it (several attached originals). `None` when
+/// `raw` is not a forward.
+///
+/// `is_internal` says whether a normalised address is one of ours (the user's, or in an internal
+/// domain): in a forward of a forward (a customer wrote to a colleague, who forwarded it to the
+/// user, who forwards it to the CRM) the email to log is the customer's, not the colleague's.
 pub fn original_of(
     message: &mail_parser::Message<'_>,
     forwarding: &Email,
     keep_attachment_data: bool,
-) -> Option<(Email, ForwardInfo)> {
-    let attached = attached_original(message, keep_attachment_data);
+    is_internal: &dyn Fn(&str) -> bool,
+) -> Option<(Email, ForwardInfo, usize)> {
+    let (attached, more) = attached_originals(message, keep_attachment_data);
     let (mut original, note) = match attached {
         Some(original) => {
             let note = forwarding
@@ -29,8 +36,9 @@ pub fn original_of(
             (original, note)
         }
         None => {
-            let (email, note) = body_forward(message, forwarding)?;
-            (from_extracted(&email, forwarding), note)
+            let forward = body_forward(message, forwarding)?;
+            let email = email_to_log(&forward, is_internal)?;
+            (from_extracted(email, forwarding), forward.message.clone())
         }
     };
     original.from.as_ref()?;
@@ -45,14 +53,16 @@ pub fn original_of(
         at: forwarding.date.as_ref().map(|d| d.timestamp),
         message_id: forwarding.message_id.clone(),
     };
-    Some((original, info))
+    Some((original, info, more))
 }
 
-/// The first `message/rfc822` (or `.eml`) attachment, parsed.
-fn attached_original(
+/// The first `message/rfc822` (or `.eml`) attachment, parsed, and how many more there are.
+fn attached_originals(
     message: &mail_parser::Message<'_>,
     keep_attachment_data: bool,
-) -> Option<Email> {
+) -> (Option<Email>, usize) {
+    let mut first = None;
+    let mut more = 0;
     for part in message.attachments() {
         let is_message = matches!(part.body, PartType::Message(_))
             || part
@@ -69,23 +79,25 @@ fn attached_original(
             keep_attachment_data,
             ..Default::default()
         };
+        if first.is_some() {
+            // Counted, not parsed: each is logged when forwarded on its own.
+            more += 1;
+            continue;
+        }
         if let Ok(mut email) = Email::from_raw(bytes, options) {
             if email.from.is_some() {
                 email.source = crate::email::Source::default();
-                return Some(email);
+                first = Some(email);
             }
         }
     }
-    None
+    (first, more)
 }
 
 /// Forward extraction from the body: the real text part first (HTML converted to text by the
 /// parser would lose the structure the HTML extractor uses), else the HTML; the HTML too when a
 /// real text part shows nothing.
-fn body_forward(
-    message: &mail_parser::Message<'_>,
-    email: &Email,
-) -> Option<(ForwardedEmail, Option<String>)> {
+fn body_forward(message: &mail_parser::Message<'_>, email: &Email) -> Option<extract::Forward> {
     let subject = Some(email.subject.as_str());
     let text_is_real = message.text_part(0).is_some_and(|p| !p.is_text_html());
     let from_text = || {
@@ -100,7 +112,12 @@ fn body_forward(
             .as_deref()
             .map(|h| extract::forward_from_html(h, subject))
     };
-    let found = |f: &Option<extract::Forward>| f.as_ref().is_some_and(|f| f.forwarded);
+    // Found means found with a sender: a text part whose header block lost its `From:` (a
+    // wrapped line, a client's odd layout) is worth less than an HTML part that has it.
+    let found = |f: &Option<extract::Forward>| {
+        f.as_ref()
+            .is_some_and(|f| f.forwarded && f.email.as_ref().is_some_and(|e| e.from.is_some()))
+    };
     let mut forward = if text_is_real || email.html.is_none() {
         from_text()
     } else {
@@ -115,8 +132,32 @@ fn body_forward(
             forward = other;
         }
     }
-    let forward = forward.filter(|f| f.forwarded)?;
-    Some((forward.email?, forward.message))
+    forward.filter(|f| f.forwarded && f.email.is_some())
+}
+
+/// The outermost forwarded email, unless one of us wrote it: then the first email inside it
+/// written by someone outside (when there is none, the outermost after all).
+fn email_to_log<'a>(
+    forward: &'a extract::Forward,
+    is_internal: &dyn Fn(&str) -> bool,
+) -> Option<&'a ForwardedEmail> {
+    let outermost = forward.email.as_ref()?;
+    let from_us = |e: &ForwardedEmail| {
+        e.from
+            .as_ref()
+            .and_then(|p| crate::address::normalize_address(&p.address).ok())
+            .is_some_and(|a| is_internal(&a))
+    };
+    if !from_us(outermost) {
+        return Some(outermost);
+    }
+    Some(
+        forward
+            .chain
+            .iter()
+            .find(|e| e.from.is_some() && !from_us(e))
+            .unwrap_or(outermost),
+    )
 }
 
 /// When the original was sent. Clients print the original's date in the forwarder's local time,

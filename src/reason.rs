@@ -74,6 +74,9 @@ pub enum ReasonCode {
     AttachmentsDisabled,
     /// The body was longer than the limit and was truncated.
     BodyTruncated,
+    /// The message forwards more than one email (several attached, or Gmail's "Forward all"):
+    /// the first was logged, the others were not; the detail says how many.
+    MoreForwardedEmails,
 }
 
 impl ReasonCode {
@@ -107,6 +110,7 @@ impl ReasonCode {
             AttachmentsTooLarge => "attachments-too-large",
             AttachmentsDisabled => "attachments-disabled",
             BodyTruncated => "body-truncated",
+            MoreForwardedEmails => "more-forwarded-emails",
         }
     }
 
@@ -138,6 +142,7 @@ impl ReasonCode {
         ReasonCode::AttachmentsTooLarge,
         ReasonCode::AttachmentsDisabled,
         ReasonCode::BodyTruncated,
+        ReasonCode::MoreForwardedEmails,
     ];
 }
 

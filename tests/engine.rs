@@ -912,3 +912,90 @@ fn an_original_date_without_a_zone_is_read_in_the_forwarder_s_zone() {
         forward_at
     );
 }
+
+#[test]
+fn a_forward_of_a_colleague_s_forward_logs_the_customer_s_email() {
+    // The customer wrote to Suzuki (a colleague), who forwarded it to Tanaka (the user), who
+    // forwards it to the CRM: the record is the customer's email.
+    let raw = "From: Tanaka <me@ourco.example>\r\nTo: fwd@crm.example\r\nSubject: Fwd: Fwd: Order 7\r\n\
+Message-ID: <fwd-ff@ourco.example>\r\nDate: Mon, 2 Mar 2026 12:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+For the CRM.\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Suzuki <suzuki@ourco.example>\r\nDate: Mon, 2 Mar 2026 at 11:00\r\n\
+Subject: Fwd: Order 7\r\nTo: Tanaka <me@ourco.example>\r\n\r\nCan you handle this?\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Jan Kowalski <jan@klient.example>\r\nDate: Mon, 2 Mar 2026 at 09:30\r\n\
+Subject: Order 7\r\nTo: Suzuki <suzuki@ourco.example>\r\n\r\nPlease send the invoice.\r\n";
+    let mut s = settings(local());
+    s.forwarding_address = Some("fwd@crm.example".into());
+    let mut engine = Engine::new(&s).unwrap();
+    let out = engine
+        .process_raw(
+            raw.as_bytes(),
+            Trigger::Forwarded,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
+    assert!(out.decision.log, "{:?}", out.decision.reasons);
+    let rec = out.record.unwrap();
+    assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
+    assert_eq!(rec.subject, "Order 7");
+    assert!(rec
+        .text
+        .as_deref()
+        .unwrap()
+        .contains("Please send the invoice."));
+    assert_eq!(out.forwarded.unwrap().note.as_deref(), Some("For the CRM."));
+    assert_eq!(
+        out.decision
+            .contacts
+            .iter()
+            .map(|c| c.address.as_str())
+            .collect::<Vec<_>>(),
+        ["jan@klient.example"]
+    );
+}
+
+#[test]
+fn several_attached_originals_log_the_first_and_say_so() {
+    let original = |n: u32| {
+        format!(
+            "--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: Jan Kowalski <jan{n}@klient.example>\r\nTo: colleague@ourco.example\r\n\
+Subject: Order {n}\r\nMessage-ID: <orig-{n}@klient.example>\r\nDate: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nOrder {n}, please.\r\n"
+        )
+    };
+    let raw = format!(
+        "From: Colleague <colleague@ourco.example>\r\nTo: fwd@crm.example\r\nSubject: Fwd: orders\r\n\
+Message-ID: <fwd-many@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nThree orders.\r\n{}{}{}--B--\r\n",
+        original(1),
+        original(2),
+        original(3)
+    );
+    let mut s = settings(local());
+    s.forwarding_address = Some("fwd@crm.example".into());
+    let mut engine = Engine::new(&s).unwrap();
+    let out = engine
+        .process_raw(
+            raw.as_bytes(),
+            Trigger::Forwarded,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
+    assert!(out.decision.log);
+    let rec = out.record.unwrap();
+    assert_eq!(rec.message_id.as_deref(), Some("orig-1@klient.example"));
+    let more: Vec<_> = out
+        .decision
+        .reasons
+        .iter()
+        .filter(|r| r.code == mailtrail::ReasonCode::MoreForwardedEmails)
+        .collect();
+    assert_eq!(more.len(), 1);
+    assert_eq!(more[0].detail.as_deref(), Some("2"));
+    assert!(rec
+        .reasons
+        .contains(&mailtrail::ReasonCode::MoreForwardedEmails));
+}
