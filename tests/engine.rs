@@ -999,3 +999,31 @@ Message-ID: <fwd-many@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\n
         .reasons
         .contains(&mailtrail::ReasonCode::MoreForwardedEmails));
 }
+
+#[test]
+fn the_html_part_is_used_when_the_text_part_s_forward_has_no_sender() {
+    // The text alternative lost the sender line (a client that wrapped it away); the HTML has it.
+    let raw = "From: Colleague <colleague@ourco.example>\r\nTo: fwd@crm.example\r\nSubject: Fwd: Order 9\r\n\
+Message-ID: <fwd-alt@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nContent-Type: multipart/alternative; boundary=A\r\n\r\n\
+--A\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+---------- Forwarded message ---------\r\nDate: Mon, 2 Mar 2026 at 09:30\r\nSubject: Order 9\r\n\r\nPlease send the invoice.\r\n\
+--A\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<div>---------- Forwarded message ---------<br>From: <b>Jan Kowalski</b> &lt;jan@klient.example&gt;<br>\
+Date: Mon, 2 Mar 2026 at 09:30<br>Subject: Order 9<br>To: colleague@ourco.example<br><br>Please send the invoice.</div>\r\n\
+--A--\r\n";
+    let mut s = settings(local());
+    s.forwarding_address = Some("fwd@crm.example".into());
+    let mut engine = Engine::new(&s).unwrap();
+    let out = engine
+        .process_raw(
+            raw.as_bytes(),
+            Trigger::Forwarded,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap();
+    assert!(out.decision.log, "{:?}", out.decision.reasons);
+    let rec = out.record.unwrap();
+    assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
+}
