@@ -33,6 +33,8 @@ pub enum AddressError {
     InvalidDomain(String),
     #[error("address {0:?} contains whitespace or control characters")]
     InvalidCharacter(String),
+    #[error("address {0:?} has more than one @")]
+    TwoAts(String),
 }
 
 impl Mailbox {
@@ -175,6 +177,12 @@ pub fn normalize_address(address: &str) -> Result<String, AddressError> {
         .ok_or_else(|| AddressError::MissingAt(a.to_string()))?;
     if local.is_empty() {
         return Err(AddressError::EmptyLocalPart(a.to_string()));
+    }
+    // `a@b@c.example` is a typo or a trick (as a user address it would make `b@c.example`'s
+    // mail look like the user's own). The quoted form `"a@b"@c.example` is valid but unseen in
+    // practice, and the quotes are already gone here.
+    if local.contains('@') {
+        return Err(AddressError::TwoAts(a.to_string()));
     }
     let domain =
         normalize_domain(domain).ok_or_else(|| AddressError::InvalidDomain(a.to_string()))?;
@@ -322,6 +330,21 @@ fn punycode_encode(input: &str, out: &mut String) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_at_is_refused() {
+        assert!(matches!(
+            normalize_address("a@b@c.example"),
+            Err(AddressError::TwoAts(_))
+        ));
+        // And settings say which field is wrong.
+        let s = crate::settings::Settings {
+            user_addresses: vec!["me@ourco.example@evil.example".into()],
+            ..Default::default()
+        };
+        let errors = s.validate().unwrap_err();
+        assert_eq!(errors[0].field, "userAddresses[0]");
+    }
 
     #[test]
     fn normalises_case_brackets_and_mailto() {
