@@ -15,9 +15,9 @@ const MAX_CONTACTS: usize = 1000;
 /// Most In-Reply-To/References ids used to find the thread.
 const MAX_THREAD_REFS: usize = 64;
 const SNIPPET_CHARS: usize = 240;
-/// Longest text or HTML body accepted, in bytes: four times the engine's default body limit
-/// (`mailtrail::settings::DEFAULT_BODY_LIMIT`), so a raised limit in the settings still fits.
-pub const MAX_BODY_BYTES: u64 = 4 * mailtrail::settings::DEFAULT_BODY_LIMIT;
+/// Longest text or HTML body accepted, in bytes: the largest body limit the settings accept
+/// (`mailtrail::settings::MAX_BODY_LIMIT`), so every record a client builds fits.
+pub const MAX_BODY_BYTES: u64 = mailtrail::settings::MAX_BODY_LIMIT;
 
 /// Validates and prepares a parsed record. `header_key` is the Idempotency-Key header.
 pub fn prepare(
