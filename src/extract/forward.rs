@@ -270,19 +270,105 @@ pub(crate) struct Level {
     pub note: Option<String>,
     pub email: ForwardedEmail,
     pub chain: Vec<ForwardedEmail>,
+    /// Further emails forwarded next to `email` at the same level ("Forward all").
+    pub siblings: Vec<ForwardedEmail>,
 }
 
-/// Finds the outermost forwarded email in `lines` (and, `levels` deep, the ones inside it).
-pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -> Option<Level> {
-    let hint = hint_of(subject_hint);
-    let start = find_start(lines, hint)?;
+/// At most this many sibling forwards are read (a conversation forwarded whole).
+const MAX_SIBLINGS: usize = 200;
+
+/// Is `lines[k]` another `Forwarded message` separator like the one at `sep` (same text, same
+/// quote depth) with a header block after it? Returns that start.
+fn sibling_start<'a>(lines: &[Line<'a>], sep: usize, k: usize) -> Option<Start<'a>> {
+    let (s, l) = (&lines[sep], &lines[k]);
+    if l.depth != s.depth || l.text() != s.text() {
+        return None;
+    }
+    let (kind, glued) = separator(l.text())?;
+    if kind != SeparatorKind::Forward {
+        return None;
+    }
+    let (block, j, depth) = block_after(lines, k, glued, true)?;
+    if !block.has(Field::From) {
+        return None;
+    }
+    Some(Start {
+        at: k,
+        body_from: block.end.max(k + 1),
+        indent: lines.get(j).map(|l| l.indent()).unwrap_or(0),
+        block: Some(block),
+        attribution: None,
+        depth,
+    })
+}
+
+/// Whether a `Forwarded message` block right inside an email whose headers name `subject`
+/// is the email it forwarded (Gmail's text does not quote a forward inside a forward:
+/// `Fwd: X` then `X`) rather than the next message of a conversation forwarded whole
+/// (`X` then `Re: X`). Only a forward can contain a forward, and the inner subject then has
+/// the kind of prefix the outer one has after its `Fwd:` (`Fwd: Re: X` holds `Re: X`).
+fn is_nested(subject: Option<&str>, inner: &Start<'_>) -> bool {
+    let Some(subject) = subject else {
+        return true;
+    };
+    if subject::kind(subject) != Some(PrefixKind::Forward) {
+        return false;
+    }
+    let inner_subject = inner.block.as_ref().and_then(|b| b.get(Field::Subject));
+    match inner_subject {
+        Some(s) => subject::kind(s) == subject::kind(subject::strip_forward(subject)),
+        None => true,
+    }
+}
+
+/// The email that starts at `start`, its nested forwards (`levels` deep) and the index of
+/// the first line after its body.
+fn read_email(
+    lines: &[Line<'_>],
+    start: &Start<'_>,
+    subject_hint: Option<&str>,
+    levels: u8,
+) -> (ForwardedEmail, Vec<ForwardedEmail>, usize) {
     let d = start.depth;
     let body_from = (start.body_from..lines.len())
         .find(|&k| !lines[k].is_blank())
         .unwrap_or(lines.len());
-    let body_end = (body_from..lines.len())
-        .find(|&k| lines[k].depth < d && !lines[k].is_blank())
-        .unwrap_or(lines.len());
+    let block_subject = start
+        .block
+        .as_ref()
+        .and_then(|b| b.get(Field::Subject))
+        .map(trim)
+        .filter(|s| !s.is_empty());
+    // The body ends at a shallower line, or at the next message of a conversation forwarded
+    // whole (another `Forwarded message` block at the same depth as this one's).
+    let explicit = start.block.is_some()
+        && lines
+            .get(start.at)
+            .and_then(|l| separator(l.text()))
+            .is_some_and(|(kind, _)| kind == SeparatorKind::Forward);
+    let sep_depth = lines.get(start.at).map_or(0, |l| l.depth);
+    let mut look_for_siblings = explicit && sep_depth == d;
+    let mut body_end = lines.len();
+    for k in body_from..lines.len() {
+        let line = &lines[k];
+        if line.is_blank() {
+            continue;
+        }
+        if line.depth < d {
+            body_end = k;
+            break;
+        }
+        if look_for_siblings && line.depth == sep_depth {
+            if let Some(next) = sibling_start(lines, start.at, k) {
+                if is_nested(block_subject, &next) {
+                    look_for_siblings = false;
+                } else {
+                    body_end = k;
+                    break;
+                }
+            }
+        }
+    }
     let body_lines = &lines[body_from..body_end];
 
     let mut email = ForwardedEmail {
@@ -292,11 +378,7 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
     let mut langs = LangSet::ALL;
     if let Some(block) = &start.block {
         langs = block.langs;
-        email.subject = block
-            .get(Field::Subject)
-            .map(trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        email.subject = block_subject.map(str::to_string);
         email.date = block
             .get(Field::Date)
             .map(trim)
@@ -325,11 +407,36 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
             chain.extend(inner.chain);
         }
     }
+    (email, chain, body_end)
+}
+
+/// Finds the outermost forwarded email in `lines` (and, `levels` deep, the ones inside it).
+pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -> Option<Level> {
+    let hint = hint_of(subject_hint);
+    let start = find_start(lines, hint)?;
+    let (email, chain, mut end) = read_email(lines, &start, subject_hint, levels);
+
+    // "Forward all": the next messages follow, each under the same separator.
+    let mut siblings = Vec::new();
+    if start.block.is_some() {
+        while siblings.len() < MAX_SIBLINGS {
+            let Some(k) = (end..lines.len()).find(|&k| !lines[k].is_blank()) else {
+                break;
+            };
+            let Some(next) = sibling_start(lines, start.at, k) else {
+                break;
+            };
+            // A sibling's own nested forwards stay in its body (not followed).
+            let (sibling, _, sibling_end) = read_email(lines, &next, subject_hint, 1);
+            siblings.push(sibling);
+            end = sibling_end.max(k + 1);
+        }
+    }
 
     // The forwarder's note: everything above the forward, plus anything written below it
     // at a shallower quote depth (a signature after an Apple Mail blockquote, say).
     let mut note = render(&lines[..start.at], 0, 0);
-    let trailer = render(&lines[body_end..], 0, 0);
+    let trailer = render(&lines[end..], 0, 0);
     if !trailer.is_empty() {
         if !note.is_empty() {
             note.push_str("\n\n");
@@ -340,6 +447,7 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
         note: non_empty(note),
         email,
         chain,
+        siblings,
     })
 }
 
@@ -351,6 +459,7 @@ pub(crate) fn forward_in(lines: &[Line<'_>], subject: Option<&str>) -> Forward {
             message: level.note,
             email: Some(level.email),
             chain: level.chain,
+            siblings: level.siblings,
         },
         None => Forward::default(),
     }

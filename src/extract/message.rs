@@ -251,12 +251,20 @@ fn email_of(msg: &Message<'_>) -> ForwardedEmail {
     }
 }
 
-/// The first attached message (`message/rfc822`, or a `.eml` attachment mail-parser left as
-/// bytes), parsed.
-fn attached_message<'a>(msg: &'a Message<'a>) -> Option<Attached<'a>> {
+/// At most this many attached messages are read from one message.
+const MAX_ATTACHED: usize = 64;
+
+/// The attached messages (`message/rfc822`, or `.eml` attachments mail-parser left as bytes),
+/// parsed, in order (at most [`MAX_ATTACHED`]).
+fn attached_messages<'a>(msg: &'a Message<'a>) -> Vec<Attached<'a>> {
+    let mut out = Vec::new();
     for part in msg.attachments() {
+        if out.len() >= MAX_ATTACHED {
+            break;
+        }
         if let Some(inner) = part.message() {
-            return Some(Attached::Borrowed(inner));
+            out.push(Attached::Borrowed(inner));
+            continue;
         }
         let eml = part
             .attachment_name()
@@ -271,12 +279,12 @@ fn attached_message<'a>(msg: &'a Message<'a>) -> Option<Attached<'a>> {
             let bytes = part.contents();
             if is_message(bytes) {
                 if let Some(inner) = crate::email::message_parser().parse(bytes) {
-                    return Some(Attached::Owned(Box::new(inner.into_owned())));
+                    out.push(Attached::Owned(Box::new(inner.into_owned())));
                 }
             }
         }
     }
-    None
+    out
 }
 
 enum Attached<'a> {
@@ -294,7 +302,8 @@ impl Attached<'_> {
 }
 
 fn forward_of(msg: &Message<'_>, subject: Option<&str>, levels: u8) -> Forward {
-    if let Some(att) = attached_message(msg) {
+    let attached = attached_messages(msg);
+    if let Some(att) = attached.first() {
         let inner = att.get();
         let email = email_of(inner);
         let mut chain = Vec::new();
@@ -311,6 +320,8 @@ fn forward_of(msg: &Message<'_>, subject: Option<&str>, levels: u8) -> Forward {
             message: (!note.is_empty()).then_some(note),
             email: Some(email),
             chain,
+            // Several attached messages: the first is `email`, the others follow it.
+            siblings: attached[1..].iter().map(|a| email_of(a.get())).collect(),
         };
     }
     let subject = subject.or(msg.subject());

@@ -53,6 +53,13 @@ pub struct Forward {
     pub email: Option<ForwardedEmail>,
     /// Emails forwarded inside `email`, outermost first (empty for a single forward).
     pub chain: Vec<ForwardedEmail>,
+    /// Further emails forwarded *next to* `email`, at the same level, in the order written:
+    /// Gmail's "Forward all" on a conversation writes one `Forwarded message` block per
+    /// message, and `email` is the first of them; a message forwarding several `.eml`
+    /// attachments gives the others here. Empty for a single forward. Forwards nested inside
+    /// a sibling are not followed (they stay in its body).
+    #[serde(default)]
+    pub siblings: Vec<ForwardedEmail>,
 }
 
 /// An email found inside a forward.
