@@ -130,7 +130,7 @@ before(async () => {
   }))).id;
   const put = await fetch(`${url}/v1/watch-status/sam@ourco.example`, {
     method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ state: 'reconnecting', reason: 'server-unreachable', attempt: 4, nextTryAt: Date.now() + 60_000, lastSyncAt: Date.now() - 600_000 }),
+    body: JSON.stringify({ state: 'reconnecting', reason: 'server-unreachable', attempt: 4, nextTryAt: Date.now() + 60_000, lastSyncAt: Date.now() - 600_000, dead: 3 }),
   });
   assert.equal(put.status, 200);
 
@@ -269,10 +269,12 @@ test('hostile email HTML runs nothing and loads nothing', async () => {
   await context.close();
 });
 
+const retryCommand = 'mailtrail watch --config \u2026 --once --retry-failed';
+
 test('Japanese and Polish UI (Accept-Language), connected-inbox status translated', async () => {
   for (const [locale, expect] of [
-    ['ja-JP', { contacts: 'コンタクト', sent: '送信', received: '受信', reason: '「記録」チェックボックスがオンでした', reconnecting: '再接続中', unreachable: 'メールサーバーに長時間接続できません。', count: '2 件のメール' }],
-    ['pl-PL', { contacts: 'Kontakty', sent: 'Wysłany', received: 'Odebrany', reason: 'Pole „Rejestruj” było zaznaczone', reconnecting: 'Ponowne łączenie', unreachable: 'Serwer poczty jest od dłuższego czasu nieosiągalny.', count: '2 e-maile' }],
+    ['ja-JP', { contacts: 'コンタクト', sent: '送信', received: '受信', reason: '「記録」チェックボックスがオンでした', reconnecting: '再接続中', unreachable: 'メールサーバーに長時間接続できません。', count: '2 件のメール', dead: /^3 件の記録がエンドポイントに拒否され/ }],
+    ['pl-PL', { contacts: 'Kontakty', sent: 'Wysłany', received: 'Odebrany', reason: 'Pole „Rejestruj” było zaznaczone', reconnecting: 'Ponowne łączenie', unreachable: 'Serwer poczty jest od dłuższego czasu nieosiągalny.', count: '2 e-maile', dead: /^3 wpisy zostały odrzucone/ }],
   ]) {
     const { context, page } = await signedIn(locale);
     const lang = locale.slice(0, 2);
@@ -289,12 +291,17 @@ test('Japanese and Polish UI (Accept-Language), connected-inbox status translate
     await page.goto(`${url}/status`);
     assert.equal(await page.locator('.state').innerText(), expect.reconnecting);
     assert.equal(await page.locator('.watch-reason').innerText(), expect.unreachable);
+    assert.match(await page.locator('.watch-dead').innerText(), expect.dead);
+    assert.equal(await page.locator('.watch-dead code').innerText(), retryCommand);
     await page.screenshot({ path: join(artifacts, `serve-status-${lang}.png`), fullPage: true });
     // ?lang= switches and is remembered.
     await page.goto(`${url}/contacts?lang=en`);
     assert.equal(await page.locator('h1').innerText(), 'Contacts');
     await page.goto(`${url}/status`);
     assert.equal(await page.locator('.state').innerText(), 'Reconnecting');
+    // Records the endpoint refused, with the command that sends them again.
+    assert.match(await page.locator('.watch-dead').innerText(), /^3 records were refused by the endpoint/);
+    assert.equal(await page.locator('.watch-dead code').innerText(), retryCommand);
     await context.close();
   }
 });

@@ -1122,12 +1122,16 @@ async fn put_watch_status(
                 .get("lastSyncAt")
                 .is_none_or(|v| v.is_i64() || v.is_null()),
         ),
+        (
+            "dead",
+            status.get("dead").is_none_or(|v| v.is_u64() || v.is_null()),
+        ),
     ] {
         if !ok {
             return Err(ApiError::bad_request(
                 "invalid_value",
                 field,
-                format!("{field} has the wrong type (reason/message: string; attempt: count; nextTryAt/lastSyncAt: ms since the epoch)"),
+                format!("{field} has the wrong type (reason/message: string; attempt/dead: count; nextTryAt/lastSyncAt: ms since the epoch)"),
             ));
         }
     }
@@ -1150,11 +1154,16 @@ fn account_name(raw: &str) -> Result<String, ApiError> {
     Ok(account.to_string())
 }
 
+/// A stored status as the API returns it (and the UI reads it). `dead`, the records the endpoint
+/// refused, is always a count: 0 from a watcher too old to send it.
 pub fn watch_json(account: &str, status: &str, updated_at: i64) -> Value {
     let mut v: Value = serde_json::from_str(status).unwrap_or_else(|_| json!({}));
     if let Some(obj) = v.as_object_mut() {
         obj.insert("account".into(), json!(account));
         obj.insert("updatedAt".into(), json!(updated_at));
+        if !obj.get("dead").is_some_and(Value::is_u64) {
+            obj.insert("dead".into(), json!(0));
+        }
     }
     v
 }

@@ -182,7 +182,8 @@ impl AccountStatus {
         }
     }
 
-    /// The body of `PUT /v1/watch-status/{account}`.
+    /// The body of `PUT /v1/watch-status/{account}` (`dead`: the refused records, which the
+    /// server's UI shows with the way to send them again).
     pub fn server_json(&self) -> serde_json::Value {
         serde_json::json!({
             "state": self.state.as_str(),
@@ -191,6 +192,7 @@ impl AccountStatus {
             "attempt": self.attempt,
             "nextTryAt": self.next_try_at,
             "lastSyncAt": self.last_sync_at,
+            "dead": self.dead,
         })
     }
 
@@ -373,6 +375,13 @@ mod tests {
         assert_eq!(v["reason"], "authentication-failed");
         assert_eq!(v["attempt"], 3);
         assert!(v["nextTryAt"].is_null());
+        assert_eq!(v["dead"], 0);
+        s.dead = 3;
+        assert_eq!(
+            s.server_json()["dead"],
+            3,
+            "refused records reach the server's UI"
+        );
         let line = s.describe(5_000);
         assert!(line.contains("refused the password"), "{line}");
     }

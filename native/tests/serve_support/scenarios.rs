@@ -1360,7 +1360,8 @@ pub async fn watch_status_round_trip(kind: Kind) {
     };
     let s = &env.server;
     let status = json!({"state": "reconnecting", "reason": "server-unreachable", "attempt": 3,
-        "nextTryAt": 1_767_225_900_000i64, "lastSyncAt": 1_767_225_600_000i64, "folder": "INBOX"});
+        "nextTryAt": 1_767_225_900_000i64, "lastSyncAt": 1_767_225_600_000i64, "folder": "INBOX",
+        "dead": 3});
     let (st, v) = s
         .send_json(Method::PUT, "/v1/watch-status/sales@ourco.example", &status)
         .await;
@@ -1389,6 +1390,20 @@ pub async fn watch_status_round_trip(kind: Kind) {
         )
         .await;
     assert_eq!((st, v["error"]["field"].as_str()), (400, Some("attempt")));
+    for dead in [json!(-1), json!("3"), json!(1.5)] {
+        let (st, v) = s
+            .send_json(
+                Method::PUT,
+                "/v1/watch-status/x",
+                &json!({"state": "connected", "dead": dead}),
+            )
+            .await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (400, Some("dead")),
+            "{dead}"
+        );
+    }
     let (st, v) = s.get("/v1/watch-status").await;
     assert_eq!(st, 200);
     let accounts = v["accounts"].as_array().unwrap();
@@ -1396,15 +1411,41 @@ pub async fn watch_status_round_trip(kind: Kind) {
     assert_eq!(accounts[1]["account"], "sales@ourco.example");
     assert_eq!(accounts[1]["state"], "reconnecting");
     assert_eq!(accounts[1]["folder"], "INBOX", "extra fields are kept");
+    assert_eq!(accounts[1]["dead"], 3, "refused records are kept");
+    assert_eq!(
+        accounts[0]["dead"], 0,
+        "a watcher that does not send dead (older versions) has none"
+    );
     assert!(accounts[1]["updatedAt"].as_i64().unwrap() > 0);
-    // The web UI shows them translated.
+    // The web UI shows them translated, with the refused records and how to send them again.
     for (lang, words) in [
-        ("ja", ["再接続中", "切断", "サインインに失敗"]),
+        (
+            "ja",
+            [
+                "再接続中",
+                "切断",
+                "サインインに失敗",
+                "3 件の記録がエンドポイントに拒否され",
+            ],
+        ),
         (
             "pl",
-            ["Ponowne łączenie", "Rozłączona", "Logowanie nie powiodło"],
+            [
+                "Ponowne łączenie",
+                "Rozłączona",
+                "Logowanie nie powiodło",
+                "3 wpisy zostały odrzucone",
+            ],
         ),
-        ("en", ["Reconnecting", "Disconnected", "Sign-in failed"]),
+        (
+            "en",
+            [
+                "Reconnecting",
+                "Disconnected",
+                "Sign-in failed",
+                "3 records were refused by the endpoint",
+            ],
+        ),
     ] {
         let html = s
             .client
@@ -1420,6 +1461,12 @@ pub async fn watch_status_round_trip(kind: Kind) {
         for w in words {
             assert!(html.contains(w), "{lang}: {w} missing in {html}");
         }
+        assert!(
+            html.contains("<code>mailtrail watch --config \u{2026} --once --retry-failed</code>"),
+            "{lang}: the retry command missing in {html}"
+        );
+        // Only the account with refused records says so.
+        assert_eq!(html.matches("class=\"watch-dead\"").count(), 1, "{html}");
     }
     let (st, _) = s
         .send_json(

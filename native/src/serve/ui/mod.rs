@@ -1248,6 +1248,10 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
                 &lang.tf("status.nextTry", &[("time", &ui.tz.format(t))])
             ));
         }
+        // Records the endpoint refused are not sent again by themselves: say how.
+        if let Some(n) = v.get("dead").and_then(|n| n.as_u64()).filter(|n| *n > 0) {
+            details.push(dead_records(lang, n));
+        }
         // A watcher reports at least every few minutes; silence means it stopped.
         if state != "disconnected" && now - r.updated_at > 15 * 60 * 1000 {
             details.push(format!(
@@ -1271,9 +1275,44 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
     page(&ui, StatusCode::OK, lang.t("status.title"), &body)
 }
 
+/// The command that sends refused records again (the watcher must be stopped first).
+const RETRY_FAILED: &str = "mailtrail watch --config \u{2026} --once --retry-failed";
+
+/// "N records refused by the endpoint …", escaped, with the command as `<code>`.
+fn dead_records(lang: Lang, n: u64) -> String {
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let text = esc(&lang.plural("status.dead", count));
+    // `{command}` survives escaping (no special characters); the command is ours.
+    format!(
+        "<span class=\"watch-dead\" data-dead=\"{n}\">{}</span>",
+        text.replace("{command}", &format!("<code>{}</code>", esc(RETRY_FAILED)))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_records_show_the_command() {
+        let html = dead_records(Lang::En, 3);
+        assert!(html.contains("data-dead=\"3\""), "{html}");
+        assert!(html.contains("3 records"), "{html}");
+        assert!(
+            html.contains("<code>mailtrail watch --config \u{2026} --once --retry-failed</code>"),
+            "{html}"
+        );
+        assert!(dead_records(Lang::En, 1).contains("1 record "));
+        for lang in Lang::ALL {
+            let html = dead_records(lang, 22);
+            assert!(
+                !html.contains("{command}") && html.contains("<code>"),
+                "{html}"
+            );
+        }
+        assert!(dead_records(Lang::Pl, 22).contains("22 wpisy"));
+        assert!(dead_records(Lang::Pl, 5).contains("5 wpisów"));
+    }
 
     #[test]
     fn formats_times_in_utc() {
