@@ -22,7 +22,7 @@
 use super::address::{parse_people, parse_person};
 use super::attribution::{self, attribution_at, Attribution};
 use super::date;
-use super::headers::{header_line, parse_block, HeaderBlock};
+use super::headers::{header_line, parse_block_in, HeaderBlock};
 use super::lang::{lowercase, separator_kind, Field, LangSet, PrefixKind, SeparatorKind};
 use super::lines::{non_empty, render, trim, Line, Mark};
 use super::subject;
@@ -133,20 +133,30 @@ fn block_after<'a>(
     i: usize,
     glued: &'a str,
     allow_glued: bool,
+    subject: Option<&str>,
 ) -> Option<(HeaderBlock<'a>, usize, u16)> {
     if !glued.is_empty() && header_line(glued).is_some() {
-        let b = parse_block(lines, i + 1, lines[i].depth, Some(glued), allow_glued)?;
+        let b = parse_block_in(
+            lines,
+            i + 1,
+            lines[i].depth,
+            Some(glued),
+            allow_glued,
+            subject,
+        )?;
         return Some((b, i, lines[i].depth));
     }
     let j = next_non_blank(lines, i + 1, 4)?;
     if lines[j].depth < lines[i].depth {
         return None;
     }
-    let b = parse_block(lines, j, lines[j].depth, None, allow_glued)?;
+    let b = parse_block_in(lines, j, lines[j].depth, None, allow_glued, subject)?;
     Some((b, j, lines[j].depth))
 }
 
-fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
+/// `subject` is the subject of the message searched (its prefix is `hint`).
+fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>> {
+    let hint = hint_of(subject);
     let n = lines.len();
     let mut i = 0;
     while i < n {
@@ -159,7 +169,7 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
         if let Some((kind, glued)) = separator(t) {
             match kind {
                 SeparatorKind::Forward => {
-                    if let Some((block, j, depth)) = block_after(lines, i, glued, true) {
+                    if let Some((block, j, depth)) = block_after(lines, i, glued, true, subject) {
                         if block.has(Field::From)
                             || block.has(Field::Subject)
                             || block.has(Field::Date)
@@ -188,7 +198,7 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
                     }
                 }
                 SeparatorKind::Original if hint != Hint::Reply => {
-                    if let Some((block, j, depth)) = block_after(lines, i, glued, false) {
+                    if let Some((block, j, depth)) = block_after(lines, i, glued, false, subject) {
                         if block.has(Field::From) && block.others() >= 1 {
                             let indent = lines[j].indent();
                             return Some(Start {
@@ -209,7 +219,7 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
         }
         if hint != Hint::Reply {
             if is_rule(t) {
-                if let Some((block, j, depth)) = block_after(lines, i, "", false) {
+                if let Some((block, j, depth)) = block_after(lines, i, "", false, subject) {
                     if block.has(Field::From) && block.others() >= 1 {
                         let indent = lines[j].indent();
                         return Some(Start {
@@ -225,7 +235,8 @@ fn find_start<'a>(lines: &[Line<'a>], hint: Hint) -> Option<Start<'a>> {
             }
             if let Some(m) = header_line(t) {
                 if matches!(m.field, Field::From | Field::Date) {
-                    if let Some(block) = parse_block(lines, i, line.depth, None, false) {
+                    if let Some(block) = parse_block_in(lines, i, line.depth, None, false, subject)
+                    {
                         let marked = line.mark.has(Mark::QUOTE_START) || line.mark.has(Mark::RULE);
                         let need = if hint == Hint::Forward || marked {
                             1
@@ -279,7 +290,12 @@ const MAX_SIBLINGS: usize = 200;
 
 /// Is `lines[k]` another `Forwarded message` separator like the one at `sep` (same text, same
 /// quote depth) with a header block after it? Returns that start.
-fn sibling_start<'a>(lines: &[Line<'a>], sep: usize, k: usize) -> Option<Start<'a>> {
+fn sibling_start<'a>(
+    lines: &[Line<'a>],
+    sep: usize,
+    k: usize,
+    subject: Option<&str>,
+) -> Option<Start<'a>> {
     let (s, l) = (&lines[sep], &lines[k]);
     if l.depth != s.depth || l.text() != s.text() {
         return None;
@@ -288,7 +304,7 @@ fn sibling_start<'a>(lines: &[Line<'a>], sep: usize, k: usize) -> Option<Start<'
     if kind != SeparatorKind::Forward {
         return None;
     }
-    let (block, j, depth) = block_after(lines, k, glued, true)?;
+    let (block, j, depth) = block_after(lines, k, glued, true, subject)?;
     if !block.has(Field::From) {
         return None;
     }
@@ -359,7 +375,7 @@ fn read_email(
             break;
         }
         if look_for_siblings && line.depth == sep_depth {
-            if let Some(next) = sibling_start(lines, start.at, k) {
+            if let Some(next) = sibling_start(lines, start.at, k, subject_hint) {
                 if is_nested(block_subject, &next) {
                     look_for_siblings = false;
                 } else {
@@ -412,8 +428,7 @@ fn read_email(
 
 /// Finds the outermost forwarded email in `lines` (and, `levels` deep, the ones inside it).
 pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -> Option<Level> {
-    let hint = hint_of(subject_hint);
-    let start = find_start(lines, hint)?;
+    let start = find_start(lines, subject_hint)?;
     let (email, chain, mut end) = read_email(lines, &start, subject_hint, levels);
 
     // "Forward all": the next messages follow, each under the same separator.
@@ -423,7 +438,7 @@ pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -
             let Some(k) = (end..lines.len()).find(|&k| !lines[k].is_blank()) else {
                 break;
             };
-            let Some(next) = sibling_start(lines, start.at, k) else {
+            let Some(next) = sibling_start(lines, start.at, k, subject_hint) else {
                 break;
             };
             // A sibling's own nested forwards stay in its body (not followed).

@@ -186,9 +186,12 @@ impl<'a> HeaderBlock<'a> {
         self.push(m);
     }
     fn append(&mut self, text: &str) {
+        self.append_joined(text, Join::Space);
+    }
+    fn append_joined(&mut self, text: &str, join: Join) {
         if let Some((_, v)) = self.fields.last_mut() {
             let s = v.to_mut();
-            if !s.is_empty() {
+            if !s.is_empty() && join == Join::Space {
                 s.push(' ');
             }
             s.push_str(text);
@@ -205,6 +208,19 @@ pub(crate) fn parse_block<'a>(
     depth: u16,
     first: Option<&'a str>,
     glued: bool,
+) -> Option<HeaderBlock<'a>> {
+    parse_block_in(lines, start, depth, first, glued, None)
+}
+
+/// [`parse_block`] knowing the subject of the message the block was found in (the forward's
+/// own `Fwd: …` subject), which shows where a wrapped `Subject:` line goes on.
+pub(crate) fn parse_block_in<'a>(
+    lines: &[Line<'a>],
+    start: usize,
+    depth: u16,
+    first: Option<&'a str>,
+    glued: bool,
+    subject: Option<&str>,
 ) -> Option<HeaderBlock<'a>> {
     let mut block = HeaderBlock {
         end: start,
@@ -254,11 +270,33 @@ pub(crate) fn parse_block<'a>(
         let Some((last, value)) = block.fields.last() else {
             break;
         };
-        if continuations < 50 && is_continuation(*last, value, text, line.indent() > base_indent) {
+        if continuations >= 50 {
+            break;
+        }
+        let indented = line.indent() > base_indent;
+        if *last == Field::Subject && !indented {
+            // A long subject wrapped by the client (Outlook's plain text at 76 columns,
+            // Thunderbird's format=flowed) goes on at the start of the next line.
+            if let Some(joined) = subject_goes_on(lines, k, depth, &block, value, subject) {
+                block.append_joined(text, joined);
+                continuations += 1;
+                k += 1;
+                block.end = k;
+                continue;
+            }
+            break;
+        }
+        if is_continuation(*last, value, text, indented) {
             block.append(text);
             continuations += 1;
             k += 1;
             block.end = k;
+            continue;
+        }
+        // A header we do not know (`Importance: High`, `Organisation: …`) inside the block:
+        // skipped when a header we have not seen yet follows it.
+        if looks_like_key(text) && next_is_new_header(lines, k + 1, depth, &block) {
+            k += 1;
             continue;
         }
         break;
@@ -272,16 +310,133 @@ pub(crate) fn parse_block<'a>(
     Some(block)
 }
 
+/// How a wrapped line joins the value before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Join {
+    /// The client wrapped at a blank.
+    Space,
+    /// Wrapped inside a run of text without blanks (Japanese, Chinese).
+    Glued,
+}
+
 /// Whether `text` continues the previous header's value (wrapped recipient lists, folded
 /// subjects) rather than starting the body.
 fn is_continuation(field: Field, value: &str, text: &str, indented: bool) -> bool {
     match field {
         Field::To | Field::Cc | Field::Bcc | Field::From | Field::ReplyTo => {
-            value.ends_with(',') || value.ends_with(';') || indented || looks_like_addresses(text)
+            // `Reply-To: …`, `Organisation: …`: another header, even one we do not know.
+            !looks_like_key(text)
+                && (value.ends_with(',')
+                    || value.ends_with(';')
+                    || indented
+                    || looks_like_addresses(text))
         }
         Field::Subject => indented,
         Field::Date => false,
     }
+}
+
+/// Whether the unindented line `lines[k]`, right after a `Subject:` line whose value so far is
+/// `value`, is the rest of a subject the client wrapped, and how it joins. It is when
+/// - the header block goes on below it (up to three wrapped lines, then a header we have not
+///   seen: Thunderbird writes `Subject` first), or
+/// - the subject of the message the block was found in (`FW: <the whole subject>`) holds the
+///   joined text. Outlook writes `Subject` last, then a blank line, so this is the only way to
+///   tell a wrapped subject from a first body line that follows the block directly (GMX).
+fn subject_goes_on(
+    lines: &[Line<'_>],
+    k: usize,
+    depth: u16,
+    block: &HeaderBlock<'_>,
+    value: &str,
+    subject: Option<&str>,
+) -> Option<Join> {
+    let text = lines[k].text();
+    if text.len() > 1000 || value.len() > 4096 {
+        return None;
+    }
+    if let Some(subject) = subject.filter(|s| !value.is_empty() && s.len() <= 4096) {
+        let (whole, value, text) = (squash(subject), squash(value), squash(text));
+        if whole.contains(&format!("{value} {text}")) {
+            return Some(Join::Space);
+        }
+        if whole.contains(&format!("{value}{text}")) {
+            return Some(Join::Glued);
+        }
+    }
+    for j in k..lines.len().min(k + 3) {
+        let line = &lines[j];
+        if line.depth != depth || line.is_blank() {
+            return None;
+        }
+        if j > k {
+            if let Some(m) = header_line(line.text()) {
+                return (!block.has(m.field)).then_some(Join::Space);
+            }
+        }
+        if looks_like_key(line.text()) {
+            return None;
+        }
+    }
+    None
+}
+
+/// `s` with runs of whitespace as one space, lowercase, for comparing wrapped text.
+fn squash(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split(is_ws).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    lowercase(&out)
+}
+
+/// Whether the next non-blank line at `depth` from `from` is a header the block has not seen.
+fn next_is_new_header(
+    lines: &[Line<'_>],
+    from: usize,
+    depth: u16,
+    block: &HeaderBlock<'_>,
+) -> bool {
+    lines
+        .get(from)
+        .filter(|l| l.depth == depth)
+        .and_then(|l| header_line(l.text()))
+        .is_some_and(|m| !block.has(m.field))
+}
+
+/// A line of the shape `Key: value` or `Two Words: value`, whether or not we know the key:
+/// one to four words of letters (with `-`, `.`, `'`) before a colon that ends them (`: `,
+/// `:` at the end, or a full-width `：`). `Dear Anna: …` reads as a key too; it is only asked
+/// about lines inside a header block.
+pub(crate) fn looks_like_key(text: &str) -> bool {
+    let Some((colon, len)) = find_key_colon(text) else {
+        return false;
+    };
+    let after = &text[colon + len..];
+    if len == 1 && !(after.is_empty() || after.starts_with(is_ws)) {
+        return false;
+    }
+    let key = text[..colon].trim_matches(|c: char| is_ws(c) || c == '*');
+    if key.is_empty() {
+        return false;
+    }
+    let mut words = 0;
+    for w in key.split(is_ws).filter(|w| !w.is_empty()) {
+        words += 1;
+        if words > 4 || !w.chars().next().is_some_and(char::is_alphabetic) {
+            return false;
+        }
+        if !w
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, '-' | '.' | '\'' | '’'))
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// A wrapped line of a recipient list: has an address and nothing that reads like prose.
@@ -341,6 +496,93 @@ mod tests {
             Some("Monday, 1 Jan 2024, 10:00:00 GMT+1")
         );
         assert_eq!(b.get(Field::Subject), Some("Hi"));
+    }
+
+    #[test]
+    fn wrapped_subject_goes_on_only_when_shown() {
+        // Outlook: `Subject` last, the rest on the next line, then a blank line.
+        let text = "From: A <a@x.com>\nSent: Monday\nSubject: Quote for the sales\nteam\n\nHello";
+        let lines = split_lines(text, &[]);
+        let b = parse_block_in(
+            &lines,
+            0,
+            0,
+            None,
+            false,
+            Some("FW: Quote for the sales team"),
+        )
+        .unwrap();
+        assert_eq!(b.get(Field::Subject), Some("Quote for the sales team"));
+        assert_eq!(b.end, 4);
+        // Without the forward's subject, or when it does not hold the joined text, the line
+        // is the body (GMX writes the body right below `Betreff:`).
+        for subject in [None, Some("FW: Quote for the sales")] {
+            let b = parse_block_in(&lines, 0, 0, None, false, subject).unwrap();
+            assert_eq!(b.get(Field::Subject), Some("Quote for the sales"));
+            assert_eq!(b.end, 3);
+        }
+        let gmx = split_lines(
+            "Von: A <a@x.com>\nBetreff: Angebot\nHallo Hans,\n\nanbei",
+            &[],
+        );
+        let b = parse_block_in(&gmx, 0, 0, None, false, Some("WG: Angebot")).unwrap();
+        assert_eq!(b.get(Field::Subject), Some("Angebot"));
+        assert_eq!(b.end, 2);
+        // Thunderbird: `Subject` first, the block goes on below the wrapped part.
+        let tb = split_lines(
+            "Subject: \tQuote for the \nsales team\nDate: \tMon\nFrom: A <a@x.com>\n\nHi",
+            &[],
+        );
+        let b = parse_block_in(&tb, 0, 0, None, false, None).unwrap();
+        assert_eq!(b.get(Field::Subject), Some("Quote for the sales team"));
+        assert_eq!(b.get(Field::From), Some("A <a@x.com>"));
+        // …but not when what follows is a header already seen or an unknown key.
+        let seen = split_lines(
+            "From: A <a@x.com>\nSubject: Hi\nthere\nFrom: B <b@x.com>",
+            &[],
+        );
+        let b = parse_block_in(&seen, 0, 0, None, false, None).unwrap();
+        assert_eq!(b.get(Field::Subject), Some("Hi"));
+        // Japanese wraps without a blank.
+        let ja = split_lines(
+            "差出人: A <a@x.com>\n件名: 見積り依頼（営業\n部向け）\n\n本文",
+            &[],
+        );
+        let b = parse_block_in(
+            &ja,
+            0,
+            0,
+            None,
+            false,
+            Some("転送: 見積り依頼（営業部向け）"),
+        )
+        .unwrap();
+        assert_eq!(b.get(Field::Subject), Some("見積り依頼（営業部向け）"));
+    }
+
+    #[test]
+    fn unknown_key_is_not_a_recipient() {
+        let lines = split_lines(
+            "From: Jan <jan@klient.pl>\nTo: Adam Kowalski <adam@ourco.example>\nAntworten an: Biuro Klient <biuro@klient.pl>\n\nBody",
+            &[],
+        );
+        let b = parse_block(&lines, 0, 0, None, false).unwrap();
+        assert_eq!(b.get(Field::To), Some("Adam Kowalski <adam@ourco.example>"));
+        assert_eq!(b.end, 2);
+        // Inside the block, an unknown key is skipped when a new header follows it.
+        let lines = split_lines(
+            "From: Jan <jan@klient.pl>\nOrganisation: Klient\nTo: Adam <adam@ourco.example>\n\nBody",
+            &[],
+        );
+        let b = parse_block(&lines, 0, 0, None, false).unwrap();
+        assert_eq!(b.get(Field::To), Some("Adam <adam@ourco.example>"));
+        assert_eq!(b.end, 3);
+        assert!(looks_like_key("Odpowiedź do: Biuro <b@x.pl>"));
+        assert!(looks_like_key("返信先： 山田"));
+        assert!(!looks_like_key("Jan Nowak <jan@x.pl>"));
+        assert!(!looks_like_key("<mailto:a@x.com>"));
+        assert!(!looks_like_key("https://example.com"));
+        assert!(!looks_like_key("Meeting at 10:30 today"));
     }
 
     #[test]

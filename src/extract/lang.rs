@@ -312,6 +312,9 @@ pub(crate) static HEADER_KEYS: &[(&str, Field, LangSet)] = &[
     ("yanıt adresi", Field::ReplyTo, langs!(Tr)),
     ("odgovori na", Field::ReplyTo, langs!(Hr)),
     ("odpowiedź-do", Field::ReplyTo, langs!(Pl)),
+    // Apple Mail and Thunderbird in Polish.
+    ("odpowiedź do", Field::ReplyTo, langs!(Pl)),
+    ("odpowiedz do", Field::ReplyTo, langs!(Pl)),
     ("返信先", Field::ReplyTo, langs!(Ja)),
     ("回复至", Field::ReplyTo, langs!(Zh)),
 ];
