@@ -364,8 +364,7 @@ fn subject_goes_on(
             return Some(Join::Glued);
         }
     }
-    for j in k..lines.len().min(k + 3) {
-        let line = &lines[j];
+    for (j, line) in lines.iter().enumerate().skip(k).take(4) {
         if line.depth != depth || line.is_blank() {
             return None;
         }
