@@ -3,12 +3,18 @@
 //! 11:17`, `pon., 25 paź 2021 o 11:17`, `2021年10月25日(月) 11:17`, `25.10.2021 klo 11.17`,
 //! `Mon, 25 Oct 2021 11:17:21 +0300`.
 //!
-//! The parser is a small token scanner, not a grammar: it finds a time (`h:mm[:ss]`, AM/PM
-//! in several scripts), a zone after it (`+0300`, `GMT+3`, `(UTC+01:00)`, `CET`), and a
-//! date (`y年m月d日`, `y-m-d`, `d.m.y`, `m/d/y`, or day + month name + year) and ignores
-//! every other word (weekdays, "at", "um", "o godz."). No zone written means UTC.
+//! The parser is a small token scanner, not a grammar: it finds a time (`h:mm[:ss]`,
+//! `9時30分`, AM/PM in several scripts), a zone after it (`+0300`, `GMT+3`, `(UTC+01:00)`,
+//! `CET`, `日本標準時`, `Central European Standard Time`), and a date (`y年m月d日`,
+//! `令和8年3月2日`, `y-m-d`, `d.m.y`, `m/d/y`, or day + month name + year) and ignores every
+//! other word (weekdays, "at", "um", "o godz."). No zone written means UTC.
 
-use super::lang::{eq_lower, lowercase, month_readings, Lang, LangSet, TIME_ZONES};
+use std::sync::OnceLock;
+
+use super::lang::{
+    eq_lower, lowercase, month_readings, Lang, LangSet, ZoneName, JAPANESE_ERAS, LONG_TIME_ZONES,
+    TIME_ZONES,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Tok<'a> {
@@ -88,7 +94,6 @@ pub(crate) fn parse_zoned(s: &str, hint: LangSet) -> Option<(i64, bool)> {
         Some(end) => find_zone(&toks, end, &mut used),
         None => None,
     };
-    let offset_min = zone.unwrap_or(0);
     let (year, month, day) = find_date(&toks, &mut used, hint)?;
     let year = if year < 100 {
         if year < 70 {
@@ -109,6 +114,17 @@ pub(crate) fn parse_zoned(s: &str, hint: LangSet) -> Option<(i64, bool)> {
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
+    let offset_min = match zone {
+        None => 0,
+        Some(ZoneName::Fixed(m)) => m,
+        Some(ZoneName::CentralEuropean) => {
+            if eu_summer_time(year, month, day, hour) {
+                120
+            } else {
+                60
+            }
+        }
+    };
     let days = days_from_civil(year as i64, month, day);
     let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64
         - offset_min as i64 * 60;
@@ -123,6 +139,9 @@ fn find_time(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS]) -> Option<Time> {
         let Tok::Num(h, hl) = t[i] else { continue };
         if hl > 2 || h > 24 {
             continue;
+        }
+        if let Some(time) = kanji_time(t, i, h, used) {
+            return Some(time);
         }
         let sep = match t.get(i + 1) {
             Some(Tok::Sep(c @ (':' | '.' | '：'))) => *c,
@@ -156,6 +175,56 @@ fn find_time(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS]) -> Option<Time> {
         return Some((hour, m, s, Some(end)));
     }
     None
+}
+
+/// `9時30分`, `9時30分15秒`, `9時` (Japanese; `点`/`點` in Chinese) at `t[i]`, with `午後` & co.
+fn kanji_time(t: &[Tok<'_>], i: usize, h: u32, used: &mut [bool; MAX_TOKENS]) -> Option<Time> {
+    if !matches!(t.get(i + 1), Some(Tok::Sep('時' | '点' | '點'))) {
+        return None;
+    }
+    let mut end = i + 2;
+    let (mut m, mut s) = (0, 0);
+    if let (Some(&Tok::Num(mv, 1..=2)), Some(Tok::Sep('分'))) = (t.get(end), t.get(end + 1)) {
+        m = mv;
+        end += 2;
+        if let (Some(&Tok::Num(sv, 1..=2)), Some(Tok::Sep('秒'))) = (t.get(end), t.get(end + 1)) {
+            s = sv;
+            end += 2;
+        }
+    }
+    for u in used.iter_mut().take(end).skip(i) {
+        *u = true;
+    }
+    let mut hour = h;
+    match meridiem(t, end) {
+        Some(true) if hour < 12 => hour += 12,
+        Some(false) if hour == 12 => hour = 0,
+        _ => {}
+    }
+    Some((hour, m, s, Some(end)))
+}
+
+/// Whether a local time in Central Europe falls under EU summer time: from 02:00 on the last
+/// Sunday of March to 03:00 on the last Sunday of October.
+fn eu_summer_time(year: u32, month: u32, day: u32, hour: u32) -> bool {
+    let last_sunday = |m: u32| {
+        let last = days_in_month(year, m);
+        // 1970-01-01 was a Thursday: (days + 4) % 7 is the weekday, 0 = Sunday.
+        let weekday = (days_from_civil(year as i64, m, last) + 4).rem_euclid(7) as u32;
+        last - weekday
+    };
+    match month {
+        4..=9 => true,
+        3 => {
+            let d = last_sunday(3);
+            day > d || (day == d && hour >= 2)
+        }
+        10 => {
+            let d = last_sunday(10);
+            day < d || (day == d && hour < 3)
+        }
+        _ => false,
+    }
 }
 
 /// `klo 11.17` (Finnish), `kl. 11.17` (Danish/Norwegian), `kell 11.17` (Estonian).
@@ -206,10 +275,44 @@ fn meridiem(t: &[Tok<'_>], end: usize) -> Option<bool> {
     }
 }
 
-/// The zone after the time: `+0300`, `-05:00`, `GMT+3`, `UTC+01:00`, `(UTC+01:00)`, `CET`.
-fn find_zone(t: &[Tok<'_>], from: usize, used: &mut [bool; MAX_TOKENS]) -> Option<i32> {
+/// The long zone names (lowercase), tokenized, longest first.
+fn long_zones() -> &'static [(Vec<Tok<'static>>, ZoneName)] {
+    static ZONES: OnceLock<Vec<(Vec<Tok<'static>>, ZoneName)>> = OnceLock::new();
+    ZONES.get_or_init(|| {
+        let mut v: Vec<(Vec<Tok<'static>>, ZoneName)> = LONG_TIME_ZONES
+            .iter()
+            .map(|&(name, zone)| (tokenize(name), zone))
+            .collect();
+        v.sort_by_key(|(toks, _)| std::cmp::Reverse(toks.len()));
+        v
+    })
+}
+
+/// A long zone name (`Central European Standard Time`, `日本標準時`) starting at `t[i]`:
+/// the zone and how many tokens it took.
+fn long_zone_at(t: &[Tok<'_>], i: usize) -> Option<(ZoneName, usize)> {
+    long_zones().iter().find_map(|(name, zone)| {
+        let rest = t.get(i..i + name.len())?;
+        let same = rest.iter().zip(name).all(|(a, b)| match (a, b) {
+            (Tok::Word(a), Tok::Word(b)) => eq_lower(a, b),
+            (a, b) => a == b,
+        });
+        same.then_some((*zone, name.len()))
+    })
+}
+
+/// The zone after the time: `+0300`, `-05:00`, `GMT+3`, `UTC+01:00`, `(UTC+01:00)`, `CET`,
+/// `Central European Standard Time`, `日本標準時`.
+fn find_zone(t: &[Tok<'_>], from: usize, used: &mut [bool; MAX_TOKENS]) -> Option<ZoneName> {
     let mut i = from;
     while i < t.len() && i < from + 6 {
+        // Long names may start with a separator token (`日本標準時`: `日` is one).
+        if let Some((zone, len)) = long_zone_at(t, i) {
+            for u in used.iter_mut().skip(i).take(len) {
+                *u = true;
+            }
+            return Some(zone);
+        }
         match t[i] {
             Tok::Sep(c @ ('+' | '-' | '−')) => {
                 let sign = if c == '+' { 1 } else { -1 };
@@ -217,7 +320,7 @@ fn find_zone(t: &[Tok<'_>], from: usize, used: &mut [bool; MAX_TOKENS]) -> Optio
                     for u in used.iter_mut().skip(i).take(consumed + 1) {
                         *u = true;
                     }
-                    return Some(sign * mins);
+                    return Some(ZoneName::Fixed(sign * mins));
                 }
                 return None;
             }
@@ -228,11 +331,11 @@ fn find_zone(t: &[Tok<'_>], from: usize, used: &mut [bool; MAX_TOKENS]) -> Optio
                         if let Some(Tok::Sep(c @ ('+' | '-' | '−'))) = t.get(i + 1) {
                             let sign = if *c == '+' { 1 } else { -1 };
                             if let Some((mins, _)) = offset_digits(t, i + 2) {
-                                return Some(sign * mins);
+                                return Some(ZoneName::Fixed(sign * mins));
                             }
                         }
                     }
-                    return Some(base);
+                    return Some(ZoneName::Fixed(base));
                 }
                 // AM/PM and filler words may sit between the time and the zone.
                 i += 1;
@@ -281,6 +384,14 @@ fn find_date(
             t.get(i + 4),
         ) {
             return Some((y, m, d));
+        }
+        // Japanese era years: 令和8年3月2日, 平成31年, 令和元年 (year 1).
+        if let Some((y, k)) = era_year(t, i) {
+            if let (Some(&Tok::Num(m, 1..=2)), Some(Tok::Sep('月')), Some(&Tok::Num(d, 1..=2))) =
+                (t.get(k), t.get(k + 1), t.get(k + 2))
+            {
+                return Some((y, m, d));
+            }
         }
     }
     // y-m-d, y/m/d, y. m. d.
@@ -377,6 +488,19 @@ fn find_date(
     Some((y, m as u32, d))
 }
 
+/// `令和8年` / `令和元年` at `t[i]`: the Gregorian year and the index after `年`.
+fn era_year(t: &[Tok<'_>], i: usize) -> Option<(u32, usize)> {
+    let Tok::Word(w) = t[i] else { return None };
+    let (after, base) = JAPANESE_ERAS
+        .iter()
+        .find_map(|(era, base)| Some((w.strip_prefix(era)?, base)))?;
+    match (after, t.get(i + 1), t.get(i + 2)) {
+        ("元", Some(Tok::Sep('年')), _) => Some((base + 1, i + 2)),
+        ("", Some(&Tok::Num(n, 1..=2)), Some(Tok::Sep('年'))) if n >= 1 => Some((base + n, i + 3)),
+        _ => None,
+    }
+}
+
 fn month_of(word: &str, hint: LangSet) -> Option<u8> {
     if word.len() > 40 {
         return None;
@@ -419,6 +543,115 @@ mod tests {
 
     fn ms(y: i64, mo: u32, d: u32, h: i64, mi: i64, off_min: i64) -> i64 {
         (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 - off_min * 60) * 1000
+    }
+
+    #[test]
+    fn kanji_times() {
+        let all = LangSet::ALL;
+        assert_eq!(
+            parse("2026年3月2日 9時30分", all),
+            Some(ms(2026, 3, 2, 9, 30, 0))
+        );
+        assert_eq!(
+            parse("2026年3月2日(月) 午後2時5分", all),
+            Some(ms(2026, 3, 2, 14, 5, 0))
+        );
+        assert_eq!(
+            parse("2026年3月2日 9時30分15秒", all),
+            Some(ms(2026, 3, 2, 9, 30, 0) + 15_000)
+        );
+        assert_eq!(
+            parse("2026年3月2日 9時", all),
+            Some(ms(2026, 3, 2, 9, 0, 0))
+        );
+        assert_eq!(
+            parse("2026年3月2日 星期一 上午9点30分", all),
+            Some(ms(2026, 3, 2, 9, 30, 0))
+        );
+    }
+
+    #[test]
+    fn japanese_eras() {
+        let all = LangSet::ALL;
+        assert_eq!(
+            parse("令和8年3月2日 9:30", all),
+            Some(ms(2026, 3, 2, 9, 30, 0))
+        );
+        assert_eq!(parse("令和元年5月1日", all), Some(ms(2019, 5, 1, 0, 0, 0)));
+        assert_eq!(
+            parse("平成31年4月30日(火) 17:00", all),
+            Some(ms(2019, 4, 30, 17, 0, 0))
+        );
+        assert_eq!(
+            parse("令和8年3月2日 9時30分", all),
+            Some(ms(2026, 3, 2, 9, 30, 0))
+        );
+        assert_eq!(parse("令和年3月2日", all), None);
+    }
+
+    #[test]
+    fn long_zone_names() {
+        let all = LangSet::ALL;
+        let jst = Some(ms(2026, 3, 2, 9, 30, 540));
+        assert_eq!(parse("2026年3月2日 9:30:00 日本標準時", all), jst);
+        assert_eq!(
+            parse("Monday, March 2, 2026 9:30 AM Tokyo Standard Time", all),
+            jst
+        );
+        assert_eq!(
+            parse("March 2, 2026 at 9:30:00 AM Japan Standard Time", all),
+            jst
+        );
+        let cet = Some(ms(2026, 3, 2, 9, 30, 60));
+        assert_eq!(
+            parse(
+                "2 marca 2026 09:30:00 czas środkowoeuropejski standardowy",
+                all
+            ),
+            cet
+        );
+        assert_eq!(
+            parse(
+                "March 2, 2026 at 9:30:00 AM Central European Standard Time",
+                all
+            ),
+            cet
+        );
+        assert_eq!(
+            parse("2. März 2026 um 09:30:00 Mitteleuropäische Normalzeit", all),
+            cet
+        );
+        assert_eq!(parse("2026年3月2日 9:30:00 中央ヨーロッパ標準時", all), cet);
+        assert_eq!(
+            parse("2 lipca 2026 09:30:00 czas środkowoeuropejski letni", all),
+            Some(ms(2026, 7, 2, 9, 30, 120))
+        );
+        // Not "Central Standard Time" (-6 h) nor the generic name.
+        assert_eq!(
+            parse("July 2, 2026 at 9:30 AM Central Standard Time", all),
+            Some(ms(2026, 7, 2, 9, 30, -360))
+        );
+        // The generic name follows EU summer time (29 March to 25 October in 2026).
+        assert_eq!(
+            parse("2 lipca 2026 09:30 czas środkowoeuropejski", all),
+            Some(ms(2026, 7, 2, 9, 30, 120))
+        );
+        assert_eq!(
+            parse("28 marca 2026 09:30 czas środkowoeuropejski", all),
+            Some(ms(2026, 3, 28, 9, 30, 60))
+        );
+        assert_eq!(
+            parse("29 marca 2026 09:30 czas środkowoeuropejski", all),
+            Some(ms(2026, 3, 29, 9, 30, 120))
+        );
+        assert_eq!(
+            parse("25 października 2026 09:30 czas środkowoeuropejski", all),
+            Some(ms(2026, 10, 25, 9, 30, 60))
+        );
+        assert_eq!(
+            parse_zoned("2026年3月2日 9:30:00 日本標準時", all).map(|z| z.1),
+            Some(true)
+        );
     }
 
     #[test]

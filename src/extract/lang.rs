@@ -1189,6 +1189,72 @@ pub(crate) static TIME_ZONES: &[(&str, i32)] = &[
     ("мск", 180),
 ];
 
+/// What a long zone name says about the offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ZoneName {
+    /// A fixed offset in minutes (`Japan Standard Time`, `CEST` spelt out).
+    Fixed(i32),
+    /// Central European time without saying which: +1 h in winter, +2 h under EU summer time.
+    CentralEuropean,
+}
+
+/// Zone names written out, as clients print them when the locale has no abbreviation (Apple
+/// Mail, Outlook with Windows zone names): the wording of CLDR (what macOS, iOS and Android
+/// print) in English, Polish, German and Japanese, and Windows' zone names; lowercase, matched
+/// word by word, case-insensitively; the longest name wins (`czas środkowoeuropejski standardowy`
+/// before `czas środkowoeuropejski`).
+pub(crate) static LONG_TIME_ZONES: &[(&str, ZoneName)] = &[
+    // Central European time.
+    ("central european standard time", ZoneName::Fixed(60)),
+    ("central european summer time", ZoneName::Fixed(120)),
+    ("central european daylight time", ZoneName::Fixed(120)),
+    ("central european time", ZoneName::CentralEuropean),
+    ("central europe standard time", ZoneName::Fixed(60)),
+    ("central europe daylight time", ZoneName::Fixed(120)),
+    ("w. europe standard time", ZoneName::Fixed(60)),
+    ("w. europe daylight time", ZoneName::Fixed(120)),
+    ("romance standard time", ZoneName::Fixed(60)),
+    ("romance daylight time", ZoneName::Fixed(120)),
+    ("czas środkowoeuropejski standardowy", ZoneName::Fixed(60)),
+    ("czas środkowoeuropejski letni", ZoneName::Fixed(120)),
+    ("czas środkowoeuropejski", ZoneName::CentralEuropean),
+    ("mitteleuropäische normalzeit", ZoneName::Fixed(60)),
+    ("mitteleuropäische sommerzeit", ZoneName::Fixed(120)),
+    ("mitteleuropäische zeit", ZoneName::CentralEuropean),
+    ("中央ヨーロッパ標準時", ZoneName::Fixed(60)),
+    ("中央ヨーロッパ夏時間", ZoneName::Fixed(120)),
+    ("中央ヨーロッパ時間", ZoneName::CentralEuropean),
+    // Japan (no summer time).
+    ("japan standard time", ZoneName::Fixed(540)),
+    ("japan time", ZoneName::Fixed(540)),
+    ("tokyo standard time", ZoneName::Fixed(540)),
+    ("tokyo daylight time", ZoneName::Fixed(540)),
+    ("日本標準時", ZoneName::Fixed(540)),
+    ("日本時間", ZoneName::Fixed(540)),
+    ("japanische normalzeit", ZoneName::Fixed(540)),
+    ("japanische zeit", ZoneName::Fixed(540)),
+    ("japonia (czas standardowy)", ZoneName::Fixed(540)),
+    ("czas japonia", ZoneName::Fixed(540)),
+    // Britain and North America, spelt out the same way.
+    ("greenwich mean time", ZoneName::Fixed(0)),
+    ("coordinated universal time", ZoneName::Fixed(0)),
+    ("british summer time", ZoneName::Fixed(60)),
+    ("gmt standard time", ZoneName::Fixed(0)),
+    ("gmt daylight time", ZoneName::Fixed(60)),
+    ("eastern standard time", ZoneName::Fixed(-300)),
+    ("eastern daylight time", ZoneName::Fixed(-240)),
+    ("central standard time", ZoneName::Fixed(-360)),
+    ("central daylight time", ZoneName::Fixed(-300)),
+    ("mountain standard time", ZoneName::Fixed(-420)),
+    ("mountain daylight time", ZoneName::Fixed(-360)),
+    ("pacific standard time", ZoneName::Fixed(-480)),
+    ("pacific daylight time", ZoneName::Fixed(-420)),
+];
+
+/// Japanese eras as printed before a year (`令和8年` is 2026): the era and the Gregorian year
+/// before its first year. `元年` is year 1.
+pub(crate) static JAPANESE_ERAS: &[(&str, u32)] = &[("令和", 2018), ("平成", 1988), ("昭和", 1925)];
+
 /// Lowercases `s` the way the tables are written (Turkish `İ` → `i`).
 pub(crate) fn lowercase(s: &str) -> String {
     s.chars().flat_map(lower_char).collect()
