@@ -844,6 +844,22 @@ From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubjec
     }
 }
 
+/// `raw` as the CRM's forwarding address receives it (a BCC copy or the logging mailbox).
+fn sent_to_the_forwarding_address(raw: &str) -> mailtrail::engine::Outcome {
+    let mut s = settings(local());
+    s.forwarding_address = Some("fwd@crm.example".into());
+    let mut engine = Engine::new(&s).unwrap();
+    engine
+        .process_raw(
+            raw.as_bytes(),
+            Trigger::Forwarded,
+            &HashSet::new(),
+            NOW,
+            &ProcessOptions::default(),
+        )
+        .unwrap()
+}
+
 /// A forward whose client printed the original's date without a zone, forwarded at `fwd_date`.
 fn zoneless_forward(fwd_date: &str, original_date: &str) -> String {
     format!(
@@ -924,18 +940,7 @@ For the CRM.\r\n\r\n\
 Subject: Fwd: Order 7\r\nTo: Tanaka <me@ourco.example>\r\n\r\nCan you handle this?\r\n\r\n\
 ---------- Forwarded message ---------\r\nFrom: Jan Kowalski <jan@klient.example>\r\nDate: Mon, 2 Mar 2026 at 09:30\r\n\
 Subject: Order 7\r\nTo: Suzuki <suzuki@ourco.example>\r\n\r\nPlease send the invoice.\r\n";
-    let mut s = settings(local());
-    s.forwarding_address = Some("fwd@crm.example".into());
-    let mut engine = Engine::new(&s).unwrap();
-    let out = engine
-        .process_raw(
-            raw.as_bytes(),
-            Trigger::Forwarded,
-            &HashSet::new(),
-            NOW,
-            &ProcessOptions::default(),
-        )
-        .unwrap();
+    let out = sent_to_the_forwarding_address(&raw);
     assert!(out.decision.log, "{:?}", out.decision.reasons);
     let rec = out.record.unwrap();
     assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
@@ -972,18 +977,7 @@ Message-ID: <fwd-many@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\n
         original(2),
         original(3)
     );
-    let mut s = settings(local());
-    s.forwarding_address = Some("fwd@crm.example".into());
-    let mut engine = Engine::new(&s).unwrap();
-    let out = engine
-        .process_raw(
-            raw.as_bytes(),
-            Trigger::Forwarded,
-            &HashSet::new(),
-            NOW,
-            &ProcessOptions::default(),
-        )
-        .unwrap();
+    let out = sent_to_the_forwarding_address(&raw);
     assert!(out.decision.log);
     let rec = out.record.unwrap();
     assert_eq!(rec.message_id.as_deref(), Some("orig-1@klient.example"));
@@ -1011,18 +1005,7 @@ Message-ID: <fwd-alt@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nC
 <div>---------- Forwarded message ---------<br>From: <b>Jan Kowalski</b> &lt;jan@klient.example&gt;<br>\
 Date: Mon, 2 Mar 2026 at 09:30<br>Subject: Order 9<br>To: colleague@ourco.example<br><br>Please send the invoice.</div>\r\n\
 --A--\r\n";
-    let mut s = settings(local());
-    s.forwarding_address = Some("fwd@crm.example".into());
-    let mut engine = Engine::new(&s).unwrap();
-    let out = engine
-        .process_raw(
-            raw.as_bytes(),
-            Trigger::Forwarded,
-            &HashSet::new(),
-            NOW,
-            &ProcessOptions::default(),
-        )
-        .unwrap();
+    let out = sent_to_the_forwarding_address(&raw);
     assert!(out.decision.log, "{:?}", out.decision.reasons);
     let rec = out.record.unwrap();
     assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
