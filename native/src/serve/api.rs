@@ -67,7 +67,6 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for SmallBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request<Body>, _: &S) -> Result<Self, ApiError> {
-        use http_body_util::BodyExt;
         let too_large = || {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,29 +84,45 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for SmallBody {
                 ..too_large()
             });
         }
-        let mut body = req.into_body();
-        let mut buf = bytes::BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable_body",
-                    format!("could not read the request body: {e}"),
-                )
-            })?;
-            if let Some(data) = frame.data_ref() {
-                if buf.len() + data.len() > SMALL_BODY_LIMIT {
-                    drain_behind(body, 4 * SMALL_BODY_LIMIT as u64);
-                    return Err(ApiError {
-                        close_connection: true,
-                        ..too_large()
-                    });
-                }
-                buf.extend_from_slice(data);
+        match read_up_to(req.into_body(), SMALL_BODY_LIMIT, 0).await? {
+            BodyRead::Whole(bytes) => Ok(SmallBody(bytes)),
+            BodyRead::TooLarge(rest) => {
+                drain_behind(rest, 4 * SMALL_BODY_LIMIT as u64);
+                Err(ApiError {
+                    close_connection: true,
+                    ..too_large()
+                })
             }
         }
-        Ok(SmallBody(buf.freeze()))
     }
+}
+
+/// A request body read up to a limit: whole, or what is left of it once the limit was passed
+/// (for the caller to drain, so the client reads the 413 rather than a broken pipe).
+enum BodyRead {
+    Whole(Bytes),
+    TooLarge(Body),
+}
+
+async fn read_up_to(mut body: Body, limit: usize, capacity: usize) -> Result<BodyRead, ApiError> {
+    use http_body_util::BodyExt;
+    let mut buf = bytes::BytesMut::with_capacity(capacity.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                format!("could not read the request body: {e}"),
+            )
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > limit {
+                return Ok(BodyRead::TooLarge(body));
+            }
+            buf.extend_from_slice(data);
+        }
+    }
+    Ok(BodyRead::Whole(buf.freeze()))
 }
 
 async fn not_found() -> ApiError {
@@ -500,27 +515,14 @@ async fn read_limited(
     expected: usize,
     max_record_bytes: u64,
 ) -> Result<Bytes, ApiError> {
-    use http_body_util::BodyExt;
-    let mut body = body;
-    let mut buf = bytes::BytesMut::with_capacity(expected.min(limit));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                format!("could not read the request body: {e}"),
-            )
-        })?;
-        if let Some(data) = frame.data_ref() {
-            if buf.len() + data.len() > limit {
-                // Chunked upload over the limit: drain the rest so the client sees the 413.
-                drain(body, limit as u64).await;
-                return Err(http_too_large(max_record_bytes));
-            }
-            buf.extend_from_slice(data);
+    match read_up_to(body, limit, expected).await? {
+        BodyRead::Whole(bytes) => Ok(bytes),
+        BodyRead::TooLarge(rest) => {
+            // Chunked upload over the limit: drain the rest so the client sees the 413.
+            drain(rest, limit as u64).await;
+            Err(http_too_large(max_record_bytes))
         }
     }
-    Ok(buf.freeze())
 }
 
 /// The 201 answer: `{"id", "idempotencyKey", "duplicate": false, "threadKey", "receivedAt", "contacts"}`.
