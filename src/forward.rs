@@ -24,8 +24,8 @@ pub fn original_of(
     keep_attachment_data: bool,
     is_internal: &dyn Fn(&str) -> bool,
 ) -> Option<(Email, ForwardInfo, usize)> {
-    let (attached, more) = attached_originals(message, keep_attachment_data);
-    let (mut original, note) = match attached {
+    let (attached, attached_more) = attached_originals(message, keep_attachment_data);
+    let (mut original, note, more) = match attached {
         Some(original) => {
             let note = forwarding
                 .text
@@ -33,12 +33,18 @@ pub fn original_of(
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
-            (original, note)
+            (original, note, attached_more)
         }
         None => {
             let forward = body_forward(message, forwarding)?;
             let email = email_to_log(&forward, is_internal)?;
-            (from_extracted(email, forwarding), forward.message.clone())
+            // Gmail's "Forward all": one block per message of the conversation.
+            let more = forward.siblings.len();
+            (
+                from_extracted(email, forwarding),
+                forward.message.clone(),
+                more,
+            )
         }
     };
     original.from.as_ref()?;

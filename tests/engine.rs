@@ -1010,3 +1010,28 @@ Date: Mon, 2 Mar 2026 at 09:30<br>Subject: Order 9<br>To: colleague@ourco.exampl
     let rec = out.record.unwrap();
     assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
 }
+
+#[test]
+fn forward_all_logs_the_first_message_and_says_more_were_forwarded() {
+    // Gmail's "Forward all": one block per message of the conversation, at the same level.
+    let raw = "From: Colleague <colleague@ourco.example>\r\nTo: fwd@crm.example\r\nSubject: Fwd: Order 7\r\n\
+Message-ID: <fwd-all@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Jan Kowalski <jan@klient.example>\r\nDate: Mon, 2 Mar 2026 at 09:30\r\n\
+Subject: Order 7\r\nTo: colleague@ourco.example\r\n\r\nPlease send the invoice.\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Colleague <colleague@ourco.example>\r\nDate: Mon, 2 Mar 2026 at 09:55\r\n\
+Subject: Re: Order 7\r\nTo: Jan Kowalski <jan@klient.example>\r\n\r\nTomorrow.\r\n";
+    let out = sent_to_the_forwarding_address(raw);
+    assert!(out.decision.log, "{:?}", out.decision.reasons);
+    let rec = out.record.unwrap();
+    assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
+    let text = rec.text.as_deref().unwrap();
+    assert!(text.contains("Please send the invoice."), "{text}");
+    assert!(!text.contains("Tomorrow."), "{text}");
+    let more = out
+        .decision
+        .reasons
+        .iter()
+        .find(|r| r.code == mailtrail::ReasonCode::MoreForwardedEmails)
+        .expect("says the rest was not logged");
+    assert_eq!(more.detail.as_deref(), Some("1"));
+}
