@@ -276,22 +276,51 @@ fn meridiem(t: &[Tok<'_>], end: usize) -> Option<bool> {
 }
 
 /// The long zone names (lowercase), tokenized, longest first.
-fn long_zones() -> &'static [(Vec<Tok<'static>>, ZoneName)] {
-    static ZONES: OnceLock<Vec<(Vec<Tok<'static>>, ZoneName)>> = OnceLock::new();
+struct LongZones {
+    names: Vec<(Vec<Tok<'static>>, ZoneName)>,
+    /// Names by the first character of their first token (a dozen characters: a linear scan
+    /// is faster than hashing).
+    by_first: Vec<(char, Vec<usize>)>,
+}
+
+fn long_zones() -> &'static LongZones {
+    static ZONES: OnceLock<LongZones> = OnceLock::new();
     ZONES.get_or_init(|| {
-        let mut v: Vec<(Vec<Tok<'static>>, ZoneName)> = LONG_TIME_ZONES
+        let mut names: Vec<(Vec<Tok<'static>>, ZoneName)> = LONG_TIME_ZONES
             .iter()
             .map(|&(name, zone)| (tokenize(name), zone))
             .collect();
-        v.sort_by_key(|(toks, _)| std::cmp::Reverse(toks.len()));
-        v
+        names.sort_by_key(|(toks, _)| std::cmp::Reverse(toks.len()));
+        let mut by_first: Vec<(char, Vec<usize>)> = Vec::new();
+        for (n, (toks, _)) in names.iter().enumerate() {
+            if let Some(c) = toks.first().and_then(first_char) {
+                match by_first.iter_mut().find(|(f, _)| *f == c) {
+                    Some((_, v)) => v.push(n),
+                    None => by_first.push((c, vec![n])),
+                }
+            }
+        }
+        LongZones { names, by_first }
     })
+}
+
+/// The first character of a token, lowercase (`None` for numbers).
+fn first_char(t: &Tok<'_>) -> Option<char> {
+    match t {
+        Tok::Word(w) => w.chars().next().and_then(|c| c.to_lowercase().next()),
+        Tok::Sep(c) => Some(*c),
+        Tok::Num(..) => None,
+    }
 }
 
 /// A long zone name (`Central European Standard Time`, `日本標準時`) starting at `t[i]`:
 /// the zone and how many tokens it took.
 fn long_zone_at(t: &[Tok<'_>], i: usize) -> Option<(ZoneName, usize)> {
-    long_zones().iter().find_map(|(name, zone)| {
+    let zones = long_zones();
+    let c = first_char(t.get(i)?)?;
+    let (_, candidates) = zones.by_first.iter().find(|(f, _)| *f == c)?;
+    candidates.iter().find_map(|&n| {
+        let (name, zone) = &zones.names[n];
         let rest = t.get(i..i + name.len())?;
         let same = rest.iter().zip(name).all(|(a, b)| match (a, b) {
             (Tok::Word(a), Tok::Word(b)) => eq_lower(a, b),
@@ -491,6 +520,10 @@ fn find_date(
 /// `令和8年` / `令和元年` at `t[i]`: the Gregorian year and the index after `年`.
 fn era_year(t: &[Tok<'_>], i: usize) -> Option<(u32, usize)> {
     let Tok::Word(w) = t[i] else { return None };
+    // Every era starts with a CJK ideograph (3 UTF-8 bytes from 0xE4): skip other words fast.
+    if w.as_bytes().first().is_none_or(|&b| b < 0xE4) {
+        return None;
+    }
     let (after, base) = JAPANESE_ERAS
         .iter()
         .find_map(|(era, base)| Some((w.strip_prefix(era)?, base)))?;

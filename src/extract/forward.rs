@@ -57,6 +57,8 @@ struct Start<'a> {
     /// Quote depth of the forwarded content.
     depth: u16,
     indent: usize,
+    /// Introduced by an explicit forward separator (`---------- Forwarded message ---------`).
+    explicit: bool,
 }
 
 /// Recognises a separator line; returns its kind and any text glued after it.
@@ -183,6 +185,7 @@ fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>
                                 attribution: None,
                                 depth,
                                 indent,
+                                explicit: true,
                             });
                         }
                     }
@@ -194,6 +197,7 @@ fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>
                             attribution: None,
                             depth: lines[j].depth,
                             indent: 0,
+                            explicit: false,
                         });
                     }
                 }
@@ -208,6 +212,7 @@ fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>
                                 attribution: None,
                                 depth,
                                 indent,
+                                explicit: false,
                             });
                         }
                     }
@@ -229,6 +234,7 @@ fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>
                             attribution: None,
                             depth,
                             indent,
+                            explicit: false,
                         });
                     }
                 }
@@ -251,6 +257,7 @@ fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>
                                 indent: line.indent(),
                                 block: Some(block),
                                 attribution: None,
+                                explicit: false,
                             });
                         }
                     }
@@ -269,6 +276,7 @@ fn find_start<'a>(lines: &[Line<'a>], subject: Option<&str>) -> Option<Start<'a>
                 attribution: Some(a),
                 depth: lines[j].depth,
                 indent: lines[j].indent().saturating_sub(line.indent()),
+                explicit: false,
             });
         }
         i += 1;
@@ -315,36 +323,37 @@ fn sibling_start<'a>(
         block: Some(block),
         attribution: None,
         depth,
+        explicit: true,
     })
 }
 
-/// Whether a `Forwarded message` block right inside an email whose headers name `subject`
-/// is the email it forwarded (Gmail's text does not quote a forward inside a forward:
-/// `Fwd: X` then `X`) rather than the next message of a conversation forwarded whole
-/// (`X` then `Re: X`). Only a forward can contain a forward, and the inner subject then has
-/// the kind of prefix the outer one has after its `Fwd:` (`Fwd: Re: X` holds `Re: X`).
-fn is_nested(subject: Option<&str>, inner: &Start<'_>) -> bool {
-    let Some(subject) = subject else {
-        return true;
-    };
-    if subject::kind(subject) != Some(PrefixKind::Forward) {
-        return false;
-    }
-    let inner_subject = inner.block.as_ref().and_then(|b| b.get(Field::Subject));
-    match inner_subject {
-        Some(s) => subject::kind(s) == subject::kind(subject::strip_forward(subject)),
-        None => true,
-    }
+/// Whether a `Forwarded message` block at the same depth inside an email whose headers name
+/// `subject` may be the email it forwarded (Gmail's text and HTML do not quote a forward
+/// inside a forward: `Fwd: X` then `X`) rather than the next message of a conversation
+/// forwarded whole (`X` then `Re: X`): only a forward can contain a forward. Without a subject
+/// we cannot tell and keep the block inside (nothing is cut off).
+fn may_hold_forward(subject: Option<&str>) -> bool {
+    subject.is_none_or(|s| subject::kind(s) == Some(PrefixKind::Forward))
 }
 
-/// The email that starts at `start`, its nested forwards (`levels` deep) and the index of
-/// the first line after its body.
-fn read_email(
-    lines: &[Line<'_>],
-    start: &Start<'_>,
+/// What [`read_email`] found.
+struct Read<'a> {
+    email: ForwardedEmail,
+    chain: Vec<ForwardedEmail>,
+    /// The first line after the body.
+    end: usize,
+    /// The next message of a conversation forwarded whole, when it ended the body.
+    next: Option<Start<'a>>,
+}
+
+/// The email that starts at `start`, its nested forwards (`levels` deep), where its body
+/// ends, and the sibling that ends it.
+fn read_email<'a>(
+    lines: &[Line<'a>],
+    start: &Start<'a>,
     subject_hint: Option<&str>,
     levels: u8,
-) -> (ForwardedEmail, Vec<ForwardedEmail>, usize) {
+) -> Read<'a> {
     let d = start.depth;
     let body_from = (start.body_from..lines.len())
         .find(|&k| !lines[k].is_blank())
@@ -357,14 +366,11 @@ fn read_email(
         .filter(|s| !s.is_empty());
     // The body ends at a shallower line, or at the next message of a conversation forwarded
     // whole (another `Forwarded message` block at the same depth as this one's).
-    let explicit = start.block.is_some()
-        && lines
-            .get(start.at)
-            .and_then(|l| separator(l.text()))
-            .is_some_and(|(kind, _)| kind == SeparatorKind::Forward);
+    let explicit = start.explicit && start.block.is_some();
     let sep_depth = lines.get(start.at).map_or(0, |l| l.depth);
-    let mut look_for_siblings = explicit && sep_depth == d;
+    let look_for_siblings = explicit && sep_depth == d && !may_hold_forward(block_subject);
     let mut body_end = lines.len();
+    let mut next = None;
     for k in body_from..lines.len() {
         let line = &lines[k];
         if line.is_blank() {
@@ -375,13 +381,10 @@ fn read_email(
             break;
         }
         if look_for_siblings && line.depth == sep_depth {
-            if let Some(next) = sibling_start(lines, start.at, k, subject_hint) {
-                if is_nested(block_subject, &next) {
-                    look_for_siblings = false;
-                } else {
-                    body_end = k;
-                    break;
-                }
+            if let Some(sibling) = sibling_start(lines, start.at, k, subject_hint) {
+                body_end = k;
+                next = Some(sibling);
+                break;
             }
         }
     }
@@ -423,28 +426,46 @@ fn read_email(
             chain.extend(inner.chain);
         }
     }
-    (email, chain, body_end)
+    Read {
+        email,
+        chain,
+        end: body_end,
+        next,
+    }
 }
 
 /// Finds the outermost forwarded email in `lines` (and, `levels` deep, the ones inside it).
 pub(crate) fn find(lines: &[Line<'_>], subject_hint: Option<&str>, levels: u8) -> Option<Level> {
     let start = find_start(lines, subject_hint)?;
-    let (email, chain, mut end) = read_email(lines, &start, subject_hint, levels);
+    let Read {
+        email,
+        chain,
+        mut end,
+        mut next,
+    } = read_email(lines, &start, subject_hint, levels);
 
-    // "Forward all": the next messages follow, each under the same separator.
+    // "Forward all": the next messages follow, each under the same separator (right after
+    // the body, or, when the separator is shallower than the content as Apple Mail's, below it).
     let mut siblings = Vec::new();
-    if start.block.is_some() {
+    if start.explicit && start.block.is_some() {
         while siblings.len() < MAX_SIBLINGS {
-            let Some(k) = (end..lines.len()).find(|&k| !lines[k].is_blank()) else {
-                break;
-            };
-            let Some(next) = sibling_start(lines, start.at, k, subject_hint) else {
-                break;
+            let sibling = match next.take() {
+                Some(s) => s,
+                None => {
+                    let Some(k) = (end..lines.len()).find(|&k| !lines[k].is_blank()) else {
+                        break;
+                    };
+                    let Some(s) = sibling_start(lines, start.at, k, subject_hint) else {
+                        break;
+                    };
+                    s
+                }
             };
             // A sibling's own nested forwards stay in its body (not followed).
-            let (sibling, _, sibling_end) = read_email(lines, &next, subject_hint, 1);
-            siblings.push(sibling);
-            end = sibling_end.max(k + 1);
+            let read = read_email(lines, &sibling, subject_hint, 1);
+            siblings.push(read.email);
+            end = read.end.max(sibling.at + 1);
+            next = read.next;
         }
     }
 

@@ -355,7 +355,12 @@ fn subject_goes_on(
     if text.len() > 1000 || value.len() > 4096 {
         return None;
     }
-    if let Some(subject) = subject.filter(|s| !value.is_empty() && s.len() <= 4096) {
+    // The joined text must be in the subject, and so must the line's first word (a cheap test
+    // before comparing case- and blank-insensitively).
+    let first_word = text.split(is_ws).next().unwrap_or("");
+    if let Some(subject) =
+        subject.filter(|s| !value.is_empty() && s.len() <= 4096 && s.contains(first_word))
+    {
         let (whole, value, text) = (squash(subject), squash(value), squash(text));
         if whole.contains(&format!("{value} {text}")) {
             return Some(Join::Space);
