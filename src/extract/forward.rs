@@ -64,7 +64,7 @@ struct Start<'a> {
 /// Recognises a separator line; returns its kind and any text glued after it.
 pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
     let decorated_start = t.starts_with(['-', '_', '=', '*', '—', '–']);
-    if !decorated_start && !t.ends_with([':', '：']) && !t.contains("--") {
+    if !decorated_start && !t.ends_with([':', '：']) && !has_double_dash(t) {
         return None;
     }
     let core = t.trim_start_matches(|c: char| {
@@ -100,6 +100,13 @@ pub(crate) fn separator(t: &str) -> Option<(SeparatorKind, &str)> {
         rest
     };
     Some((kind, rest))
+}
+
+/// Whether `t` holds `--` (asked of every line: cheaper than `str::contains`, which builds a
+/// searcher on each call).
+fn has_double_dash(t: &str) -> bool {
+    let b = t.as_bytes();
+    memchr::memchr_iter(b'-', b).any(|i| b.get(i + 1) == Some(&b'-'))
 }
 
 /// Where the closing decoration of a separator starts: a run of two decoration characters or
@@ -368,7 +375,8 @@ fn read_email<'a>(
     // whole (another `Forwarded message` block at the same depth as this one's).
     let explicit = start.explicit && start.block.is_some();
     let sep_depth = lines.get(start.at).map_or(0, |l| l.depth);
-    let look_for_siblings = explicit && sep_depth == d && !may_hold_forward(block_subject);
+    let mut look_for_siblings = explicit && sep_depth == d;
+    let sep_text = lines.get(start.at).map_or("", |l| l.text());
     let mut body_end = lines.len();
     let mut next = None;
     for k in body_from..lines.len() {
@@ -380,8 +388,11 @@ fn read_email<'a>(
             body_end = k;
             break;
         }
-        if look_for_siblings && line.depth == sep_depth {
-            if let Some(sibling) = sibling_start(lines, start.at, k, subject_hint) {
+        // Asked about the subject only when a separator like ours comes (rarely).
+        if look_for_siblings && line.depth == sep_depth && line.text() == sep_text {
+            if may_hold_forward(block_subject) {
+                look_for_siblings = false;
+            } else if let Some(sibling) = sibling_start(lines, start.at, k, subject_hint) {
                 body_end = k;
                 next = Some(sibling);
                 break;

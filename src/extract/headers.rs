@@ -341,7 +341,7 @@ fn is_continuation(field: Field, value: &str, text: &str, indented: bool) -> boo
 /// - the header block goes on below it (up to three wrapped lines, then a header we have not
 ///   seen: Thunderbird writes `Subject` first), or
 /// - the subject of the message the block was found in (`FW: <the whole subject>`) holds the
-///   joined text. Outlook writes `Subject` last, then a blank line, so this is the only way to
+///   joined text (blanks compared loosely, case exactly). Outlook writes `Subject` last, then a blank line, so this is the only way to
 ///   tell a wrapped subject from a first body line that follows the block directly (GMX).
 fn subject_goes_on(
     lines: &[Line<'_>],
@@ -385,7 +385,8 @@ fn subject_goes_on(
     None
 }
 
-/// `s` with runs of whitespace as one space, lowercase, for comparing wrapped text.
+/// `s` with runs of whitespace as one space, for comparing wrapped text (a client wraps a
+/// subject without changing its case).
 fn squash(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for w in s.split(is_ws).filter(|w| !w.is_empty()) {
@@ -394,7 +395,7 @@ fn squash(s: &str) -> String {
         }
         out.push_str(w);
     }
-    lowercase(&out)
+    out
 }
 
 /// Whether the next non-blank line at `depth` from `from` is a header the block has not seen.
