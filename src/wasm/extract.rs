@@ -112,7 +112,7 @@ fn extract_error(e: ExtractError) -> JsValue {
     js_error(code, &e.to_string())
 }
 
-/// Finds the forwarded email: `{ forwarded, message, email, chain }`.
+/// Finds the forwarded email: `{ forwarded, message, email, chain, siblings }`.
 #[wasm_bindgen(js_name = extractForward, unchecked_return_type = "Forward")]
 pub fn extract_forward(
     #[wasm_bindgen(unchecked_param_type = "ExtractInput")] input: JsValue,
