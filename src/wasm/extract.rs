@@ -7,7 +7,7 @@
 //! splitReply({ text }) / splitReply({ html }) / splitReply({ raw })
 //! ```
 //!
-//! Results are plain objects with the native JSON shapes (`{forwarded, message, email, chain}`,
+//! Results are plain objects with the native JSON shapes (`{forwarded, message, email, chain, siblings}`,
 //! `{reply, quoted, signature}`). Bad input (no input field, several, wrong types, binary or
 //! non-UTF-8 bytes) is a JS `Error` with a `code` (`invalid-input`, `empty`, `binary`,
 //! `not-utf8`, `not-a-message`); nothing traps.
