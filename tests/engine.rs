@@ -550,16 +550,7 @@ Message-ID: <fwd-1@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nCon
 --B\r\nContent-Type: text/plain\r\n\r\nFYI, see below.\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n\
 From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubject: Order 7\r\nMessage-ID: <orig-7@klient.example>\r\n\
 Date: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nPlease send the invoice.\r\n--B--\r\n";
-    let mut engine = Engine::new(&settings(local())).unwrap();
-    let out = engine
-        .process_raw(
-            raw,
-            Trigger::Manual,
-            &HashSet::new(),
-            NOW,
-            &ProcessOptions::default(),
-        )
-        .unwrap();
+    let out = logged_manually(raw);
     assert!(out.decision.log);
     assert_eq!(
         out.decision.reasons[0].code,
@@ -637,16 +628,7 @@ Message-ID: <fwd-pl@ourco.example>\r\nDate: Wed, 4 Mar 2026 08:00:00 +0100\r\nCo
 Proszę o kontakt z klientem.\r\n\r\n---------- Forwarded message ---------\r\nOd: Piotr Wiśniewski <piotr@firma.example>\r\n\
 Date: wt., 3 mar 2026 o 14:05\r\nSubject: Zapytanie ofertowe\r\nTo: Maria Nowak <maria@ourco.example>\r\n\r\n\
 Dzień dobry, proszę o ofertę na 20 licencji.\r\n";
-    let mut engine = Engine::new(&settings(local())).unwrap();
-    let out = engine
-        .process_raw(
-            raw.as_bytes(),
-            Trigger::Manual,
-            &HashSet::new(),
-            NOW,
-            &ProcessOptions::default(),
-        )
-        .unwrap();
+    let out = logged_manually(raw.as_bytes());
     assert!(out.decision.log, "{:?}", out.decision.reasons);
     let rec = out.record.unwrap();
     assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
@@ -827,16 +809,7 @@ From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubjec
 \r\nPlease send the invoice.\r\n--B--\r\n"
         );
         for raw in [body, attached] {
-            let mut engine = Engine::new(&settings(local())).unwrap();
-            let out = engine
-                .process_raw(
-                    raw.as_bytes(),
-                    Trigger::Manual,
-                    &HashSet::new(),
-                    NOW,
-                    &ProcessOptions::default(),
-                )
-                .unwrap();
+            let out = logged_manually(raw.as_bytes());
             let rec = out.record.expect("logged");
             assert_eq!(rec.direction, mailtrail::Direction::Forwarded, "{raw}");
             assert_eq!(rec.timestamp, forward_at, "{raw}");
@@ -844,20 +817,30 @@ From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\nSubjec
     }
 }
 
-/// `raw` as the CRM's forwarding address receives it (a BCC copy or the logging mailbox).
-fn sent_to_the_forwarding_address(raw: &str) -> mailtrail::engine::Outcome {
-    let mut s = settings(local());
-    s.forwarding_address = Some("fwd@crm.example".into());
-    let mut engine = Engine::new(&s).unwrap();
-    engine
+/// `raw` processed once by a fresh engine with settings `s`.
+fn process_fresh(raw: &[u8], trigger: Trigger, s: &Settings) -> mailtrail::engine::Outcome {
+    Engine::new(s)
+        .unwrap()
         .process_raw(
-            raw.as_bytes(),
-            Trigger::Forwarded,
+            raw,
+            trigger,
             &HashSet::new(),
             NOW,
             &ProcessOptions::default(),
         )
         .unwrap()
+}
+
+/// "Log this email" on `raw`.
+fn logged_manually(raw: &[u8]) -> mailtrail::engine::Outcome {
+    process_fresh(raw, Trigger::Manual, &settings(local()))
+}
+
+/// `raw` as the CRM's forwarding address receives it (a BCC copy or the logging mailbox).
+fn sent_to_the_forwarding_address(raw: &str) -> mailtrail::engine::Outcome {
+    let mut s = settings(local());
+    s.forwarding_address = Some("fwd@crm.example".into());
+    process_fresh(raw.as_bytes(), Trigger::Forwarded, &s)
 }
 
 /// A forward whose client printed the original's date without a zone, forwarded at `fwd_date`.
@@ -871,16 +854,7 @@ Subject: Mitsumori\r\nTo: Tanaka <tanaka@ourco.example>\r\n\r\nPlease quote.\r\n
 }
 
 fn forwarded_timestamp(raw: &str) -> i64 {
-    let mut engine = Engine::new(&settings(local())).unwrap();
-    let out = engine
-        .process_raw(
-            raw.as_bytes(),
-            Trigger::Manual,
-            &HashSet::new(),
-            NOW,
-            &ProcessOptions::default(),
-        )
-        .unwrap();
+    let out = logged_manually(raw.as_bytes());
     let rec = out.record.expect("logged");
     assert_eq!(rec.direction, mailtrail::Direction::Forwarded);
     assert_eq!(
