@@ -914,7 +914,7 @@ For the CRM.\r\n\r\n\
 Subject: Fwd: Order 7\r\nTo: Tanaka <me@ourco.example>\r\n\r\nCan you handle this?\r\n\r\n\
 ---------- Forwarded message ---------\r\nFrom: Jan Kowalski <jan@klient.example>\r\nDate: Mon, 2 Mar 2026 at 09:30\r\n\
 Subject: Order 7\r\nTo: Suzuki <suzuki@ourco.example>\r\n\r\nPlease send the invoice.\r\n";
-    let out = sent_to_the_forwarding_address(&raw);
+    let out = sent_to_the_forwarding_address(raw);
     assert!(out.decision.log, "{:?}", out.decision.reasons);
     let rec = out.record.unwrap();
     assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
@@ -979,7 +979,7 @@ Message-ID: <fwd-alt@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nC
 <div>---------- Forwarded message ---------<br>From: <b>Jan Kowalski</b> &lt;jan@klient.example&gt;<br>\
 Date: Mon, 2 Mar 2026 at 09:30<br>Subject: Order 9<br>To: colleague@ourco.example<br><br>Please send the invoice.</div>\r\n\
 --A--\r\n";
-    let out = sent_to_the_forwarding_address(&raw);
+    let out = sent_to_the_forwarding_address(raw);
     assert!(out.decision.log, "{:?}", out.decision.reasons);
     let rec = out.record.unwrap();
     assert_eq!(rec.from.as_ref().unwrap().address, "jan@klient.example");
