@@ -163,16 +163,7 @@ fn find_time(t: &[Tok<'_>], used: &mut [bool; MAX_TOKENS]) -> Option<Time> {
                 end += 2;
             }
         }
-        for u in used.iter_mut().take(end).skip(i) {
-            *u = true;
-        }
-        let mut hour = h;
-        match meridiem(t, end) {
-            Some(true) if hour < 12 => hour += 12,
-            Some(false) if hour == 12 => hour = 0,
-            _ => {}
-        }
-        return Some((hour, m, s, Some(end)));
+        return Some(claim_time(t, i..end, (h, m, s), used));
     }
     None
 }
@@ -192,16 +183,26 @@ fn kanji_time(t: &[Tok<'_>], i: usize, h: u32, used: &mut [bool; MAX_TOKENS]) ->
             end += 2;
         }
     }
-    for u in used.iter_mut().take(end).skip(i) {
+    Some(claim_time(t, i..end, (h, m, s), used))
+}
+
+/// A time found at `t[at]`: its tokens are used, and an AM/PM word after it moves the hour.
+fn claim_time(
+    t: &[Tok<'_>],
+    at: std::ops::Range<usize>,
+    (h, m, s): (u32, u32, u32),
+    used: &mut [bool; MAX_TOKENS],
+) -> Time {
+    for u in used.iter_mut().take(at.end).skip(at.start) {
         *u = true;
     }
     let mut hour = h;
-    match meridiem(t, end) {
+    match meridiem(t, at.end) {
         Some(true) if hour < 12 => hour += 12,
         Some(false) if hour == 12 => hour = 0,
         _ => {}
     }
-    Some((hour, m, s, Some(end)))
+    (hour, m, s, Some(at.end))
 }
 
 /// Whether a local time in Central Europe falls under EU summer time: from 02:00 on the last
