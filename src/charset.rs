@@ -189,25 +189,9 @@ fn split_params(value: &str) -> Vec<(String, String)> {
     params
 }
 
+/// RFC 2231's `%XX` escapes; a malformed `%` stays as it is.
 fn percent_decode(text: &str) -> Vec<u8> {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (
-                b.get(i + 1).copied().and_then(hex_digit),
-                b.get(i + 2).copied().and_then(hex_digit),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
+    hex_unescape(text, b'%', false)
 }
 
 fn redecode_headers(message: &mail_parser::Message<'_>, email: &mut Email, decode: Decoder<'_>) {
@@ -397,24 +381,32 @@ fn decode_any(charset: &str, bytes: &[u8], decode: Decoder<'_>) -> Option<String
 
 /// The Q encoding of RFC 2047: `_` is a space, `=XX` a byte; a malformed `=` stays as it is.
 fn q_decode(text: &str) -> Vec<u8> {
+    hex_unescape(text, b'=', true)
+}
+
+/// Bytes from text with `<marker>XX` hex escapes (`=` in RFC 2047's Q, `%` in RFC 2231); a
+/// malformed marker stays as it is. `underscore_is_space` for Q.
+fn hex_unescape(text: &str, marker: u8, underscore_is_space: bool) -> Vec<u8> {
     let b = text.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'_' => out.push(b' '),
-            b'=' => match (
+        let c = b[i];
+        if c == marker {
+            if let (Some(h), Some(l)) = (
                 b.get(i + 1).copied().and_then(hex_digit),
                 b.get(i + 2).copied().and_then(hex_digit),
             ) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'='),
-            },
-            c => out.push(c),
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
         }
+        out.push(if underscore_is_space && c == b'_' {
+            b' '
+        } else {
+            c
+        });
         i += 1;
     }
     out
