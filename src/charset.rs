@@ -232,12 +232,7 @@ fn reparse_addresses(raw: &str, decode: Decoder<'_>) -> Option<Vec<Mailbox>> {
         if legacy_encoding(w.charset).is_none() {
             continue;
         }
-        let bytes = if w.base64 {
-            base64_decode(w.text.as_bytes())
-        } else {
-            Some(q_decode(w.text))
-        };
-        if let Some(text) = bytes.and_then(|b| decode_any(w.charset, &b, decode)) {
+        if let Some(text) = w.decode(decode) {
             header.push_str(&raw[last..w.start]);
             header.push_str("=?UTF-8?B?");
             header.push_str(&crate::base64::encode(text.as_bytes()));
@@ -301,6 +296,18 @@ struct EncodedWord<'a> {
     text: &'a str,
 }
 
+impl EncodedWord<'_> {
+    /// The word's text; `None` when its bytes or its charset cannot be decoded.
+    fn decode(&self, decode: Decoder<'_>) -> Option<String> {
+        let bytes = if self.base64 {
+            base64_decode(self.text.as_bytes())?
+        } else {
+            q_decode(self.text)
+        };
+        decode_any(self.charset, &bytes, decode)
+    }
+}
+
 fn encoded_words(value: &str) -> impl Iterator<Item = EncodedWord<'_>> {
     let mut pos = 0;
     std::iter::from_fn(move || {
@@ -354,12 +361,7 @@ pub fn decode_header(value: &str, decode: Decoder<'_>) -> String {
         if !(previous_was_word && between.trim().is_empty()) {
             out.push_str(between);
         }
-        let bytes = if w.base64 {
-            base64_decode(w.text.as_bytes())
-        } else {
-            Some(q_decode(w.text))
-        };
-        match bytes.and_then(|b| decode_any(w.charset, &b, decode)) {
+        match w.decode(decode) {
             Some(text) => out.push_str(&text),
             None => out.push_str(&value[w.start..w.end]),
         }
