@@ -77,6 +77,11 @@ fn attached_originals(
         if !is_message {
             continue;
         }
+        if first.is_some() {
+            // Counted, not parsed: each is logged when forwarded on its own.
+            more += 1;
+            continue;
+        }
         let bytes: &[u8] = match &part.body {
             PartType::Message(nested) => nested.raw_message(),
             _ => part.contents(),
@@ -85,11 +90,6 @@ fn attached_originals(
             keep_attachment_data,
             ..Default::default()
         };
-        if first.is_some() {
-            // Counted, not parsed: each is logged when forwarded on its own.
-            more += 1;
-            continue;
-        }
         if let Ok(mut email) = Email::from_raw(bytes, options) {
             if email.from.is_some() {
                 email.source = crate::email::Source::default();
