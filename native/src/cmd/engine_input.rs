@@ -37,7 +37,8 @@ pub struct EngineArgs {
     /// Addresses known to be contacts (comma-separated), in addition to the engine's own.
     #[arg(long, value_delimiter = ',')]
     pub contacts: Vec<String>,
-    /// Engine state file (threads, known contacts, outbox). `plan` only reads it.
+    /// Engine state file (threads, known contacts, outbox). `plan` only reads it (a snapshot,
+    /// without waiting for a `push` that is using it).
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// The current time in ms since the epoch (default: the clock), for reproducible output.
@@ -102,12 +103,25 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings, CliError> {
     })
 }
 
+/// What a command does with the state file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StateUse {
+    /// Reads it only (`plan`): no lock. The state is only ever replaced whole, by a rename
+    /// (see [`save_state`]), so one read is a consistent snapshot: the state as the last
+    /// finished save left it, whatever a `push` is doing meanwhile.
+    Read,
+    /// Reads it, changes it and writes it back (`push`): holds its lock until the process ends.
+    Update,
+}
+
 /// Loads settings, state and the input. The state file may not exist yet.
-pub fn load_engine(args: &EngineArgs) -> Result<(Engine, Input), CliError> {
+pub fn load_engine(args: &EngineArgs, state_use: StateUse) -> Result<(Engine, Input), CliError> {
     let settings = load_settings(args.config.as_deref())?;
     let mut engine = Engine::new(&settings).map_err(|e| CliError::BadInput(e.to_string()))?;
     if let Some(state) = &args.state {
-        lock_state(state)?;
+        if state_use == StateUse::Update {
+            lock_state(state)?;
+        }
         match std::fs::read(state) {
             Ok(bytes) => {
                 let problems = engine
@@ -161,7 +175,8 @@ pub fn lock_path(state: &Path) -> PathBuf {
 
 /// Takes the state file's lock for the rest of the process: two `push`es with one state file
 /// run one after the other, so neither loses the records the other queued (each reads the
-/// state, adds to it and writes it back). A command waiting for it says so on stderr.
+/// state, adds to it and writes it back). A command waiting for it says so on stderr. Readers
+/// (`plan`) take no lock: see [`StateUse::Read`].
 fn lock_state(state: &Path) -> Result<(), CliError> {
     if STATE_LOCK.get().is_some() {
         return Ok(());

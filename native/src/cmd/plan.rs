@@ -1,7 +1,8 @@
 //! `mailtrail plan FILE --config FILE`: the decision, with its reasons, and the record that
-//! would be sent. Nothing is queued or sent.
+//! would be sent. Nothing is queued or sent; `--state` is read as a snapshot, without waiting
+//! for a `push` that is using it.
 
-use super::engine_input::{load_engine, EngineArgs, Input};
+use super::engine_input::{load_engine, EngineArgs, Input, StateUse};
 use super::{print_json, CliResult};
 
 #[derive(clap::Args)]
@@ -11,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let (mut engine, input) = load_engine(&args.engine)?;
+    let (mut engine, input) = load_engine(&args.engine, StateUse::Read)?;
     let contacts = args.engine.contact_set();
     let options = mailtrail::engine::ProcessOptions {
         dry_run: true,

@@ -1,7 +1,7 @@
 //! `mailtrail push FILE --config FILE`: decide, queue in the outbox (persisted in the state
 //! file), and send everything due to the configured endpoint.
 
-use super::engine_input::{load_engine, now_ms, save_state, EngineArgs, Input};
+use super::engine_input::{load_engine, now_ms, save_state, EngineArgs, Input, StateUse};
 use super::{print_json, CliError, CliResult};
 use mailtrail::engine::ProcessOptions;
 use serde::Serialize;
@@ -26,7 +26,7 @@ struct PushReport {
 pub fn run(mut args: Args) -> CliResult {
     let state_path = args.engine.state.clone().unwrap_or_else(default_state_path);
     args.engine.state = Some(state_path.clone());
-    let (mut engine, input) = load_engine(&args.engine)?;
+    let (mut engine, input) = load_engine(&args.engine, StateUse::Update)?;
     let transport = crate::transport::Native::new().map_err(CliError::Failed)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
