@@ -421,6 +421,22 @@ impl Serve {
         })
     }
 
+    /// Adds a contact the way the web UI does (`POST /v1/contacts`).
+    fn create_contact(&self, address: &str) {
+        let status = runtime().block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/v1/contacts", self.url))
+                .bearer_auth(&self.token)
+                .json(&json!({ "address": address }))
+                .send()
+                .await
+                .expect("POST contact")
+                .status()
+                .as_u16()
+        });
+        assert_eq!(status, 201, "creating the contact {address}");
+    }
+
     fn record_count(&self) -> u64 {
         self.get("/v1/stats").1["records"]
             .as_u64()
@@ -823,6 +839,82 @@ fn inline_forward_is_logged_with_the_original_sender() {
     );
     w.dovecot.append("log", "log-secret", "INBOX", &forward);
     assert_forward_logged(&w);
+}
+
+/// With `createContacts` off, only people who are already contacts are logged against: the
+/// watcher must ask the endpoint about the people on the email (for a forward, the original's).
+/// It used to pick them from a dry run without contacts, whose decision with `createContacts`
+/// off names nobody: nothing was looked up, and a BCC copy to an existing contact, or a forward
+/// of a contact's email, was skipped as `no-loggable-recipients`.
+#[test]
+fn existing_contacts_are_looked_up_when_contacts_are_not_created() {
+    let w = World::new("no-create");
+    w.dovecot.add_user("log", "log-secret");
+    w.serve.create_contact("bob@client.test");
+    w.serve.create_contact("dana@client.test");
+    let mut config = w.config(vec![w.account(
+        "log",
+        "logging-mailbox",
+        "log@crm.test",
+        "MT_LOG_PW",
+    )]);
+    config["settings"]["createContacts"] = json!(false);
+    let watcher = Watcher::start(&w.dir, &config, &[("MT_LOG_PW", "log-secret")]);
+    watcher.wait_state("log@crm.test", "connected");
+
+    // A BCC copy to bob (a contact) and carol (not one): logged against bob only.
+    let copy = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>, carol@client.test"),
+            ("Subject", "Quote for 40 licences"),
+            ("Date", "Mon, 02 Mar 2026 10:00:00 +0000"),
+            ("Message-ID", "<no-create-1@ours.test>"),
+        ],
+        "Hello Bob,\nhere is the quote.\nAlice",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &copy);
+    let rec = w.serve.wait_record(&key_of(&copy));
+    assert_eq!(contact_addresses(&rec), vec!["bob@client.test"], "{rec}");
+    assert_eq!(rec["record"]["contacts"][0]["create"], false, "{rec}");
+
+    // Dana's email, forwarded by alice: logged against dana, the original sender.
+    let forward = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "log@crm.test"),
+            ("Subject", "Fwd: Pricing question"),
+            ("Date", "Tue, 03 Mar 2026 09:30:00 +0000"),
+            ("Message-ID", "<no-create-fwd@ours.test>"),
+        ],
+        "FYI\n\n---------- Forwarded message ---------\nFrom: Dana Client <dana@client.test>\nDate: Mon, 2 Mar 2026 at 16:05\nSubject: Pricing question\nTo: Alice Seller <alice@ours.test>\n\nHi Alice,\nwhat would 40 licences cost?\nDana\n",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &forward);
+    let timeline = wait_for("dana's timeline", WAIT, || {
+        w.serve
+            .contact_timeline("dana@client.test")
+            .filter(|t| t["threads"].as_array().is_some_and(|a| !a.is_empty()))
+    });
+    let email = &timeline["threads"][0]["emails"][0];
+    assert_eq!(email["direction"], "forwarded", "{timeline}");
+    assert_eq!(email["from"]["address"], "dana@client.test", "{timeline}");
+
+    // Nobody on it is a contact: not logged, with the reason, and nobody created.
+    let stranger = message(
+        &[
+            ("From", "alice@ours.test"),
+            ("To", "erin@prospect.test"),
+            ("Subject", "Intro"),
+            ("Message-ID", "<no-create-2@ours.test>"),
+        ],
+        "Nice to meet you.",
+    );
+    w.dovecot.append("log", "log-secret", "INBOX", &stranger);
+    watcher.wait_log("recipient-not-contact (erin@prospect.test)");
+    assert!(w.serve.record(&key_of(&stranger)).is_none());
+    assert!(w.serve.contact_timeline("erin@prospect.test").is_none());
+    assert!(w.serve.contact_timeline("carol@client.test").is_none());
+    assert_eq!(w.serve.record_count(), 2);
 }
 
 // ---------------------------------------------------------------- connected inbox

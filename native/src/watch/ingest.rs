@@ -160,6 +160,36 @@ fn sender_allowed(engine: &Engine, email: &Email) -> Result<(), String> {
     }
 }
 
+/// The addresses to ask the endpoint about before deciding on a logging mailbox's message: the
+/// people the decision may need to know are contacts, as the engine sees the message
+/// ([`Engine::addresses_to_check_raw`]: for a recognised forward, the original's sender and
+/// recipients, not the forwarder's). Chrome, Outlook and `push` ask the same way.
+///
+/// Not a dry run of the decision without contacts, which the watcher used before: with
+/// `createContacts` off, that decision names nobody (nobody is a contact yet), so nobody was
+/// asked about and mail to existing contacts was skipped as `no-loggable-recipients`.
+///
+/// - A message forwarded to the mailbox that is not a recognised forward is logged like a BCC
+///   copy (see [`logging_batch`]), so its own people are asked about.
+/// - Never-log addresses are left out ([`drop_never_log`]).
+fn lookup_addresses(engine: &Engine, raw: &[u8], email: &Email, trigger: Trigger) -> Vec<String> {
+    let mut addresses = engine
+        .addresses_to_check_raw(raw, trigger, &ProcessOptions::default())
+        .unwrap_or_default();
+    if addresses.is_empty() && trigger == Trigger::Forwarded {
+        addresses = engine.addresses_to_check(email);
+    }
+    drop_never_log(engine, &mut addresses);
+    addresses
+}
+
+/// Leaves out never-log addresses: no decision asks whether they are contacts (never-log is
+/// decided first), and the CRM's lookup is not told about them either.
+fn drop_never_log(engine: &Engine, addresses: &mut Vec<String>) {
+    let settings = engine.settings();
+    addresses.retain(|a| settings.never_log_reason(a).is_none());
+}
+
 /// Logging mailbox: every message, BCC copy or forward.
 pub async fn logging_batch(
     engine: &mut Engine,
@@ -176,7 +206,6 @@ pub async fn logging_batch(
     let mut out = Vec::new();
     let mut plans = Vec::new();
     let mut addresses: Vec<String> = Vec::new();
-    let empty: HashSet<String> = HashSet::new();
     let own = vec![account.address.clone()];
     for m in messages {
         let email = match engine.parse(&m.bytes) {
@@ -208,13 +237,7 @@ pub async fn logging_batch(
         } else {
             Trigger::BccCopy
         };
-        // A dry run names the people the record would be about: those are looked up.
-        if let Ok(outcome) = engine.process_raw(&m.bytes, trigger, &empty, now, &dry()) {
-            addresses.extend(outcome.decision.contacts.iter().map(|c| c.address.clone()));
-            if outcome.decision.has(ReasonCode::ForwardNotRecognised) {
-                addresses.extend(engine.addresses_to_check(&email));
-            }
-        }
+        addresses.extend(lookup_addresses(engine, &m.bytes, &email, trigger));
         plans.push(Plan {
             message: m,
             email,
@@ -316,6 +339,10 @@ pub async fn inbox_screen(
                 continue;
             }
         };
+        // Here a dry run is the point: it screens headers (is this a reply in a logged thread,
+        // could its sender's contact status change the answer?) before anything is fetched
+        // whole. Only the messages it leaves open are looked up, with the same addresses
+        // Chrome and Outlook ask about (an incoming message is not a forward).
         let outcome = engine.process(&email, Trigger::Incoming, &empty, now, &dry());
         if outcome.decision.log {
             fetch.push(m.uid);
@@ -335,6 +362,7 @@ pub async fn inbox_screen(
         .iter()
         .flat_map(|(_, e)| engine.addresses_to_check(e))
         .collect();
+    drop_never_log(engine, &mut addresses);
     addresses.sort();
     addresses.dedup();
     let contacts = match lookup(endpoint, addresses).await {
@@ -494,6 +522,61 @@ pub async fn sent_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A logging mailbox's engine: alice is the team, log@crm.test the mailbox.
+    fn mailbox_engine(create_contacts: bool) -> Engine {
+        let settings = mailtrail::Settings {
+            user_addresses: vec!["alice@ours.test".into()],
+            internal_domains: vec!["ours.test".into()],
+            forwarding_address: Some("log@crm.test".into()),
+            never_log_addresses: vec!["private@client.test".into()],
+            create_contacts,
+            ..Default::default()
+        };
+        Engine::new(&settings).unwrap()
+    }
+
+    fn asked(engine: &Engine, raw: &str, trigger: Trigger) -> Vec<String> {
+        let email = engine.parse(raw.as_bytes()).unwrap();
+        let mut a = lookup_addresses(engine, raw.as_bytes(), &email, trigger);
+        a.sort();
+        a
+    }
+
+    #[test]
+    fn lookups_name_the_people_whatever_the_contact_settings() {
+        let copy = "From: alice@ours.test\r\nTo: bob@client.test, private@client.test\r\n\
+                    Cc: carol@client.test\r\nSubject: Quote\r\nMessage-ID: <q1@ours.test>\r\n\r\nHi\r\n";
+        for create in [true, false] {
+            let engine = mailbox_engine(create);
+            // With createContacts off, the decision without contacts names nobody: the
+            // lookup must not depend on it. The never-log address is not asked about.
+            assert_eq!(
+                asked(&engine, copy, Trigger::BccCopy),
+                ["bob@client.test", "carol@client.test"],
+                "createContacts {create}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_forward_is_looked_up_by_its_original() {
+        let engine = mailbox_engine(false);
+        let forward = "From: alice@ours.test\r\nTo: log@crm.test\r\nCc: bob@client.test\r\n\
+            Subject: Fwd: Pricing\r\nMessage-ID: <f1@ours.test>\r\n\r\nFYI\r\n\r\n\
+            ---------- Forwarded message ---------\r\nFrom: Dana <dana@client.test>\r\n\
+            Date: Mon, 2 Mar 2026 at 16:05\r\nSubject: Pricing\r\nTo: alice@ours.test\r\n\r\n\
+            What would it cost?\r\n";
+        assert_eq!(
+            asked(&engine, forward, Trigger::Forwarded),
+            ["dana@client.test"]
+        );
+        // Not a forward after all (the mailbox was CC'd): logged like a BCC copy, so its own
+        // people are asked about.
+        let cc = "From: alice@ours.test\r\nTo: bob@client.test\r\nCc: log@crm.test\r\n\
+            Subject: Quote\r\nMessage-ID: <c1@ours.test>\r\n\r\nHi Bob\r\n";
+        assert_eq!(asked(&engine, cc, Trigger::Forwarded), ["bob@client.test"]);
+    }
 
     #[test]
     fn reasons_read_as_one_line() {
