@@ -22,6 +22,8 @@ pub mod reason;
 pub mod record;
 pub mod settings;
 pub mod subject;
+#[cfg(any(target_arch = "wasm32", test))]
+mod tape;
 pub mod threads;
 pub mod time;
 pub mod webhook;

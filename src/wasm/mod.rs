@@ -1,12 +1,12 @@
 //! The WebAssembly face of the engine (`wasm-bindgen`). Only compiled for wasm32.
 //!
 //! JS gets one class, `Engine`, plus a few free functions. Values cross the boundary as plain
-//! JS objects with the same camelCase shapes as the native JSON; in both directions they travel
-//! as one JSON string (`JSON.parse` / `JSON.stringify` in the JS engine, serde_json here). That
-//! was measured against serde-wasm-bindgen's field-by-field conversion: faster for records and
-//! smaller, because every type then has one deserializer's generated code instead of two
-//! (figures in BENCHMARKS.md). Errors are JS `Error`s carrying a
-//! stable `code` property; nothing traps.
+//! JS objects with the same camelCase shapes as the native JSON. Inputs travel as one JSON
+//! string (`JSON.stringify` in the JS engine, serde_json here); results as a "tape" of numbers
+//! and one string that `tape.js` turns into objects (see `tape.rs`). Both were measured against
+//! serde-wasm-bindgen's field-by-field conversion and against JSON text both ways: faster, and
+//! smaller because every type has one deserializer's generated code instead of two (figures in
+//! BENCHMARKS.md). Errors are JS `Error`s carrying a stable `code` property; nothing traps.
 //!
 //! The engine lives in an `Rc<RefCell<_>>` so the async `flush` never holds a borrow across an
 //! `await`: JS may call other methods while a flush is in flight.
@@ -56,13 +56,23 @@ pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
     err.into()
 }
 
+#[wasm_bindgen(module = "/src/wasm/tape.js")]
+extern "C" {
+    fn tape_value(tape: &[f64], strings: &str) -> JsValue;
+}
+
+thread_local! {
+    /// The property names `tape.js` holds (see `crate::tape`).
+    static TAPE_NAMES: RefCell<crate::tape::Names> = RefCell::default();
+}
+
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    // Results go out as one JSON string parsed by the JS engine: measured about 1.7× faster
-    // than building the objects field by field across the boundary (records carry whole email
-    // bodies), with the same shapes (objects, numbers, nulls) as `Serializer::json_compatible`.
-    let json = serde_json::to_string(value)
+    // Results go out as a tape read by a few lines of JS (crate::tape explains why): the same
+    // plain values as JSON text + `JSON.parse`, in half the time.
+    let (tape, strings) = TAPE_NAMES
+        .with(|names| crate::tape::write(value, &mut names.borrow_mut()))
         .map_err(|e| js_error("serialize", &format!("cannot convert the result: {e}")))?;
-    js_sys::JSON::parse(&json).map_err(|_| js_error("serialize", "cannot convert the result"))
+    Ok(tape_value(&tape, &strings))
 }
 
 /// What `process`/`processRaw` hand back for the record unless `includeRecord` is set: who and
@@ -100,10 +110,9 @@ struct OutcomeSummary<'a> {
 /// An engine outcome for JS. By default the record is reduced to [`RecordSummary`]: handing a
 /// whole record (bodies, attachment metadata) to JS objects that the extension never reads was
 /// a fifth of `processRaw`'s time (BENCHMARKS.md "Core engine"). With `include_record`, the
-/// whole record crosses, its bodies as plain strings set on the parsed object rather than inside
-/// the JSON text (no escaping here, no `JSON.parse` scan of the largest fields there).
+/// whole record crosses.
 fn outcome_to_js(
-    mut outcome: crate::engine::Outcome,
+    outcome: crate::engine::Outcome,
     include_record: bool,
 ) -> Result<JsValue, JsValue> {
     if !include_record {
@@ -127,24 +136,7 @@ fn outcome_to_js(
             forwarded: &outcome.forwarded,
         });
     }
-    let bodies = outcome
-        .record
-        .as_mut()
-        .map(|r| (r.text.take(), r.html.take()));
-    let value = to_js(&outcome)?;
-    if let Some((text, html)) = bodies {
-        let record = js_sys::Reflect::get(&value, &JsValue::from_str("record"))?;
-        for (field, body) in [("text", text), ("html", html)] {
-            if let Some(body) = body {
-                js_sys::Reflect::set(
-                    &record,
-                    &JsValue::from_str(field),
-                    &JsValue::from_str(&body),
-                )?;
-            }
-        }
-    }
-    Ok(value)
+    to_js(&outcome)
 }
 
 pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
