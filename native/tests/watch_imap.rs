@@ -1740,6 +1740,225 @@ fn refused_records_are_counted_fail_once_and_can_be_retried() {
     assert_eq!(s["dead"], 0, "{s}");
 }
 
+/// `mailtrail watch --retry-failed` while the watcher runs (as a service): the running
+/// watcher is asked, sends the refused records again at once (woken from IDLE, and from the
+/// reconnect backoff of an account whose server is away), and the command reports what became
+/// of them, without the watcher stopping. Before, the command refused to run ("another
+/// `mailtrail watch` uses …; stop it first").
+#[test]
+fn refused_records_are_sent_again_while_the_watcher_runs() {
+    let w = World::new("dead-live");
+    w.dovecot.add_user("log", "log-secret");
+    let hook = Hook::start(400);
+    let mut config = w.config(vec![
+        w.account("log", "logging-mailbox", "log@crm.test", "MT_LOG_PW"),
+        // Nothing listens there: this account waits to reconnect, longer and longer.
+        json!({"url": "imaps://bob@127.0.0.1:1", "role": "connected-inbox",
+               "address": "bob@ours.test", "passwordEnv": "MT_LOG_PW"}),
+    ]);
+    config["settings"]["endpoint"] =
+        json!({"type": "webhook", "url": hook.url, "secret": "hook-secret"});
+    config["maxBackoffSeconds"] = json!(300);
+    let watcher = Watcher::start(&w.dir, &config, &[("MT_LOG_PW", "log-secret")]);
+    watcher.wait_state("log@crm.test", "connected");
+    let pid = watcher.child.as_ref().expect("running").id();
+    let refused = |id: &str| {
+        message(
+            &[
+                ("From", "alice@ours.test"),
+                ("To", "bob@client.test"),
+                ("Subject", "Refused"),
+                ("Message-ID", &format!("<{id}@ours.test>")),
+            ],
+            "The CRM refuses this one.",
+        )
+    };
+    let wait_dead = |n: u64| {
+        wait_for(&format!("{n} refused records"), WAIT, || {
+            let s = watcher.account_status("log@crm.test");
+            (s["dead"] == n).then_some(s)
+        })
+    };
+    w.dovecot
+        .append("log", "log-secret", "INBOX", &refused("live-1"));
+    wait_dead(1);
+    assert_eq!(hook.requests(), 1);
+    // The other account's next try is far enough away that only a wake-up answers in time.
+    wait_for(
+        "bob's next try to be 12 s away or more",
+        Duration::from_secs(60),
+        || {
+            let s = watcher.account_status("bob@ours.test");
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis() as i64;
+            (s["nextTryAt"].as_i64()? - now >= 12_000).then_some(())
+        },
+    );
+
+    let retry = || {
+        let start = Instant::now();
+        let out = mailtrail()
+            .args(["watch", "--config"])
+            .arg(&watcher.config)
+            // The command the web UI shows, from a shell without the service's environment
+            // (no MT_LOG_PW: asking needs no IMAP password).
+            .args(["--once", "--retry-failed", "--wait", "30"])
+            .output()
+            .expect("watch --retry-failed");
+        let stdout: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+            stdout,
+            start.elapsed(),
+        )
+    };
+
+    // Fixed at the endpoint: sent again by the running watcher.
+    hook.set(200);
+    let (code, err, reply, took) = retry();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("(pid {pid}) is running")), "{err}");
+    assert!(
+        err.contains("log@crm.test: 1 refused records sent again: 1 delivered"),
+        "{err}"
+    );
+    assert!(err.contains("bob@ours.test: no refused records"), "{err}");
+    assert!(
+        took < Duration::from_secs(10),
+        "answered in {took:?}: the accounts were not woken"
+    );
+    assert_eq!(reply["watcherPid"], pid, "{reply}");
+    assert_eq!(reply["accounts"][1]["account"], "log@crm.test", "{reply}");
+    assert_eq!(reply["accounts"][1]["delivered"], 1, "{reply}");
+    assert_eq!(hook.requests(), 2);
+    assert_eq!(watcher.account_status("log@crm.test")["dead"], 0);
+    watcher.wait_log("--retry-failed: sending 1 refused records again");
+    let (_, status) = watcher.status();
+    assert_eq!(
+        status["running"], true,
+        "the watcher kept running: {status}"
+    );
+    assert_eq!(status["pid"], pid, "{status}");
+
+    // Refused again: said, with the endpoint's reason, and exit code 1.
+    hook.set(400);
+    w.dovecot
+        .append("log", "log-secret", "INBOX", &refused("live-2"));
+    wait_dead(1);
+    let (code, err, reply, _) = retry();
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("1 refused records sent again: 1 refused again ("),
+        "{err}"
+    );
+    assert!(
+        err.contains("schema rejected"),
+        "the endpoint's reason: {err}"
+    );
+    assert!(err.contains("were refused again: fix the cause"), "{err}");
+    assert_eq!(reply["accounts"][1]["refused"], 1, "{reply}");
+    assert_eq!(watcher.account_status("log@crm.test")["dead"], 1);
+
+    // Nothing left behind in the state directory.
+    let left: Vec<_> = std::fs::read_dir(w.dir.join("watch-state/requests"))
+        .expect("requests directory")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A watcher that does not take the request (an older version, or stuck) gets the request
+/// withdrawn after `--wait`, with a clear message; one that stops while the command waits
+/// leaves the work to the command itself.
+#[test]
+fn retry_request_not_taken_is_withdrawn_or_done_here() {
+    let dir = temp_dir("retry-not-taken");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let config = json!({
+        "stateDir": state,
+        "settings": {"endpoint": {"type": "local", "url": "http://127.0.0.1:9", "token": "t"}},
+        "accounts": [{"url": "imaps://alice@127.0.0.1:1", "role": "connected-inbox",
+                      "address": "alice@ours.test", "passwordEnv": "MT_PW"}],
+    });
+    let path = dir.join("watch.json");
+    std::fs::write(&path, config.to_string()).expect("config");
+    // Something that holds the lock like a watcher and never answers.
+    let hold = || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(state.join("watch.lock"))
+            .expect("lock file");
+        f.lock().expect("lock");
+        std::fs::write(state.join("watch.lock"), "4242\n").expect("pid");
+        f
+    };
+    let requests = || -> Vec<String> {
+        std::fs::read_dir(state.join("requests"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let lock = hold();
+    let out = mailtrail()
+        .args(["watch", "--config"])
+        .arg(&path)
+        .args(["--retry-failed", "--wait", "1"])
+        .env("MT_PW", "pw")
+        .output()
+        .expect("watch --retry-failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("(pid 4242) did not take the request within 1 s"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(requests().is_empty(), "withdrawn: {:?}", requests());
+
+    // The lock holder goes away while the command waits: the command does it itself.
+    let child = mailtrail()
+        .args(["watch", "--config"])
+        .arg(&path)
+        .args(["--retry-failed", "--once", "--wait", "60"])
+        .env("MT_PW", "pw")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch --retry-failed");
+    wait_for("the request", WAIT, || {
+        requests()
+            .iter()
+            .any(|n| n.ends_with(".request"))
+            .then_some(())
+    });
+    drop(lock);
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "the watcher stopped before it took the request: sending the refused records here"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("another `mailtrail watch`"), "{err}");
+    // It then ran as `--once` itself: the account's server is not there.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(requests().is_empty(), "{:?}", requests());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn one_watcher_per_state_dir_and_a_stale_pid_does_not_block_the_next() {
     // No IMAP server needed: an account that cannot connect keeps its watcher running.

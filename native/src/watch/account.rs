@@ -86,6 +86,8 @@ pub struct Shared {
     pub max_waiting_bytes: u64,
     /// Addresses whose presence on a sent email means it was logged (logging mailboxes).
     pub crm_addresses: Vec<String>,
+    /// `--retry-failed` requests from another process while this watcher runs.
+    pub retry: Rc<super::retry::RetryDesk>,
 }
 
 pub struct AccountWatcher {
@@ -104,6 +106,8 @@ pub struct AccountWatcher {
     endpoint_error: Option<String>,
     /// Since when syncs stop for the endpoint (spaces the next tries).
     endpoint_down_since: Option<std::time::Instant>,
+    /// Changes when a `--retry-failed` request arrives (ends waits early).
+    wake: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Which folder a scan is about; decides how messages are handled.
@@ -124,6 +128,7 @@ impl AccountWatcher {
     ) -> Result<Self, String> {
         let checkpoints = store.load_checkpoints()?;
         let status = AccountStatus::new(&account.name, account.role.as_str(), now_ms());
+        let wake = shared.retry.subscribe();
         Ok(AccountWatcher {
             account,
             shared,
@@ -137,7 +142,38 @@ impl AccountWatcher {
             warned_no_sent: false,
             endpoint_error: None,
             endpoint_down_since: None,
+            wake,
         })
+    }
+
+    /// Answers a `--retry-failed` request from another process, if one waits for this
+    /// account: its refused records are made due again and delivered, and the request learns
+    /// what became of them. Called between syncs and while waiting (never in a scan).
+    async fn answer_retry_request(&mut self) {
+        // Seen: a request from now on wakes the next wait again.
+        self.wake.borrow_and_update();
+        if !self.shared.retry.asks(&self.account.name) {
+            return;
+        }
+        let keys = super::retry::requeue_dead(&mut self.engine, now_ms());
+        if !keys.is_empty() {
+            tracing::info!(
+                account = %self.account.name,
+                "--retry-failed: sending {} refused records again",
+                keys.len()
+            );
+            // Due again on disk first, like any change to the outbox.
+            self.persist_quietly();
+            self.deliver().await;
+        }
+        let result = super::retry::outcome(&self.engine, &self.account.name, &keys);
+        if keys.is_empty() {
+            tracing::info!(account = %self.account.name, "--retry-failed: no refused records");
+        } else {
+            tracing::info!(account = %self.account.name, "--retry-failed: {}", result.describe());
+        }
+        self.publish();
+        self.shared.retry.answer(&result);
     }
 
     fn publish(&mut self) {
@@ -342,9 +378,18 @@ impl AccountWatcher {
             return Some(format!("{}: {text}", self.account.name));
         }
         let mut stop = self.shared.stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop.wait_for(|s| *s) => {}
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            // Refused records can be sent again while the mail server is away.
+            self.answer_retry_request().await;
+            let woken = tokio::select! {
+                _ = tokio::time::sleep_until(until) => false,
+                _ = stop.wait_for(|s| *s) => false,
+                _ = super::retry::woken(&mut self.wake) => true,
+            };
+            if !woken {
+                break;
+            }
         }
         None
     }
@@ -354,9 +399,11 @@ impl AccountWatcher {
         let before = super::config::read_secret(&source).ok();
         let mut stop = self.shared.stop.clone();
         loop {
+            self.answer_retry_request().await;
             tokio::select! {
                 _ = tokio::time::sleep(CREDENTIALS_CHECK) => {}
                 _ = stop.wait_for(|s| *s) => return,
+                _ = super::retry::woken(&mut self.wake) => continue,
             }
             let now = super::config::read_secret(&source).ok();
             if now.is_some() && now != before {
@@ -438,23 +485,33 @@ impl AccountWatcher {
                 continue;
             }
             quick_resyncs = 0;
+            // Between syncs: the moment to send refused records again when asked.
+            self.answer_retry_request().await;
             let wait = self.next_wait(use_idle);
             if use_idle {
                 // IDLE watches the selected folder: INBOX (the last folder synced).
-                let (c, end) = imap::idle(conn, wait, &self.shared.stop).await?;
+                let (c, end) = imap::idle(conn, wait, &self.shared.stop, &mut self.wake).await?;
                 conn = c;
-                if end == IdleEnd::Stopped {
-                    conn.logout().await;
-                    return Ok(Ended::Stopped);
+                match end {
+                    IdleEnd::Stopped => {
+                        conn.logout().await;
+                        return Ok(Ended::Stopped);
+                    }
+                    IdleEnd::Woken => self.answer_retry_request().await,
+                    IdleEnd::Changed | IdleEnd::Timeout => {}
                 }
             } else {
                 let mut stop = self.shared.stop.clone();
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                let woken = tokio::select! {
+                    _ = tokio::time::sleep(wait) => false,
                     _ = stop.wait_for(|s| *s) => {
                         conn.logout().await;
                         return Ok(Ended::Stopped);
                     }
+                    _ = super::retry::woken(&mut self.wake) => true,
+                };
+                if woken {
+                    self.answer_retry_request().await;
                 }
             }
         }
@@ -571,7 +628,7 @@ impl AccountWatcher {
             tracing::error!(
                 account = %self.account.name,
                 "{} records were refused by the endpoint ({dead_now} in all); they stay in the outbox: fix the cause, then \
-                 run `mailtrail watch --retry-failed`",
+                 run `mailtrail watch --config … --once --retry-failed` (the running watcher is asked; no need to stop it)",
                 dead_now - dead_before
             );
         }
@@ -1207,6 +1264,10 @@ mod tests {
             max_backoff: Duration::from_secs(60),
             max_waiting_bytes: 512 * 1024 * 1024,
             crm_addresses: Vec::new(),
+            retry: Rc::new(super::super::retry::RetryDesk::new(
+                dir,
+                vec!["alice".into()],
+            )),
         });
         let mut engine = Engine::new(&settings).unwrap();
         let mut store = AccountStore::open(dir.join("alice")).unwrap();

@@ -451,14 +451,17 @@ pub enum IdleEnd {
     Timeout,
     /// The watcher is stopping.
     Stopped,
+    /// Something else needs the account's attention (a `--retry-failed` request).
+    Woken,
 }
 
-/// IDLE on the selected folder until the server reports a change, `max` passes, or `stop`
-/// fires; always ends with DONE so the connection can be used again.
+/// IDLE on the selected folder until the server reports a change, `max` passes, `stop` fires
+/// or `wake` changes; always ends with DONE so the connection can be used again.
 pub async fn idle(
     conn: Connection,
     max: Duration,
     stop: &tokio::sync::watch::Receiver<bool>,
+    wake: &mut tokio::sync::watch::Receiver<u64>,
 ) -> Result<(Connection, IdleEnd), ImapError> {
     let caps = conn.caps;
     let notifications = conn.session.unsolicited_responses.clone();
@@ -491,6 +494,10 @@ pub async fn idle(
                         reason = IdleEnd::Stopped;
                         interrupt = None;
                     }
+                }
+                _ = super::retry::woken(wake), if interrupt.is_some() => {
+                    reason = IdleEnd::Woken;
+                    interrupt = None;
                 }
             }
         };

@@ -13,6 +13,7 @@
 //! - `status`: the connection status users see (`--status`, the local endpoint's web UI).
 //! - `endpoint`: contact lookups, "was this logged?", delivery, status updates.
 //! - `progress`: progress of long scans.
+//! - `retry`: `--retry-failed`, also while a watcher runs (a request the watcher answers).
 //!
 //! Accounts run side by side on one thread: the work is network-bound, and one thread keeps the
 //! engine, which is not shared between accounts, simple to own.
@@ -24,6 +25,7 @@ pub mod folders;
 pub mod imap;
 pub mod ingest;
 pub mod progress;
+pub mod retry;
 pub mod status;
 pub mod store;
 pub mod tls;
@@ -125,16 +127,29 @@ async fn send_statuses(
     }
 }
 
-/// `mailtrail watch --config FILE [--once] [--retry-failed]`.
-pub fn run(config_path: &Path, once: bool, retry_failed: bool) -> Result<(), crate::cmd::CliError> {
+/// `mailtrail watch --config FILE [--once] [--retry-failed [--wait SECONDS]]`. With
+/// `--retry-failed` while another watcher runs on the state directory, that watcher is asked
+/// to send the refused records again (waiting up to `wait` for its answer; see `retry`).
+pub fn run(
+    config_path: &Path,
+    once: bool,
+    retry_failed: bool,
+    wait: Duration,
+) -> Result<(), crate::cmd::CliError> {
     use crate::cmd::CliError;
-    let cfg = config::load(config_path, true).map_err(|errs| {
-        CliError::BadInput(format!(
-            "{} has problems:\n{}",
-            config_path.display(),
-            config::describe(&errs)
-        ))
-    })?;
+    let load = |check_secrets: bool| {
+        config::load(config_path, check_secrets).map_err(|errs| {
+            CliError::BadInput(format!(
+                "{} has problems:\n{}",
+                config_path.display(),
+                config::describe(&errs)
+            ))
+        })
+    };
+    // Asking a running watcher to send refused records again needs no IMAP secrets: an admin's
+    // shell may not have the service's environment. They are checked once this process is
+    // the watcher.
+    let cfg = load(!retry_failed)?;
     init_logging();
     let open = store::create_private_dir(&cfg.state_dir, false).map_err(|e| {
         CliError::Failed(format!(
@@ -150,7 +165,24 @@ pub fn run(config_path: &Path, once: bool, retry_failed: bool) -> Result<(), cra
     }
     // One watcher per state directory, for as long as this process lives (the lock goes with
     // the process, however it ends: no stale pid can block the next start).
-    let _lock = status::lock_state_dir(&cfg.state_dir).map_err(CliError::Failed)?;
+    let _lock = match status::lock_state_dir(&cfg.state_dir) {
+        Ok(lock) => lock,
+        // The running watcher owns the outboxes: it is asked to do it.
+        Err(status::LockError::Held { pid, .. }) if retry_failed => {
+            match retry::ask_running_watcher(&cfg.state_dir, pid, wait)? {
+                retry::Asked::Answered(result) => return result,
+                retry::Asked::WatcherGone => {
+                    eprintln!(
+                        "mailtrail: the watcher stopped before it took the request: sending the refused records here"
+                    );
+                    status::lock_state_dir(&cfg.state_dir)
+                        .map_err(|e| CliError::Failed(e.to_string()))?
+                }
+            }
+        }
+        Err(e) => return Err(CliError::Failed(e.to_string())),
+    };
+    let cfg = if retry_failed { load(true)? } else { cfg };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -199,8 +231,18 @@ async fn watch_all(
         .filter(|a| a.role == Role::LoggingMailbox)
         .map(|a| a.address.clone())
         .collect();
+    let retry_desk = Rc::new(retry::RetryDesk::new(
+        &cfg.state_dir,
+        cfg.accounts.iter().map(|a| a.name.clone()).collect(),
+    ));
+    if !once {
+        // A `--once` run ends after one sync: a request could go unanswered. The command then
+        // waits for the lock instead (see retry::ask_running_watcher).
+        tokio::task::spawn_local(retry::serve_requests(retry_desk.clone(), stop_rx.clone()));
+    }
     let shared = Rc::new(Shared {
         endpoint: endpoint.clone(),
+        retry: retry_desk,
         board: StatusBoard::new(cfg.state_dir.clone(), endpoint.clone()),
         stop: stop_rx,
         once,
@@ -298,14 +340,7 @@ fn prepare(
     })?;
     store.load_engine(&mut engine)?;
     if retry_failed {
-        let now = account::now_ms();
-        let dead: Vec<String> = engine
-            .outbox()
-            .entries()
-            .filter(|e| matches!(e.state, mailtrail::outbox::EntryState::Dead { .. }))
-            .map(|e| e.key.clone())
-            .collect();
-        let retried = dead.iter().filter(|k| engine.retry(k, now)).count();
+        let retried = retry::requeue_dead(&mut engine, account::now_ms()).len();
         if retried > 0 {
             tracing::info!(account = %account.name, "--retry-failed: sending {retried} refused records again");
             store
@@ -318,7 +353,7 @@ fn prepare(
             tracing::warn!(
                 account = %account.name,
                 "{dead} records in the outbox were refused by the endpoint and are not sent again; \
-                 `mailtrail watch --retry-failed` sends them"
+                 `mailtrail watch --config … --once --retry-failed` sends them (also while this watcher runs)"
             );
         }
     }
@@ -457,7 +492,7 @@ pub fn print_status(config_path: &Path, json: bool) -> Result<(), crate::cmd::Cl
     }
     if dead > 0 {
         problems.push(format!(
-            "{dead} records were refused by the endpoint (`mailtrail watch --retry-failed` sends them again)"
+            "{dead} records were refused by the endpoint (`mailtrail watch --config … --once --retry-failed` sends them again, also while the watcher runs)"
         ));
     }
     if !problems.is_empty() {

@@ -235,7 +235,7 @@ impl AccountStatus {
         if self.dead > 0 {
             s.push_str(&format!(
                 "\n    {} records were refused by the endpoint and are not sent again: see the watcher's log \
-                 for why, fix it, then run `mailtrail watch --retry-failed`",
+                 for why, fix it, then run `mailtrail watch --config … --once --retry-failed` (a running watcher is asked to send them)",
                 self.dead
             ));
         }
@@ -292,10 +292,34 @@ fn lock_path(state_dir: &Path) -> PathBuf {
     state_dir.join("watch.lock")
 }
 
+/// Why the state directory's lock could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another `mailtrail watch` holds it (its pid, when the lock file names it).
+    Held { pid: Option<u32>, message: String },
+    /// The lock file cannot be opened or locked.
+    Failed(String),
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Held { message, .. } | LockError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The pid the lock file names (the watcher that took it last).
+pub fn lock_holder(state_dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(lock_path(state_dir))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+}
+
 /// Takes the state directory's lock (an exclusive `flock` on `watch.lock`, released by the
 /// system when the process ends, however it ends), or says which watcher holds it. Tried for
 /// two seconds: `--status` holds a shared lock for an instant while it looks.
-pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, String> {
+pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, LockError> {
     use std::io::Write;
     let path = lock_path(state_dir);
     let mut file = super::store::private_file(
@@ -306,7 +330,7 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, String> {
             .truncate(false),
     )
     .open(&path)
-    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    .map_err(|e| LockError::Failed(format!("cannot open {}: {e}", path.display())))?;
     for _ in 0..10 {
         match file.try_lock() {
             Ok(()) => {
@@ -319,19 +343,22 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, String> {
                 std::thread::sleep(std::time::Duration::from_millis(200))
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(format!("cannot lock {}: {e}", path.display()))
+                return Err(LockError::Failed(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )))
             }
         }
     }
-    let holder = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .map(|pid| format!(" (pid {pid})"))
-        .unwrap_or_default();
-    Err(format!(
-        "another `mailtrail watch`{holder} uses {}; stop it first, or give this one another stateDir",
-        state_dir.display()
-    ))
+    let pid = lock_holder(state_dir);
+    let holder = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
+    Err(LockError::Held {
+        pid,
+        message: format!(
+            "another `mailtrail watch`{holder} uses {}; stop it first, or give this one another stateDir",
+            state_dir.display()
+        ),
+    })
 }
 
 /// True when a watcher holds the state directory's lock. Without a lock file to ask (written by
