@@ -1275,7 +1275,8 @@ async fn status_page(State(st): St, ui: Ui, uri: axum::http::Uri) -> Response {
     page(&ui, StatusCode::OK, lang.t("status.title"), &body)
 }
 
-/// The command that sends refused records again (the watcher must be stopped first).
+/// The command that sends refused records again: a running watcher is asked to do it (it is
+/// not stopped); without one, the command sends them itself and syncs once.
 const RETRY_FAILED: &str = "mailtrail watch --config \u{2026} --once --retry-failed";
 
 /// "N records refused by the endpoint …", escaped, with the command as `<code>`.
@@ -1303,6 +1304,9 @@ mod tests {
             "{html}"
         );
         assert!(dead_records(Lang::En, 1).contains("1 record "));
+        // The watcher need not be stopped any more: the texts must not say so.
+        assert!(!html.contains("stop the watcher"), "{html}");
+        assert!(html.contains("keeps running"), "{html}");
         for lang in Lang::ALL {
             let html = dead_records(lang, 22);
             assert!(
