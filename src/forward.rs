@@ -173,15 +173,10 @@ fn email_to_log<'a>(
 /// the forward that contains it (a server that stamps `+0000` hides the writer's zone).
 fn original_timestamp(fwd: &ForwardedEmail, forwarding: &Email) -> Option<i64> {
     let written = fwd.timestamp?;
-    let zoned = fwd
-        .date
-        .as_deref()
-        .and_then(extract::parse_date_zoned)
-        .is_some_and(|(_, zoned)| zoned);
     let Some(forwarded) = &forwarding.date else {
         return Some(written);
     };
-    if zoned {
+    if fwd.date_has_zone {
         return Some(written);
     }
     let local = written - i64::from(forwarded.offset_minutes) * 60_000;

@@ -422,7 +422,12 @@ fn read_email<'a>(
         email.from = from;
         email.date = date;
     }
-    email.timestamp = email.date.as_deref().and_then(|d| date::parse(d, langs));
+    let parsed = email
+        .date
+        .as_deref()
+        .and_then(|d| date::parse_zoned(d, langs));
+    email.timestamp = parsed.map(|(ms, _)| ms);
+    email.date_has_zone = parsed.is_some_and(|(_, zoned)| zoned);
     if email.subject.is_none() {
         email.subject = subject_hint
             .map(subject::strip_forward)

@@ -243,6 +243,8 @@ fn email_of(msg: &Message<'_>) -> ForwardedEmail {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string),
+        // RFC 5322 dates always carry their offset.
+        date_has_zone: timestamp.is_some(),
         timestamp,
         body: body_text(msg),
         from: people(msg.from()).into_iter().next(),

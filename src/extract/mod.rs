@@ -72,6 +72,12 @@ pub struct ForwardedEmail {
     pub date: Option<String>,
     /// `date` as Unix milliseconds, when it could be parsed (UTC when no zone is written).
     pub timestamp: Option<i64>,
+    /// `date` named its zone (`+0900`, `GMT+1`, `CET`, `日本標準時` …). Clients mostly print the
+    /// original's date in the forwarder's local time without one; `timestamp` then read it as
+    /// UTC, and a caller that knows the writer's offset (the forward's own `Date`) should read
+    /// the written time in that zone instead. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub date_has_zone: bool,
     /// The original body, with the forwarding client's quote markers removed.
     pub body: String,
     pub from: Option<Person>,
@@ -215,10 +221,4 @@ pub fn detect_input(input: &[u8]) -> Result<InputKind, ExtractError> {
 /// No zone written means UTC.
 pub fn parse_date(text: &str) -> Option<i64> {
     date::parse(text, lang::LangSet::ALL)
-}
-
-/// [`parse_date`], and whether the text named a zone (`+0900`, `GMT+1`, `CET`, …). Without a
-/// zone the time was read as UTC.
-pub fn parse_date_zoned(text: &str) -> Option<(i64, bool)> {
-    date::parse_zoned(text, lang::LangSet::ALL)
 }
