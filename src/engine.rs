@@ -202,11 +202,20 @@ impl Engine {
 
     /// The addresses whose contact status a decision about `email` may need; the edge looks
     /// them up (endpoint lookup API) and passes the known ones to [`Engine::process`].
+    ///
+    /// Never-log addresses and domains are left out: every rule decides them before asking
+    /// whether they are contacts, and the CRM is not to hear of them at all — a lookup is a
+    /// request about that person to the CRM.
     pub fn addresses_to_check(&self, email: &Email) -> Vec<String> {
+        let s = &self.settings;
         let mut out: Vec<String> = Vec::new();
         for m in email.participants() {
             let a = &m.normalized;
-            if !self.settings.is_user(a) && !self.settings.is_crm_address(a) && !out.contains(a) {
+            if !s.is_user(a)
+                && !s.is_crm_address(a)
+                && s.never_log_reason(a).is_none()
+                && !out.contains(a)
+            {
                 out.push(a.clone());
             }
         }

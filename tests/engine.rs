@@ -701,6 +701,39 @@ Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria Nowak <maria@ourco.ex
         .is_err());
 }
 
+#[test]
+fn never_log_people_are_not_looked_up_in_the_crm() {
+    // A lookup is a request about that person to the CRM; never-log addresses and domains must
+    // not reach it, in a compose window, for raw bytes, or inside a forward.
+    let mut s = settings(local());
+    s.never_log_addresses = vec!["ceo@client.example".into()];
+    s.never_log_domains = vec!["lawfirm.example".into()];
+    let engine = Engine::new(&s).unwrap();
+    let raw = "From: me@ourco.example\r\nTo: buyer@client.example, ceo@client.example\r\n\
+Cc: counsel@eu.lawfirm.example\r\nSubject: Offer\r\nMessage-ID: <nl-1@ourco.example>\r\n\
+Date: Wed, 4 Mar 2026 08:00:00 +0100\r\n\r\nHello\r\n";
+    let email = engine.parse(raw.as_bytes()).unwrap();
+    assert_eq!(engine.addresses_to_check(&email), ["buyer@client.example"]);
+    let none = ProcessOptions::default();
+    assert_eq!(
+        engine
+            .addresses_to_check_raw(raw.as_bytes(), Trigger::Manual, &none)
+            .unwrap(),
+        ["buyer@client.example"]
+    );
+    let forward = "From: Maria <maria@ourco.example>\r\nTo: me@ourco.example\r\nSubject: Fwd: Offer\r\n\
+Message-ID: <nl-2@ourco.example>\r\nDate: Wed, 4 Mar 2026 09:00:00 +0100\r\n\r\n\
+---------- Forwarded message ---------\r\nFrom: Counsel <counsel@lawfirm.example>\r\n\
+Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria <maria@ourco.example>, ceo@client.example, \
+buyer@client.example\r\n\r\nPlease quote.\r\n";
+    assert_eq!(
+        engine
+            .addresses_to_check_raw(forward.as_bytes(), Trigger::Manual, &none)
+            .unwrap(),
+        ["maria@ourco.example", "buyer@client.example"]
+    );
+}
+
 /// A receiver on a slow link: every request takes 20 s of the clock, and it checks each
 /// signature against its own clock with the usual five-minute window.
 struct SlowReceiver<'a> {

@@ -171,7 +171,8 @@ fn sender_allowed(engine: &Engine, email: &Email) -> Result<(), String> {
 ///
 /// - A message forwarded to the mailbox that is not a recognised forward is logged like a BCC
 ///   copy (see [`logging_batch`]), so its own people are asked about.
-/// - Never-log addresses are left out ([`drop_never_log`]).
+/// - Never-log addresses are left out (the engine's `addresses_to_check` does that for every
+///   edge: the CRM is not told about them).
 fn lookup_addresses(engine: &Engine, raw: &[u8], email: &Email, trigger: Trigger) -> Vec<String> {
     let mut addresses = engine
         .addresses_to_check_raw(raw, trigger, &ProcessOptions::default())
@@ -179,15 +180,7 @@ fn lookup_addresses(engine: &Engine, raw: &[u8], email: &Email, trigger: Trigger
     if addresses.is_empty() && trigger == Trigger::Forwarded {
         addresses = engine.addresses_to_check(email);
     }
-    drop_never_log(engine, &mut addresses);
     addresses
-}
-
-/// Leaves out never-log addresses: no decision asks whether they are contacts (never-log is
-/// decided first), and the CRM's lookup is not told about them either.
-fn drop_never_log(engine: &Engine, addresses: &mut Vec<String>) {
-    let settings = engine.settings();
-    addresses.retain(|a| settings.never_log_reason(a).is_none());
 }
 
 /// Logging mailbox: every message, BCC copy or forward.
@@ -362,7 +355,6 @@ pub async fn inbox_screen(
         .iter()
         .flat_map(|(_, e)| engine.addresses_to_check(e))
         .collect();
-    drop_never_log(engine, &mut addresses);
     addresses.sort();
     addresses.dedup();
     let contacts = match lookup(endpoint, addresses).await {
