@@ -7,9 +7,9 @@
 
 use crate::address::Mailbox;
 use crate::email::{Email, EmailDate, ParseOptions};
+use crate::extract::message::AttachedEmail;
 use crate::extract::{self, ForwardedEmail, Person};
 use crate::record::{ForwardInfo, Participant};
-use mail_parser::{MimeHeaders, PartType};
 
 /// The original email inside a forward, who forwarded it, and how many more forwarded emails
 /// the message holds that are not logged with it (several attached originals). `None` when
@@ -70,22 +70,15 @@ fn attached_originals(
     let mut first = None;
     let mut more = 0;
     for part in message.attachments() {
-        let is_message = matches!(part.body, PartType::Message(_))
-            || part
-                .attachment_name()
-                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".eml"));
-        if !is_message {
+        let Some(attached) = AttachedEmail::of(part) else {
             continue;
-        }
+        };
         if first.is_some() {
             // Counted, not parsed: each is logged when forwarded on its own.
             more += 1;
             continue;
         }
-        let bytes: &[u8] = match &part.body {
-            PartType::Message(nested) => nested.raw_message(),
-            _ => part.contents(),
-        };
+        let bytes = attached.raw();
         let options = ParseOptions {
             keep_attachment_data,
             ..Default::default()

@@ -969,6 +969,50 @@ Subject: Order 7\r\nTo: Suzuki <suzuki@ourco.example>\r\n\r\nPlease send the inv
 }
 
 #[test]
+fn an_attached_original_is_found_however_the_client_attached_it() {
+    // Clients attach the original as a parsed message/rfc822 part, as message/rfc822 in base64
+    // (which mail-parser may leave as bytes), or as an .eml file of any type; the extractor
+    // and the engine must agree on what counts as an attached email.
+    let original = "From: Jan Kowalski <jan@klient.example>\r\nTo: colleague@ourco.example\r\n\
+Subject: Order 9\r\nMessage-ID: <orig-9@klient.example>\r\nDate: Mon, 2 Mar 2026 09:30:00 +0100\r\n\r\nOrder 9, please.\r\n";
+    let b64 = mailtrail::base64::encode(original.as_bytes());
+    let parts = [
+        format!("Content-Type: message/rfc822\r\n\r\n{original}"),
+        format!("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n"),
+        format!("Content-Type: application/octet-stream; name=\"order.eml\"\r\nContent-Disposition: attachment; filename=\"order.eml\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n"),
+    ];
+    for part in parts {
+        let raw = format!(
+            "From: Colleague <colleague@ourco.example>\r\nTo: fwd@crm.example\r\nSubject: Fwd: order\r\n\
+Message-ID: <fwd-att@ourco.example>\r\nDate: Tue, 3 Mar 2026 12:00:00 +0100\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--B\r\n{part}--B--\r\n"
+        );
+        let extracted = mailtrail::extract::forward_from_message(raw.as_bytes()).unwrap();
+        let from_extractor = extracted.email.and_then(|e| e.from).map(|p| p.address);
+        let out = sent_to_the_forwarding_address(&raw);
+        let from_engine = out
+            .record
+            .as_ref()
+            .and_then(|r| r.from.as_ref())
+            .map(|p| p.address.clone());
+        assert_eq!(
+            from_extractor.as_deref(),
+            Some("jan@klient.example"),
+            "extractor, {part}"
+        );
+        assert_eq!(
+            from_engine, from_extractor,
+            "engine, {part}: {:?}",
+            out.decision.reasons
+        );
+        assert_eq!(
+            out.record.unwrap().message_id.as_deref(),
+            Some("orig-9@klient.example")
+        );
+    }
+}
+
+#[test]
 fn several_attached_originals_log_the_first_and_say_so() {
     let original = |n: u32| {
         format!(

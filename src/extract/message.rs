@@ -256,17 +256,21 @@ fn email_of(msg: &Message<'_>) -> ForwardedEmail {
 /// At most this many attached messages are read from one message.
 const MAX_ATTACHED: usize = 64;
 
-/// The attached messages (`message/rfc822`, or `.eml` attachments mail-parser left as bytes),
-/// parsed, in order (at most [`MAX_ATTACHED`]).
-fn attached_messages<'a>(msg: &'a Message<'a>) -> Vec<Attached<'a>> {
-    let mut out = Vec::new();
-    for part in msg.attachments() {
-        if out.len() >= MAX_ATTACHED {
-            break;
-        }
+/// An email attached to a message, as clients attach originals: a `message/rfc822` part
+/// mail-parser parsed, or one it left as bytes (a `message/rfc822` it did not parse, an `.eml`
+/// file of any type). The extractor and the engine (`crate::forward`) both read attachments
+/// through this, so they agree on what counts as an attached email.
+pub(crate) enum AttachedEmail<'a> {
+    Parsed(&'a Message<'a>),
+    /// Raw bytes that begin with a message header section.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> AttachedEmail<'a> {
+    /// The attached email in `part`, if it holds one.
+    pub(crate) fn of(part: &'a mail_parser::MessagePart<'a>) -> Option<Self> {
         if let Some(inner) = part.message() {
-            out.push(Attached::Borrowed(inner));
-            continue;
+            return Some(AttachedEmail::Parsed(inner));
         }
         let eml = part
             .attachment_name()
@@ -277,13 +281,34 @@ fn attached_messages<'a>(msg: &'a Message<'a>) -> Vec<Attached<'a>> {
                         .subtype()
                         .is_some_and(|s| s.eq_ignore_ascii_case("rfc822"))
             });
-        if eml {
-            let bytes = part.contents();
-            if is_message(bytes) {
+        let bytes = part.contents();
+        (eml && is_message(bytes)).then_some(AttachedEmail::Bytes(bytes))
+    }
+
+    /// The email's raw bytes.
+    pub(crate) fn raw(&self) -> &'a [u8] {
+        match self {
+            AttachedEmail::Parsed(m) => m.raw_message(),
+            AttachedEmail::Bytes(b) => b,
+        }
+    }
+}
+
+/// The attached messages ([`AttachedEmail`]), parsed, in order (at most [`MAX_ATTACHED`]).
+fn attached_messages<'a>(msg: &'a Message<'a>) -> Vec<Attached<'a>> {
+    let mut out = Vec::new();
+    for part in msg.attachments() {
+        if out.len() >= MAX_ATTACHED {
+            break;
+        }
+        match AttachedEmail::of(part) {
+            Some(AttachedEmail::Parsed(inner)) => out.push(Attached::Borrowed(inner)),
+            Some(AttachedEmail::Bytes(bytes)) => {
                 if let Some(inner) = crate::email::message_parser().parse(bytes) {
                     out.push(Attached::Owned(Box::new(inner.into_owned())));
                 }
             }
+            None => {}
         }
     }
     out

@@ -32,7 +32,7 @@ mod headers;
 mod html;
 pub(crate) mod lang;
 mod lines;
-mod message;
+pub(crate) mod message;
 mod reply;
 pub(crate) mod subject;
 
