@@ -274,6 +274,8 @@ export class FakeGmail {
     this.threads = new Map(); // hex → {subject, messages: [hex]}
     this.messages = new Map(); // hex → {id, threadId, own, draftId, from, to, cc, bcc, subject, date, text, raw, messageId}
     this.sent = []; // sends Gmail performed: {draftId, to, cc, bcc, subject, messageId, threadId, id}
+    this.scheduled = []; // scheduled sends Gmail holds: as `sent`, plus sendAt (ms)
+    this.cancelledSchedules = []; // scheduled sends cancelled in the Scheduled folder
     this.undone = [];
     this.syncRequests = [];
     this.rawRequests = [];
@@ -338,14 +340,14 @@ export class FakeGmail {
       subject: t.subject,
       messages: t.messages.map((id) => {
         const m = this.messages.get(id);
-        return { id: m.id, own: m.own, draftId: m.draftId, from: m.from, date: m.date, text: m.text };
+        return { id: m.id, own: m.own, draftId: m.draftId, from: m.from, to: m.to, date: m.date, text: m.text, scheduled: m.scheduled || null };
       }),
     };
   }
 
   pageHtml(url) {
     const view = url.searchParams.get('view') === 'cm' ? 'popout' : 'main';
-    const data = { account: this.account, view, undoSeconds: this.undoSeconds, openComposes: this.openComposes, popout: this.popout || null, variant: this.variant || null };
+    const data = { account: this.account, view, undoSeconds: this.undoSeconds, openComposes: this.openComposes, popout: this.popout || null, variant: this.variant || null, shortcutsOff: !!this.shortcutsOff };
     const nonce = Math.random().toString(36).slice(2);
     return this.page
       .replaceAll('{{NONCE}}', nonce)
@@ -365,26 +367,43 @@ export class FakeGmail {
       .replace('{{RAW}}', escapeHtml(msg.raw));
   }
 
+  removeMessage(hex) {
+    const msg = this.messages.get(hex);
+    if (!msg) return null;
+    this.messages.delete(hex);
+    const t = this.threads.get(msg.threadId);
+    t.messages = t.messages.filter((m) => m !== hex);
+    if (!t.messages.length) this.threads.delete(msg.threadId);
+    return msg;
+  }
+
+  /** Gmail's servers send the scheduled messages that are due (as at `now`). */
+  sendDue(now = Date.now()) {
+    for (const s of this.scheduled.filter((x) => x.sendAt <= now)) {
+      this.scheduled = this.scheduled.filter((x) => x !== s);
+      const msg = this.messages.get(s.id);
+      if (msg) msg.scheduled = null;
+      this.sent.push(s);
+    }
+  }
+
   /** The send sync call: store the message, answer with its ids. */
   handleSync(body) {
     const request = JSON.parse(body);
     this.syncRequests.push(request);
-    if (request[1]?.[1] === 'undo') {
+    if (request[1]?.[1] === 'undo' || request[1]?.[1] === 'cancel-schedule') {
       const msgF = request[0][0][1][1];
       const hex = BigInt(msgF.replace('msg-f:', '')).toString(16);
-      const msg = this.messages.get(hex);
+      const msg = this.removeMessage(hex);
       if (msg) {
-        this.messages.delete(hex);
-        const t = this.threads.get(msg.threadId);
-        t.messages = t.messages.filter((m) => m !== hex);
-        if (!t.messages.length) this.threads.delete(msg.threadId);
-        this.undone.push(msg);
+        (request[1][1] === 'undo' ? this.undone : this.cancelledSchedules).push(msg);
         this.sent = this.sent.filter((s) => s.id !== hex);
+        this.scheduled = this.scheduled.filter((s) => s.id !== hex);
       }
-      return `)]}'\n[[null,["undone","${msgF}"]]]`;
+      return `)]}'\n[[null,["${request[1][1] === 'undo' ? 'undone' : 'cancelled'}","${msgF}"]]]`;
     }
     const m = request[0][0][3][1][0];
-    const [draft, , toL, ccL, bccL, , , subject, bodyPart, threadPerm, attachments] = m;
+    const [draft, , toL, ccL, bccL, , , subject, bodyPart, threadPerm, attachments, sendAt] = m;
     const draftId = draft.replace('msg-a:', '');
     const to = toL.map(([, address, name]) => ({ address, name }));
     const cc = ccL.map(([, address, name]) => ({ address, name }));
@@ -410,11 +429,21 @@ export class FakeGmail {
       '',
     ].join('\r\n');
     const msg = this.addRaw(raw, { threadId: threadHex || undefined, own: true, draftId });
+    msg.to = to;
     const record = { id: msg.id, draftId, to, cc, bcc, subject, messageId, threadId: msg.threadId, attachments };
-    this.sent.push(record);
+    if (sendAt) {
+      // Held by Gmail until then, in the Scheduled folder.
+      msg.scheduled = sendAt;
+      this.scheduled.push({ ...record, sendAt });
+    } else {
+      this.sent.push(record);
+    }
     const threadF = 'thread-f:' + BigInt('0x' + msg.threadId).toString(10);
     const msgF = 'msg-f:' + BigInt('0x' + msg.id).toString(10);
-    const response = [[threadF, [[msgF, [1, this.account.email, this.account.name], to.map((r) => [1, r.address, r.name]), null, Date.now(), subject, messageId, 'msg-a:' + draftId]]]];
+    const stored = [msgF, [1, this.account.email, this.account.name], to.map((r) => [1, r.address, r.name]), null, Date.now(), subject, messageId, 'msg-a:' + draftId];
+    // A scheduled message carries the Scheduled label and its send time.
+    if (sendAt) stored.push(['^scheduled'], sendAt);
+    const response = [[threadF, [stored]]];
     return `)]}'\n${JSON.stringify(response)}`;
   }
 
@@ -424,8 +453,11 @@ export class FakeGmail {
       const url = new URL(request.url());
       const reply = (status, contentType, body, headers = {}) => route.fulfill({ status, contentType, body, headers });
       if (url.pathname === '/_fake/gmail.js') return reply(200, 'text/javascript', this.script);
-      if (url.pathname === '/_fake/inbox') {
-        const list = [...this.threads.entries()].map(([threadId, t]) => ({ threadId, subject: t.subject, from: this.messages.get(t.messages.at(-1)).from }));
+      if (url.pathname === '/_fake/inbox' || url.pathname === '/_fake/scheduled') {
+        const scheduledOnly = url.pathname === '/_fake/scheduled';
+        const list = [...this.threads.entries()]
+          .filter(([, t]) => !scheduledOnly || t.messages.some((id) => this.messages.get(id).scheduled))
+          .map(([threadId, t]) => ({ threadId, subject: t.subject, from: this.messages.get(t.messages.at(-1)).from }));
         return reply(200, 'application/json', JSON.stringify(list.reverse()));
       }
       const tm = /^\/_fake\/thread\/([0-9a-f]+)$/.exec(url.pathname);
@@ -438,6 +470,7 @@ export class FakeGmail {
       }
       if (/^\/mail\/u\/\d+\/?$/.test(url.pathname) && url.searchParams.get('view') === 'om') {
         this.rawRequests.push(url.href);
+        if (this.rawDelayMs) await sleep(this.rawDelayMs); // a slow "show original" page
         if (url.searchParams.get('ik') !== this.ik) return reply(400, 'text/html', '<p>Bad request</p>');
         const perm = url.searchParams.get('permmsgid');
         const hex = perm ? BigInt(perm.replace('msg-f:', '')).toString(16) : url.searchParams.get('th');
