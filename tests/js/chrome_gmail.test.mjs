@@ -15,6 +15,7 @@ import {
   draftIdsInRequest,
   isSendShortcut,
   isSyncSendUrl,
+  isUndoShortcut,
   legacyId,
   normalizeDraftId,
   parseSyncSend,
@@ -84,6 +85,29 @@ test('a reply: the response lists the whole conversation; only the sent one name
   assert.equal(sent[0].messageId, '<CAMt9z9z9z9z9z9z@mail.gmail.com>');
   assert.equal(sent[0].threadId, (1790000000000007919n).toString(16));
   assert.equal(items.filter((i) => i.draftId).length, 1, 'earlier messages are not attributed to the draft');
+});
+
+test('a scheduled send: the scheduled message\'s ids and the time Gmail will send it', () => {
+  const items = parseSyncSend(read('schedule-new.request.json'), read('schedule-new.response.txt'));
+  const id = (1790000000000023757n).toString(16);
+  assert.deepEqual(items, [
+    { draftId: 'r5902746611384420', threadId: id, gmailMessageId: id, messageId: '<CAMt4q8w2e6r1t9y@mail.gmail.com>', sendAt: 1795507200000 },
+  ]);
+  // A send is not scheduled: no send time.
+  assert.equal('sendAt' in parseSyncSend(read('send-new.request.json'), read('send-new.response.txt'))[0], false);
+  // The Scheduled label without a time: known to be scheduled, time unknown.
+  const noTime = read('schedule-new.response.txt').replace(',1795507200000]', ']').replace(',1795420000388,', ',null,');
+  assert.equal(parseSyncSend(read('schedule-new.request.json'), noTime)[0].sendAt, null);
+});
+
+test('Gmail\'s `z` (undo) shortcut, never while typing', () => {
+  const inField = { closest: (sel) => (sel.includes('textarea') ? {} : null) };
+  const onPage = { closest: () => null };
+  assert.ok(isUndoShortcut({ key: 'z', target: onPage }));
+  assert.ok(!isUndoShortcut({ key: 'z', target: inField }));
+  assert.ok(!isUndoShortcut({ key: 'z', ctrlKey: true, target: onPage }));
+  assert.ok(!isUndoShortcut({ key: 'Z', shiftKey: true, target: onPage }));
+  assert.ok(!isUndoShortcut({ key: 'y', target: onPage }));
 });
 
 test('a draft save is not a send', () => {

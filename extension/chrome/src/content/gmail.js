@@ -24,6 +24,13 @@ export const SELECTORS = Object.freeze({
   recipientChip: '[role=option][data-hovercard-id], [data-hovercard-id][email], span[email]',
   recipientInput: 'input[role=combobox], textarea[role=combobox], input[type=text], textarea',
   sendButton: '.IZ .Up div > div[role=button]:not([aria-haspopup])',
+  // The arrow beside Send ("More send options"): its menu holds "Schedule send".
+  sendOptionsButton: '.IZ .Up div > div[role=button][aria-haspopup]',
+  // In the Schedule send dialog, a choice that schedules (a suggested time, or the date & time
+  // picker's confirm button); "Pick date & time" opens another dialog (aria-haspopup).
+  scheduleChoice: '[role=dialog] [role=menuitem]:not([aria-haspopup]), [role=dialog] button[name=ok]',
+  // An opened scheduled message (Scheduled folder): the banner's "Cancel send" button.
+  cancelScheduledSend: '.aDE [role=button][data-action=cancel-send]',
   bccToggle: 'span[role=link].pB',
   attachment: '.dL',
   attachmentName: '.vI',
@@ -35,6 +42,8 @@ export const SELECTORS = Object.freeze({
   messageHeader: '.gH',
   undoLink: '#link_undo',
   viewMessageLink: '#link_vsm',
+  // Gmail's notice ("Message sent · Undo · View message") that holds both links.
+  notice: '.vh',
   rawSource: '#raw_message_text',
 });
 
@@ -278,6 +287,55 @@ export function isSendShortcut(event) {
   return event.key === 'Enter' && (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey;
 }
 
+// ---------------------------------------------------------------- undo, schedule send
+
+/**
+ * Gmail's Undo link when it undoes a send (or a scheduled send): the notice says "Message sent"
+ * or "Send scheduled for …" with *View message* beside Undo. Other notices ("Conversation
+ * archived · Undo") have no View message link and are not about a send.
+ */
+export function sendUndoLink(doc) {
+  const link = doc.querySelector(SELECTORS.undoLink);
+  if (!link) return null;
+  const notice = link.closest(SELECTORS.notice) || link.parentElement;
+  return notice?.querySelector(SELECTORS.viewMessageLink) ? link : null;
+}
+
+/** True when `target` is (inside) a send's Undo link. */
+export function isSendUndo(target) {
+  const link = typeof target?.closest === 'function' ? target.closest(SELECTORS.undoLink) : null;
+  return !!link && sendUndoLink(target.ownerDocument) === link;
+}
+
+/** Gmail's `z` shortcut (undo the last action); never while typing in a field. */
+export function isUndoShortcut(event) {
+  if (event.key !== 'z' || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return false;
+  const el = event.target;
+  if (!el || typeof el.closest !== 'function') return true;
+  return !el.closest('input, textarea, select, [contenteditable=""], [contenteditable=true], [contenteditable=plaintext-only]');
+}
+
+/**
+ * After `z`: Gmail has undone the send once the notice no longer offers Undo or View message
+ * (it says "Sending undone"). With keyboard shortcuts off Gmail ignores `z` and the notice stays;
+ * when only the Undo period ends, View message stays.
+ */
+export function sendUndone(doc, link) {
+  return !link.isConnected && !doc.querySelector(SELECTORS.viewMessageLink);
+}
+
+/** The scheduled message whose "Cancel send" was clicked: `{gmailMessageId, draftId, threadId}`. */
+export function scheduledMessageOf(button) {
+  const doc = button.ownerDocument;
+  const el = button.closest(SELECTORS.message);
+  const raw = (el?.getAttribute('data-message-id') || '').replace(/^#/, '');
+  return {
+    gmailMessageId: legacyId(el?.getAttribute('data-legacy-message-id')) || legacyId(raw),
+    draftId: /^msg-a:/.test(raw) ? normalizeDraftId(raw) : null,
+    threadId: openedThread(doc)?.threadId || null,
+  };
+}
+
 /** Where the Log checkbox goes: right after the send button's group in the bottom toolbar. */
 export function logCheckboxAnchor(compose) {
   const send = sendButton(compose);
@@ -399,7 +457,8 @@ export function draftIdsInRequest(body) {
  * Reads a send sync call: the request body names the drafts sent (`msg-a:r-…`), the response
  * lists the stored messages, each an array holding its `msg-f:` id, its thread's `thread-f:`
  * id nearby, and its RFC Message-ID (`<…@…>`). Returns one item per sent message:
- * `{draftId, threadId, gmailMessageId, messageId}` (legacy hex ids; any may be null).
+ * `{draftId, threadId, gmailMessageId, messageId}` (legacy hex ids; any may be null), plus
+ * `sendAt` (ms, or null when not found) for a message Gmail holds for a scheduled send.
  * Unknown shapes give an empty list, never an exception.
  */
 export function parseSyncSend(requestBody, responseText) {
@@ -422,7 +481,9 @@ export function parseSyncSend(requestBody, responseText) {
       const messageId = strings.find((s) => MESSAGE_ID_RE.test(s)) || null;
       const ownThread = strings.find((s) => /^thread-f:\d+$/.test(s)) || thread;
       const draft = strings.map((s) => /^#?msg-a:(r-?\d+)$/.exec(s)?.[1]).find(Boolean) || null;
-      found.push({ draftId: draft, threadId: legacyId(ownThread), gmailMessageId: legacyId(msg), messageId });
+      const item = { draftId: draft, threadId: legacyId(ownThread), gmailMessageId: legacyId(msg), messageId };
+      if (strings.includes(SCHEDULED_LABEL)) item.sendAt = scheduledTime(node);
+      found.push(item);
       return;
     }
     for (const item of node) visit(item, thread, depth + 1);
@@ -431,6 +492,23 @@ export function parseSyncSend(requestBody, responseText) {
   // A request that sent one draft and a response with one message: they are the same.
   if (found.length === 1 && !found[0].draftId && drafts.length === 1) found[0].draftId = drafts[0];
   return found.filter((f) => f.draftId || f.messageId || f.threadId);
+}
+
+/**
+ * A scheduled message carries Gmail's Scheduled label and, among its numbers, the time it will
+ * be sent: the latest millisecond timestamp in the message's array (its other one is when it
+ * was scheduled). null when there is none.
+ */
+const SCHEDULED_LABEL = '^scheduled';
+
+function scheduledTime(node) {
+  let latest = null;
+  const visit = (n, depth) => {
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n > 1e12 && n < 1e13) latest = Math.max(latest ?? 0, n);
+    else if (Array.isArray(n) && depth < 3) for (const x of n) visit(x, depth + 1);
+  };
+  visit(node, 0);
+  return latest;
 }
 
 function collectStrings(node, out, depth) {
