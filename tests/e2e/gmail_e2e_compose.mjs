@@ -208,6 +208,66 @@ test('inline reply and pop-out compose get the Log checkbox too', async () => {
 
 const SEND = '.IZ .Up div[role=button][data-tooltip^=Send]';
 
+test('the `z` shortcut undoes like the Undo link: the record is withdrawn (and not when Gmail ignored `z`)', async () => {
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 5 });
+  try {
+    const subject = 'Undone with the z key';
+    let compose = await composeNew(page, { to: ['lena@customer.example'], subject, body: 'Wrong price.' });
+    await compose.locator(SEND).click();
+    await page.locator('.vh #link_undo').waitFor();
+    const a = await activityFor(browser.sw, subject);
+    const cancelledBefore = (await engineStatus(browser.sw)).counts.cancelled;
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.keyboard.press('z');
+    await waitFor(() => gmail.undone.some((m) => m.subject === subject), { what: 'Gmail undid the send' });
+    await waitFor(async () => (await engineStatus(browser.sw)).counts.cancelled === cancelledBefore + 1, { what: 'the record withdrawn' });
+    assert.equal((await engineStatus(browser.sw)).queue.some((q) => q.key === a.key), false);
+    await page.locator('.mailtrail-toast').filter({ hasText: 'Sending undone: nothing will be logged' }).last().waitFor();
+    await sleep(5500); // past the Undo period: it would have been delivered
+    assert.equal(await serve.record(a.key), null, 'the undone email never reached the CRM');
+    await page.locator('div[role=dialog]').filter({ has: page.locator(`input[name=subjectbox][value="${subject}"]`) }).locator('[aria-label="Discard draft"]').click().catch(() => {});
+
+    // Gmail's keyboard shortcuts off: `z` does nothing in Gmail, so nothing is withdrawn.
+    gmail.shortcutsOff = true;
+    await page.reload();
+    const kept = 'z pressed with shortcuts off';
+    compose = await composeNew(page, { to: ['lena@customer.example'], subject: kept, body: 'Stays sent.' });
+    await compose.locator(SEND).click();
+    await page.locator('.vh #link_undo').waitFor();
+    const b = await activityFor(browser.sw, kept);
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.keyboard.press('z');
+    const stored = await waitFor(() => serve.record(b.key), { timeout: 25000, what: 'the sent email at the endpoint' });
+    assert.equal(stored.record.subject, kept);
+    assert.ok(gmail.sent.some((s) => s.subject === kept), 'Gmail kept it sent');
+  } finally {
+    gmail.shortcutsOff = false;
+    await page.reload();
+    await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  }
+});
+
+test('with no Undo period the record still waits for the ids Gmail assigned (slow "show original")', async () => {
+  await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 0 });
+  // Gmail's answer names the message but not its Message-ID: it is read from "show original".
+  const original = gmail.handleSync.bind(gmail);
+  gmail.handleSync = (body) => original(body).replace(/,"<[^"]+@mail\.gmail\.com>"/, ',null');
+  gmail.rawDelayMs = 800;
+  try {
+    const subject = 'Sent with no Undo period';
+    const compose = await composeNew(page, { to: ['max@customer.example'], subject, body: 'Quick one.' });
+    await compose.locator(SEND).click();
+    const sent = await waitFor(() => gmail.sent.find((s) => s.subject === subject), { what: 'Gmail send' });
+    const stored = await recordFor(serve, browser.sw, subject);
+    assert.equal(`<${stored.record.messageId}>`, sent.messageId, 'delivered with Gmail\'s Message-ID');
+    assert.equal(stored.record.threadId, sent.threadId);
+  } finally {
+    gmail.handleSync = original;
+    gmail.rawDelayMs = 0;
+    await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
+  }
+});
+
 test('Undo right after an unlogged send withdraws nothing: the earlier logged email still arrives', async () => {
   await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() }, { undoSendSeconds: 8 });
   const logged = 'Logged, then a private one undone';
@@ -254,6 +314,15 @@ test('BCC mode: when the BCC address cannot be added, the notice says "Not logge
   assert.match(await toast.textContent(), /without the CRM's BCC address, so the CRM did not get it\. Forward the sent email to log@bcc\.crm\.example/);
   await sleep(300);
   assert.equal(await page.locator('.mailtrail-toast-ok').count(), okBefore, 'no "Logged to the CRM" notice');
+  // The popup's activity list says the same as the page: not logged, and why.
+  const popup = await browser.context.newPage();
+  await popup.goto(`chrome-extension://${browser.extensionId}/popup.html`);
+  const row = popup.locator('#not-logged-list li').filter({ hasText: subject });
+  await row.waitFor();
+  assert.match(await row.textContent(), /Not logged: Gmail sent it without the CRM's BCC address \(log@bcc\.crm\.example\)/);
+  assert.doesNotMatch(await row.textContent(), /BCC address added/i);
+  assert.equal(await popup.locator('#logged-list li').filter({ hasText: subject }).count(), 0, 'not under "Recently logged"');
+  await popup.close();
   await configure(browser.sw, { ...BASE, endpoint: serve.endpoint() });
 });
 

@@ -1,5 +1,12 @@
-// Messages from compose windows: the Log checkbox's state per draft, Send, Undo Send, and the
-// ids Gmail assigned once the message was sent.
+// Messages from compose windows: the Log checkbox's state per draft, Send, Undo Send, the
+// ids Gmail assigned once the message was sent, and a BCC address the page could not add.
+
+/**
+ * The shortest wait before a sent email's record is delivered, whatever the Undo period: the
+ * ids Gmail assigns (Message-ID, thread) arrive from the page a moment after the send and can
+ * only be attached to a record not yet delivered (a delivered record keeps only its key).
+ */
+export const SENT_IDS_WAIT_MS = 3000;
 
 /**
  * `{checked, mode, logByDefault, blocked}` for a compose window opening (remembered per draft),
@@ -41,7 +48,7 @@ export async function composeSend(host, { compose, logChecked, account }) {
   const email = host.engine.fromCompose({ ...compose, source: 'gmail', date: now });
   const undoMs = host.undoMs;
   const outcome = host.engine.process(email, { kind: 'send', logChecked: !!logChecked }, [], now, {
-    notBeforeMs: now + undoMs,
+    notBeforeMs: now + Math.max(undoMs, SENT_IDS_WAIT_MS),
     mailbox: account || email.from?.normalized || undefined,
   });
   const t1 = performance.now();
@@ -54,8 +61,25 @@ export async function composeSend(host, { compose, logChecked, account }) {
     decision: outcome.decision,
     queued: outcome.queued,
     key: outcome.record?.idempotencyKey ?? null,
-    notBefore: now + undoMs,
+    notBefore: now + Math.max(undoMs, SENT_IDS_WAIT_MS),
+    undoUntil: now + undoMs,
+    // The activity entry's time: the page names it when the BCC address could not be added.
+    activityAt: now,
   };
+}
+
+/**
+ * The page could not add the CRM's BCC address the decision asked for (or Gmail had sent before
+ * the decision came): the activity entry the engine noted ("BCC address added") is corrected —
+ * not logged, unless a record was pushed as well. Only an entry that says the BCC was added.
+ */
+export async function bccMissing(host, { at, address }) {
+  if (!Number.isFinite(at) || typeof address !== 'string') return { ok: false };
+  const entry = host.engine.status().activity.find((a) => a.at === at && a.reasons.some((r) => r.code === 'bcc-added'));
+  if (!entry) return { ok: false };
+  host.noteCorrection({ at, subject: entry.subject, address, pushed: !!entry.key });
+  await host.putMeta('corrections', host.meta.corrections);
+  return { ok: true };
 }
 
 /**

@@ -11,6 +11,7 @@ import init, { Engine, validateSettings } from '@mailtrail/engine';
 import { Store } from '../../../shared/idb-store.js';
 import { DEFAULT_CLIENT_PREFS, isPlainAddress, parseUndoSeconds } from '../../../shared/settings-form.js';
 import { effectiveSettings, readManaged, validate } from './settings.js';
+import { addCorrection } from './activity.js';
 
 const ALARM = 'mailtrail-flush';
 /** Safety net: even without a due record, look at the outbox this often. */
@@ -39,7 +40,13 @@ export class Host {
     this.sendTimings = []; // ms, click → record durable, last 500 (content script measures)
     this.sendPhases = [];
     this.layout = new Map(); // tabId → {problems, at, url}
-    this.meta = { drafts: {}, seen: {}, detected: [] };
+    // scheduled: scheduled logs by id (schedule.js); corrections: what the page learned after
+    // the engine noted a decision (a BCC address that could not be added), shown by status.js.
+    this.meta = { drafts: {}, seen: {}, detected: [], scheduled: {}, corrections: [] };
+    // Set by the worker: work that becomes due with time (scheduled logs), run before each
+    // flush, and when it is next due (ms or null), for the alarm.
+    this.dueWork = null;
+    this.nextDueWork = null;
     this.ready = null;
     this.startedAt = performance.timeOrigin; // identifies this worker instance (diagnostics)
   }
@@ -56,9 +63,11 @@ export class Host {
     this.store = await Store.open();
     const [entries, meta] = await Promise.all([
       this.store.loadOutbox(),
-      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats', 'lastGoodSettings']),
+      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats', 'lastGoodSettings', 'scheduled', 'corrections']),
     ]);
     this.meta.drafts = meta.drafts || {};
+    this.meta.scheduled = meta.scheduled || {};
+    this.meta.corrections = Array.isArray(meta.corrections) ? meta.corrections : [];
     this.meta.seen = meta.seen || {};
     this.meta.detected = meta.detected || [];
     this.stats = { ...this.stats, ...(meta.stats || {}) };
@@ -180,9 +189,9 @@ export class Host {
    * transaction. Writes are queued in order; the returned promise resolves when this one
    * is committed. Call it right after every engine call that may change state.
    */
-  persist({ snapshot = true } = {}) {
+  persist({ snapshot = true, meta: extra = {} } = {}) {
     const changes = this.engine.takeChanges();
-    const meta = {};
+    const meta = { ...extra };
     if (snapshot && this.engine.stateDirty()) meta.snapshot = this.engine.exportState(false);
     if (!changes.length && !Object.keys(meta).length) return this.lastWrite;
     const write = this.store.write(changes, meta);
@@ -221,6 +230,11 @@ export class Host {
       try {
         do {
           this.flushAgain = false;
+          try {
+            await this.dueWork?.();
+          } catch (e) {
+            console.error('[mailtrail] scheduled work failed:', e);
+          }
           report = await this.#flushOnce();
         } while (this.flushAgain);
       } finally {
@@ -289,7 +303,9 @@ export class Host {
 
   /** Re-creates the alarm (and a short timer while the worker lives) for the next due record. */
   scheduleWake() {
-    const next = this.engine?.nextWakeup();
+    const outbox = this.engine?.nextWakeup();
+    const other = this.nextDueWork?.() ?? null;
+    const next = outbox === undefined || outbox === null ? other : other === null ? outbox : Math.min(outbox, other);
     clearTimeout(this.timer);
     this.timer = null;
     if (next === undefined || next === null) {
@@ -327,6 +343,15 @@ export class Host {
     this.meta.seen[messageId] = { ...summary, at: Date.now() };
     this.meta.seen = trimOldest(this.meta.seen, SEEN_LIMIT);
     return this.putMeta('seen', this.meta.seen);
+  }
+
+  /**
+   * Something the page learned after the engine noted its decision: the CRM's BCC address could
+   * not be added to the email (`pushed`: a record was pushed as well). Matched to the activity
+   * entry by its time and subject; persisted by the caller.
+   */
+  noteCorrection(correction) {
+    this.meta.corrections = addCorrection(this.meta.corrections, correction);
   }
 
   /** Where the worker's part of a send went (engine work, IndexedDB commit), last 500. */

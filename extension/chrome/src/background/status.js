@@ -5,6 +5,9 @@
 import { validateSettings, version } from '@mailtrail/engine';
 import { endpointPermissionPattern, endpointUrl, mergeManaged, parseUndoSeconds } from '../../../shared/settings-form.js';
 import { readManaged, validate } from './settings.js';
+import { scheduledStatus } from './schedule.js';
+import { correctedActivity } from './activity.js';
+
 
 async function permissionGranted(settings) {
   const pattern = endpointPermissionPattern(settings);
@@ -23,7 +26,8 @@ export async function status(host) {
     version: version(),
     counts: s.counts,
     queue: s.queue,
-    activity: s.activity,
+    activity: correctedActivity(s.activity, host.meta.corrections),
+    scheduled: scheduledStatus(host),
     nextWakeup: s.nextWakeup ?? null,
     threads: s.threads,
     connection: {

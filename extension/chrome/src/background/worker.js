@@ -3,11 +3,25 @@
 // to deliver the event that woke the worker); each waits for the engine to be ready.
 
 import { Host, ALARMS } from './host.js';
-import { composeSend, composeSent, composeUndo, draftState, setDraftState } from './compose.js';
+import { bccMissing, composeSend, composeSent, composeUndo, draftState, setDraftState } from './compose.js';
+import {
+  cancelScheduled,
+  composeSchedule,
+  discardScheduled,
+  logScheduledNow,
+  nextScheduled,
+  runDueScheduled,
+  scheduledBccMissing,
+  scheduledIds,
+  unschedule,
+} from './schedule.js';
 import { logMessage, threadMessage } from './read.js';
 import { discard, getSettings, retry, saveSettings, status, testConnection } from './status.js';
 
 const host = new Host();
+// Scheduled logs become due with time: logged before each flush, and the alarm wakes for them.
+host.dueWork = () => runDueScheduled(host);
+host.nextDueWork = () => nextScheduled(host);
 const ready = host.boot();
 ready.catch((e) => console.error('[mailtrail] engine failed to start:', e));
 
@@ -20,6 +34,11 @@ const FROM_GMAIL = {
   'compose:send': (m) => composeSend(host, m),
   'compose:undo': (m) => composeUndo(host, m),
   'compose:sent': (m) => composeSent(host, m),
+  'compose:bcc-missing': (m) => (m.scheduleId ? scheduledBccMissing(host, m) : bccMissing(host, m)),
+  'compose:schedule': (m) => composeSchedule(host, m),
+  'compose:scheduled': (m) => scheduledIds(host, m),
+  'compose:unschedule': (m) => unschedule(host, m),
+  'schedule:cancel': (m) => cancelScheduled(host, m),
   'message:log': (m) => logMessage(host, m),
   'thread:message': (m) => threadMessage(host, m),
   'metric:send': (m) => {
@@ -34,6 +53,8 @@ const FROM_EXTENSION = {
   status: () => status(host),
   'outbox:retry': (m) => retry(host, m),
   'outbox:discard': (m) => discard(host, m),
+  'schedule:discard': (m) => discardScheduled(host, m),
+  'schedule:log-now': (m) => logScheduledNow(host, m),
   'connection:test': () => testConnection(host),
   'settings:get': () => getSettings(host),
   'settings:save': (m) => saveSettings(host, { ...m, save: true }),

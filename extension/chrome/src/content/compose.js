@@ -9,7 +9,8 @@
 // its state is unknown: a send then waits for the worker, which applies that default.
 // After the send, the page hook reports the ids Gmail assigned; they are attached to the record
 // of a logged send (never to anything for a send that was not logged).
-// Undo Send applies to the most recent send only, within its Undo period.
+// Undo Send — Gmail's Undo link or its `z` shortcut — applies to the most recent send only,
+// within its Undo period. Scheduled sends (schedule-send.js) share the send memory and Undo.
 
 import {
   SELECTORS,
@@ -18,6 +19,10 @@ import {
   draftKey,
   findComposes,
   isSendShortcut,
+  isSendUndo,
+  isUndoShortcut,
+  sendUndoLink,
+  sendUndone,
   logCheckboxAnchor,
   normalizeDraftId,
   readCompose,
@@ -33,12 +38,15 @@ const SEND_TIMEOUT_MS = 4000;
 const SENT_MEMORY_MS = 5 * 60 * 1000;
 /** Undo period assumed while the worker has not said (Gmail's longest is 30 s; settings allow 60). */
 const UNDO_UNKNOWN_MS = 60 * 1000;
+/** How long after `z` Gmail has to show it undid the send. */
+const UNDO_KEY_WAIT_MS = 2000;
 
 export function setupCompose(ctx) {
   const { send, t, toast, doc } = ctx;
   const states = new WeakMap();
   const composes = new Set();
-  // Every send, logged or not, newest last: {draftId, at, logged, key, undoUntil, matched, undone}.
+  // Every send, logged or not, newest last: {draftId, at, logged, key, undoUntil, matched, undone},
+  // and for a scheduled one {scheduled: true, scheduleId, pendingIds}.
   const sent = [];
 
   function composeOf(target) {
@@ -199,6 +207,7 @@ export function setupCompose(ctx) {
       // The answer came after Gmail sent (timeout): the record may be queued after all.
       const bcc = r.decision?.addBcc ? 'missed' : null;
       applyReply(entry, r, bcc);
+      reportBccMissing(r, bcc, { at: r.activityAt });
       if (notice) replaceToast(notice, ...outcomeNotice(r, bcc));
     };
     try {
@@ -212,10 +221,22 @@ export function setupCompose(ctx) {
     if (reply) {
       if (reply.decision?.addBcc) bccResult = addBcc(compose, reply.decision.addBcc);
       applyReply(entry, reply, bccResult);
+      reportBccMissing(reply, bccResult, { at: reply.activityAt });
     }
     release(compose, state);
     if (reply) send('metric:send', { ms: durableMs }).catch(() => {});
     notice = notify(reply, error, bccResult);
+  }
+
+  /**
+   * The engine noted "BCC address added" before the page tried; when adding it failed (or the
+   * answer came too late), the worker corrects what the popup's activity list says. `target`:
+   * `{at}` of the activity entry.
+   */
+  function reportBccMissing(reply, bccResult, target) {
+    const address = reply?.decision?.addBcc;
+    if (!address || (bccResult !== 'failed' && bccResult !== 'missed')) return;
+    send('compose:bcc-missing', { ...target, address }).catch(() => {});
   }
 
   function rememberSent(fields) {
@@ -236,7 +257,7 @@ export function setupCompose(ctx) {
     const bccMissing = (bccResult === 'failed' || bccResult === 'missed') && !d.push;
     entry.logged = !!d.log && !bccMissing;
     entry.key = reply.key ?? null;
-    if (reply.notBefore) entry.undoUntil = reply.notBefore;
+    if (reply.undoUntil || reply.notBefore) entry.undoUntil = reply.undoUntil || reply.notBefore;
   }
 
   // ---- capture-phase interception (runs before any of Gmail's own listeners)
@@ -269,13 +290,40 @@ export function setupCompose(ctx) {
    * logged there is nothing to withdraw (never an older email's record).
    */
   function onUndo(event) {
-    const target = event.target;
-    if (!(target instanceof Element) || !target.closest(SELECTORS.undoLink)) return;
+    if (!isSendUndo(event.target)) return;
+    undoLast();
+  }
+
+  /**
+   * Gmail's `z` shortcut does what Undo does — but only with Gmail's keyboard shortcuts on, so
+   * the record is withdrawn once Gmail shows it undid the send (the notice changed), never on
+   * the key alone.
+   */
+  function onUndoKey(event) {
+    if (!isUndoShortcut(event)) return;
+    const link = sendUndoLink(doc);
     const last = sent.at(-1);
-    if (!last || last.undone) return;
+    if (!link || !last || last.undone) return;
+    const until = Date.now() + UNDO_KEY_WAIT_MS;
+    const check = () => {
+      if (sendUndone(doc, link)) undoLast(last);
+      else if (Date.now() < until && link.isConnected) setTimeout(check, 50);
+    };
+    setTimeout(check, 0);
+  }
+
+  /** Withdraws the most recent send's record (`expected`: only if it is still that send). */
+  function undoLast(expected) {
+    const last = sent.at(-1);
+    if (!last || last.undone || (expected && last !== expected)) return;
     last.undone = true; // its ids, if they still come, are not attached either
     if (!last.logged || Date.now() > last.undoUntil) return;
-    send('compose:undo', { draftId: last.draftId, key: last.key || undefined })
+    const withdrawn = last.scheduled
+      ? last.scheduleId
+        ? send('compose:unschedule', { id: last.scheduleId })
+        : Promise.resolve({ cancelled: 0 })
+      : send('compose:undo', { draftId: last.draftId, key: last.key || undefined });
+    withdrawn
       .then((r) => {
         if (r.cancelled) toast(t('toast_undo_title'), { kind: 'info' });
       })
@@ -285,6 +333,7 @@ export function setupCompose(ctx) {
   for (const type of ['mousedown', 'mouseup', 'click']) ctx.win.addEventListener(type, onPointer, true);
   ctx.win.addEventListener('keydown', onKey, true);
   ctx.win.addEventListener('click', onUndo, true);
+  ctx.win.addEventListener('keydown', onUndoKey, true);
   // Leaving or reloading the page: make sure a state chosen before Gmail named the draft
   // follows it to its id, so the restored compose shows it.
   ctx.win.addEventListener('pagehide', () => {
@@ -308,6 +357,12 @@ export function setupCompose(ctx) {
       // A send that was not logged (or was undone) has no record to tie the ids to, and its
       // thread must not become a tracked one.
       if (entry.undone || !entry.logged) continue;
+      if (entry.scheduled) {
+        // Gmail holds it until its send time: the worker logs it then, with these ids.
+        if (entry.scheduleId) sendScheduledIds(entry.scheduleId, item);
+        else entry.pendingIds = item; // the worker's answer is late: sent when it comes
+        continue;
+      }
       try {
         if (item.messageId) {
           await send('compose:sent', { draftId: entry.draftId, messageId: item.messageId, threadId: item.threadId });
@@ -321,10 +376,48 @@ export function setupCompose(ctx) {
     }
   });
 
+  function sendScheduledIds(id, item) {
+    send('compose:scheduled', {
+      id,
+      draftId: normalizeDraftId(item.draftId),
+      sendAt: Number.isFinite(item.sendAt) ? item.sendAt : null,
+      messageId: item.messageId || undefined,
+      threadId: item.threadId || undefined,
+      gmailMessageId: item.gmailMessageId || undefined,
+    }).catch((e) => ctx.problem('scheduled-ids', e));
+  }
+
   return {
     sweep(root) {
       for (const compose of findComposes(root)) enhance(compose);
     },
     count: () => [...composes].filter((c) => c.isConnected).length,
+    // For the schedule-send feature, which shares the Log checkbox, the send memory and Undo.
+    composeOf,
+    /** The Log checkbox's state: true/false, or null while the worker has not said. */
+    logChoice(compose) {
+      const state = states.get(compose);
+      if (!state) return undefined;
+      return state.known ? state.checkbox.checked : null;
+    },
+    setBusy(compose, busy) {
+      states.get(compose)?.el.classList.toggle('mailtrail-busy', busy);
+    },
+    rememberSent,
+    /** The worker's answer to a scheduled send: `{held, id, decision}`. */
+    scheduleAnswered(entry, reply, bccResult) {
+      const d = reply.decision || {};
+      entry.logged = !!reply.held;
+      entry.scheduleId = reply.id || null;
+      if (reply.undoUntil) entry.undoUntil = reply.undoUntil;
+      if (entry.scheduleId && entry.pendingIds) sendScheduledIds(entry.scheduleId, entry.pendingIds);
+      entry.pendingIds = null;
+      if (d.addBcc && (bccResult === 'failed' || bccResult === 'missed') && entry.scheduleId) {
+        send('compose:bcc-missing', { scheduleId: entry.scheduleId, address: d.addBcc }).catch(() => {});
+      }
+    },
+    outcomeNotice,
+    errorNotice,
+    sendTimeoutMs: SEND_TIMEOUT_MS,
   };
 }

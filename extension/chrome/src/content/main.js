@@ -12,6 +12,7 @@ import { toast as showToast } from './toast.js';
 import { pageInfo } from './page-bridge.js';
 import { setupCompose } from './compose.js';
 import { setupLogButton } from './log-button.js';
+import { setupScheduleSend } from './schedule-send.js';
 import { setupThreadTracking } from './thread-tracking.js';
 
 const SWEEP_MS = 2000;
@@ -44,8 +45,8 @@ const ctx = {
   },
 };
 
-const features = [setupCompose(ctx), setupLogButton(ctx), setupThreadTracking(ctx)];
-const compose = features[0];
+const compose = setupCompose(ctx);
+const features = [compose, setupScheduleSend(ctx, compose), setupLogButton(ctx), setupThreadTracking(ctx)];
 
 function sweep() {
   if (isOrphaned()) return;

@@ -1,6 +1,7 @@
 // The toolbar popup: is the CRM reachable, is Gmail recognised, what is waiting in the outbox
-// (with the CRM's error and a Retry button for failed records), and what was — or was not —
-// logged recently, with the reasons in the user's language.
+// (with the CRM's error and a Retry button for failed records), scheduled sends waiting to be
+// logged when Gmail sends them, and what was — or was not — logged recently, with the reasons
+// in the user's language.
 
 import { localizeDocument, formatTime } from '../../../shared/i18n-dom.js';
 import { renderReasons } from '../../../shared/reasons.js';
@@ -176,19 +177,19 @@ function button(text, className, onClick) {
 
 /** Discard with an inline confirmation (survives the list being redrawn while it is open). */
 const confirming = new Set();
-function discardControl(key) {
+function discardControl(key, texts = DISCARD_OUTBOX) {
   const box = el('span', { className: 'discard' });
   const render = () => {
     if (!confirming.has(key)) {
-      box.replaceChildren(button(t('outbox_discard'), 'discard', () => (confirming.add(key), render())));
+      box.replaceChildren(button(t(texts.button), 'discard', () => (confirming.add(key), render())));
       return;
     }
     box.replaceChildren(
-      el('span', { className: 'detail confirm', text: t('outbox_discard_confirm') }),
-      button(t('outbox_discard_yes'), 'discard-yes', async (e) => {
+      el('span', { className: 'detail confirm', text: t(texts.confirm) }),
+      button(t(texts.yes), 'discard-yes', async (e) => {
         e.target.disabled = true;
         confirming.delete(key);
-        await ask('outbox:discard', { key }).catch(() => {});
+        await ask(texts.message, texts.payload(key)).catch(() => {});
         refresh();
       }),
       button(t('outbox_discard_no'), 'discard-no', () => (confirming.delete(key), render())),
@@ -198,11 +199,44 @@ function discardControl(key) {
   return box;
 }
 
+const DISCARD_OUTBOX = { button: 'outbox_discard', confirm: 'outbox_discard_confirm', yes: 'outbox_discard_yes', message: 'outbox:discard', payload: (key) => ({ key }) };
+const DISCARD_SCHEDULED = { button: 'scheduled_discard', confirm: 'scheduled_discard_confirm', yes: 'scheduled_discard_yes', message: 'schedule:discard', payload: (id) => ({ id }) };
+
+/** A scheduled send waiting for Gmail to send it: logged then, unless withdrawn. */
+function scheduledRow(item) {
+  const li = el('li');
+  li.dataset.id = item.id;
+  li.dataset.state = item.error ? 'error' : item.sendAt ? 'scheduled' : 'time-unknown';
+  li.appendChild(el('div', { className: 'subject', text: item.subject || t('no_subject') }));
+  let line;
+  if (item.error) line = t('scheduled_error', [item.error]);
+  else if (item.sendAt) line = t('scheduled_when', [formatTime(item.sendAt, lang)]);
+  else line = t('scheduled_time_unknown');
+  li.appendChild(el('div', { className: item.error || !item.sendAt ? 'meta warn' : 'meta', text: line }));
+  if (!item.sendAt && !item.error) {
+    li.appendChild(button(t('scheduled_log_now'), 'log-now', async (e) => {
+      e.target.disabled = true;
+      await ask('schedule:log-now', { id: item.id }).catch(() => {});
+      refresh();
+    }));
+  }
+  li.appendChild(discardControl(item.id, DISCARD_SCHEDULED));
+  return li;
+}
+
+function renderScheduled(s) {
+  const items = s.scheduled || [];
+  $('scheduled').hidden = items.length === 0;
+  fill($('scheduled-list'), items.map(scheduledRow), '');
+}
+
 function activityRow(a) {
   const li = el('li');
   li.dataset.logged = String(a.logged);
   li.appendChild(el('div', { className: 'subject', text: a.subject || t('no_subject') }));
   li.appendChild(el('div', { className: 'meta', text: `${directionText(a.direction)} · ${formatTime(a.at, lang)}` }));
+  // What the page learned after the decision (a BCC address it could not add), first.
+  for (const note of a.notes || []) li.appendChild(el('div', { className: 'detail warn note', text: t(note.message, note.substitutions) }));
   const reasons = reasonsList(a.reasons);
   if (reasons) li.appendChild(reasons);
   return li;
@@ -224,6 +258,7 @@ async function refresh() {
     renderConnection(s);
     renderState(s);
     renderOutbox(s);
+    renderScheduled(s);
     $('version').textContent = `Mailtrail ${s.version}`;
   } catch (e) {
     $('connection-state').dataset.state = 'error';
