@@ -11,8 +11,12 @@
 //! The engine lives in an `Rc<RefCell<_>>` so the async `flush` never holds a borrow across an
 //! `await`: JS may call other methods while a flush is in flight.
 
+mod alloc;
 mod extract;
 mod transport;
+
+#[global_allocator]
+static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
 
 use crate::email::{ComposeData, Email};
 use crate::engine::{Engine as Core, ProcessOptions};
