@@ -587,7 +587,20 @@ impl Engine {
 
     /// Cancels a record not yet sent (Undo Send).
     pub fn cancel(&mut self, key: &str, now_ms: i64) -> bool {
+        let withdrawn = self
+            .outbox
+            .get(key)
+            .and_then(|e| e.record.as_ref())
+            .map(|record| thread_ids_of(record));
         let change = self.outbox.cancel(key, now_ms);
+        if change.is_some() {
+            // The email is not logged after all: nor is a conversation only it started.
+            if let Some(email) = withdrawn {
+                if self.threads.withdraw(&email) {
+                    self.dirty = true;
+                }
+            }
+        }
         self.note(change)
     }
 
@@ -766,5 +779,19 @@ struct MergedContacts<'a> {
 impl ContactDirectory for MergedContacts<'_> {
     fn is_contact(&self, normalized: &str) -> bool {
         self.endpoint.is_contact(normalized) || self.known.contains_key(normalized)
+    }
+}
+
+/// What the thread tracker knows an email by, from its record (ids learnt after sending
+/// included): enough to find the thread it started.
+fn thread_ids_of(record: &Record) -> Email {
+    Email {
+        subject: record.subject.clone(),
+        message_id: record.message_id.clone(),
+        in_reply_to: record.in_reply_to.clone(),
+        references: record.references.clone(),
+        thread_id: record.thread_id.clone(),
+        draft_id: record.draft_id.clone(),
+        ..Email::default()
     }
 }

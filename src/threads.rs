@@ -660,6 +660,25 @@ impl ThreadTracker {
         }
     }
 
+    /// Withdraws an email whose logging was called off (Undo Send, a record discarded): forgets
+    /// the thread it started, so replies to an email that was never logged are not logged
+    /// either. A thread holding ids of other emails (the email was a reply in a conversation
+    /// logged before) is kept: that conversation is still logged. Returns whether a thread was
+    /// forgotten.
+    pub fn withdraw(&mut self, email: &Email) -> bool {
+        let keys = EmailKeys::of(email);
+        let Some(thread) = keys.all().find_map(|h| self.index.get(&h).copied()) else {
+            return false;
+        };
+        let Some(t) = self.threads.get(&thread) else {
+            return false;
+        };
+        let own = |h: &u64| {
+            keys.message_ids.contains(h) || keys.lookup_only.contains(h) || keys.handles.contains(h)
+        };
+        t.ids.iter().all(own) && self.forget(thread)
+    }
+
     /// Forgets a thread and all its ids. Returns whether it was known.
     pub fn forget(&mut self, thread: u64) -> bool {
         let removed = self.remove_thread(thread).is_some();

@@ -734,6 +734,85 @@ buyer@client.example\r\n\r\nPlease quote.\r\n";
     );
 }
 
+/// The customer's reply to a message (by In-Reply-To), as it arrives.
+fn customer_reply(in_reply_to: &str, id: &str) -> Email {
+    let raw = format!(
+        "From: Jane Doe <jane@customer.example>\r\nTo: me@ourco.example\r\nSubject: Re: Offer\r\n\
+Message-ID: <{id}>\r\nIn-Reply-To: <{in_reply_to}>\r\nDate: Wed, 4 Mar 2026 09:00:00 +0100\r\n\r\nThanks.\r\n"
+    );
+    Email::from_raw(raw.as_bytes(), Default::default()).unwrap()
+}
+
+fn incoming(engine: &mut Engine, email: &Email) -> mailtrail::engine::Outcome {
+    let contacts: HashSet<String> = ["jane@customer.example".to_string()].into();
+    engine.process(
+        email,
+        Trigger::Incoming,
+        &contacts,
+        NOW + 60_000,
+        &ProcessOptions::default(),
+    )
+}
+
+#[test]
+fn an_undone_send_leaves_no_logged_thread_behind() {
+    // The rep answers the customer's first email with Log checked, then clicks Undo: nothing
+    // was logged, so the customer's next reply in that conversation is not logged either.
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let mut reply = compose("d-undo");
+    reply.in_reply_to = vec!["first@customer.example".into()];
+    reply.references = vec!["first@customer.example".into()];
+    let undo_window = ProcessOptions {
+        not_before_ms: Some(NOW + 30_000),
+        ..Default::default()
+    };
+    let out = engine.process(
+        &reply,
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &undo_window,
+    );
+    assert!(out.queued);
+    assert_eq!(engine.cancel_draft("d-undo", NOW + 5_000), 1);
+    let next = incoming(
+        &mut engine,
+        &customer_reply("first@customer.example", "second@customer.example"),
+    );
+    assert!(!next.decision.log, "{:?}", next.decision.reasons);
+    assert!(next.decision.has(mailtrail::ReasonCode::ThreadNotLogged));
+}
+
+#[test]
+fn an_undone_reply_in_a_logged_conversation_keeps_the_conversation_logged() {
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let mut first = compose("d-first");
+    first.message_id = Some("offer@ourco.example".into());
+    assert!(send(&mut engine, &first).queued);
+    // A second email in the same conversation, undone.
+    let mut second = compose("d-second");
+    second.in_reply_to = vec!["offer@ourco.example".into()];
+    second.references = vec!["offer@ourco.example".into()];
+    let undo_window = ProcessOptions {
+        not_before_ms: Some(NOW + 30_000),
+        ..Default::default()
+    };
+    engine.process(
+        &second,
+        Trigger::Send { log_checked: true },
+        &HashSet::new(),
+        NOW,
+        &undo_window,
+    );
+    assert_eq!(engine.cancel_draft("d-second", NOW + 5_000), 1);
+    // The customer answers the first (logged) email: still a reply in a logged thread.
+    let answer = incoming(
+        &mut engine,
+        &customer_reply("offer@ourco.example", "answer@customer.example"),
+    );
+    assert!(answer.decision.log, "{:?}", answer.decision.reasons);
+}
+
 /// A receiver on a slow link: every request takes 20 s of the clock, and it checks each
 /// signature against its own clock with the usual five-minute window.
 struct SlowReceiver<'a> {
