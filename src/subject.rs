@@ -54,7 +54,13 @@ pub fn is_forward_subject(subject: &str) -> bool {
 /// The subject as used for thread matching: prefixes removed, whitespace collapsed, lower case.
 /// `"RE: AW:  Angebot  Q3"` and `"angebot q3"` normalise to the same string.
 pub fn normalize_subject(subject: &str) -> String {
-    let (rest, _) = strip_prefixes(subject);
+    // Full-width letters and colons ("Ｒｅ：") as Japanese input methods type them.
+    let folded: String = subject.chars().map(fold_width).collect();
+    let (rest, _) = strip_prefixes(&folded);
+    // A gateway tag after the prefixes ("Re: [EXT] Offer": the customer's gateway tagged our
+    // email before they answered) is not part of the subject either. Both sides of a match are
+    // normalised alike, so a tag that is part of a subject still matches itself.
+    let rest = crate::extract::subject::strip_tags(rest);
     let rest = rest
         .strip_suffix("(fwd)")
         .or_else(|| rest.strip_suffix("(FWD)"))
@@ -69,6 +75,15 @@ pub fn normalize_subject(subject: &str) -> String {
         }
     }
     out
+}
+
+/// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space as their ASCII forms.
+fn fold_width(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +148,41 @@ mod tests {
         for s in ["Re: x", "Odp: x", "AW: Fwd: x", "x", "Forward planning"] {
             assert!(!is_forward_subject(s), "{s}");
         }
+    }
+
+    #[test]
+    fn gateway_tags_width_and_more_languages_do_not_hide_a_reply() {
+        // What replies to "【ご提案】新型ポンプ" / "Oferta Q3" look like after customers'
+        // mail gateways, lists and input methods had their way with them.
+        let base = normalize_subject("【ご提案】新型ポンプ");
+        for reply in [
+            "【外部】Re: 【ご提案】新型ポンプ",
+            "Re: [EXT] 【ご提案】新型ポンプ",
+            "*EXTERNAL* RE: 【ご提案】新型ポンプ",
+            "***SPAM*** RE: 【ご提案】新型ポンプ",
+            "EXTERNAL: RE: 【ご提案】新型ポンプ",
+            "(EXTERNAL) Re: 【ご提案】新型ポンプ",
+            "Re: [sales-jp] 【ご提案】新型ポンプ",
+            "Ｒｅ：【ご提案】新型ポンプ",
+            "［外部］ＲＥ： 【ご提案】新型ポンプ",
+            "회신: 【ご提案】新型ポンプ",
+        ] {
+            assert_eq!(normalize_subject(reply), base, "{reply}");
+        }
+        let base = normalize_subject("Oferta Q3");
+        for reply in [
+            "Odp.: Oferta Q3",
+            "Odpowiedź: Oferta Q3",
+            "ODP: [Zewnętrzna] Oferta Q3",
+        ] {
+            assert_eq!(normalize_subject(reply), base, "{reply}");
+        }
+        // Not tags: a long parenthesis, a lone star, a colon inside a subject.
+        assert_ne!(
+            normalize_subject("(this is a long aside that goes on well past forty bytes) Offer"),
+            normalize_subject("Offer")
+        );
+        assert_eq!(normalize_subject("*urgent Offer"), "*urgent offer");
     }
 
     #[test]

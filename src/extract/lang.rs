@@ -691,6 +691,7 @@ pub(crate) static SUBJECT_PREFIXES: &[(&str, PrefixKind)] = &[
     ("转发", PrefixKind::Forward),
     ("轉寄", PrefixKind::Forward),
     ("轉發", PrefixKind::Forward),
+    ("전달", PrefixKind::Forward),
     ("re", PrefixKind::Reply),
     ("aw", PrefixKind::Reply),
     ("antw", PrefixKind::Reply),
@@ -700,6 +701,8 @@ pub(crate) static SUBJECT_PREFIXES: &[(&str, PrefixKind)] = &[
     ("res", PrefixKind::Reply),
     ("resp", PrefixKind::Reply),
     ("odp", PrefixKind::Reply),
+    ("odp.", PrefixKind::Reply),
+    ("odpowiedź", PrefixKind::Reply),
     ("ynt", PrefixKind::Reply),
     ("yan", PrefixKind::Reply),
     ("v", PrefixKind::Reply),
@@ -714,6 +717,8 @@ pub(crate) static SUBJECT_PREFIXES: &[(&str, PrefixKind)] = &[
     ("回复", PrefixKind::Reply),
     ("回覆", PrefixKind::Reply),
     ("答复", PrefixKind::Reply),
+    ("회신", PrefixKind::Reply),
+    ("답장", PrefixKind::Reply),
 ];
 
 /// Month names and abbreviations (lowercase, no trailing dot) with their month number.

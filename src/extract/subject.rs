@@ -31,23 +31,65 @@ fn one_prefix(s: &str) -> Option<(PrefixKind, &str)> {
     Some((kind, &s[colon + len..]))
 }
 
-/// Skips leading `[TAG]` blocks when a prefix follows them.
+/// Skips leading tags (see [`tag_len`]) when a prefix follows them.
 fn skip_tags(s: &str) -> &str {
-    let mut rest = s.trim_start_matches(is_ws);
-    for _ in 0..3 {
-        if !rest.starts_with('[') {
-            break;
-        }
-        match rest.find(']') {
-            Some(e) if e <= 40 => rest = rest[e + 1..].trim_start_matches(is_ws),
-            _ => break,
-        }
-    }
+    let rest = strip_tags(s);
     if one_prefix(rest).is_some() {
         rest
     } else {
         s
     }
+}
+
+/// `s` without its leading tags (at most three).
+pub(crate) fn strip_tags(s: &str) -> &str {
+    let mut rest = s.trim_start_matches(is_ws);
+    for _ in 0..3 {
+        match tag_len(rest) {
+            Some(len) => rest = rest[len..].trim_start_matches(is_ws),
+            None => break,
+        }
+    }
+    rest
+}
+
+/// The length of a tag a mail gateway or list put before the subject, if `s` starts with one:
+/// `[EXTERNAL]`, `[外部]`, `【外部】`, `［EXT］`, `(EXTERNAL)`, `（外部）`, `*EXTERNAL*`,
+/// `***SPAM***`, `EXTERNAL:`. Bracketed tags are short (≤ 40 bytes inside).
+fn tag_len(s: &str) -> Option<usize> {
+    const PAIRS: [(char, char); 5] = [
+        ('[', ']'),
+        ('【', '】'),
+        ('［', '］'),
+        ('(', ')'),
+        ('（', '）'),
+    ];
+    let first = s.chars().next()?;
+    if let Some(&(open, close)) = PAIRS.iter().find(|(o, _)| *o == first) {
+        let inner = &s[open.len_utf8()..];
+        let end = inner.find(close).filter(|&e| e > 0 && e <= 40)?;
+        return Some(open.len_utf8() + end + close.len_utf8());
+    }
+    if first == '*' {
+        let stars = s.len() - s.trim_start_matches('*').len();
+        let inner = &s[stars..];
+        let end = inner.find('*').filter(|&e| e > 0 && e <= 40)?;
+        let word = &inner[..end];
+        if word
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
+        {
+            let after = &inner[end..];
+            let closing = after.len() - after.trim_start_matches('*').len();
+            return Some(stars + end + closing);
+        }
+        return None;
+    }
+    ["external:", "ext:"].iter().find_map(|tag| {
+        s.get(..tag.len())
+            .filter(|head| head.eq_ignore_ascii_case(tag))
+            .map(|_| tag.len())
+    })
 }
 
 /// The first prefix (after any leading `[TAG]`): its kind and the text after it. The one
