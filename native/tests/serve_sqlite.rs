@@ -20,6 +20,7 @@ backend_tests!(Kind::Sqlite;
     attachments_are_stored_once,
     get_and_delete_records,
     records_found_by_message_id,
+    records_found_by_draft_id,
     watch_status_round_trip,
     migrations_apply_once_and_refuse_newer,
     web_ui_requires_sign_in_and_escapes,

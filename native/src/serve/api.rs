@@ -565,34 +565,59 @@ async fn get_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiRes
 #[serde(rename_all = "camelCase")]
 struct FindRecords {
     message_id: Option<String>,
+    draft_id: Option<String>,
 }
 
 /// `GET /v1/records?messageId=…`: the records of one email, whatever key they were stored under
 /// (a record queued from a compose window has a content key, since the Message-ID did not exist
-/// yet). The IMAP watcher asks this to learn which sent emails were logged.
+/// yet). `GET /v1/records?draftId=…`: the records queued from one compose window (a brand-new
+/// Outlook email is recorded before it has a Message-ID; its sent copy names the draft in
+/// `X-Mailtrail-Draft`). The IMAP watcher asks these to learn which sent emails were logged.
 async fn find_records(
     _: Authed,
     State(st): St,
     axum::extract::Query(q): axum::extract::Query<FindRecords>,
 ) -> ApiResult {
-    let id = q
-        .message_id
-        .as_deref()
-        .and_then(mailtrail::ids::clean_message_id)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "missing_field",
-                "messageId",
-                "give the Message-ID to look for: /v1/records?messageId=<id>",
-            )
-        })?;
-    let records: Vec<String> = st
-        .store
-        .records_by_message_id(&id, 50)
-        .await?
-        .iter()
-        .map(|r| record_json(r, None))
-        .collect();
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    let found = match (blank(&q.message_id), blank(&q.draft_id)) {
+        (false, false) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "draftId",
+                "give either messageId or draftId, not both",
+            ))
+        }
+        (true, false) => {
+            let draft = q.draft_id.as_deref().unwrap_or_default().trim();
+            if draft.len() > ingest::MAX_INDEXED_BYTES {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "draftId",
+                    format!(
+                        "draftId is longer than {} bytes (records with such ids are not indexed)",
+                        ingest::MAX_INDEXED_BYTES
+                    ),
+                ));
+            }
+            st.store.records_by_draft_id(draft, 50).await?
+        }
+        _ => {
+            let id = q
+                .message_id
+                .as_deref()
+                .and_then(mailtrail::ids::clean_message_id)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "missing_field",
+                        "messageId",
+                        "give the Message-ID to look for: /v1/records?messageId=<id> \
+                         (or a compose window's draft id: /v1/records?draftId=<id>)",
+                    )
+                })?;
+            st.store.records_by_message_id(&id, 50).await?
+        }
+    };
+    let records: Vec<String> = found.iter().map(|r| record_json(r, None)).collect();
     Ok(json_response(
         StatusCode::OK,
         format!("{{\"records\":[{}]}}", records.join(",")),

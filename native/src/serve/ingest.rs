@@ -79,6 +79,12 @@ pub fn prepare(
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= MAX_INDEXED_BYTES)
         .map(str::to_string);
+    let draft_id = record
+        .draft_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && d.len() <= MAX_INDEXED_BYTES)
+        .map(str::to_string);
 
     // Contacts: normalised, merged when the same address appears twice.
     if record.contacts.len() > MAX_CONTACTS {
@@ -232,6 +238,7 @@ pub fn prepare(
         mailbox,
         message_id,
         thread_id,
+        draft_id,
         thread_refs,
         default_thread_key,
         direction: direction_str(record.direction),

@@ -1354,6 +1354,85 @@ pub async fn records_found_by_message_id(kind: Kind) {
     env.finish().await;
 }
 
+pub async fn records_found_by_draft_id(kind: Kind) {
+    let Some(mut env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    // A brand-new Outlook email, recorded at send time: no Message-ID yet, only the compose
+    // window's id (which its sent copy carries in X-Mailtrail-Draft).
+    let draft = record(
+        "c1-aabbccddeeff00112233445566778899",
+        json!({"messageId": null, "draftId": " ol-7f3a9c2e ", "source": "outlook"}),
+    );
+    assert_eq!(env.server.post_record(&draft.to_string()).await.0, 201);
+    let other = record("m1-other-draft", json!({"draftId": "ol-someone-else"}));
+    assert_eq!(env.server.post_record(&other.to_string()).await.0, 201);
+    let s = &env.server;
+    let (st, v) = s.get("/v1/records?draftId=ol-7f3a9c2e").await;
+    assert_eq!(st, 200, "{v}");
+    let found = v["records"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{v}");
+    assert_eq!(
+        found[0]["idempotencyKey"],
+        "c1-aabbccddeeff00112233445566778899"
+    );
+    assert_eq!(found[0]["record"]["draftId"], " ol-7f3a9c2e ");
+    // Not a Message-ID lookup, and the other way round.
+    let (st, v) = s.get("/v1/records?messageId=ol-7f3a9c2e").await;
+    assert_eq!((st, v["records"].as_array().map(Vec::len)), (200, Some(0)));
+    let (st, v) = s.get("/v1/records?draftId=ol-unknown").await;
+    assert_eq!((st, v["records"].as_array().map(Vec::len)), (200, Some(0)));
+    let (st, v) = s.get("/v1/records?draftId=a&messageId=b@x").await;
+    assert_eq!(
+        (
+            st,
+            v["error"]["code"].as_str(),
+            v["error"]["field"].as_str()
+        ),
+        (400, Some("invalid_query"), Some("draftId")),
+        "{v}"
+    );
+    let long = "d".repeat(999);
+    let (st, v) = s.get(&format!("/v1/records?draftId={long}")).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    let (st, v) = s.get("/v1/records?draftId=%20%20").await;
+    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("messageId")));
+
+    // A database written before draft ids were indexed (schema 1): the migration fills them
+    // in from the stored records.
+    assert!(env.server.terminate().success());
+    for sql in [
+        "DROP INDEX records_draft_id",
+        "ALTER TABLE records DROP COLUMN draft_id",
+        "DELETE FROM mailtrail_schema WHERE version = 2",
+    ] {
+        execute(&env.db, &env.dir, sql).await;
+    }
+    env.server = Server::start(&env.dir, &env.db, &[]);
+    assert_eq!(env.server.stats().await["schemaVersion"], 2);
+    let (st, v) = env.server.get("/v1/records?draftId=ol-7f3a9c2e").await;
+    assert_eq!(
+        (st, v["records"][0]["idempotencyKey"].as_str()),
+        (200, Some("c1-aabbccddeeff00112233445566778899")),
+        "{v}"
+    );
+    let (_, v) = env.server.get("/v1/records?draftId=ol-someone-else").await;
+    assert_eq!(v["records"][0]["idempotencyKey"], "m1-other-draft");
+    assert_eq!(
+        count(
+            &env.db,
+            &env.dir,
+            "SELECT COUNT(*) FROM records WHERE draft_id IS NOT NULL"
+        )
+        .await,
+        2
+    );
+    env.finish().await;
+}
+
 pub async fn watch_status_round_trip(kind: Kind) {
     let Some(env) = Env::start(kind, &[]).await else {
         return;
@@ -1528,7 +1607,7 @@ pub async fn migrations_apply_once_and_refuse_newer(kind: Kind) {
         .post_record(&record("m1-mig", json!({})).to_string())
         .await;
     assert_eq!(st, 201);
-    assert_eq!(env.server.stats().await["schemaVersion"], 1);
+    assert_eq!(env.server.stats().await["schemaVersion"], 2);
     assert!(
         env.server.terminate().success(),
         "SIGTERM ends with exit code 0"
@@ -1538,7 +1617,7 @@ pub async fn migrations_apply_once_and_refuse_newer(kind: Kind) {
     assert_eq!(env.server.stats().await["records"], 1);
     assert_eq!(
         count(&env.db, &env.dir, "SELECT COUNT(*) FROM mailtrail_schema").await,
-        1
+        2
     );
     env.server.terminate();
     // A database from a newer mailtrail is refused with a clear message.

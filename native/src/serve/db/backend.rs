@@ -406,6 +406,17 @@ impl Backend {
         Ok(out)
     }
 
+    pub async fn records_by_draft_id(&self, draft_id: &str, limit: i64) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE draft_id = $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql).bind(draft_id).bind(limit).fetch_all(&mut *conn).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(stored_from_row(&mut conn, row).await?);
+        }
+        Ok(out)
+    }
+
     pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let Some(row) = sqlx::query("SELECT id FROM records WHERE idempotency_key = $1")
@@ -695,14 +706,14 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
     for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO records (idempotency_key, mailbox, message_id, thread_id, thread_key, direction, \
-               sent_at, received_at, subject, from_address, snippet, summary, body) VALUES ",
+               sent_at, received_at, subject, from_address, snippet, summary, body, draft_id) VALUES ",
         );
         for n in 0..chunk.len() {
             if n > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            sql.push_str(&placeholders(n * 13 + 1, 13));
+            sql.push_str(&placeholders(n * 14 + 1, 14));
             sql.push(')');
         }
         sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, idempotency_key");
@@ -722,7 +733,8 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
                 .bind(&r.from_address)
                 .bind(&r.snippet)
                 .bind(&r.summary)
-                .bind(&r.body);
+                .bind(&r.body)
+                .bind(&r.draft_id);
         }
         for row in q.fetch_all(&mut *conn).await? {
             inserted.insert(row.try_get(1)?, row.try_get(0)?);

@@ -23,16 +23,30 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("migrations/sqlite/0001_init.sql"),
-}];
-const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("migrations/postgres/0001_init.sql"),
-}];
+const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "draft_id",
+        sql: include_str!("migrations/sqlite/0002_draft_id.sql"),
+    },
+];
+const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "draft_id",
+        sql: include_str!("migrations/postgres/0002_draft_id.sql"),
+    },
+];
 
 mod batch;
 mod sqlite_writer;
@@ -159,6 +173,8 @@ pub struct NewRecord {
     pub mailbox: String,
     pub message_id: Option<String>,
     pub thread_id: Option<String>,
+    /// The compose window's draft id (records queued before the email had a Message-ID).
+    pub draft_id: Option<String>,
     /// In-Reply-To and References: earlier messages of the same conversation.
     pub thread_refs: Vec<String>,
     /// The thread key used when no earlier message of the conversation is stored.
@@ -555,6 +571,17 @@ impl Store {
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let message_id = nul(message_id);
         dispatch!(self, b => b.records_by_message_id(&message_id, limit).await)
+    }
+
+    /// Records queued from the compose window with this draft id, from any mailbox (oldest
+    /// first, at most `limit`).
+    pub async fn records_by_draft_id(
+        &self,
+        draft_id: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let draft_id = nul(draft_id);
+        dispatch!(self, b => b.records_by_draft_id(&draft_id, limit).await)
     }
 
     pub async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {

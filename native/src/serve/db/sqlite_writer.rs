@@ -254,8 +254,8 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
     {
         let mut st = c.prepare_cached(
             "INSERT INTO records (idempotency_key, mailbox, message_id, thread_id, thread_key, direction, \
-               sent_at, received_at, subject, from_address, snippet, summary, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id",
+               sent_at, received_at, subject, from_address, snippet, summary, body, draft_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id",
         )?;
         for &i in &candidates {
             let r = recs[i];
@@ -275,7 +275,8 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
                         r.from_address,
                         r.snippet,
                         r.summary,
-                        r.body
+                        r.body,
+                        r.draft_id
                     ],
                     |row| row.get(0),
                 )
