@@ -133,7 +133,8 @@ pub struct Email {
     pub text: Option<String>,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
-    /// Set when the message says it was sent automatically (auto-replies, bounces, lists).
+    /// Set when the message's headers say it was sent automatically (auto-replies, read
+    /// receipts, bounces, lists and bulk mail; see `is_automatic`).
     #[serde(default)]
     pub auto_submitted: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -468,14 +469,7 @@ fn from_parsed(message: &mail_parser::Message<'_>, options: ParseOptions) -> Ema
         .map(|part| convert_attachment(part, options.keep_attachment_data))
         .collect();
 
-    let auto_submitted = header_text(message, "Auto-Submitted")
-        .map(|v| !v.eq_ignore_ascii_case("no"))
-        .unwrap_or(false)
-        || header_text(message, "Precedence")
-            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "bulk" | "junk" | "list"))
-            .unwrap_or(false)
-        || message.header_raw("X-Autoreply").is_some()
-        || message.header_raw("X-Autorespond").is_some();
+    let auto_submitted = is_automatic(message);
 
     Email {
         source: Source::default(),
@@ -497,6 +491,39 @@ fn from_parsed(message: &mail_parser::Message<'_>, options: ParseOptions) -> Ema
         auto_submitted,
         problems,
     }
+}
+
+/// The message says it was sent by a machine, not written to the user by a person: auto-replies
+/// (RFC 3834 `Auto-Submitted`, the older `X-Autoreply`/`X-Autorespond`, `Precedence:
+/// auto_reply`, Exchange's `X-Auto-Response-Suppress: All` on out-of-office replies), read
+/// receipts and bounces (`multipart/report`), and list or bulk mail (`Precedence`, `List-Id`,
+/// `List-Unsubscribe`). Auto-replies that carry none of these are recognised by their subject
+/// (`crate::subject::is_auto_reply`) where the policy decides.
+fn is_automatic(message: &mail_parser::Message<'_>) -> bool {
+    let has = |name: &str| message.header_raw(name).is_some();
+    let auto_submitted =
+        header_text(message, "Auto-Submitted").is_some_and(|v| !v.eq_ignore_ascii_case("no"));
+    let precedence = header_text(message, "Precedence").is_some_and(|v| {
+        ["bulk", "junk", "list", "auto_reply", "auto-reply"]
+            .iter()
+            .any(|p| v.eq_ignore_ascii_case(p))
+    });
+    let suppress_all = header_text(message, "X-Auto-Response-Suppress")
+        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("all")));
+    let report = message.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
+    auto_submitted
+        || precedence
+        || suppress_all
+        || report
+        || has("X-Autoreply")
+        || has("X-Autorespond")
+        || has("List-Id")
+        || has("List-Unsubscribe")
 }
 
 fn header_text<'a>(message: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'a str> {

@@ -397,7 +397,7 @@ fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Dec
     if !ctx.in_logged_thread {
         return Decision::not_logged(direction, vec![Reason::new(ReasonCode::ThreadNotLogged)]);
     }
-    if email.auto_submitted {
+    if email.auto_submitted || crate::subject::is_auto_reply(&email.subject) {
         return Decision::not_logged(
             direction,
             vec![Reason::about(ReasonCode::AutoSubmitted, addr)],

@@ -77,6 +77,49 @@ pub fn normalize_subject(subject: &str) -> String {
     out
 }
 
+/// Subject words auto-replies start with, lower case, in the languages our users' customers
+/// write in; followed by `:` or `：` (`Automatic reply: Offer`, `自動返信：お見積もり`).
+const AUTO_REPLY_PREFIXES: &[&str] = &[
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "auto-reply",
+    "out of office",
+    "out of the office",
+    "automatische antwort",
+    "abwesenheitsnotiz",
+    "réponse automatique",
+    "respuesta automática",
+    "risposta automatica",
+    "resposta automática",
+    "automatisch antwoord",
+    "autosvar",
+    "automatisk svar",
+    "automaattinen vastaus",
+    "automatická odpověď",
+    "automatyczna odpowiedź",
+    "odpowiedź automatyczna",
+    "autoodpowiedź",
+    "nieobecność",
+    "自動返信",
+    "自動応答",
+    "不在通知",
+    "自动回复",
+    "自動回覆",
+    "자동 응답",
+];
+
+/// True when the subject is an auto-reply's (`Automatic reply:`, `Out of Office:`,
+/// `自動返信:`, `Autoodpowiedź:` …), for auto-replies whose headers do not say so.
+pub fn is_auto_reply(subject: &str) -> bool {
+    let folded: String = subject.chars().map(fold_width).collect();
+    let rest = crate::extract::subject::strip_tags(folded.trim()).to_lowercase();
+    AUTO_REPLY_PREFIXES.iter().any(|p| {
+        rest.strip_prefix(p)
+            .is_some_and(|after| after.trim_start().starts_with(':'))
+    })
+}
+
 /// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space as their ASCII forms.
 fn fold_width(c: char) -> char {
     match c {

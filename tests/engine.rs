@@ -813,6 +813,77 @@ fn an_undone_reply_in_a_logged_conversation_keeps_the_conversation_logged() {
     assert!(answer.decision.log, "{:?}", answer.decision.reasons);
 }
 
+#[test]
+fn automatic_replies_in_a_logged_thread_are_not_logged() {
+    // Out-of-office notices, read receipts and list copies answer a logged email too; only a
+    // person's reply belongs on the contact's timeline.
+    let mut engine = Engine::new(&settings(local())).unwrap();
+    let mut first = compose("d-auto");
+    first.message_id = Some("offer@ourco.example".into());
+    assert!(send(&mut engine, &first).queued);
+    let reply = |extra_headers: &str, subject: &str, n: usize| {
+        let raw = format!(
+            "From: Jane Doe <jane@customer.example>\r\nTo: me@ourco.example\r\nSubject: {subject}\r\n\
+Message-ID: <auto-{n}@customer.example>\r\nIn-Reply-To: <offer@ourco.example>\r\n{extra_headers}\
+Date: Wed, 4 Mar 2026 09:00:00 +0100\r\n\r\nI am away until Monday.\r\n"
+        );
+        Email::from_raw(raw.as_bytes(), Default::default()).unwrap()
+    };
+    let automatic = [
+        ("Precedence: auto_reply\r\n", "Odp: Offer"),
+        ("X-Auto-Response-Suppress: All\r\n", "自動応答: Offer"),
+        (
+            "X-Auto-Response-Suppress: All\r\n",
+            "Automatic reply: Offer",
+        ),
+        (
+            "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n",
+            "Read: Offer",
+        ),
+        (
+            "List-Id: <sales.customer.example>\r\n",
+            "[zakupy] Odp: Offer",
+        ),
+        (
+            "List-Unsubscribe: <mailto:leave@customer.example>\r\n",
+            "Re: Offer",
+        ),
+        // No header says so, the subject does.
+        ("", "Autoodpowiedź: Offer"),
+        ("", "自動返信：Offer"),
+        ("", "Out of Office: Offer"),
+        ("", "[外部] Automatische Antwort: Offer"),
+    ];
+    for (n, (headers, subject)) in automatic.iter().enumerate() {
+        let out = incoming(&mut engine, &reply(headers, subject, n));
+        assert!(
+            !out.decision.log,
+            "{subject} / {headers}: {:?}",
+            out.decision.reasons
+        );
+        assert!(
+            out.decision.has(mailtrail::ReasonCode::AutoSubmitted),
+            "{subject}: {:?}",
+            out.decision.reasons
+        );
+    }
+    // A person's reply, even one mentioning an automatic reply, is logged.
+    for (n, subject) in [
+        "Re: Offer",
+        "Re: Automatic replies in the offer",
+        "Odp: Nieobecność w biurze – Offer",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = incoming(
+            &mut engine,
+            &reply("X-Auto-Response-Suppress: DR, RN\r\n", subject, 100 + n),
+        );
+        assert!(out.decision.log, "{subject}: {:?}", out.decision.reasons);
+    }
+}
+
 /// A receiver on a slow link: every request takes 20 s of the clock, and it checks each
 /// signature against its own clock with the usual five-minute window.
 struct SlowReceiver<'a> {
