@@ -357,7 +357,7 @@ impl Engine {
             Some((info, more)) => (Some(info), more),
             None => (None, 0),
         };
-        let thread = self.threads.match_reply(email);
+        let thread = self.threads.match_reply_at(email, now_ms);
         let merged = MergedContacts {
             endpoint: contacts,
             known: &self.known_contacts,

@@ -641,6 +641,15 @@ impl ThreadTracker {
         None
     }
 
+    /// [`match_reply`](Self::match_reply) as of `now_ms`: a thread past the age limit no longer
+    /// matches, whether or not something has evicted it yet (eviction runs when a thread is
+    /// tracked or the state compacted, which for a quiet mailbox may be a long time).
+    pub fn match_reply_at(&self, email: &Email, now_ms: i64) -> Option<ThreadMatch> {
+        let found = self.match_reply(email)?;
+        let thread = self.threads.get(&found.thread)?;
+        (thread.last_used >= now_ms.saturating_sub(self.limits.max_age_ms)).then_some(found)
+    }
+
     /// The thread that knows this Message-ID, if any.
     pub fn thread_of_message_id(&self, message_id: &str) -> Option<u64> {
         self.index

@@ -649,3 +649,15 @@ fn measure_100k_threads() {
         bytes.len()
     );
 }
+
+#[test]
+fn a_thread_past_the_age_limit_does_not_match_before_it_is_evicted() {
+    let mut t = tracker();
+    t.track(&email(Some("a@x"), &[], &[]), T0);
+    let reply = email(Some("b@x"), &["a@x"], &[]);
+    let limit = TrackerLimits::default().max_age_ms;
+    assert!(t.match_reply_at(&reply, T0 + limit - DAY).is_some());
+    // Nothing evicted it (no tracking since), but it is too old to count.
+    assert!(t.match_reply(&reply).is_some(), "still stored");
+    assert_eq!(t.match_reply_at(&reply, T0 + limit + DAY), None);
+}
