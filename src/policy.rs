@@ -411,7 +411,11 @@ fn decide_incoming(email: &Email, settings: &Settings, ctx: &Context<'_>) -> Dec
             return Decision::not_logged(direction, vec![Reason::new(ReasonCode::InternalOnly)]);
         }
     }
-    if !ctx.contacts.is_contact(addr) {
+    // A colleague is not a customer contact, even if the CRM lists them as one (unless
+    // internal mail is logged on purpose): their reply-all in a customer thread is logged from
+    // their own mailbox, not here against them.
+    let colleague = settings.is_internal(addr) && !settings.log_internal_only;
+    if colleague || !ctx.contacts.is_contact(addr) {
         // Replies from someone who is not a contact are not logged and create no contact.
         return Decision::not_logged(
             direction,

@@ -448,6 +448,27 @@ fn internal_reply_and_own_message_and_auto_reply() {
 }
 
 #[test]
+fn a_colleague_s_reply_all_in_a_customer_thread_is_not_logged_against_the_colleague() {
+    // Tanaka (a colleague the CRM happens to list as a contact) answers the customer with the
+    // user in copy: not a contact reply; the colleague's own mailbox logs it.
+    let e = incoming(
+        "Tanaka <tanaka@ourco.example>",
+        &["me@ourco.example", "Yamada <yamada@customer.example>"],
+    );
+    let known = set(&["tanaka@ourco.example", "yamada@customer.example"]);
+    let d = run(&e, &settings(), Trigger::Incoming, &known, true);
+    assert!(!d.log, "{:?}", d.reasons);
+    assert_eq!(d.codes(), vec![SenderNotContact]);
+    // With internal mail logged on purpose, colleagues are contacts like anyone else.
+    let s = Settings {
+        log_internal_only: true,
+        ..settings()
+    };
+    let d = run(&e, &s, Trigger::Incoming, &known, true);
+    assert!(d.log, "{:?}", d.reasons);
+}
+
+#[test]
 fn manual_log_of_a_received_email_uses_its_sender() {
     let e = incoming("Jane <jane@customer.example>", &["me@ourco.example"]);
     let d = run(&e, &settings(), Trigger::Manual, &none(), false);
