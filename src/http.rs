@@ -69,6 +69,57 @@ pub struct TransportError {
     pub maybe_sent: bool,
 }
 
+/// Why `fetch` (or any HTTP client) would refuse this header, if it would. A name must be an
+/// HTTP token; a value must be visible ASCII, spaces and tabs (no line breaks, no control
+/// characters, nothing beyond ASCII such as a zero-width space pasted with a token). The answer
+/// names the header and the character, never the value: it may be a secret.
+pub fn header_problem(name: &str, value: &str) -> Option<String> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token_char) {
+        return Some(format!("{name:?} is not a valid HTTP header name"));
+    }
+    let (position, c) = value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !matches!(c, ' ' | '\t' | '\x21'..='\x7e'))?;
+    Some(format!(
+        "the {name} header cannot be sent: it contains {} at character {} (check the token or \
+         secret in the settings for a pasted space, line break or invisible character)",
+        describe_char(c),
+        position + 1
+    ))
+}
+
+/// `U+200B (zero-width space)`, `a line break`, …: a character a person can recognise.
+pub fn describe_char(c: char) -> String {
+    let name = match c {
+        '\n' | '\r' => return "a line break".into(),
+        '\t' => return "a tab".into(),
+        ' ' => return "a space".into(),
+        '\u{200b}' => Some("zero-width space"),
+        '\u{200c}' => Some("zero-width non-joiner"),
+        '\u{200d}' => Some("zero-width joiner"),
+        '\u{2060}' => Some("word joiner"),
+        '\u{feff}' => Some("zero-width no-break space"),
+        '\u{a0}' => Some("no-break space"),
+        c if c.is_control() => Some("a control character"),
+        _ => None,
+    };
+    match name {
+        Some(n) => format!("U+{:04X} ({n})", c as u32),
+        None => format!("U+{:04X} ({c})", c as u32),
+    }
+}
+
+impl HttpRequest {
+    /// The first header [`header_problem`] would refuse.
+    pub fn header_problem(&self) -> Option<String> {
+        self.headers
+            .iter()
+            .find_map(|(name, value)| header_problem(name, value))
+    }
+}
+
 /// Moves a request to the network and back. Implemented at the edges.
 #[allow(async_fn_in_trait)] // implementations are local to one thread (WASM) or Send by choice
 pub trait Transport {
@@ -103,5 +154,18 @@ mod tests {
             Some(0)
         );
         assert_eq!(retry_after_ms("soon", now), None);
+    }
+
+    #[test]
+    fn header_values_fetch_would_refuse_are_named_without_the_value() {
+        assert_eq!(header_problem("Authorization", "Bearer pat-na1-abc"), None);
+        let p = header_problem("Authorization", "Bearer pat\u{200b}-hunter2").unwrap();
+        assert!(p.contains("U+200B (zero-width space)"), "{p}");
+        assert!(p.contains("character 11"), "{p}");
+        assert!(!p.contains("hunter2"), "{p}");
+        assert!(header_problem("Authorization", "Bearer x\n")
+            .unwrap()
+            .contains("a line break"));
+        assert!(header_problem("Bad Name", "x").is_some());
     }
 }

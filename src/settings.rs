@@ -198,7 +198,8 @@ pub struct SettingsError {
     /// The JSON field (with an index for list entries, e.g. `neverLogDomains[2]`).
     pub field: String,
     /// Machine-readable, for translated messages: `invalid-address`, `invalid-domain`,
-    /// `bcc-required`, `https-required`, `invalid-url`, `required`, `too-small`.
+    /// `bcc-required`, `https-required`, `invalid-url`, `invalid-token`, `required`,
+    /// `too-small`, `too-large`.
     pub code: String,
     /// An English explanation (the UI shows a translation of `code` when it has one).
     pub message: String,
@@ -302,7 +303,8 @@ impl Settings {
                 format!("must be at most {MAX_BODY_LIMIT} bytes (4 MiB)"),
             ));
         }
-        if let Some(endpoint) = &self.endpoint {
+        if let Some(endpoint) = &mut out.endpoint {
+            trim_credentials(endpoint);
             check_endpoint(endpoint, &mut errors);
         }
         if errors.is_empty() {
@@ -389,13 +391,47 @@ fn check_endpoint(endpoint: &EndpointConfig, errors: &mut Vec<SettingsError>) {
         EndpointConfig::Webhook { secret, .. } => secret.trim().is_empty(),
         EndpointConfig::Hubspot { token, .. } => token.trim().is_empty(),
     };
+    let (field, credential) = match endpoint {
+        EndpointConfig::Webhook { secret, .. } => ("endpoint.secret", secret),
+        EndpointConfig::Local { token, .. } | EndpointConfig::Hubspot { token, .. } => {
+            ("endpoint.token", token)
+        }
+    };
     if secret_missing {
-        let field = match endpoint {
-            EndpointConfig::Webhook { .. } => "endpoint.secret",
-            _ => "endpoint.token",
-        };
         errors.push(SettingsError::new(field, "required", "is required"));
+    } else if let Some(message) = credential_problem(credential) {
+        errors.push(SettingsError::new(field, "invalid-token", message));
     }
+}
+
+/// Leading and trailing whitespace (a line break copied with the token) is never part of a
+/// token or secret: dropped.
+fn trim_credentials(endpoint: &mut EndpointConfig) {
+    let credential = match endpoint {
+        EndpointConfig::Webhook { secret, .. } => secret,
+        EndpointConfig::Local { token, .. } | EndpointConfig::Hubspot { token, .. } => token,
+    };
+    let trimmed = credential.trim();
+    if trimmed.len() != credential.len() {
+        *credential = trimmed.to_string();
+    }
+}
+
+/// Tokens and secrets are visible ASCII: the token travels in an `Authorization` header, which
+/// `fetch` refuses outright for anything else (a zero-width space or a line break pasted from a
+/// document), and a secret that looks right but holds an invisible character signs records no
+/// receiver can check. The message names the character and where it is, not the secret.
+fn credential_problem(credential: &str) -> Option<String> {
+    let (position, c) = credential
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !matches!(c, '\x21'..='\x7e'))?;
+    Some(format!(
+        "contains {} at character {}: tokens and secrets are visible ASCII characters only; \
+         paste it again (from a plain-text source)",
+        crate::http::describe_char(c),
+        position + 1
+    ))
 }
 
 /// Endpoint URLs must be HTTPS, except on the loopback interface (the local endpoint).
@@ -593,6 +629,62 @@ mod tests {
                 ("endpoint.secret", "required")
             ]
         );
+    }
+
+    #[test]
+    fn tokens_and_secrets_with_invisible_characters_are_refused() {
+        let with = |endpoint| Settings {
+            endpoint: Some(endpoint),
+            ..Settings::default()
+        };
+        let hubspot = |token: &str| EndpointConfig::Hubspot {
+            token: token.into(),
+            base_url: default_hubspot_base(),
+            emails_path: default_hubspot_emails_path(),
+            contacts_path: default_hubspot_contacts_path(),
+        };
+        // A line break copied with the token is trimmed, not an error.
+        let ok = with(hubspot(" pat-na1-abc\n")).validate().unwrap();
+        assert_eq!(ok.endpoint, Some(hubspot("pat-na1-abc")));
+        for (bad, what) in [
+            (
+                "pat-na1\u{200b}-abc",
+                "U+200B (zero-width space) at character 8",
+            ),
+            ("pat-na1-\nabc", "a line break at character 9"),
+            ("pat na1", "a space at character 4"),
+            ("pat-na1-ąbc", "U+0105 (ą) at character 9"),
+        ] {
+            let errors = with(hubspot(bad)).validate().unwrap_err();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, "endpoint.token");
+            assert_eq!(errors[0].code, "invalid-token");
+            assert!(errors[0].message.contains(what), "{}", errors[0].message);
+        }
+        let errors = with(EndpointConfig::Webhook {
+            url: "https://crm.example/hook".into(),
+            secret: "s3cr\u{feff}et".into(),
+        })
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].code.as_str()),
+            ("endpoint.secret", "invalid-token")
+        );
+        let errors = with(EndpointConfig::Local {
+            url: DEFAULT_LOCAL_URL.into(),
+            token: "tok\u{a0}en".into(),
+        })
+        .validate()
+        .unwrap_err();
+        assert_eq!(errors[0].field, "endpoint.token");
+        // The local endpoint's token may still be empty (pasted later).
+        assert!(with(EndpointConfig::Local {
+            url: DEFAULT_LOCAL_URL.into(),
+            token: String::new(),
+        })
+        .validate()
+        .is_ok());
     }
 
     #[test]
