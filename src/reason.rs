@@ -68,6 +68,10 @@ pub enum ReasonCode {
     InternalRecipient,
     /// This recipient is not a contact and contact creation is off: not associated.
     RecipientNotContact,
+    /// The CRM refused to create a contact for this address (HubSpot: an invalid email
+    /// address): not associated, and the email is logged with the others. The detail is the
+    /// CRM's message. Added after delivery.
+    ContactRejected,
     /// Attachments above the size limit were dropped; the email still logs.
     AttachmentsTooLarge,
     /// Attachments are turned off in the settings; only their names are kept.
@@ -107,6 +111,7 @@ impl ReasonCode {
             NeverLogDomain => "never-log-domain",
             InternalRecipient => "internal-recipient",
             RecipientNotContact => "recipient-not-contact",
+            ContactRejected => "contact-rejected",
             AttachmentsTooLarge => "attachments-too-large",
             AttachmentsDisabled => "attachments-disabled",
             BodyTruncated => "body-truncated",
@@ -139,6 +144,7 @@ impl ReasonCode {
         ReasonCode::NeverLogDomain,
         ReasonCode::InternalRecipient,
         ReasonCode::RecipientNotContact,
+        ReasonCode::ContactRejected,
         ReasonCode::AttachmentsTooLarge,
         ReasonCode::AttachmentsDisabled,
         ReasonCode::BodyTruncated,
