@@ -1,13 +1,17 @@
 //! Delivering one record to the configured endpoint, over whatever [`Transport`] the edge gives.
 //!
-//! Response handling is the same for every endpoint: 2xx → done; 409 (or an explicit duplicate
-//! answer) → done, it was there already; 408, 425, 429 (honouring `Retry-After` and HubSpot's
-//! rate-limit body), 5xx and network errors → retry later; any other 4xx → permanent, kept with
-//! the CRM's own message so the user can see it and retry after fixing the cause.
+//! Response handling is the same for every endpoint: 2xx → done; 408, 423, 425, 429, 477
+//! (honouring `Retry-After` and HubSpot's rate-limit body), 5xx and network errors → retry
+//! later; 401/403 → the endpoint refused the credentials: every record would fail the same way,
+//! so the flush stops and the records wait (retrying, never dead for it) until the token is
+//! fixed; any other 4xx → permanent, kept with the CRM's own message so the user can see it and
+//! retry after fixing the cause. A 409 means "already there" for the signed endpoints (the
+//! record's key was seen) and for HubSpot only when creating a contact.
 
 use crate::http::{retry_after_ms, HttpRequest, HttpResponse, Transport, TransportError};
 use crate::hubspot::{self, HubSpot};
 use crate::outbox::{DeliveryError, DeliveryOutcome};
+use crate::reason::{Reason, ReasonCode};
 use crate::record::Record;
 use crate::settings::EndpointConfig;
 use crate::webhook;
@@ -64,6 +68,9 @@ async fn signed_post<T: Transport>(
     request: HttpRequest,
     now_ms: i64,
 ) -> DeliveryOutcome {
+    if let Some(problem) = request.header_problem() {
+        return unsendable_token(problem);
+    }
     match transport.send(request).await {
         Err(e) => network_retry(e),
         Ok(resp) => {
@@ -89,6 +96,8 @@ async fn signed_post<T: Transport>(
                 } else {
                     DeliveryOutcome::Delivered {
                         remote_id: remote_id(),
+                        associated: None,
+                        notes: Vec::new(),
                     }
                 }
             } else if resp.status == 409 {
@@ -120,20 +129,83 @@ fn classify_failure(
     // clocks really disagree, the error stays visible on the retrying record).
     let stale_signature =
         resp.status == 401 && error.code.as_deref() == Some("timestamp_out_of_window");
+    let retry_after = resp
+        .header("Retry-After")
+        .and_then(|v| retry_after_ms(v, now_ms));
     match resp.status {
         _ if stale_signature => DeliveryOutcome::Retry {
             retry_after_ms: None,
             error,
             maybe_sent: false,
+            credentials_rejected: false,
         },
-        408 | 425 | 429 | 500..=599 => DeliveryOutcome::Retry {
-            retry_after_ms: resp
-                .header("Retry-After")
-                .and_then(|v| retry_after_ms(v, now_ms)),
+        401 | 403 => credentials_rejected(
+            resp.status,
+            format!(
+                "{}{} — the endpoint rejected the token or secret: check it in the settings",
+                error.message,
+                error
+                    .code
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        // 423 Locked: HubSpot asks to wait at least two seconds; 477 Migration in Progress:
+        // the account is being moved between data centres, Retry-After says until when.
+        423 => DeliveryOutcome::Retry {
+            retry_after_ms: Some(retry_after.unwrap_or(0).max(LOCKED_RETRY_MS)),
             error,
             maybe_sent: false,
+            credentials_rejected: false,
+        },
+        408 | 425 | 429 | 477 | 500..=599 => DeliveryOutcome::Retry {
+            retry_after_ms: retry_after,
+            error,
+            maybe_sent: false,
+            credentials_rejected: false,
         },
         _ => DeliveryOutcome::Permanent { error },
+    }
+}
+
+/// The shortest wait after a `423 Locked`.
+pub const LOCKED_RETRY_MS: u64 = 2_000;
+
+/// How long records wait after the endpoint refused the token (401/403). Long: nothing changes
+/// until someone fixes the token, and then the user's "retry" (or the next record queued, which
+/// is tried at once) shows whether it works.
+pub const TOKEN_REJECTED_RETRY_MS: u64 = 30 * 60 * 1000;
+
+/// The code of an error that is the endpoint's credentials, not the record (see
+/// [`DeliveryOutcome::Retry`]'s `credentials_rejected`).
+pub const TOKEN_REJECTED: &str = "token-rejected";
+
+fn credentials_rejected(status: u16, message: String) -> DeliveryOutcome {
+    DeliveryOutcome::Retry {
+        error: DeliveryError {
+            status: Some(status),
+            message,
+            code: Some(TOKEN_REJECTED.into()),
+        },
+        retry_after_ms: Some(TOKEN_REJECTED_RETRY_MS),
+        maybe_sent: false,
+        credentials_rejected: true,
+    }
+}
+
+/// A request whose token (or another header) no HTTP client would send: like a rejected token,
+/// it is the settings, not the record, and it was never sent.
+fn unsendable_token(problem: String) -> DeliveryOutcome {
+    DeliveryOutcome::Retry {
+        error: DeliveryError {
+            status: None,
+            message: problem,
+            code: Some(TOKEN_REJECTED.into()),
+        },
+        retry_after_ms: Some(TOKEN_REJECTED_RETRY_MS),
+        maybe_sent: false,
+        credentials_rejected: true,
     }
 }
 
@@ -176,6 +248,7 @@ fn network_retry(e: TransportError) -> DeliveryOutcome {
         },
         retry_after_ms: None,
         maybe_sent: e.maybe_sent,
+        credentials_rejected: false,
     }
 }
 
@@ -197,6 +270,10 @@ pub const HUBSPOT_SEARCH_SETTLE_MS: u64 = 60_000;
 
 /// The HubSpot sequence: find (or create) the contacts, check for an earlier copy when an attempt
 /// may have landed, then create the email with its associations.
+///
+/// Contacts HubSpot refuses to create (an address it finds invalid) are left out with a note,
+/// and the email is logged with the others; when no contact at all can be associated, the
+/// email is not created (it would be on no timeline) and the record fails with `no-contact`.
 async fn deliver_hubspot<T: Transport>(
     hs: &HubSpot<'_>,
     record: &Record,
@@ -204,12 +281,13 @@ async fn deliver_hubspot<T: Transport>(
     now_ms: i64,
     transport: &T,
 ) -> DeliveryOutcome {
+    let mut notes: Vec<Reason> = Vec::new();
     let addresses: Vec<&str> = record.contacts.iter().map(|c| c.address.as_str()).collect();
     let mut ids: HashMap<String, String> = HashMap::new();
     for chunk in addresses.chunks(hubspot::BATCH_LIMIT) {
         match hubspot_call(transport, hubspot::read_contacts_request(hs, chunk), now_ms).await {
             Ok(resp) => ids.extend(hubspot::contact_ids(&resp)),
-            Err(outcome) => return outcome,
+            Err(failure) => return failure.outcome,
         }
     }
     let missing: Vec<(&str, Option<&str>)> = record
@@ -219,67 +297,78 @@ async fn deliver_hubspot<T: Transport>(
         .map(|c| (c.address.as_str(), c.name.as_deref()))
         .collect();
     for chunk in missing.chunks(hubspot::BATCH_LIMIT) {
-        match hubspot_call(
-            transport,
-            hubspot::create_contacts_request(hs, chunk),
-            now_ms,
-        )
-        .await
+        if let Err(outcome) =
+            create_contacts(hs, chunk, &mut ids, &mut notes, now_ms, transport).await
         {
-            Ok(resp) => ids.extend(hubspot::contact_ids(&resp)),
-            // 409: someone created them meanwhile; read them back.
-            Err(DeliveryOutcome::Duplicate { .. }) => {
-                let again: Vec<&str> = chunk.iter().map(|(a, _)| *a).collect();
-                match hubspot_call(
-                    transport,
-                    hubspot::read_contacts_request(hs, &again),
-                    now_ms,
-                )
-                .await
-                {
-                    Ok(resp) => ids.extend(hubspot::contact_ids(&resp)),
-                    Err(outcome) => return outcome,
-                }
-            }
-            Err(outcome) => return outcome,
+            return outcome;
         }
+    }
+    for c in &record.contacts {
+        if !c.create && !ids.contains_key(&c.address) {
+            notes.push(
+                Reason::about(ReasonCode::RecipientNotContact, &c.address)
+                    .with_detail("HubSpot has no contact with this address"),
+            );
+        }
+    }
+    // Each associated address once, in the record's order.
+    let mut associated: Vec<String> = Vec::new();
+    let mut contact_ids: Vec<String> = Vec::new();
+    for c in &record.contacts {
+        if let Some(id) = ids.get(&c.address) {
+            if !associated.contains(&c.address) {
+                associated.push(c.address.clone());
+                contact_ids.push(id.clone());
+            }
+        }
+    }
+    if contact_ids.is_empty() {
+        return no_contact(record, &notes);
     }
     if maybe_sent {
-        match hubspot_call(
-            transport,
-            hubspot::search_existing_request(hs, record),
-            now_ms,
-        )
-        .await
-        {
-            Ok(resp) => {
-                if let Some(id) = hubspot::first_search_id(&resp) {
-                    return DeliveryOutcome::Duplicate {
-                        remote_id: Some(id),
-                    };
+        match search_existing(hs, record, &contact_ids[0], now_ms, transport).await {
+            Ok(Some(id)) => {
+                return DeliveryOutcome::Duplicate {
+                    remote_id: Some(id),
                 }
             }
+            Ok(None) => {}
             Err(outcome) => return outcome,
         }
     }
-    let contact_ids: Vec<String> = record
-        .contacts
-        .iter()
-        .filter_map(|c| ids.get(&c.address).cloned())
-        .collect();
-    match hubspot_call(
-        transport,
-        hubspot::create_email_request(hs, record, &contact_ids),
-        now_ms,
-    )
-    .await
-    {
-        Ok(resp) => DeliveryOutcome::Delivered {
-            remote_id: hubspot::created_id(&resp),
-        },
+    let mut bodies = hubspot::fit_bodies(record, false);
+    let mut text_only = false;
+    let created = loop {
+        let request = hubspot::create_email_request(hs, record, &bodies, &contact_ids);
+        match hubspot_call(transport, request, now_ms).await {
+            Ok(resp) => break Ok(resp),
+            // HubSpot counted a body longer than we did: once more, with text only (cut in bytes,
+            // within the limit however it counts).
+            Err(HsFailure {
+                response: Some(resp),
+                ..
+            }) if !text_only && hubspot::refuses_body_length(&resp) => {
+                text_only = true;
+                bodies = hubspot::fit_bodies(record, true);
+            }
+            Err(failure) => break Err(failure.outcome),
+        }
+    };
+    match created {
+        Ok(resp) => {
+            if let Some(detail) = bodies.shortened {
+                notes.push(Reason::new(ReasonCode::BodyTruncated).with_detail(detail));
+            }
+            DeliveryOutcome::Delivered {
+                remote_id: hubspot::created_id(&resp),
+                associated: Some(associated),
+                notes,
+            }
+        }
         Err(DeliveryOutcome::Retry {
             error,
             retry_after_ms,
+            credentials_rejected,
             ..
         }) if error.status.is_none() || error.status.is_some_and(|s| s >= 500) => {
             // The create may have reached HubSpot: the next attempt must look before creating,
@@ -288,36 +377,209 @@ async fn deliver_hubspot<T: Transport>(
                 error,
                 retry_after_ms: Some(retry_after_ms.unwrap_or(0).max(HUBSPOT_SEARCH_SETTLE_MS)),
                 maybe_sent: true,
+                credentials_rejected,
             }
         }
         Err(outcome) => outcome,
     }
 }
 
-/// One HubSpot call: Ok for 2xx/207, otherwise the outcome to report.
+/// The permanent failure for an email no contact could be associated with.
+fn no_contact(record: &Record, notes: &[Reason]) -> DeliveryOutcome {
+    let addresses: Vec<&str> = record.contacts.iter().map(|c| c.address.as_str()).collect();
+    let mut message = if addresses.is_empty() {
+        "no HubSpot contact to associate the email with (the record names none): it was not \
+         created, as it would show on no timeline"
+            .to_string()
+    } else {
+        format!(
+            "no HubSpot contact could be found or created for {}: the email was not created, as \
+             it would show on no timeline",
+            addresses.join(", ")
+        )
+    };
+    let why: Vec<String> = notes
+        .iter()
+        .filter_map(|n| {
+            Some(format!(
+                "{}: {}",
+                n.address.as_deref()?,
+                n.detail.as_deref().unwrap_or(n.code.as_str())
+            ))
+        })
+        .collect();
+    if !why.is_empty() {
+        message.push_str(&format!(" ({})", why.join("; ")));
+    }
+    permanent(None, message, Some("no-contact".into()))
+}
+
+/// Creates these contacts (at most [`hubspot::BATCH_LIMIT`]) and adds their ids to `ids`.
+///
+/// One `batch/create` first. HubSpot refuses a whole batch for one bad input: a `409` when one
+/// address already exists (someone created it meanwhile; the message names only an id), a `400`
+/// when one address is invalid. Then the rest are created one by one, where a `409`'s
+/// "Existing ID" belongs to the one address sent, and a `400` leaves just that address out, with
+/// a note for the user. Other failures (rate limit, server, token) end the attempt.
+async fn create_contacts<T: Transport>(
+    hs: &HubSpot<'_>,
+    people: &[(&str, Option<&str>)],
+    ids: &mut HashMap<String, String>,
+    notes: &mut Vec<Reason>,
+    now_ms: i64,
+    transport: &T,
+) -> Result<(), DeliveryOutcome> {
+    match hubspot_call(
+        transport,
+        hubspot::create_contacts_request(hs, people),
+        now_ms,
+    )
+    .await
+    {
+        // 200/201, or a 207 multi-status: the created ones have ids, the rest go one by one.
+        Ok(resp) => ids.extend(hubspot::contact_ids(&resp)),
+        Err(HsFailure {
+            response: Some(resp),
+            ..
+        }) if resp.status == 409 || resp.status == 400 => {}
+        Err(failure) => return Err(failure.outcome),
+    }
+    for &(address, name) in people {
+        if ids.contains_key(address) {
+            continue;
+        }
+        let request = hubspot::create_contacts_request(hs, &[(address, name)]);
+        match hubspot_call(transport, request, now_ms).await {
+            Ok(resp) => {
+                let created = hubspot::contact_ids(&resp);
+                match created.get(address) {
+                    Some(id) => {
+                        ids.insert(address.to_string(), id.clone());
+                    }
+                    // A create that names no id for it: read it back.
+                    None => read_one(hs, address, ids, now_ms, transport).await?,
+                }
+            }
+            Err(HsFailure {
+                response: Some(resp),
+                ..
+            }) if resp.status == 409 => match hubspot::existing_contact_id(&resp) {
+                Some(id) => {
+                    ids.insert(address.to_string(), id);
+                }
+                None => read_one(hs, address, ids, now_ms, transport).await?,
+            },
+            Err(HsFailure {
+                response: Some(resp),
+                ..
+            }) if resp.status == 400 => {
+                let (message, _) = hubspot::error_message(&resp);
+                notes
+                    .push(Reason::about(ReasonCode::ContactRejected, address).with_detail(message));
+            }
+            Err(failure) => return Err(failure.outcome),
+        }
+    }
+    Ok(())
+}
+
+/// Reads one contact back by address (after a create that did not name its id).
+async fn read_one<T: Transport>(
+    hs: &HubSpot<'_>,
+    address: &str,
+    ids: &mut HashMap<String, String>,
+    now_ms: i64,
+    transport: &T,
+) -> Result<(), DeliveryOutcome> {
+    let resp = hubspot_call(
+        transport,
+        hubspot::read_contacts_request(hs, &[address]),
+        now_ms,
+    )
+    .await
+    .map_err(|f| f.outcome)?;
+    ids.extend(hubspot::contact_ids(&resp));
+    Ok(())
+}
+
+/// Looks for the copy an earlier attempt may have created. A `400` (HubSpot refusing the
+/// association filter, say) is tried once more with the email's own properties only; if that is
+/// refused too, nothing can be checked and `None` lets the email be created: a possible second
+/// copy is better than an email never logged (which a permanent failure here would mean).
+async fn search_existing<T: Transport>(
+    hs: &HubSpot<'_>,
+    record: &Record,
+    contact_id: &str,
+    now_ms: i64,
+    transport: &T,
+) -> Result<Option<String>, DeliveryOutcome> {
+    for contact in [Some(contact_id), None] {
+        let request = hubspot::search_existing_request(hs, record, contact);
+        match hubspot_call(transport, request, now_ms).await {
+            Ok(resp) => return Ok(hubspot::first_search_id(&resp)),
+            Err(HsFailure {
+                response: Some(resp),
+                ..
+            }) if resp.status == 400 => continue,
+            Err(failure) => return Err(failure.outcome),
+        }
+    }
+    Ok(None)
+}
+
+/// A HubSpot call that did not succeed: the outcome to report, and HubSpot's answer when there
+/// was one (the contact steps read a `409`'s or a `400`'s body).
+struct HsFailure {
+    outcome: DeliveryOutcome,
+    response: Option<HttpResponse>,
+}
+
+/// One HubSpot call: Ok for 2xx/207, otherwise the outcome to report. No status means "already
+/// there" here: only a contact create's `409` does, and the contact steps handle it.
 async fn hubspot_call<T: Transport>(
     transport: &T,
     request: HttpRequest,
     now_ms: i64,
-) -> Result<HttpResponse, DeliveryOutcome> {
-    let resp = transport.send(request).await.map_err(network_retry)?;
+) -> Result<HttpResponse, HsFailure> {
+    let failed = |outcome| HsFailure {
+        outcome,
+        response: None,
+    };
+    if let Some(problem) = request.header_problem() {
+        return Err(failed(unsendable_token(problem)));
+    }
+    let resp = transport
+        .send(request)
+        .await
+        .map_err(|e| failed(network_retry(e)))?;
     if (200..300).contains(&resp.status) {
         return Ok(resp);
     }
     let (message, code) = hubspot::error_message(&resp);
-    Err(match resp.status {
-        409 => DeliveryOutcome::Duplicate { remote_id: None },
+    let outcome = match resp.status {
         429 => DeliveryOutcome::Retry {
             retry_after_ms: Some(hubspot::rate_limit_wait_ms(&resp, now_ms)),
-            error: DeliveryError { status: Some(429), message, code },
+            error: DeliveryError {
+                status: Some(429),
+                message,
+                code,
+            },
             maybe_sent: false,
+            credentials_rejected: false,
         },
-        401 | 403 => permanent(
-            Some(resp.status),
-            format!("{message} (check the private-app token and its scopes: crm.objects.contacts.read/write, sales-email-read)"),
-            code,
+        401 | 403 => credentials_rejected(
+            resp.status,
+            format!(
+                "{message}{} — the CRM rejected the token: check the private-app token and its \
+                 scopes (crm.objects.contacts.read/write, sales-email-read)",
+                code.map(|c| format!(" ({c})")).unwrap_or_default()
+            ),
         ),
         _ => classify_failure(&resp, message, code, now_ms),
+    };
+    Err(HsFailure {
+        outcome,
+        response: Some(resp),
     })
 }
 
@@ -360,7 +622,14 @@ pub async fn test_connection<T: Transport>(
         ))
         .header("Authorization", format!("Bearer {token}")),
     };
-    match transport.send(request).await {
+    if let Some(problem) = request.header_problem() {
+        return ConnectionReport {
+            ok: false,
+            status: None,
+            message: problem,
+        };
+    }
+    let report = match transport.send(request).await {
         Err(e) => ConnectionReport {
             ok: false,
             status: None,
@@ -395,6 +664,64 @@ pub async fn test_connection<T: Transport>(
                 message,
             }
         }
+    };
+    match endpoint {
+        EndpointConfig::Hubspot {
+            token,
+            base_url,
+            emails_path,
+            ..
+        } if report.ok => test_hubspot_emails(token, base_url, emails_path, transport).await,
+        _ => report,
+    }
+}
+
+/// The second half of HubSpot's "Test connection": reading contacts works, can the token reach
+/// the emails object too? (A private app without the emails scope reads contacts fine and then
+/// has every email refused.)
+async fn test_hubspot_emails<T: Transport>(
+    token: &str,
+    base_url: &str,
+    emails_path: &str,
+    transport: &T,
+) -> ConnectionReport {
+    let request = HttpRequest::get(format!(
+        "{}{}?limit=1",
+        base_url.trim_end_matches('/'),
+        emails_path
+    ))
+    .header("Authorization", format!("Bearer {token}"));
+    match transport.send(request).await {
+        Err(e) => ConnectionReport {
+            ok: false,
+            status: None,
+            message: format!(
+                "contacts are reachable, but emails could not be reached: {}",
+                e.message
+            ),
+        },
+        Ok(resp) if (200..300).contains(&resp.status) => ConnectionReport {
+            ok: true,
+            status: Some(resp.status),
+            message: "connected".into(),
+        },
+        Ok(resp) if resp.status == 401 || resp.status == 403 => ConnectionReport {
+            ok: false,
+            status: Some(resp.status),
+            message: format!(
+                "the token reads contacts but may not use emails ({}): give the private app the \
+                 sales-email-read scope (or crm.objects.emails.read and .write)",
+                hubspot::error_message(&resp).0
+            ),
+        },
+        Ok(resp) => ConnectionReport {
+            ok: false,
+            status: Some(resp.status),
+            message: format!(
+                "contacts are reachable, but the emails path {emails_path} is not: {}",
+                hubspot::error_message(&resp).0
+            ),
+        },
     }
 }
 
@@ -461,8 +788,11 @@ pub async fn lookup_contacts<T: Transport>(
             for chunk in refs.chunks(hubspot::BATCH_LIMIT) {
                 match hubspot_call(transport, hubspot::read_contacts_request(&hs, chunk), 0).await {
                     Ok(resp) => known.extend(hubspot::contact_ids(&resp).into_keys()),
-                    Err(DeliveryOutcome::Retry { error, .. })
-                    | Err(DeliveryOutcome::Permanent { error }) => return Err(error),
+                    Err(HsFailure {
+                        outcome:
+                            DeliveryOutcome::Retry { error, .. } | DeliveryOutcome::Permanent { error },
+                        ..
+                    }) => return Err(error),
                     Err(_) => {}
                 }
             }
@@ -482,15 +812,33 @@ pub struct FlushReport {
     pub failed: u32,
     /// The errors met, by key (for logs and the CLI).
     pub errors: Vec<(String, DeliveryError)>,
+    /// The endpoint refused the token (or it cannot be sent): the flush stopped there, and the
+    /// records wait until it is fixed. UIs say "the CRM rejected the token"; the error is in
+    /// `errors` (code `token-rejected`).
+    #[serde(default)]
+    pub token_rejected: bool,
+    /// What delivered records' users should know (a body shortened, an address the CRM refused
+    /// as a contact), by key; also added to the email's activity entry.
+    #[serde(default)]
+    pub notes: Vec<(String, Reason)>,
 }
 
 impl FlushReport {
     pub fn count(&mut self, key: &str, outcome: &DeliveryOutcome) {
         match outcome {
-            DeliveryOutcome::Delivered { .. } => self.delivered += 1,
+            DeliveryOutcome::Delivered { notes, .. } => {
+                self.delivered += 1;
+                self.notes
+                    .extend(notes.iter().map(|n| (key.to_string(), n.clone())));
+            }
             DeliveryOutcome::Duplicate { .. } => self.duplicates += 1,
-            DeliveryOutcome::Retry { error, .. } => {
+            DeliveryOutcome::Retry {
+                error,
+                credentials_rejected,
+                ..
+            } => {
                 self.retrying += 1;
+                self.token_rejected |= credentials_rejected;
                 self.errors.push((key.to_string(), error.clone()));
             }
             DeliveryOutcome::Permanent { error } => {
@@ -520,11 +868,44 @@ pub async fn flush<T: Transport>(
         if due.is_empty() {
             break;
         }
-        for (key, record, maybe_sent) in due {
+        let mut due = due.into_iter();
+        for (key, record, maybe_sent) in due.by_ref() {
             let outcome = deliver(&endpoint, &record, maybe_sent, now(), transport).await;
             report.count(&key, &outcome);
+            let rejected = rejected_credentials(&outcome);
             engine.complete(&key, outcome, now(), jitter());
+            if let Some(outcome) = rejected {
+                // Every other record would be refused the same way: hand the ones taken back
+                // unsent (not counted as attempts) and stop.
+                for (key, ..) in due.by_ref() {
+                    engine.complete(&key, outcome.clone(), now(), jitter());
+                }
+                return report;
+            }
         }
     }
     report
+}
+
+/// The outcome to give the rest of a round when this one says the endpoint refused the
+/// credentials (see [`flush`]).
+pub fn rejected_credentials(outcome: &DeliveryOutcome) -> Option<DeliveryOutcome> {
+    match outcome {
+        DeliveryOutcome::Retry {
+            error,
+            retry_after_ms,
+            credentials_rejected: true,
+            ..
+        } => Some(DeliveryOutcome::Retry {
+            error: DeliveryError {
+                status: error.status,
+                message: format!("not sent: {}", error.message),
+                code: error.code.clone(),
+            },
+            retry_after_ms: *retry_after_ms,
+            maybe_sent: false,
+            credentials_rejected: true,
+        }),
+        _ => None,
+    }
 }

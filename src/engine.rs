@@ -559,11 +559,19 @@ impl Engine {
     }
 
     /// Reports the result of a delivery. `jitter` ∈ [0, 1).
+    ///
+    /// A delivered record's contacts become known contacts — only those the CRM really
+    /// associated when it says (`associated`: an address it refused is no contact, and must be
+    /// created when it next comes up) — and the delivery's notes (a body shortened, an address
+    /// refused) are added to the email's activity entry, where the popup shows them.
     pub fn complete(&mut self, key: &str, outcome: DeliveryOutcome, now_ms: i64, jitter: f64) {
-        let delivered = matches!(
-            outcome,
-            DeliveryOutcome::Delivered { .. } | DeliveryOutcome::Duplicate { .. }
-        );
+        let (delivered, associated, notes) = match &outcome {
+            DeliveryOutcome::Delivered {
+                associated, notes, ..
+            } => (true, associated.clone(), notes.clone()),
+            DeliveryOutcome::Duplicate { .. } => (true, None, Vec::new()),
+            _ => (false, None, Vec::new()),
+        };
         if let Some(change) = self.outbox.complete(key, outcome, now_ms, jitter) {
             self.changes.push(change);
             if delivered {
@@ -571,9 +579,26 @@ impl Engine {
                     .outbox
                     .get(key)
                     .and_then(|e| e.record.as_ref())
-                    .map(|r| r.contacts.iter().map(|c| c.address.clone()).collect())
+                    .map(|r| {
+                        r.contacts
+                            .iter()
+                            .map(|c| c.address.clone())
+                            .filter(|a| associated.as_ref().is_none_or(|list| list.contains(a)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 self.remember_contacts(contacts.iter().map(String::as_str), now_ms);
+                if let Some(activity) = self
+                    .activity
+                    .iter_mut()
+                    .find(|a| a.key.as_deref() == Some(key))
+                {
+                    for note in notes {
+                        if !activity.reasons.contains(&note) {
+                            activity.reasons.push(note);
+                        }
+                    }
+                }
                 self.dirty = true;
             }
         }

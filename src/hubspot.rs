@@ -51,13 +51,18 @@ pub fn direction_property(direction: Direction) -> &'static str {
 ///
 /// `"Doe, John"` → (John, Doe); `"John Doe"` → (John, Doe); `"山田 太郎"` (family name first,
 /// as written in Japanese and Chinese) → (太郎, 山田); a single word is a first name.
+///
+/// What is not a name is left out first: surrounding quotes (`'Jan Kowalski'`), a trailing
+/// company (`Jan Kowalski (Acme)`, `Jan Kowalski | Acme`) and a suffix or title after a comma
+/// (`John Doe, PhD`, `Jan Kowalski, CEO`: the part after the comma is not a first name).
 pub fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
     let Some(name) = name
-        .map(str::trim)
+        .map(clean_name)
         .filter(|n| !n.is_empty() && !n.contains('@'))
     else {
         return (None, None);
     };
+    let name = name.as_str();
     if let Some((last, first)) = name.split_once(',') {
         let (first, last) = (first.trim(), last.trim());
         if !first.is_empty() && !last.is_empty() {
@@ -73,12 +78,86 @@ pub fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
+/// Suffixes and titles written after a comma, lower case without dots.
+const NAME_SUFFIXES: &[&str] = &[
+    "jr", "sr", "ii", "iii", "iv", "phd", "md", "mba", "msc", "bsc", "esq", "dds", "cpa", "rn",
+    "dr", "prof", "ceo", "cto", "cfo", "coo", "cio", "cmo", "vp", "svp", "evp", "gm", "mgr",
+    "dipl-ing", "inż", "mgr inż", "dr inż",
+];
+
+fn clean_name(raw: &str) -> String {
+    let mut name = raw.trim();
+    // Quotes around the whole name: 'Jan Kowalski', "Jan Kowalski", ‘…’, “…”, «…».
+    loop {
+        let mut chars = name.chars();
+        let (Some(first), Some(last)) = (chars.next(), chars.next_back()) else {
+            break;
+        };
+        let pair = matches!(
+            (first, last),
+            ('\'', '\'') | ('"', '"') | ('‘', '’') | ('“', '”') | ('«', '»') | ('„', '”')
+        );
+        if !pair {
+            break;
+        }
+        name = name[first.len_utf8()..name.len() - last.len_utf8()].trim();
+    }
+    // A company after a bar, or in brackets at the end.
+    if let Some((before, _)) = name.split_once('|') {
+        if !before.trim().is_empty() {
+            name = before.trim();
+        }
+    }
+    while let Some(open) = name.strip_suffix(')').and_then(|n| n.rfind('(')) {
+        let before = name[..open].trim();
+        if before.is_empty() {
+            break;
+        }
+        name = before;
+    }
+    // Suffixes and titles after a comma: "John Doe, PhD", "Jan Kowalski, CEO", "Doe, John, Jr.".
+    while let Some((head, tail)) = name.rsplit_once(',') {
+        let (head, tail) = (head.trim(), tail.trim());
+        if head.is_empty() || !is_name_suffix(tail, head) {
+            break;
+        }
+        name = head;
+    }
+    name.trim_matches(|c: char| c == ',' || c.is_whitespace())
+        .to_string()
+}
+
+/// True when `tail`, written after a comma, is a suffix or title rather than a first name.
+fn is_name_suffix(tail: &str, head: &str) -> bool {
+    let key = tail.replace('.', "").to_lowercase();
+    if key.is_empty() || NAME_SUFFIXES.contains(&key.as_str()) {
+        return true;
+    }
+    // An acronym (CEO, MBA, VP) after a name that is not itself in capitals.
+    let acronym = tail.chars().count() <= 5
+        && tail.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        && tail
+            .chars()
+            .all(|c| c.is_uppercase() || c == '.' || c == '&');
+    let head_in_capitals = head
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .all(char::is_uppercase);
+    if acronym && !head_in_capitals {
+        return true;
+    }
+    // "Jan Kowalski, Head of Sales": a full name before, several words after.
+    head.split_whitespace().count() >= 2 && tail.split_whitespace().count() >= 2
+}
+
 fn is_cjk(s: &str) -> bool {
     s.chars().any(|c| {
         matches!(c as u32,
             0x3040..=0x30FF      // hiragana, katakana
             | 0x3400..=0x4DBF    // CJK ext A
             | 0x4E00..=0x9FFF    // CJK unified
+            | 0xF900..=0xFAFF    // CJK compatibility ideographs
+            | 0xFF65..=0xFF9F    // half-width katakana
             | 0xAC00..=0xD7AF) // hangul
     })
 }
@@ -112,8 +191,261 @@ pub fn email_headers(record: &Record) -> String {
     .to_string()
 }
 
-/// The properties of the email engagement.
-pub fn email_properties(record: &Record) -> Value {
+/// The most a HubSpot text property holds, counted as HubSpot (Java, JavaScript) counts a
+/// string's length: in UTF-16 code units. An emoji is two; "ą" and "山" are one.
+pub const TEXT_PROPERTY_LIMIT: usize = 65_536;
+
+/// A string's length as HubSpot counts it (UTF-16 code units).
+pub fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// The bodies sent to HubSpot, each within [`TEXT_PROPERTY_LIMIT`], and what was changed to
+/// get there (empty when nothing was).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bodies {
+    pub text: Option<String>,
+    pub html: Option<String>,
+    /// For people: what was shortened or left out (a [`ReasonCode::BodyTruncated`] detail).
+    pub shortened: Option<String>,
+}
+
+const TEXT_NOTE: &str =
+    "\n\n[…] Shortened by Mailtrail: HubSpot keeps at most 65,536 characters of an email body.";
+const HTML_LEFT_OUT_NOTE: &str = "\n\n[Mailtrail: the formatted (HTML) version of this email was \
+    longer than HubSpot keeps (65,536 characters); this is its plain text.]";
+const HTML_NOTE: &str = "<p>[…] Shortened by Mailtrail: HubSpot keeps at most 65,536 characters \
+    of an email body.</p>";
+
+/// Fits the record's bodies into HubSpot's text properties rather than have the whole email
+/// refused (`400 VALIDATION_ERROR`, which would leave it unlogged for good):
+/// - a text body too long is cut on a character boundary and says so at its end;
+/// - an HTML body too long is left out when there is a text body (HubSpot shows the text; a
+///   note at its end says the HTML was left out); without one, it is cut where the cut cannot
+///   break the rest of the page (between tags, outside comments, scripts and styles) and says
+///   so at its end.
+///
+/// `text_only` (the second try after HubSpot still refused a body's length) sends no HTML and
+/// cuts the text to [`TEXT_PROPERTY_LIMIT`] *bytes* of UTF-8, within the limit however HubSpot
+/// counts; without a text body, the HTML's text content stands in for it.
+pub fn fit_bodies(record: &Record, text_only: bool) -> Bodies {
+    let mut out = Bodies {
+        text: record.text.clone(),
+        html: if text_only { None } else { record.html.clone() },
+        shortened: None,
+    };
+    let mut notes: Vec<&str> = Vec::new();
+    let mut text_note = String::new();
+    if text_only && record.html.is_some() {
+        if out.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            out.text = record.html.as_deref().map(html_to_text);
+        }
+        text_note.push_str(HTML_LEFT_OUT_NOTE);
+        notes.push("the HTML version was left out (HubSpot refused its length)");
+    }
+    if let Some(html) = out.html.take() {
+        if utf16_len(&html) <= TEXT_PROPERTY_LIMIT {
+            out.html = Some(html);
+        } else if out.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+            text_note.push_str(HTML_LEFT_OUT_NOTE);
+            notes.push("the HTML version was longer than HubSpot keeps (65,536 characters) and was left out; the text version was logged");
+        } else {
+            let budget = TEXT_PROPERTY_LIMIT - utf16_len(HTML_NOTE);
+            let end = html_safe_end(&html, budget);
+            out.html = Some(format!("{}{HTML_NOTE}", &html[..end]));
+            notes.push("the HTML body was cut to the 65,536 characters HubSpot keeps");
+        }
+    }
+    if let Some(text) = out.text.take() {
+        let fits = |t: &str, extra: usize| {
+            if text_only {
+                t.len() + extra <= TEXT_PROPERTY_LIMIT
+            } else {
+                utf16_len(t) + extra <= TEXT_PROPERTY_LIMIT
+            }
+        };
+        let measure = |t: &str| if text_only { t.len() } else { utf16_len(t) };
+        let text = if fits(&text, measure(&text_note)) {
+            text + &text_note
+        } else {
+            let note = format!("{TEXT_NOTE}{text_note}");
+            let budget = TEXT_PROPERTY_LIMIT - measure(&note);
+            let end = if text_only {
+                floor_char_boundary(&text, budget)
+            } else {
+                utf16_prefix_end(&text, budget)
+            };
+            notes.push("the text body was cut to the 65,536 characters HubSpot keeps");
+            format!("{}{note}", &text[..end])
+        };
+        out.text = Some(text);
+    }
+    if !notes.is_empty() {
+        out.shortened = Some(notes.join("; "));
+    }
+    out
+}
+
+/// The byte index where the longest prefix of `s` of at most `units` UTF-16 units ends.
+fn utf16_prefix_end(s: &str, units: usize) -> usize {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        used += c.len_utf16();
+        if used > units {
+            return i;
+        }
+    }
+    s.len()
+}
+
+fn floor_char_boundary(s: &str, mut at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The byte index of the last place within `units` UTF-16 units where HTML can be cut without
+/// swallowing what follows: between tags, outside a comment and outside a `<script>`,
+/// `<style>`, `<title>` or `<textarea>` (whose content a browser reads up to its end tag).
+fn html_safe_end(html: &str, units: usize) -> usize {
+    #[derive(PartialEq)]
+    enum At {
+        Text,
+        Tag { start: usize, quote: Option<char> },
+        Comment,
+        Raw(&'static str),
+    }
+    const RAW: [&str; 4] = ["script", "style", "title", "textarea"];
+    let starts_with_ci = |at: usize, prefix: &str| {
+        html.get(at..at + prefix.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
+    };
+    let mut state = At::Text;
+    let mut used = 0;
+    let mut safe = 0;
+    for (i, c) in html.char_indices() {
+        if state == At::Text {
+            safe = i;
+        }
+        used += c.len_utf16();
+        if used > units {
+            return safe;
+        }
+        state = match state {
+            At::Text if c == '<' && starts_with_ci(i, "<!--") => At::Comment,
+            At::Text if c == '<' => At::Tag {
+                start: i,
+                quote: None,
+            },
+            At::Text => At::Text,
+            At::Comment if c == '>' && html[..i].ends_with("--") => At::Text,
+            At::Comment => At::Comment,
+            At::Tag { start, quote: None } if c == '>' => {
+                let name: String = html[start + 1..i]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                match RAW.iter().find(|r| **r == name) {
+                    Some(raw) => At::Raw(raw),
+                    None => At::Text,
+                }
+            }
+            At::Tag { start, quote: None } if c == '"' || c == '\'' => At::Tag {
+                start,
+                quote: Some(c),
+            },
+            At::Tag { start, quote } if quote == Some(c) => At::Tag { start, quote: None },
+            tag @ At::Tag { .. } => tag,
+            At::Raw(name) if c == '<' && starts_with_ci(i, "</") && starts_with_ci(i + 2, name) => {
+                // The end tag itself: back to reading a tag (`</…` names no raw element).
+                At::Tag {
+                    start: i,
+                    quote: None,
+                }
+            }
+            raw @ At::Raw(_) => raw,
+        };
+    }
+    if state == At::Text {
+        html.len()
+    } else {
+        safe
+    }
+}
+
+/// The text of an HTML body, roughly: tags dropped, block ends as line breaks, the common
+/// entities decoded. Only for the last resort of sending text where HubSpot refused the HTML.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let after = &rest[lt..];
+        let lower_start: String = after
+            .chars()
+            .take(12)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let skip_to = |end: &str| {
+            after
+                .as_bytes()
+                .windows(end.len())
+                .position(|w| w.eq_ignore_ascii_case(end.as_bytes()))
+                .map(|e| e + end.len())
+        };
+        let consumed = if lower_start.starts_with("<!--") {
+            skip_to("-->")
+        } else if lower_start.starts_with("<script") {
+            skip_to("</script>")
+        } else if lower_start.starts_with("<style") {
+            skip_to("</style>")
+        } else {
+            after.find('>').map(|e| e + 1)
+        };
+        let Some(consumed) = consumed else {
+            rest = "";
+            break;
+        };
+        let tag = lower_start.trim_start_matches(['<', '/']);
+        if [
+            "br",
+            "p",
+            "div",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+        ]
+        .iter()
+        .any(|b| {
+            tag.starts_with(b) && !tag[b.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+        }) && !out.ends_with('\n')
+        {
+            out.push('\n');
+        }
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The properties of the email engagement, with bodies already fitted ([`fit_bodies`]).
+pub fn email_properties(record: &Record, bodies: &Bodies) -> Value {
     let mut props = json!({
         "hs_timestamp": record.timestamp.to_string(),
         "hs_email_direction": direction_property(record.direction),
@@ -121,19 +453,44 @@ pub fn email_properties(record: &Record) -> Value {
         "hs_email_subject": record.subject,
         "hs_email_headers": email_headers(record),
     });
-    if let Some(text) = &record.text {
+    if let Some(text) = &bodies.text {
         props["hs_email_text"] = json!(text);
     }
-    if let Some(html) = &record.html {
+    if let Some(html) = &bodies.html {
         props["hs_email_html"] = json!(html);
     }
     props
+}
+
+/// True when a `400` names the length of an email body property: the answer to send the email
+/// again with text only ([`fit_bodies`] with `text_only`).
+pub fn refuses_body_length(response: &HttpResponse) -> bool {
+    if response.status != 400 {
+        return false;
+    }
+    let body = response.body.to_ascii_lowercase();
+    let names_body = body.contains("hs_email_html") || body.contains("hs_email_text");
+    let about_length = [
+        "length",
+        "too long",
+        "too large",
+        "exceed",
+        "maximum",
+        "max ",
+        "65536",
+        "65,536",
+        "characters",
+    ]
+    .iter()
+    .any(|w| body.contains(w));
+    names_body && about_length
 }
 
 /// `POST {emails_path}`: create the email, associated with the given contact ids.
 pub fn create_email_request(
     hs: &HubSpot<'_>,
     record: &Record,
+    bodies: &Bodies,
     contact_ids: &[String],
 ) -> HttpRequest {
     let associations: Vec<Value> = contact_ids
@@ -145,7 +502,8 @@ pub fn create_email_request(
             })
         })
         .collect();
-    let body = json!({ "properties": email_properties(record), "associations": associations });
+    let body =
+        json!({ "properties": email_properties(record, bodies), "associations": associations });
     hs.auth(HttpRequest::post_json(
         hs.url(hs.emails_path),
         body.to_string(),
@@ -185,15 +543,33 @@ pub fn create_contacts_request(hs: &HubSpot<'_>, people: &[(&str, Option<&str>)]
     ))
 }
 
-/// `POST {emails_path}/search`: an email with this timestamp and subject, to avoid creating a
-/// second copy when an earlier attempt may have succeeded without us hearing the answer.
-pub fn search_existing_request(hs: &HubSpot<'_>, record: &Record) -> HttpRequest {
+/// `POST {emails_path}/search`: an email with this timestamp, direction and subject (and, when
+/// given, associated with this contact), to avoid creating a second copy when an earlier
+/// attempt may have succeeded without us hearing the answer. An empty subject is matched as
+/// "no subject" (`NOT_HAS_PROPERTY`: HubSpot does not store an empty value, and `EQ ""` would
+/// match nothing). The contact narrows it further: another email in the portal at the same
+/// millisecond with the same subject is rare, to the same contact rarer still.
+pub fn search_existing_request(
+    hs: &HubSpot<'_>,
+    record: &Record,
+    contact_id: Option<&str>,
+) -> HttpRequest {
+    let mut filters = vec![
+        json!({ "propertyName": "hs_timestamp", "operator": "EQ", "value": record.timestamp.to_string() }),
+        json!({ "propertyName": "hs_email_direction", "operator": "EQ", "value": direction_property(record.direction) }),
+    ];
+    if record.subject.trim().is_empty() {
+        filters.push(json!({ "propertyName": "hs_email_subject", "operator": "NOT_HAS_PROPERTY" }));
+    } else {
+        filters.push(json!({ "propertyName": "hs_email_subject", "operator": "EQ", "value": record.subject }));
+    }
+    if let Some(id) = contact_id {
+        filters
+            .push(json!({ "propertyName": "associations.contact", "operator": "EQ", "value": id }));
+    }
     let body = json!({
-        "filterGroups": [{ "filters": [
-            { "propertyName": "hs_timestamp", "operator": "EQ", "value": record.timestamp.to_string() },
-            { "propertyName": "hs_email_subject", "operator": "EQ", "value": record.subject },
-        ]}],
-        "properties": ["hs_email_subject", "hs_timestamp"],
+        "filterGroups": [{ "filters": filters }],
+        "properties": ["hs_email_subject", "hs_timestamp", "hs_email_direction"],
         "limit": 1
     });
     hs.auth(HttpRequest::post_json(
@@ -218,6 +594,28 @@ pub fn contact_ids(response: &HttpResponse) -> HashMap<String, String> {
         }
     }
     out
+}
+
+/// The existing contact's id in a `409 CONFLICT` to a contact create
+/// (`"Contact already exists. Existing ID: 12345"`), in the message or a nested error's.
+pub fn existing_contact_id(response: &HttpResponse) -> Option<String> {
+    let v: Value = serde_json::from_str(&response.body).ok()?;
+    let messages = std::iter::once(&v["message"]).chain(
+        v["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| &e["message"]),
+    );
+    messages.filter_map(Value::as_str).find_map(|m| {
+        let (_, after) = m.split_once("Existing ID:")?;
+        let id: String = after
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        (!id.is_empty()).then_some(id)
+    })
 }
 
 /// The first result's id of a search answer.

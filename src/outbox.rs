@@ -18,6 +18,7 @@
 //! ```
 
 use crate::json_read::required;
+use crate::reason::Reason;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -216,6 +217,15 @@ pub enum DeliveryOutcome {
     Delivered {
         #[serde(default)]
         remote_id: Option<String>,
+        /// The (normalised) addresses the CRM really associated the email with, when the
+        /// endpoint says (HubSpot). `None`: all of the record's contacts. Only these are
+        /// remembered as known contacts: an address the CRM refused is not a contact.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        associated: Option<Vec<String>>,
+        /// What the user should know about how it was logged (a body shortened to fit the CRM,
+        /// an address the CRM refused as a contact): added to the email's activity entry.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<Reason>,
     },
     /// The CRM already had it (409, or found when checking after `maybe_sent`).
     Duplicate {
@@ -231,6 +241,11 @@ pub enum DeliveryOutcome {
         /// The request may have reached the CRM (timeout after sending, 5xx after a create).
         #[serde(default)]
         maybe_sent: bool,
+        /// The endpoint refused the credentials (401/403, or a token that cannot be sent): not
+        /// this record's fault, and every other record would fail the same way. The attempt is
+        /// not counted (the record never goes dead for it), and a flush stops at the first.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        credentials_rejected: bool,
     },
     /// The CRM refused it (other 4xx): dead, with the CRM's message for the user.
     Permanent { error: DeliveryError },
@@ -510,7 +525,9 @@ impl Outbox {
 
     /// Records the result of an attempt. Delivered/Duplicate → done, whatever the state (a
     /// success is never forgotten, even a late one). Retry → retrying after the backoff (and at
-    /// least Retry-After), or dead when out of attempts. Permanent → dead, keeping the error.
+    /// least Retry-After), or dead when out of attempts — except a Retry with
+    /// `credentials_rejected`, which is not counted as an attempt and never makes the record
+    /// dead. Permanent → dead, keeping the error.
     /// Retry and Permanent are ignored unless the entry is sending (a stale result).
     /// `jitter` is a random number in [0, 1) from the edge.
     pub fn complete(
@@ -523,7 +540,7 @@ impl Outbox {
         let policy = self.policy;
         self.modify(key, |entry| {
             match outcome {
-                DeliveryOutcome::Delivered { remote_id }
+                DeliveryOutcome::Delivered { remote_id, .. }
                 | DeliveryOutcome::Duplicate { remote_id } => {
                     if matches!(entry.state, EntryState::Done { .. }) {
                         return None;
@@ -538,13 +555,19 @@ impl Outbox {
                     error,
                     retry_after_ms,
                     maybe_sent,
+                    credentials_rejected,
                 } => {
                     if !matches!(entry.state, EntryState::Sending { .. }) {
                         return None;
                     }
                     entry.maybe_sent |= maybe_sent;
                     entry.last_error = Some(error);
-                    if entry.attempts >= policy.max_attempts {
+                    if credentials_rejected {
+                        // The endpoint refused the token, not this record: the attempt counted
+                        // by `due` is given back, so fixing the token later still delivers it.
+                        entry.attempts = entry.attempts.saturating_sub(1);
+                    }
+                    if entry.attempts >= policy.max_attempts && !credentials_rejected {
                         entry.state = EntryState::Dead { at: now_ms };
                     } else {
                         let wait = policy
@@ -818,10 +841,16 @@ impl<'de> Deserialize<'de> for Entry {
 struct OutcomeFields {
     outcome: String,
     remote_id: Option<String>,
+    #[serde(default)]
+    associated: Option<Vec<String>>,
+    #[serde(default)]
+    notes: Vec<Reason>,
     error: Option<DeliveryError>,
     retry_after_ms: Option<u64>,
     #[serde(default)]
     maybe_sent: bool,
+    #[serde(default)]
+    credentials_rejected: bool,
 }
 
 impl<'de> Deserialize<'de> for DeliveryOutcome {
@@ -830,6 +859,8 @@ impl<'de> Deserialize<'de> for DeliveryOutcome {
         Ok(match o.outcome.as_str() {
             "delivered" => DeliveryOutcome::Delivered {
                 remote_id: o.remote_id,
+                associated: o.associated,
+                notes: o.notes,
             },
             "duplicate" => DeliveryOutcome::Duplicate {
                 remote_id: o.remote_id,
@@ -838,6 +869,7 @@ impl<'de> Deserialize<'de> for DeliveryOutcome {
                 error: required(o.error, "error")?,
                 retry_after_ms: o.retry_after_ms,
                 maybe_sent: o.maybe_sent,
+                credentials_rejected: o.credentials_rejected,
             },
             "permanent" => DeliveryOutcome::Permanent {
                 error: required(o.error, "error")?,

@@ -458,7 +458,9 @@ fn hubspot_rate_limit_and_bad_token() {
     let at = engine.next_wakeup().unwrap();
     t.answer(401, r#"{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#);
     let r = block_on(delivery::flush(&mut engine, &t, || at, || 0.0));
-    assert_eq!(r.failed, 1);
+    // A rejected token is not the record's fault: it waits for the token to be fixed.
+    assert_eq!((r.failed, r.retrying), (0, 1));
+    assert!(r.token_rejected);
     let err = engine
         .outbox()
         .get(&key)
@@ -471,7 +473,12 @@ fn hubspot_rate_limit_and_bad_token() {
         "{}",
         err.message
     );
-    assert_eq!(err.code.as_deref(), Some("INVALID_AUTHENTICATION"));
+    assert!(
+        err.message.contains("INVALID_AUTHENTICATION"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.code.as_deref(), Some("token-rejected"));
 }
 
 #[test]
@@ -958,7 +965,8 @@ fn a_signature_refused_as_too_old_is_retried_not_dead() {
         EntryState::Retrying { .. }
     ));
 
-    // Any other refusal of the credentials is permanent: retrying cannot fix a wrong token.
+    // Any other refusal of the credentials is the endpoint's token, not this record: it waits
+    // (retrying, never dead for it) until the token is fixed, and the flush says so.
     let mut engine = Engine::new(&settings(local())).unwrap();
     let key = send(&mut engine, &compose("d2"))
         .record
@@ -966,10 +974,11 @@ fn a_signature_refused_as_too_old_is_retried_not_dead() {
         .idempotency_key;
     let t = Scripted::default();
     t.answer(401, r#"{"error":{"code":"bad_signature","message":"no"}}"#);
-    block_on(delivery::flush(&mut engine, &t, || NOW, || 0.5));
+    let report = block_on(delivery::flush(&mut engine, &t, || NOW, || 0.5));
+    assert!(report.token_rejected);
     assert!(matches!(
         engine.outbox().get(&key).unwrap().state,
-        EntryState::Dead { .. }
+        EntryState::Retrying { .. }
     ));
 }
 

@@ -48,12 +48,15 @@ fn retry(retry_after_ms: Option<u64>) -> DeliveryOutcome {
         error: error(503),
         retry_after_ms,
         maybe_sent: false,
+        credentials_rejected: false,
     }
 }
 
 fn delivered(id: &str) -> DeliveryOutcome {
     DeliveryOutcome::Delivered {
         remote_id: Some(id.into()),
+        associated: None,
+        notes: Vec::new(),
     }
 }
 
@@ -179,6 +182,7 @@ fn cancelling_and_sending_again_keeps_the_maybe_sent_warning() {
             error: error(504),
             retry_after_ms: None,
             maybe_sent: true,
+            credentials_rejected: false,
         },
         T0,
         0.0,
@@ -351,6 +355,7 @@ fn too_many_attempts_make_a_record_dead_and_retry_now_revives_it() {
                 error: error(500),
                 retry_after_ms: None,
                 maybe_sent: true,
+                credentials_rejected: false,
             },
             now,
             0.5,
@@ -691,7 +696,8 @@ fn changes_entries_and_outcomes_have_a_stable_json_shape() {
                 code: Some("RATE_LIMIT".into())
             },
             retry_after_ms: Some(10_000),
-            maybe_sent: false
+            maybe_sent: false,
+            credentials_rejected: false,
         }
     );
     let outcome: DeliveryOutcome =
@@ -971,6 +977,7 @@ fn random_history(seed: u64, steps: usize) -> Run {
                                         error: error(504),
                                         retry_after_ms: None,
                                         maybe_sent: true,
+                                        credentials_rejected: false,
                                     }
                                 }
                                 13 => DeliveryOutcome::Permanent { error: error(400) },
@@ -1288,7 +1295,11 @@ fn every_entry_state_and_outcome_reads_back_as_written() {
     }
     let outcomes = [
         delivered("42"),
-        DeliveryOutcome::Delivered { remote_id: None },
+        DeliveryOutcome::Delivered {
+            remote_id: None,
+            associated: None,
+            notes: Vec::new(),
+        },
         DeliveryOutcome::Duplicate {
             remote_id: Some("7".into()),
         },
@@ -1296,11 +1307,13 @@ fn every_entry_state_and_outcome_reads_back_as_written() {
             error: error(500),
             retry_after_ms: Some(3),
             maybe_sent: true,
+            credentials_rejected: false,
         },
         DeliveryOutcome::Retry {
             error: error(429),
             retry_after_ms: None,
             maybe_sent: false,
+            credentials_rejected: false,
         },
         DeliveryOutcome::Permanent { error: error(400) },
     ];

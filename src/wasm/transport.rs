@@ -1,11 +1,12 @@
 //! `fetch` (through gloo-net) as the engine's transport in the browser, and the flush loop.
 
-use crate::delivery::{deliver, FlushReport};
+use crate::delivery::{deliver, rejected_credentials, FlushReport};
 use crate::engine::Engine as Core;
 use crate::http::{HttpRequest, HttpResponse, Transport, TransportError};
 use gloo_net::http::{Method, RequestBuilder};
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 
 /// How long one request may take before it counts as a network error.
 const TIMEOUT_MS: u32 = 30_000;
@@ -29,12 +30,10 @@ impl Transport for Fetch {
             }
         };
         let signal = web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS);
-        let mut builder = RequestBuilder::new(&request.url)
+        let builder = RequestBuilder::new(&request.url)
             .method(method)
-            .abort_signal(Some(&signal));
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
+            .abort_signal(Some(&signal))
+            .headers(headers(&request.headers)?);
         let built = if request.method == "GET" || request.method == "OPTIONS" {
             builder.build()
         } else {
@@ -60,6 +59,32 @@ impl Transport for Fetch {
     }
 }
 
+/// The request's headers, or why one cannot be sent. gloo-net's `RequestBuilder::header`
+/// throws (`unwrap_throw`) when `fetch` refuses a value — a token pasted with a zero-width space
+/// or a line break — and a throw inside the future leaves the JS promise unsettled for good, so
+/// each value is checked first and set through `Headers.set`'s `Result`.
+fn headers(list: &[(String, String)]) -> Result<gloo_net::http::Headers, TransportError> {
+    let refused = |message: String| TransportError {
+        message,
+        maybe_sent: false,
+    };
+    let raw = gloo_net::http::Headers::new().into_raw();
+    for (name, value) in list {
+        if let Some(problem) = crate::http::header_problem(name, value) {
+            return Err(refused(problem));
+        }
+        raw.set(name, value).map_err(|e| {
+            refused(format!(
+                "the {name} header cannot be sent: {}",
+                e.as_string()
+                    .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
+                    .unwrap_or_else(|| "the browser refused it".into())
+            ))
+        })?;
+    }
+    Ok(gloo_net::http::Headers::from_raw(raw))
+}
+
 /// Flushes without holding the engine borrowed across an `await`.
 pub async fn flush(inner: &Rc<RefCell<Core>>, now: Option<f64>) -> FlushReport {
     let mut report = FlushReport::default();
@@ -70,15 +95,30 @@ pub async fn flush(inner: &Rc<RefCell<Core>>, now: Option<f64>) -> FlushReport {
         if due.is_empty() {
             break;
         }
-        for (key, record, maybe_sent) in due {
+        let mut due = due.into_iter();
+        for (key, record, maybe_sent) in due.by_ref() {
             // The clock is read for each request: a record is signed with the time it leaves,
             // and a round of 20 slow requests can outlast a receiver's five-minute window.
             let sent_at = super::now_or(now);
             let outcome = deliver(&endpoint, &record, maybe_sent, sent_at, &Fetch).await;
             report.count(&key, &outcome);
+            let rejected = rejected_credentials(&outcome);
             inner
                 .borrow_mut()
                 .complete(&key, outcome, super::now_or(now), js_sys::Math::random());
+            if let Some(outcome) = rejected {
+                // The endpoint refused the token: the rest of the round goes back unsent.
+                let mut engine = inner.borrow_mut();
+                for (key, ..) in due.by_ref() {
+                    engine.complete(
+                        &key,
+                        outcome.clone(),
+                        super::now_or(now),
+                        js_sys::Math::random(),
+                    );
+                }
+                return report;
+            }
         }
     }
     report
