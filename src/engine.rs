@@ -7,7 +7,9 @@
 //! activity) is saved as one snapshot whenever [`Engine::state_dirty`] says so.
 
 use crate::email::{Email, ParseOptions};
-use crate::outbox::{Change, DeliveryOutcome, Enqueued, Entry, Outbox, OutboxCounts, RetryPolicy};
+use crate::outbox::{
+    Change, DeliveryOutcome, Enqueued, Entry, EntryState, Outbox, OutboxCounts, RetryPolicy,
+};
 use crate::policy::{decide, ContactDirectory, Context, Decision, Trigger};
 use crate::reason::ReasonCode;
 use crate::record::{self, ForwardInfo, Record, RecordMeta};
@@ -183,8 +185,28 @@ impl Engine {
     }
 
     /// Replaces the settings (validated; nothing changes on error).
-    pub fn configure(&mut self, settings: &Settings) -> Result<(), EngineError> {
-        self.settings = settings.validate().map_err(EngineError::Settings)?;
+    ///
+    /// When the endpoint changed (a new token, say), records waiting because the endpoint had
+    /// refused the old token are due again at once instead of after their long wait.
+    pub fn configure(&mut self, settings: &Settings, now_ms: i64) -> Result<(), EngineError> {
+        let settings = settings.validate().map_err(EngineError::Settings)?;
+        let endpoint_changed = settings.endpoint != self.settings.endpoint;
+        self.settings = settings;
+        if endpoint_changed {
+            let waiting: Vec<String> = self
+                .outbox
+                .entries()
+                .filter(|e| {
+                    matches!(e.state, EntryState::Retrying { .. })
+                        && e.last_error.as_ref().and_then(|err| err.code.as_deref())
+                            == Some(crate::delivery::TOKEN_REJECTED)
+                })
+                .map(|e| e.key.clone())
+                .collect();
+            for key in waiting {
+                self.retry(&key, now_ms);
+            }
+        }
         Ok(())
     }
 

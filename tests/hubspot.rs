@@ -519,6 +519,45 @@ fn a_rejected_token_stops_the_flush_and_keeps_every_record_waiting() {
 }
 
 #[test]
+fn a_new_token_sends_the_records_that_waited_on_the_old_one_at_once() {
+    let mut engine = engine();
+    let key = queue(
+        &mut engine,
+        email("tok-new", &["jane@customer.example"], "S"),
+    );
+    let t = Scripted::default();
+    t.answer(
+        401,
+        r#"{"status":"error","message":"expired","category":"INVALID_AUTHENTICATION"}"#,
+    );
+    assert!(flush(&mut engine, &t, NOW).token_rejected);
+    let waiting_until = engine.next_wakeup().unwrap();
+    assert!(waiting_until >= NOW + 1_800_000 - 1, "the long wait");
+    // Saving settings that change something else leaves it waiting.
+    let mut same = engine.settings().clone();
+    same.log_by_default = !same.log_by_default;
+    engine.configure(&same, NOW + 1_000).unwrap();
+    assert_eq!(engine.next_wakeup(), Some(waiting_until));
+    // The admin pastes a new token: due now, and delivered by the next flush.
+    let mut fixed = engine.settings().clone();
+    fixed.endpoint = Some(hubspot("pat-2"));
+    engine.configure(&fixed, NOW + 2_000).unwrap();
+    assert!(engine.next_wakeup().unwrap() <= NOW + 2_000);
+    assert!(
+        !engine.take_changes().is_empty(),
+        "the entry's new state is persisted"
+    );
+    let t = Scripted::default();
+    t.answer(200, JANE_FOUND).answer(201, r#"{"id":"9"}"#);
+    let r = flush(&mut engine, &t, NOW + 2_000);
+    assert_eq!(r.delivered, 1, "{r:?}");
+    assert!(matches!(
+        engine.outbox().get(&key).unwrap().state,
+        EntryState::Done { .. }
+    ));
+}
+
+#[test]
 fn a_token_no_http_client_can_send_is_reported_not_thrown() {
     let endpoint = hubspot("pat-na1\u{200b}-abc");
     // Settings validation refuses it with a clear field error…

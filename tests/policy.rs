@@ -562,6 +562,9 @@ fn every_reason_code_is_exercised() {
         // The engine adds it after deciding (tests/engine.rs
         // several_attached_originals_log_the_first_and_say_so).
         MoreForwardedEmails,
+        // Added by HubSpot delivery when the CRM refuses one of the contacts (tests/hubspot.rs
+        // an_address_hubspot_refuses_is_left_out_and_the_email_logs_with_the_rest).
+        ContactRejected,
     ];
     for code in mailtrail::ReasonCode::ALL {
         assert!(exercised.contains(code), "{code} has no policy test");

@@ -204,14 +204,16 @@ impl Engine {
     }
 
     /// Replaces the settings; throws (code `invalid-settings`) and changes nothing when invalid.
+    /// A changed endpoint makes records that waited on a refused token due now.
     pub fn configure(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Partial<Settings>")] settings: JsValue,
+        now: Option<f64>,
     ) -> Result<(), JsValue> {
         let settings: Settings = from_js(settings, "settings")?;
         self.inner
             .borrow_mut()
-            .configure(&settings)
+            .configure(&settings, now_or(now))
             .map_err(engine_error)
     }
 
