@@ -1049,6 +1049,127 @@ fn reply_to_an_email_logged_from_the_browser_is_logged() {
 }
 
 #[test]
+fn reply_to_a_new_email_logged_from_outlook_is_logged() {
+    // Outlook records a brand-new email at send time, before it has a Message-ID: the record
+    // carries only the compose window's id (draftId), and the send handler puts that id on the
+    // message in X-Mailtrail-Draft. Neither the key nor the Message-ID finds the record; the
+    // draft id does.
+    let t = Inbox::new("outlook-draft");
+    let outlook_record = json!({
+        "schema": "mailtrail.record/1", "idempotencyKey": "c1-fedcba9876543210fedcba9876543210",
+        "direction": "outgoing", "timestamp": 1_772_532_000_000i64, "subject": "Proposal",
+        "from": {"address": "alice@ours.test"}, "to": [{"address": "bob@client.test"}], "cc": [], "bcc": [],
+        "text": "Hello Bob, our proposal.", "html": null, "attachments": [], "messageId": null,
+        "threadId": null, "draftId": "ol-5d1c0e7a9b", "contacts": [{"address": "bob@client.test", "create": true}],
+        "reasons": ["log-checked"], "mailbox": "alice@ours.test", "source": "outlook", "client": "mailtrail/test"
+    });
+    assert_eq!(t.w.serve.post_record(&outlook_record), 201);
+    let sent = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>"),
+            ("Subject", "Proposal"),
+            ("Date", "Tue, 03 Mar 2026 10:00:00 +0000"),
+            ("Message-ID", "<AM0PR01MB1234.outlook-1@ours.test>"),
+            ("X-Mailtrail-Draft", "ol-5d1c0e7a9b"),
+        ],
+        "Hello Bob, our proposal.",
+    );
+    // Another new email from Outlook whose record the endpoint does not have (discarded in the
+    // add-in's outbox, say): the header alone does not make its thread a logged one.
+    let sent_unknown = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>"),
+            ("Subject", "Private note"),
+            ("Date", "Tue, 03 Mar 2026 10:05:00 +0000"),
+            ("Message-ID", "<AM0PR01MB1234.outlook-2@ours.test>"),
+            ("X-Mailtrail-Draft", "ol-never-recorded"),
+        ],
+        "Bob, a private note.",
+    );
+    for m in [&sent, &sent_unknown] {
+        t.w.dovecot
+            .append("alice", "alice-secret", "Wys&AUI-ane", m);
+    }
+    let reply_to = |id: &str, subject: &str, to: &str| {
+        message(
+            &[
+                ("From", "Bob Buyer <bob@client.test>"),
+                ("To", "Alice Seller <alice@ours.test>"),
+                ("Subject", subject),
+                ("Date", "Tue, 03 Mar 2026 12:00:00 +0000"),
+                ("Message-ID", &format!("<{id}@client.test>")),
+                ("In-Reply-To", to),
+            ],
+            "Thanks, we accept.",
+        )
+    };
+    let reply = reply_to(
+        "reply-proposal",
+        "Re: Proposal",
+        "<AM0PR01MB1234.outlook-1@ours.test>",
+    );
+    let reply_unknown = reply_to(
+        "reply-note",
+        "Re: Private note",
+        "<AM0PR01MB1234.outlook-2@ours.test>",
+    );
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    t.w.dovecot
+        .append("alice", "alice-secret", "INBOX", &reply_unknown);
+    let rec = t.w.serve.wait_record(&key_of(&reply));
+    assert_eq!(rec["record"]["direction"], "incoming");
+    assert_eq!(rec["record"]["from"]["address"], "bob@client.test");
+    t.watcher.wait_log(
+        "thread is logged (the endpoint has the record Outlook made at send time (X-Mailtrail-Draft))",
+    );
+    t.watcher
+        .wait_log("not logged \"Re: Private note\" from bob@client.test: thread-not-logged");
+    assert!(t.w.serve.record(&key_of(&reply_unknown)).is_none());
+}
+
+#[test]
+fn reply_to_an_unlogged_follow_up_in_a_logged_thread_is_logged() {
+    // Alice answers in the logged thread from her phone, without logging; Bob's answer names
+    // only her follow-up (In-Reply-To, no References).
+    let t = Inbox::new("follow-up");
+    let follow_up = message(
+        &[
+            ("From", "Alice Seller <alice@ours.test>"),
+            ("To", "Bob Buyer <bob@client.test>"),
+            ("Subject", "Re: Quote"),
+            ("Date", "Mon, 02 Mar 2026 16:00:00 +0000"),
+            ("Message-ID", "<phone-1@ours.test>"),
+            ("In-Reply-To", "<thread-1@ours.test>"),
+            ("References", "<thread-1@ours.test>"),
+        ],
+        "Bob, one more thing: delivery is in May.",
+    );
+    t.w.dovecot
+        .append("alice", "alice-secret", "Wys&AUI-ane", &follow_up);
+    let reply = message(
+        &[
+            ("From", "Bob Buyer <bob@client.test>"),
+            ("To", "Alice Seller <alice@ours.test>"),
+            ("Subject", "Re: Quote"),
+            ("Date", "Tue, 03 Mar 2026 08:00:00 +0000"),
+            ("Message-ID", "<reply-may@client.test>"),
+            ("In-Reply-To", "<phone-1@ours.test>"),
+        ],
+        "May is fine.",
+    );
+    t.w.dovecot.append("alice", "alice-secret", "INBOX", &reply);
+    let rec = t.w.serve.wait_record(&key_of(&reply));
+    assert_eq!(rec["record"]["direction"], "incoming");
+    t.watcher
+        .wait_log("thread is logged (a reply in a logged thread)");
+    // The follow-up itself is not logged: learning its thread logs nothing.
+    assert!(t.w.serve.record(&key_of(&follow_up)).is_none());
+    assert_eq!(t.w.serve.record_count(), 2);
+}
+
+#[test]
 fn reply_from_a_non_contact_is_skipped_with_the_reason() {
     let t = Inbox::new("noncontact");
     // Carol replies in the logged thread but is not a contact.

@@ -27,8 +27,9 @@ use tokio_rustls::rustls::ClientConfig;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// The Sent folder's checkpoint key (whatever the folder is called).
 const SENT_KEY: &str = "sent";
-/// Header fields the engine needs to decide about an incoming message or a sent one.
-const HEADER_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM TO CC BCC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES AUTO-SUBMITTED PRECEDENCE X-AUTOREPLY X-AUTORESPOND)])";
+/// Header fields the engine needs to decide about an incoming message or a sent one (and the
+/// Outlook add-in's `X-Mailtrail-Draft`, which ties a sent copy to the record made at send).
+const HEADER_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM TO CC BCC REPLY-TO SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES AUTO-SUBMITTED PRECEDENCE X-AUTOREPLY X-AUTORESPOND X-MAILTRAIL-DRAFT)])";
 const BODY_ITEMS: &str = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[])";
 const SIZE_ITEMS: &str = "(UID RFC822.SIZE)";
 /// Header batches: large, headers are small.
@@ -527,7 +528,10 @@ impl AccountWatcher {
             self.account.poll_interval
         };
         if let Some(at) = self.engine.next_wakeup() {
-            let ms = (at - now_ms()).max(500) as u64;
+            // Nothing is sent while the endpoint's rate limit lasts (after a 429).
+            let now = now_ms();
+            let at = at.max(self.shared.endpoint.paused_until(now).unwrap_or(at));
+            let ms = (at - now).max(500) as u64;
             wait = wait.min(Duration::from_millis(ms));
         }
         if self

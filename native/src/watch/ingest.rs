@@ -10,8 +10,10 @@
 //!   could put mail on customers' timelines.
 //! - Connected inbox, INBOX: headers first; the engine's dry run says whether the message could
 //!   be a reply to log (logged thread, known contact); only those are fetched in full.
-//! - Connected inbox, Sent folder: a sent email whose record the endpoint has (or that carried
-//!   the CRM's BCC address) makes its thread a logged thread, whatever device sent it.
+//! - Connected inbox, Sent folder: a sent email whose record the endpoint has (found by its
+//!   key, its Message-ID, or the draft id Outlook's `X-Mailtrail-Draft` names), that carried the
+//!   CRM's BCC address, or that is itself a reply in a logged thread makes its thread a logged
+//!   thread, whatever device sent it (see [`sent_batch`]).
 
 use super::config::Account;
 use super::endpoint::Endpoint;
@@ -452,16 +454,75 @@ pub enum SentVerdict {
     Tracked(&'static str),
     /// Not logged (as far as the endpoint knows now).
     NotLogged,
-    /// The endpoint cannot say (not Mailtrail's local endpoint): only BCC copies are recognised.
+    /// The endpoint cannot say (not Mailtrail's local endpoint): only BCC copies, replies in
+    /// logged threads and emails Outlook logged at send time (`X-Mailtrail-Draft`) are
+    /// recognised.
     Unknown,
     /// No Message-ID: replies could not be matched to it anyway.
     Unusable,
+}
+
+/// The header the Outlook add-in puts on an email it logs at send time, naming the compose
+/// window (the record's `draftId`): a brand-new email has no Message-ID when its record is made.
+pub const DRAFT_HEADER: &str = "X-Mailtrail-Draft";
+
+/// The value of a header in a message's header block (unfolded, trimmed), if present and not
+/// empty. Only for headers that are plain ASCII tokens, like [`DRAFT_HEADER`].
+pub fn header_value(raw: &[u8], name: &str) -> Option<String> {
+    let mut value: Option<String> = None;
+    let mut in_it = false;
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break; // end of the header block
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if in_it {
+                if let Some(v) = value.as_mut() {
+                    v.push(' ');
+                    v.push_str(String::from_utf8_lossy(line).trim());
+                }
+            }
+            continue;
+        }
+        if value.is_some() {
+            break; // the first occurrence wins
+        }
+        in_it = false;
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
+        {
+            in_it = true;
+            value = Some(
+                String::from_utf8_lossy(&line[colon + 1..])
+                    .trim()
+                    .to_string(),
+            );
+        }
+    }
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 998 && !v.chars().any(char::is_control))
 }
 
 /// Connected inbox, Sent folder: learns the logged threads among these sent emails (headers).
 /// `crm_addresses` are the CRM's BCC/forwarding addresses (and the logging mailboxes). Stops at
 /// the first email the endpoint cannot answer about (it is down): that one and the later ones
 /// get no verdict, so the caller can ask again later instead of passing over them.
+///
+/// A sent email makes its thread a logged thread when:
+/// - this watcher logged it, or it carried the CRM's BCC address;
+/// - it is itself a reply in a logged thread (a follow-up sent without logging, from a phone
+///   say): its ids join the thread, so a reply naming only it is matched (nothing is logged);
+/// - the endpoint has its record, by idempotency key or Message-ID;
+/// - it carries `X-Mailtrail-Draft` (Outlook logged it at send time, before it had a
+///   Message-ID) and the endpoint has a record with that draft id; an endpoint that cannot be
+///   asked (HubSpot, a webhook, an older local endpoint) is not asked: the header is only put
+///   on emails the add-in logs, so it is taken as logged.
 pub async fn sent_batch(
     engine: &mut Engine,
     endpoint: &Endpoint,
@@ -471,7 +532,7 @@ pub async fn sent_batch(
 ) -> (Vec<(u32, SentVerdict)>, Option<Stopped>) {
     let mut out = Vec::with_capacity(headers.len());
     for m in headers {
-        let Ok(email) = engine.parse(&m.bytes) else {
+        let Ok(mut email) = engine.parse(&m.bytes) else {
             out.push((m.uid, SentVerdict::Unusable));
             continue;
         };
@@ -479,31 +540,44 @@ pub async fn sent_batch(
             out.push((m.uid, SentVerdict::Unusable));
             continue;
         };
+        let draft = header_value(&m.bytes, DRAFT_HEADER);
         let key = mailtrail::record::idempotency_key(&email, mailtrail::Direction::Outgoing);
+        let stop = |error: String| Stopped {
+            at_uid: m.uid,
+            error: format!("cannot ask the endpoint about a sent email: {error}"),
+        };
         let verdict = if engine.outbox().get(&key).is_some() {
             SentVerdict::Tracked("logged by this watcher")
         } else if email.recipients().any(|r| {
             crm_addresses.contains(&r.normalized) || engine.settings().is_crm_address(&r.normalized)
         }) {
             SentVerdict::Tracked("sent with the CRM's BCC address")
+        } else if engine.match_reply(&email).is_some() {
+            SentVerdict::Tracked("a reply in a logged thread")
         } else {
             match endpoint.is_logged(&key, &message_id).await {
                 Ok(Some(true)) => SentVerdict::Tracked("the endpoint has its record"),
-                Ok(Some(false)) => SentVerdict::NotLogged,
-                Ok(None) => SentVerdict::Unknown,
-                Err(error) => {
-                    let error = format!("cannot ask the endpoint about a sent email: {error}");
-                    return (
-                        out,
-                        Some(Stopped {
-                            at_uid: m.uid,
-                            error,
-                        }),
-                    );
-                }
+                Ok(found) => match &draft {
+                    None if found.is_none() => SentVerdict::Unknown,
+                    None => SentVerdict::NotLogged,
+                    Some(d) => match endpoint.draft_logged(d).await {
+                        Ok(Some(true)) => SentVerdict::Tracked(
+                            "the endpoint has the record Outlook made at send time (X-Mailtrail-Draft)",
+                        ),
+                        Ok(Some(false)) => SentVerdict::NotLogged,
+                        Ok(None) => SentVerdict::Tracked(
+                            "sent from Outlook with Log checked (X-Mailtrail-Draft); the endpoint cannot be asked",
+                        ),
+                        Err(error) => return (out, Some(stop(error))),
+                    },
+                },
+                Err(error) => return (out, Some(stop(error))),
             }
         };
         if matches!(verdict, SentVerdict::Tracked(_)) {
+            if email.draft_id.is_none() {
+                email.draft_id = draft;
+            }
             engine.track_thread(&email, now);
         }
         out.push((m.uid, verdict));
@@ -568,6 +642,36 @@ mod tests {
         let cc = "From: alice@ours.test\r\nTo: bob@client.test\r\nCc: log@crm.test\r\n\
             Subject: Quote\r\nMessage-ID: <c1@ours.test>\r\n\r\nHi Bob\r\n";
         assert_eq!(asked(&engine, cc, Trigger::Forwarded), ["bob@client.test"]);
+    }
+
+    #[test]
+    fn the_draft_header_is_read_from_the_header_block() {
+        let raw = b"From: alice@ours.test\r\nx-mailtrail-draft:  ol-123\r\n  abc \r\n\
+                    Subject: Hi\r\n\r\nX-Mailtrail-Draft: body-not-header\r\n";
+        assert_eq!(
+            header_value(raw, DRAFT_HEADER).as_deref(),
+            Some("ol-123 abc")
+        );
+        // Only in the body, empty, or with control characters: none.
+        let body_only = b"From: a@b.test\n\nX-Mailtrail-Draft: ol-1\n";
+        assert_eq!(header_value(body_only, DRAFT_HEADER), None);
+        assert_eq!(
+            header_value(b"X-Mailtrail-Draft:   \r\n\r\n", DRAFT_HEADER),
+            None
+        );
+        assert_eq!(
+            header_value(b"X-Mailtrail-Draft: a\x01b\r\n\r\n", DRAFT_HEADER),
+            None
+        );
+        // The first occurrence wins; a similar name is another header.
+        let two =
+            b"X-Mailtrail-Drafts: no\nX-Mailtrail-Draft: first\nX-Mailtrail-Draft: second\n\n";
+        assert_eq!(header_value(two, DRAFT_HEADER).as_deref(), Some("first"));
+        // Headers only (what the watcher fetches from a Sent folder): no blank line at all.
+        assert_eq!(
+            header_value(b"X-Mailtrail-Draft: ol-9", DRAFT_HEADER).as_deref(),
+            Some("ol-9")
+        );
     }
 
     #[test]
