@@ -32,4 +32,5 @@ backend_tests!(Kind::Sqlite;
     record_bodies_in_memory_are_bounded,
     small_routes_refuse_large_bodies,
     cli_push_of_a_forward_looks_up_the_original_sender,
+    cli_push_with_a_future_now_delivers_at_once,
 );

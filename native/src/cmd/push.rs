@@ -36,8 +36,15 @@ pub fn run(mut args: Args) -> CliResult {
     let trigger = args.engine.trigger();
     let endpoint = engine.settings().endpoint_or_default();
 
+    // `--now` is the time the decision is made at (reproducible output), not a delivery time:
+    // the record may be sent from the clock's now on, by this command's flush, which runs on
+    // the clock. (Queued for a future `--now`, it waited until then, and the command said
+    // "queued but not delivered yet".)
+    let options = ProcessOptions {
+        not_before_ms: Some(now.min(now_ms())),
+        ..Default::default()
+    };
     // Ask the endpoint who is a contact; without an answer, go on with what is known locally.
-    let options = ProcessOptions::default();
     // The people the decision will be about: for a forward, the original's, not the forwarder's.
     let addresses = match &input {
         Input::Raw(raw) => engine

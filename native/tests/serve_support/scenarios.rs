@@ -1795,6 +1795,61 @@ Date: Tue, 3 Mar 2026 14:05\r\nSubject: Offer\r\nTo: Maria <maria@ourco.example>
     env.finish().await;
 }
 
+/// `push --now` sets the time the decision is made at (reproducible output), not when the
+/// record may be sent: with a time ahead of the clock, the record is still delivered by the
+/// same command (it was queued for that future time while the flush ran on the clock, and the
+/// command exited 1, "queued but not delivered yet").
+pub async fn cli_push_with_a_future_now_delivers_at_once(kind: Kind) {
+    let Some(env) = Env::start(kind, &[]).await else {
+        return;
+    };
+    let s = &env.server;
+    let eml = env.dir.join("sent.eml");
+    std::fs::write(
+        &eml,
+        "From: Maria <maria@ourco.example>\r\nTo: Jane <jane@customer.example>\r\nSubject: Offer\r\n\
+Message-ID: <cli-now@ourco.example>\r\nDate: Wed, 4 Mar 2026 08:00:00 +0100\r\n\r\nOur offer.\r\n",
+    )
+    .unwrap();
+    let config = env.dir.join("settings.json");
+    std::fs::write(
+        &config,
+        json!({
+            "userAddresses": ["maria@ourco.example"],
+            "internalDomains": ["ourco.example"],
+            "endpoint": {"type": "local", "url": s.url, "token": s.token}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let future = clock + 7 * 24 * 60 * 60 * 1000;
+    let out = Command::new(bin())
+        .args(["push", eml.to_str().unwrap(), "--config"])
+        .arg(&config)
+        .args(["--trigger", "send", "--now", &future.to_string(), "--state"])
+        .arg(env.dir.join("cli-state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["flush"]["delivered"], 1, "{report}");
+    assert_eq!(report["pending"], json!([]), "{report}");
+    let key = report["outcome"]["record"]["idempotencyKey"]
+        .as_str()
+        .unwrap();
+    let (st, v) = s.get(&format!("/v1/records/{key}")).await;
+    assert_eq!(st, 200, "{v}");
+    env.finish().await;
+}
+
 /// U+0000 (a `=00` in a quoted-printable subject or body) is text PostgreSQL cannot store and
 /// SQLite can: both store U+FFFD in its place, in every field, and searches, keys and cursors
 /// carrying one are answered, not failed as if the database were down.
