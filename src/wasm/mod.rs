@@ -577,6 +577,18 @@ pub fn validate_settings(
     to_js(&report)
 }
 
+/// When `outcome` says the endpoint refused the token (401/403), the outcome to complete the
+/// rest of the round's records with, unsent (their attempt is given back, they wait for the
+/// token to be fixed); otherwise `null`. For edges that run their own delivery loop, as
+/// `flush` does internally: stop the round there.
+#[wasm_bindgen(js_name = rejectedCredentials, unchecked_return_type = "DeliveryOutcome | null")]
+pub fn rejected_credentials(
+    #[wasm_bindgen(unchecked_param_type = "DeliveryOutcome")] outcome: JsValue,
+) -> Result<JsValue, JsValue> {
+    let outcome: DeliveryOutcome = from_js(outcome, "outcome")?;
+    to_js(&crate::delivery::rejected_credentials(&outcome))
+}
+
 /// Every reason code (for translation tables and tests).
 #[wasm_bindgen(js_name = reasonCodes, unchecked_return_type = "ReasonCode[]")]
 pub fn reason_codes() -> Vec<String> {
