@@ -561,13 +561,15 @@ impl Outbox {
                         return None;
                     }
                     entry.maybe_sent |= maybe_sent;
+                    // The endpoint refused the token, or is rate limiting every client: not this
+                    // record's fault, so the attempt counted by `due` is given back (fixing the
+                    // token, or the limit's window passing, still delivers it).
+                    let not_the_record = credentials_rejected || error.status == Some(429);
                     entry.last_error = Some(error);
-                    if credentials_rejected {
-                        // The endpoint refused the token, not this record: the attempt counted
-                        // by `due` is given back, so fixing the token later still delivers it.
+                    if not_the_record {
                         entry.attempts = entry.attempts.saturating_sub(1);
                     }
-                    if entry.attempts >= policy.max_attempts && !credentials_rejected {
+                    if entry.attempts >= policy.max_attempts && !not_the_record {
                         entry.state = EntryState::Dead { at: now_ms };
                     } else {
                         let wait = policy

@@ -340,6 +340,44 @@ fn retry_after_is_never_undercut() {
 }
 
 #[test]
+fn rate_limited_attempts_do_not_use_up_a_record() {
+    // A CRM rate-limiting every client (429) says nothing about the record: however many
+    // times it answers so, the record waits for the window and is never dead for it.
+    let mut o = Outbox::new(RetryPolicy {
+        max_attempts: 3,
+        ..policy()
+    });
+    o.enqueue(record("k"), T0, T0);
+    let mut now = T0;
+    for _ in 0..10 {
+        assert_eq!(o.due(now, 1).0.len(), 1);
+        let e = put(o.complete(
+            "k",
+            DeliveryOutcome::Retry {
+                error: error(429),
+                retry_after_ms: Some(10_000),
+                maybe_sent: false,
+                credentials_rejected: false,
+            },
+            now,
+            0.5,
+        ));
+        assert!(
+            matches!(e.state, EntryState::Retrying { .. }),
+            "{:?}",
+            e.state
+        );
+        assert_eq!(e.attempts, 0);
+        now = e.due_at().unwrap();
+        assert!(now >= T0 + 10_000);
+    }
+    // Any other failure still counts.
+    o.due(now, 1);
+    let e = put(o.complete("k", retry(None), now, 0.5));
+    assert_eq!(e.attempts, 1);
+}
+
+#[test]
 fn too_many_attempts_make_a_record_dead_and_retry_now_revives_it() {
     let mut o = Outbox::new(RetryPolicy {
         max_attempts: 3,
