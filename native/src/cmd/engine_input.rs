@@ -41,7 +41,8 @@ pub struct EngineArgs {
     /// without waiting for a `push` that is using it).
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// The current time in ms since the epoch (default: the clock), for reproducible output.
+    /// The time the decision is made at, in ms since the epoch (default: the clock), for
+    /// reproducible output. It never delays delivery: `push` sends at once.
     #[arg(long)]
     pub now: Option<i64>,
     #[arg(skip)]
