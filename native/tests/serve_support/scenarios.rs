@@ -1412,7 +1412,7 @@ pub async fn records_found_by_draft_id(kind: Kind) {
         execute(&env.db, &env.dir, sql).await;
     }
     env.server = Server::start(&env.dir, &env.db, &[]);
-    assert_eq!(env.server.stats().await["schemaVersion"], 2);
+    assert_eq!(env.server.stats().await["schemaVersion"], 3);
     let (st, v) = env.server.get("/v1/records?draftId=ol-7f3a9c2e").await;
     assert_eq!(
         (st, v["records"][0]["idempotencyKey"].as_str()),
@@ -1607,7 +1607,7 @@ pub async fn migrations_apply_once_and_refuse_newer(kind: Kind) {
         .post_record(&record("m1-mig", json!({})).to_string())
         .await;
     assert_eq!(st, 201);
-    assert_eq!(env.server.stats().await["schemaVersion"], 2);
+    assert_eq!(env.server.stats().await["schemaVersion"], 3);
     assert!(
         env.server.terminate().success(),
         "SIGTERM ends with exit code 0"
@@ -1617,7 +1617,7 @@ pub async fn migrations_apply_once_and_refuse_newer(kind: Kind) {
     assert_eq!(env.server.stats().await["records"], 1);
     assert_eq!(
         count(&env.db, &env.dir, "SELECT COUNT(*) FROM mailtrail_schema").await,
-        2
+        3
     );
     env.server.terminate();
     // A database from a newer mailtrail is refused with a clear message.

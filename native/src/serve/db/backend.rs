@@ -825,6 +825,10 @@ async fn insert_many(conn: &mut Conn, recs: &[&NewRecord]) -> Result<Vec<InsertO
         }
     }
 
+    // Queued for the relay, when it is on (db/relay.rs).
+    let new_ids: Vec<i64> = new_recs.iter().map(|&(_, id)| id).collect();
+    relay_enqueue(conn, &new_ids, now).await?;
+
     // 6. Outcomes, in the batch's order.
     let mut outcomes = batch::created(recs, &new_recs, thread_keys, record_contacts);
     for &i in &candidates {

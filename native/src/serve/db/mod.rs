@@ -34,6 +34,11 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "draft_id",
         sql: include_str!("migrations/sqlite/0002_draft_id.sql"),
     },
+    Migration {
+        version: 3,
+        name: "relay",
+        sql: include_str!("migrations/sqlite/0003_relay.sql"),
+    },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -45,6 +50,11 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "draft_id",
         sql: include_str!("migrations/postgres/0002_draft_id.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "relay",
+        sql: include_str!("migrations/postgres/0003_relay.sql"),
     },
 ];
 
@@ -84,6 +94,7 @@ macro_rules! define_backend {
             const BEGIN_WRITE: &str = $begin;
             const MIGRATIONS: &[Migration] = $migrations;
             include!("backend.rs");
+            include!("relay.rs");
         }
     };
 }
@@ -295,6 +306,77 @@ pub struct Stats {
     pub blobs: i64,
     pub blob_bytes: i64,
 }
+
+/// A record's place in the relay queue (table `relay`, docs/server.md "Relay to HubSpot").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayRow {
+    pub record_id: i64,
+    pub target: String,
+    /// pending, retrying, done or dead.
+    pub state: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub maybe_sent: bool,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_code: Option<String>,
+    pub last_error: Option<String>,
+    pub remote_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A relay row with the email it is about, for lists.
+#[derive(Debug, Clone)]
+pub struct RelayListRow {
+    pub relay: RelayRow,
+    pub idempotency_key: String,
+    pub subject: String,
+    pub sent_at: i64,
+    pub direction: String,
+}
+
+/// A record handed to a relay worker: its attempt number (this one included), whether an
+/// earlier attempt may have reached the CRM, and its stored body (`None`: the record is gone).
+#[derive(Debug, Clone)]
+pub struct RelayClaim {
+    pub record_id: i64,
+    pub attempts: i64,
+    pub maybe_sent: bool,
+    pub body: Option<String>,
+}
+
+/// The result of a relay attempt, as stored.
+#[derive(Debug, Clone)]
+pub struct RelayFinish {
+    pub state: &'static str,
+    pub next_at: i64,
+    pub maybe_sent: bool,
+    pub last_status: Option<i64>,
+    pub last_code: Option<String>,
+    pub last_error: Option<String>,
+    pub remote_id: Option<String>,
+    /// The attempt is not counted (the CRM refused the credentials, not the record).
+    pub uncount: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayCounts {
+    pub pending: i64,
+    pub retrying: i64,
+    pub done: i64,
+    pub dead: i64,
+}
+
+/// `last_error` of a record whose worker never reported back.
+const RELAY_ABANDONED: &str = "the previous attempt never reported back (the server stopped or \
+     crashed while HubSpot was answering); it may have reached HubSpot, so HubSpot is checked for \
+     the email before it is created";
+/// `last_error` of a record given back at shutdown.
+const RELAY_INTERRUPTED: &str = "the server stopped while HubSpot was answering; it may have \
+     reached HubSpot, so HubSpot is checked for the email before it is created";
 
 /// A change to a contact (PATCH).
 #[derive(Debug, Clone, Default)]
@@ -627,6 +709,84 @@ impl Store {
 
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         dispatch!(self, b => b.stats().await)
+    }
+
+    pub async fn relay_enable(&self, target: &str, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, b => b.relay_enable(target, now).await)
+    }
+
+    pub async fn relay_disable(&self, target: &str) -> Result<bool, StoreError> {
+        dispatch!(self, b => b.relay_disable(target).await)
+    }
+
+    pub async fn relay_enabled_at(&self, target: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, b => b.relay_enabled_at(target).await)
+    }
+
+    pub async fn relay_claim(
+        &self,
+        target: &str,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<RelayClaim>, StoreError> {
+        dispatch!(self, b => b.relay_claim(target, owner, now, lease_until, limit).await)
+    }
+
+    pub async fn relay_finish(
+        &self,
+        target: &str,
+        owner: &str,
+        record_id: i64,
+        finish: &RelayFinish,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, b => b.relay_finish(target, owner, record_id, finish, now).await)
+    }
+
+    pub async fn relay_release(
+        &self,
+        owner: &str,
+        next_at: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, b => b.relay_release(owner, next_at, now).await)
+    }
+
+    pub async fn relay_retry_now(
+        &self,
+        target: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<RelayRow>, StoreError> {
+        let key = nul(key);
+        dispatch!(self, b => b.relay_retry_now(target, &key, now).await)
+    }
+
+    pub async fn relay_rows(
+        &self,
+        record_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<RelayRow>>, StoreError> {
+        dispatch!(self, b => b.relay_rows(record_ids).await)
+    }
+
+    pub async fn relay_list(
+        &self,
+        target: &str,
+        states: &[&str],
+        limit: i64,
+        before: Option<(i64, i64)>,
+    ) -> Result<Vec<RelayListRow>, StoreError> {
+        dispatch!(self, b => b.relay_list(target, states, limit, before).await)
+    }
+
+    pub async fn relay_counts(&self, target: &str) -> Result<RelayCounts, StoreError> {
+        dispatch!(self, b => b.relay_counts(target).await)
+    }
+
+    pub async fn relay_next_due(&self, target: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, b => b.relay_next_due(target).await)
     }
 
     /// The schema version the database is at.

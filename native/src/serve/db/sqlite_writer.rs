@@ -356,6 +356,9 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
         }
     }
 
+    // Queued for the relay, when it is on (db/relay.rs).
+    relay_enqueue(c, &new_recs, now)?;
+
     // 6. Outcomes, in the batch's order.
     let mut outcomes = batch::created(recs, &new_recs, thread_keys, record_contacts);
     for &i in &candidates {
@@ -385,6 +388,22 @@ fn insert_many(c: &Connection, recs: &[&NewRecord]) -> Result<Vec<InsertOutcome>
     }
     batch::in_batch_order(&first_of, outcomes)
         .ok_or(StoreError::Inconsistent("record outcome missing"))
+}
+
+/// Queues newly stored records for every target the relay is on for (none: nothing).
+fn relay_enqueue(c: &Connection, new_recs: &[(usize, i64)], now: i64) -> Result<(), StoreError> {
+    if new_recs.is_empty() {
+        return Ok(());
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO relay (record_id, target, state, attempts, next_at, maybe_sent, created_at, updated_at) \
+         SELECT $1, target, 'pending', 0, $2, FALSE, $2, $2 FROM relay_targets WHERE true \
+         ON CONFLICT DO NOTHING",
+    )?;
+    for &(_, id) in new_recs {
+        st.execute(params![id, now])?;
+    }
+    Ok(())
 }
 
 fn contact_from_row(row: &rusqlite::Row<'_>) -> Result<Contact, rusqlite::Error> {
