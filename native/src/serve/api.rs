@@ -131,7 +131,7 @@ async fn not_found() -> ApiError {
 
 /// CORS for the API: bearer tokens are not ambient credentials, so any origin may call it
 /// (the Outlook add-in's pages, an extension page); no cookies are ever accepted here.
-async fn cors(req: Request<Body>, next: Next) -> Response {
+pub(crate) async fn cors(req: Request<Body>, next: Next) -> Response {
     if req.method() == Method::OPTIONS {
         let mut resp = StatusCode::NO_CONTENT.into_response();
         let h = resp.headers_mut();
@@ -341,6 +341,9 @@ async fn post_record(State(st): St, headers: HeaderMap, body: Body) -> ApiResult
         parse()?
     };
     let outcome = st.store.insert_record(prepared).await?;
+    if let (Some(relay), false) = (&st.relay, outcome.duplicate) {
+        relay.wake();
+    }
     let status = if outcome.duplicate {
         StatusCode::OK
     } else {
@@ -552,9 +555,18 @@ fn record_json(r: &StoredRecord, duplicate: Option<bool>) -> String {
     )
 }
 
+/// A stored record's JSON with where it is in the relay (`"relay": {"hubspot": {…}}`).
+async fn record_with_relay(st: &AppState, r: &StoredRecord) -> Result<String, ApiError> {
+    let mut v = super::relay::with_relay(st, &[r], vec![record_json(r, None)]).await?;
+    Ok(v.pop().unwrap_or_default())
+}
+
 async fn get_record(_: Authed, State(st): St, Path(key): Path<String>) -> ApiResult {
     match st.store.record_by_key(&key).await? {
-        Some(r) => Ok(json_response(StatusCode::OK, record_json(&r, None))),
+        Some(r) => Ok(json_response(
+            StatusCode::OK,
+            record_with_relay(&st, &r).await?,
+        )),
         None => Err(ApiError::not_found(format!(
             "no record with idempotency key {key:?}"
         ))),
@@ -618,6 +630,7 @@ async fn find_records(
         }
     };
     let records: Vec<String> = found.iter().map(|r| record_json(r, None)).collect();
+    let records = super::relay::with_relay(&st, &found.iter().collect::<Vec<_>>(), records).await?;
     Ok(json_response(
         StatusCode::OK,
         format!("{{\"records\":[{}]}}", records.join(",")),
@@ -647,7 +660,10 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
 async fn get_email(_: Authed, State(st): St, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id, "email")?;
     match st.store.record_by_id(id).await? {
-        Some(r) => Ok(json_response(StatusCode::OK, record_json(&r, None))),
+        Some(r) => Ok(json_response(
+            StatusCode::OK,
+            record_with_relay(&st, &r).await?,
+        )),
         None => Err(ApiError::not_found(format!("no email with id {id}"))),
     }
 }
@@ -934,7 +950,11 @@ async fn lookup_contacts(_: Authed, State(st): St, SmallBody(body): SmallBody) -
             .unwrap_or(Value::Null);
         contacts.insert(a, v);
     }
-    Ok(Json(json!({"contacts": contacts, "invalid": invalid})).into_response())
+    let mut body = serde_json::Map::new();
+    super::relay::merge_lookup(&st, &mut contacts, &mut body).await;
+    body.insert("contacts".into(), Value::Object(contacts));
+    body.insert("invalid".into(), json!(invalid));
+    Ok(Json(Value::Object(body)).into_response())
 }
 
 /// Emails grouped by thread: threads ordered by their newest email, emails newest first.

@@ -5,6 +5,7 @@
 //! - `db`: SQLite / PostgreSQL storage with one batching record writer.
 //! - `ui`: server-rendered pages (en/ja/pl), email HTML sanitised and sandboxed.
 //! - `tls`: HTTPS (rustls) for hosting the Outlook add-in.
+//! - `relay`: delivers stored records to HubSpot (for the Outlook add-in, which cannot call it).
 //!
 //! The contract is documented in docs/server.md.
 
@@ -13,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod ratelimit;
+pub mod relay;
 pub mod tls;
 pub mod token;
 pub mod ui;
@@ -64,6 +66,8 @@ pub struct AppState {
     /// Request bodies of `POST /v1/records` held in memory at once, in KiB: each request takes
     /// its declared size before its body is read (`api::BodyBudget`).
     pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// The HubSpot relay, when this server runs it.
+    pub relay: Option<Arc<relay::Relay>>,
 }
 
 impl AppState {
@@ -90,7 +94,7 @@ pub fn http_body_limit(max_record_bytes: u64) -> u64 {
 
 /// Builds the whole application: API, web UI and (optionally) the add-in's static files.
 pub fn app(state: Arc<AppState>, addin_dir: Option<&std::path::Path>) -> axum::Router {
-    let mut router = api::router().merge(ui::router());
+    let mut router = api::router().merge(relay::router()).merge(ui::router());
     if let Some(dir) = addin_dir {
         let files = tower_http::services::ServeDir::new(dir)
             .append_index_html_on_directories(true)
@@ -126,8 +130,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
+    let relay_setting = relay::RelaySetting::from_env()?;
     let store = db::Store::open(&database, cfg.durability).await?;
     tracing::info!(database = %db::redact_url(&database), "database ready");
+    let relay = start_relay(&store, relay_setting).await?;
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -150,7 +156,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         body_budget: Arc::new(tokio::sync::Semaphore::new(api::body_budget_kib(
             http_body_limit(cfg.max_record_bytes),
         ))),
+        relay: relay.clone(),
     });
+    let relay_worker = relay.as_ref().map(|r| r.start(state.clone()));
     let app = app(state.clone(), cfg.addin_dir.as_deref());
 
     let shutdown = shutdown_signal();
@@ -174,6 +182,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(dir) = &cfg.addin_dir {
         let _ = writeln!(out, "add-in files: {url}/addin/ (from {})", dir.display());
     }
+    if let Some(r) = &relay {
+        let _ = writeln!(
+            out,
+            "relaying records to HubSpot at {}",
+            r.config.base_url()
+        );
+    }
     let _ = out.flush();
     drop(out);
     tracing::info!(%url, tls = tls.is_some(), "mailtrail serve started");
@@ -185,10 +200,81 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from),
         Some(acceptor) => tls::serve(listener, acceptor, app, shutdown).await,
     };
+    if let (Some(r), Some(worker)) = (&relay, relay_worker) {
+        tracing::info!("stopping the HubSpot relay");
+        r.stop(&state, worker, std::time::Duration::from_secs(5))
+            .await;
+    }
     tracing::info!("stopping: storing the records already accepted");
     state.store.close().await;
     tracing::info!("stopped");
     result
+}
+
+/// Switches queuing for HubSpot on or off in the database as the environment says, and builds
+/// the relay when it is configured. Queuing is the database's: every server sharing it queues
+/// the records it stores while it is on, whether or not that server relays itself.
+async fn start_relay(
+    store: &db::Store,
+    setting: relay::RelaySetting,
+) -> anyhow::Result<Option<Arc<relay::Relay>>> {
+    let queued = |e: db::StoreError| anyhow::anyhow!("cannot set up the HubSpot relay queue: {e}");
+    match setting {
+        relay::RelaySetting::On(config) => {
+            if store
+                .relay_enable(relay::TARGET, db::now_ms())
+                .await
+                .map_err(queued)?
+            {
+                tracing::info!(
+                    "HubSpot relay switched on: records stored from now on are sent to HubSpot \
+                     (earlier ones can be sent one by one from the web UI or the API)"
+                );
+            }
+            tracing::info!(
+                base_url = config.base_url(),
+                lookups = config.lookups,
+                "relaying records to HubSpot"
+            );
+            Ok(Some(Arc::new(relay::Relay::new(config)?)))
+        }
+        relay::RelaySetting::Off => {
+            if store.relay_disable(relay::TARGET).await.map_err(queued)? {
+                tracing::info!("HubSpot relay switched off (MAILTRAIL_HUBSPOT_RELAY=off): records are no longer queued for HubSpot");
+            }
+            warn_waiting(store).await;
+            Ok(None)
+        }
+        relay::RelaySetting::Unset => {
+            if store
+                .relay_enabled_at(relay::TARGET)
+                .await
+                .map_err(queued)?
+                .is_some()
+            {
+                tracing::warn!(
+                    "records are queued for HubSpot in this database, but this server does not relay \
+                     (no MAILTRAIL_HUBSPOT_TOKEN): another server sharing the database must, or set \
+                     it here; MAILTRAIL_HUBSPOT_RELAY=off stops the queuing"
+                );
+            }
+            warn_waiting(store).await;
+            Ok(None)
+        }
+    }
+}
+
+/// Says so when records wait for a relay this server does not run.
+async fn warn_waiting(store: &db::Store) {
+    if let Ok(c) = store.relay_counts(relay::TARGET).await {
+        let waiting = c.pending + c.retrying;
+        if waiting > 0 {
+            tracing::warn!(
+                records = waiting,
+                "records wait to be sent to HubSpot and this server does not relay them"
+            );
+        }
+    }
 }
 
 /// Creates the data directory private to its user (0700), or, when it exists, leaves its
