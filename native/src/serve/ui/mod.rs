@@ -4,6 +4,7 @@
 //! it. Language: `?lang=` (remembered in a cookie), else `Accept-Language`, else English.
 
 pub mod i18n;
+pub mod relay;
 pub mod sanitize;
 pub mod tz;
 
@@ -62,6 +63,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/emails/{id}/body", get(email_body))
         .route("/attachments/{sha256}", get(attachment))
         .route("/status", get(status_page))
+        .route("/relay", get(relay::relay_page))
+        .route("/relay/retry", post(relay::retry_all))
+        .route("/emails/{id}/relay", post(relay::email_retry))
         .route("/settings/time-zone", get(time_zone_page));
     Router::new()
         .route("/login", get(login_page).post(login))
@@ -350,10 +354,11 @@ fn page(ui: &Ui, status: StatusCode, title: &str, body: &str) -> Response {
     if ui.signed_in {
         let _ = write!(
             html,
-            "<nav><a href=\"/contacts\">{}</a><a href=\"/status\">{}</a></nav>\
+            "<nav><a href=\"/contacts\">{}</a><a href=\"/status\">{}</a><a href=\"/relay\">{}</a></nav>\
              <form method=\"post\" action=\"/logout\" class=\"signout\"><button type=\"submit\">{}</button></form>",
             esc(lang.t("nav.contacts")),
             esc(lang.t("nav.inboxes")),
+            esc(lang.t("nav.relay")),
             esc(lang.t("nav.signout")),
         );
     }
@@ -1003,6 +1008,7 @@ async fn email_page(
         esc(record.message_id.as_deref().unwrap_or("")),
     );
     body.push_str("</table>");
+    body.push_str(&relay::email_section(&st, &ui, id).await);
 
     let codes: Vec<String> = record
         .reasons
