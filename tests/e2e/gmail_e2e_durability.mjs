@@ -3,10 +3,13 @@
 // "Arrives once" is checked at both ends: the endpoint stores one record for the key, and the
 // extension's own delivery counters (persisted across restarts) show no duplicate delivery —
 // a second POST of the same record would be counted as a duplicate.
+// A refused token (401 from the real server) stops delivery at the first request of each flush;
+// the records wait (never dead), the popup says what to do, and fixing the token sends them.
 // Run: node --test tests/e2e/gmail_e2e_durability.mjs
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { activityFor, composeNew, configure, engineStatus, launch, openGmail, stopWorkers, waitFor, worker, startGmailSuite, stopGmailSuite } from './gmail_harness.mjs';
 
 let serve;
@@ -138,4 +141,131 @@ test('the outbox is compacted: a delivered record keeps only its key in IndexedD
     host.scheduleWake();
   });
   assert.equal(await row(), null);
+});
+
+/**
+ * A loopback proxy in front of the real `mailtrail serve` that counts the record POSTs reaching
+ * it and, while `held`, keeps them waiting (so records queued meanwhile are due together).
+ */
+async function countingProxy(target) {
+  const posts = [];
+  let held = false;
+  let waiting = [];
+  const forward = (req, body, res) => {
+    const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    up.end(body);
+  };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === 'POST' && req.url === '/v1/records') {
+        posts.push({ at: Date.now(), token: String(req.headers.authorization || '').replace(/^Bearer /, ''), subject: JSON.parse(body.toString()).subject });
+        if (held) return waiting.push(() => forward(req, body, res));
+      }
+      forward(req, body, res);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    posts,
+    hold() {
+      held = true;
+    },
+    release() {
+      held = false;
+      const go = waiting;
+      waiting = [];
+      for (const f of go) f();
+    },
+    get waiting() {
+      return waiting.length;
+    },
+    close: () => new Promise((r) => {
+      server.closeAllConnections?.();
+      server.close(r);
+    }),
+  };
+}
+
+test('a wrong token: one request per flush reaches the endpoint, the popup says the CRM rejected the token, nothing dies; fixed in the options page, all arrive at once', async () => {
+  const proxy = await countingProxy(serve.url);
+  try {
+    const sw = await worker(browser.context);
+    await configure(sw, { ...BASE, endpoint: { type: 'local', url: proxy.url, token: 'mt_wrong_token' } }, { undoSendSeconds: 1 });
+    const before = await counters();
+    // The first record's request is held at the door while three more are queued: when it is
+    // refused, the next flush finds the three due together, in one round.
+    proxy.hold();
+    const first = await send('Refused token 1');
+    await waitFor(() => proxy.waiting === 1, { what: 'the first request at the endpoint' });
+    const rest = [];
+    for (const n of [2, 3, 4]) rest.push(await send(`Refused token ${n}`));
+    const keys = [first.key, ...rest.map((a) => a.key)];
+    await waitFor(async () => {
+      const q = (await engineStatus(await worker(browser.context))).queue.filter((e) => keys.includes(e.key));
+      return q.length === 4 && q.filter((e) => e.key !== first.key).every((e) => e.state.state === 'pending' && e.notBefore <= Date.now());
+    }, { what: 'three records due while the first is being sent' });
+    proxy.release();
+
+    const settled = await waitFor(async () => {
+      const q = (await engineStatus(await worker(browser.context))).queue.filter((e) => keys.includes(e.key));
+      return q.length === 4 && q.every((e) => e.state.state === 'retrying') ? q : null;
+    }, { what: 'all four waiting on the token' });
+    await (await worker(browser.context)).evaluate(async () => (await globalThis.mailtrail.ready).flushSoon());
+    // Two flushes (the held one, then the three queued meanwhile): one request each.
+    assert.deepEqual(proxy.posts.map((p) => p.subject), ['Refused token 1', 'Refused token 2'], 'the rest of the round is not sent');
+    for (const e of settled) {
+      assert.equal(e.lastError.code, 'token-rejected', e.subject);
+      // Waits for the token (30 minutes), not the usual backoff.
+      assert.ok(e.state.nextAttemptAt - Date.now() > 25 * 60_000, `${e.subject} waits for the token`);
+    }
+    const unsent = settled.filter((e) => !['Refused token 1', 'Refused token 2'].includes(e.subject));
+    assert.ok(unsent.every((e) => e.attempts === 0), 'records not sent keep their attempts');
+    const status = await engineStatus(await worker(browser.context));
+    assert.equal(status.counts.dead, 0, 'nothing is dead');
+    const lastFlush = await (await worker(browser.context)).evaluate(async () => (await globalThis.mailtrail.ready).lastFlush);
+    assert.equal(lastFlush.report.tokenRejected, true);
+    assert.equal(lastFlush.ok, false);
+
+    // The popup names the problem and what to do.
+    const popup = await browser.context.newPage();
+    await popup.goto(`chrome-extension://${browser.extensionId}/popup.html`);
+    await waitFor(async () => (await popup.locator('#connection-state').getAttribute('data-problem')) === 'token-rejected', { what: 'popup: token rejected' });
+    assert.match(await popup.locator('#connection-state').textContent(), /^The CRM rejected the token/);
+    assert.doesNotMatch(await popup.locator('#connection-state').textContent(), /Cannot deliver/);
+    assert.match(await popup.locator('#connection-detail').textContent(), /Fix the token in Mailtrail's settings\. Nothing is lost: records wait and are sent as soon as it is fixed\./);
+    assert.equal(await popup.locator('#fix-token').isVisible(), true);
+    assert.equal((await popup.locator('#outbox-list li[data-state="dead"]').count()), 0);
+
+    // Fixed in the options page (same URL, the right token): delivered at once, not in 30 minutes.
+    const options = await browser.context.newPage();
+    await options.goto(`chrome-extension://${browser.extensionId}/options.html`);
+    await waitFor(async () => (await options.locator('#endpoint-url').inputValue()) === proxy.url, { what: 'options loaded' });
+    await options.locator('#endpoint-token').fill(serve.token);
+    const fixedAt = Date.now();
+    await options.locator('#save').click();
+    await options.locator('#save-result.ok').waitFor();
+    for (const key of keys) await waitFor(() => serve.record(key), { timeout: 15000, what: `record ${key} after the token was fixed` });
+    assert.ok(Date.now() - fixedAt < 15000);
+    assert.equal(proxy.posts.filter((p) => p.token === serve.token).length, 4, 'each sent once with the new token');
+    await waitFor(async () => (await popup.locator('#connection-state').getAttribute('data-state')) === 'ok', { what: 'popup shows connected' });
+    assert.equal(await popup.locator('#connection-state').getAttribute('data-problem'), null);
+    assert.equal(await popup.locator('#fix-token').isVisible(), false);
+    const after = await counters();
+    assert.equal(after.delivered - before.delivered, 4);
+    assert.equal(after.duplicates - before.duplicates, 0);
+    await popup.close();
+    await options.close();
+  } finally {
+    proxy.release();
+    await configure(await worker(browser.context), { ...BASE, endpoint: serve.endpoint() });
+    await proxy.close();
+  }
 });

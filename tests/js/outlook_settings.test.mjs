@@ -199,3 +199,81 @@ test('"Log this email" on a forward asks the endpoint about the original\'s peop
   assert.equal(piotr.create, false, 'a known contact is not reported as created');
   assert.ok(!outcome.decision.reasons.some((r) => r.code === 'contact-created' && r.address === 'piotr@firma.example'));
 });
+
+/** A CRM endpoint on loopback that refuses every token but `good` (401), counting record POSTs. */
+async function tokenCheckingEndpoint(good) {
+  const http = await import('node:http');
+  const posts = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const token = String(req.headers.authorization || '').replace(/^Bearer /, '');
+      if (req.url === '/v1/records') posts.push({ token, subject: JSON.parse(body).subject });
+      res.writeHead(token === good ? (req.url === '/v1/records' ? 201 : 200) : 401, { 'content-type': 'application/json' });
+      if (token !== good) return res.end(JSON.stringify({ error: { code: 'invalid_token', message: 'the token is not valid' } }));
+      res.end(JSON.stringify(req.url === '/v1/records' ? { id: `r-${posts.length}`, duplicate: false } : { contacts: {} }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, posts, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('a refused token stops the flush at the first record: the rest wait unsent, nothing is dead; a new token sends them at once', async () => {
+  const engineModule = await loadEngine();
+  const endpoint = await tokenCheckingEndpoint('mt_good');
+  try {
+    const store = new MemoryStore();
+    const settings = (token) => ({ userAddresses: ['me@ourco.example'], internalDomains: ['ourco.example'], endpoint: { type: 'local', url: endpoint.url, token } });
+    let clock = 1_700_000_000_000;
+    const now = () => clock;
+    const wrong = new MailtrailService({ engineModule, store, settings: settings('mt_wrong'), now });
+    for (const n of [1, 2, 3, 4]) {
+      const queued = await wrong.processCompose({ from: { address: 'me@ourco.example' }, to: [{ address: `buyer${n}@client.example` }], subject: `Token ${n}` }, { kind: 'send', logChecked: true }, { lookupTimeoutMs: 2000 });
+      assert.equal(queued.queued, true);
+    }
+    const report = await wrong.flush();
+    assert.equal(report.tokenRejected, true);
+    assert.equal(report.retrying, 1);
+    assert.equal(report.errors[0][1].code, 'token-rejected');
+    assert.equal(endpoint.posts.length, 1, 'one request, not one per record');
+    const status = await wrong.status();
+    assert.equal(status.counts.dead, 0);
+    assert.equal(status.counts.retrying, 4);
+    assert.deepEqual(status.queue.map((e) => e.attempts), [0, 0, 0, 0], 'a refused token costs no record an attempt');
+    for (const e of status.queue) {
+      assert.equal(e.lastError.code, 'token-rejected');
+      assert.ok(e.state.nextAttemptAt - clock >= 25 * 60_000, 'waits for the token, not a short backoff');
+    }
+    // Nothing is due again on its own soon: a flush a minute later sends nothing.
+    clock += 60_000;
+    await wrong.flush();
+    assert.equal(endpoint.posts.length, 1);
+
+    // The settings are saved with the right token: the waiting records are due now.
+    await wrong.endpointChanging(settings('mt_good'));
+    const fixed = new MailtrailService({ engineModule, store, settings: settings('mt_good'), now });
+    const sent = await fixed.flush();
+    assert.equal(sent.delivered, 4);
+    assert.equal(sent.tokenRejected, false);
+    assert.deepEqual(endpoint.posts.filter((p) => p.token === 'mt_good').map((p) => p.subject).sort(), ['Token 1', 'Token 2', 'Token 3', 'Token 4']);
+    assert.equal((await fixed.status()).counts.done, 4);
+  } finally {
+    await endpoint.close();
+  }
+});
+
+test('HubSpot from Outlook: HubSpot’s own API cannot be reached from the add-in (not saved); a proxy base URL an admin set can', async () => {
+  const { unreachableHubspot } = await import('../../extension/outlook/src/taskpane/settings.js');
+  assert.equal(unreachableHubspot({ type: 'hubspot', token: 'pat-na1-x' }), true);
+  assert.equal(unreachableHubspot({ type: 'hubspot', token: 'pat-na1-x', baseUrl: 'https://api.hubapi.com' }), true);
+  assert.equal(unreachableHubspot({ type: 'hubspot', token: 'pat-eu1-x', baseUrl: 'https://api-eu1.hubapi.com/' }), true);
+  assert.equal(unreachableHubspot({ type: 'hubspot', token: 'pat-na1-x', baseUrl: 'https://crm-proxy.ourco.example' }), false);
+  assert.equal(unreachableHubspot({ type: 'local', url: 'http://127.0.0.1:8787', token: 't' }), false);
+  assert.equal(unreachableHubspot(null), false);
+  const { MESSAGES } = await import('../../extension/outlook/src/i18n/index.js');
+  for (const lang of ['en', 'ja', 'pl']) {
+    assert.match(MESSAGES[lang]['settings.hubspotNoOutlook'], /mailtrail serve/, lang);
+    assert.match(MESSAGES[lang]['settings.hubspotNoOutlook'], /HubSpot/, lang);
+  }
+});

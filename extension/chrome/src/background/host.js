@@ -7,7 +7,7 @@
 // the rest of the engine state as one snapshot whenever `stateDirty()`, and the next delivery
 // time as an alarm. A restart runs `boot()` again: import, re-create the alarm, flush.
 
-import init, { Engine, validateSettings } from '@mailtrail/engine';
+import init, { Engine, rejectedCredentials, validateSettings } from '@mailtrail/engine';
 import { Store } from '../../../shared/idb-store.js';
 import { DEFAULT_CLIENT_PREFS, isPlainAddress, parseUndoSeconds } from '../../../shared/settings-form.js';
 import { effectiveSettings, readManaged, validate } from './settings.js';
@@ -63,8 +63,11 @@ export class Host {
     this.store = await Store.open();
     const [entries, meta] = await Promise.all([
       this.store.loadOutbox(),
-      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats', 'lastGoodSettings', 'scheduled', 'corrections']),
+      this.store.getMetaMany(['snapshot', 'settings', 'drafts', 'seen', 'detected', 'stats', 'lastGoodSettings', 'scheduled', 'corrections', 'lastFlush']),
     ]);
+    // What the last delivery attempt said (a refused token, say) outlives the worker: the popup
+    // keeps telling the user until a flush says otherwise.
+    if (meta.lastFlush && typeof meta.lastFlush === 'object') this.lastFlush = meta.lastFlush;
     this.meta.drafts = meta.drafts || {};
     this.meta.scheduled = meta.scheduled || {};
     this.meta.corrections = Array.isArray(meta.corrections) ? meta.corrections : [];
@@ -125,7 +128,8 @@ export class Host {
     const report = validate(validateSettings, config.settings);
     this.config = config;
     if (report.ok) {
-      this.engine.configure(config.settings);
+      // A changed endpoint (a new token) makes the records that waited on a refused one due now.
+      this.engine.configure(config.settings, Date.now());
       this.settingsErrors = [];
       const active = this.engine.settings();
       if (JSON.stringify(active) !== JSON.stringify(this.active)) {
@@ -247,23 +251,36 @@ export class Host {
   }
 
   async #flushOnce() {
-    const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
+    const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [], tokenRejected: false };
     // On defaults only (see settingsBlocked): nothing may go to an endpoint the user never chose.
     if (this.settingsBlocked) return report;
+    const before = this.lastFlush;
     try {
       // Bounded rounds: records that keep becoming due cannot hold the worker forever.
-      for (let round = 0; round < 10; round++) {
+      rounds: for (let round = 0; round < 10; round++) {
         const due = this.engine.takeDue(Date.now(), 20);
         if (!due.length) break;
         // The "sending" lease is committed before any request leaves, so a worker killed
         // mid-request resumes knowing the record may have reached the CRM (`maybeSent`).
         await this.persist({ snapshot: false });
-        for (const { key, record, maybeSent } of due) {
+        for (let i = 0; i < due.length; i++) {
+          const { key, record, maybeSent } = due[i];
           const outcome = await this.engine.deliver(record, maybeSent, Date.now());
           this.engine.complete(key, outcome, Date.now());
+          countOutcome(report, key, outcome);
+          // The endpoint refused the token (401/403): it would refuse every other record the
+          // same way. The rest of the round goes back unsent (no attempt counted) to wait for
+          // the token to be fixed (saving new settings makes them due at once), and no further
+          // round is taken.
+          const rest = rejectedCredentials(outcome);
+          if (rest) {
+            for (const other of due.slice(i + 1)) this.engine.complete(other.key, rest, Date.now());
+            report.tokenRejected = true;
+            await this.persist();
+            break rounds;
+          }
           // A success is committed at once: it must never be sent again.
           await this.persist();
-          countOutcome(report, key, outcome);
         }
         if (report.retrying) break; // the endpoint is struggling: try the rest later
       }
@@ -279,7 +296,7 @@ export class Host {
     this.stats.retried += report.retrying;
     this.stats.failed += report.failed;
     this.compact();
-    const write = this.persist();
+    const write = this.persist(this.lastFlush !== before ? { meta: { lastFlush: this.lastFlush } } : undefined);
     if (report.delivered + report.duplicates + report.retrying + report.failed > 0) {
       this.putMeta('stats', this.stats);
     }

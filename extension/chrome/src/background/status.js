@@ -35,6 +35,8 @@ export async function status(host) {
       url: endpointUrl(settings),
       permission: await permissionGranted(settings),
       lastFlush: host.lastFlush,
+      // Set by the administrator's policy: the user cannot change the token (to fix a refused one).
+      endpointManaged: !!host.config?.locked?.includes('endpoint'),
     },
     settingsErrors: host.settingsErrors,
     settingsBlocked: host.settingsBlocked,

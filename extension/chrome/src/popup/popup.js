@@ -49,6 +49,8 @@ function renderConnection(s) {
   const state = $('connection-state');
   const detail = [t(`endpoint_${c.type}`) || c.type, c.url].filter(Boolean).join(' · ');
   $('connection-detail').textContent = detail;
+  delete state.dataset.problem;
+  $('fix-token').hidden = true;
   if (s.settingsErrors?.length) {
     state.dataset.state = 'error';
     state.dataset.blocked = String(!!s.settingsBlocked);
@@ -62,6 +64,14 @@ function renderConnection(s) {
   } else if (!c.lastFlush) {
     state.dataset.state = 'unknown';
     state.textContent = t('popup_connection_idle');
+  } else if (c.lastFlush.report?.tokenRejected) {
+    // Not "the connection is failing": the CRM answered, and refused the token. Nothing is lost;
+    // the user (or the administrator, when the endpoint is set by policy) has to fix the token.
+    state.dataset.state = 'error';
+    state.dataset.problem = 'token-rejected';
+    state.textContent = t('popup_token_rejected', [formatTime(c.lastFlush.at, lang)]);
+    $('connection-detail').textContent = `${detail} — ${t(c.endpointManaged ? 'popup_token_rejected_managed' : 'popup_token_rejected_fix')}`;
+    $('fix-token').hidden = !!c.endpointManaged;
   } else if (c.lastFlush.ok) {
     state.dataset.state = 'ok';
     state.textContent = t('popup_connection_ok', [formatTime(c.lastFlush.at, lang)]);
@@ -273,5 +283,6 @@ $('open-options').addEventListener('click', (e) => {
   chrome.runtime.openOptionsPage();
 });
 $('test-connection').addEventListener('click', testConnection);
+$('fix-token').addEventListener('click', () => chrome.runtime.openOptionsPage());
 refresh();
 setInterval(refresh, REFRESH_MS);

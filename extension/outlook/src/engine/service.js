@@ -213,7 +213,7 @@ export class MailtrailService {
       FLUSH_LOCK,
       async (lock) => {
         if (!lock) return { skipped: true, reason: 'another runtime is sending' };
-        const total = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
+        const total = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [], tokenRejected: false };
         for (let round = 0; round < rounds; round++) {
           const due = await this.leaseDue();
           if (!due.length) break;
@@ -223,6 +223,11 @@ export class MailtrailService {
           total.retrying += report.retrying;
           total.failed += report.failed;
           total.errors.push(...(report.errors || []));
+          // A refused token: every further request would be refused the same way.
+          if (report.tokenRejected) {
+            total.tokenRejected = true;
+            break;
+          }
           if (report.retrying) break; // the endpoint is struggling: try the rest later
         }
         await this.compact();
@@ -261,8 +266,9 @@ export class MailtrailService {
    * makes the record's contacts known once it is delivered.
    */
   async deliver(leased) {
-    const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [] };
-    for (const entry of leased) {
+    const report = { delivered: 0, duplicates: 0, retrying: 0, failed: 0, errors: [], tokenRejected: false };
+    for (let i = 0; i < leased.length; i++) {
+      const entry = leased[i];
       const scratch = this.newEngine();
       let outcome;
       try {
@@ -270,15 +276,37 @@ export class MailtrailService {
       } finally {
         scratch.free();
       }
-      await this.withEngine((engine) => engine.complete(entry.key, outcome, this.now()));
+      // The endpoint refused the token (401/403): it would refuse the rest the same way. They are
+      // handed back unsent (their attempt given back) to wait for the token to be fixed, in the
+      // same write as this record's outcome.
+      const rest = this.engineModule.rejectedCredentials(outcome);
+      const unsent = rest ? leased.slice(i + 1) : [];
+      await this.withEngine((engine) => {
+        engine.complete(entry.key, outcome, this.now());
+        for (const other of unsent) engine.complete(other.key, rest, this.now());
+      });
       switch (outcome.outcome) {
         case 'delivered': report.delivered++; break;
         case 'duplicate': report.duplicates++; break;
         case 'retry': report.retrying++; report.errors.push([entry.key, outcome.error]); break;
         default: report.failed++; report.errors.push([entry.key, outcome.error]); break;
       }
+      if (rest) {
+        report.tokenRejected = true;
+        break;
+      }
     }
     return report;
+  }
+
+  /**
+   * Before new settings are saved: a changed endpoint (a new token) makes the records that waited
+   * on a refused token due now (the engine decides which), so the next flush sends them instead
+   * of waiting half an hour. The stored outbox is changed; the settings themselves are not stored
+   * here.
+   */
+  async endpointChanging(nextSettings) {
+    return this.withEngine((engine) => engine.configure(nextSettings, this.now()));
   }
 
   /**

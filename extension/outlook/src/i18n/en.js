@@ -89,4 +89,7 @@ export default {
   'outbox.discardConfirm': 'Discard this record? The email will not be logged.',
   'outbox.discardYes': 'Discard it',
   'outbox.discardNo': 'Keep',
+  'outbox.tokenRejected': 'The CRM rejected the token. Fix it in Settings (Where records go). Nothing is lost: records wait and are sent as soon as it is fixed.',
+  'settings.hubspotNoOutlook': 'Outlook cannot send to HubSpot directly: HubSpot’s API does not accept requests from add-ins. Ask your administrator to run mailtrail serve with its HubSpot relay, then choose “Mailtrail local endpoint” with that server’s URL and token.',
+  'settings.hubspotNotSaved': 'Not saved: Outlook cannot reach HubSpot directly. Choose “Mailtrail local endpoint” and enter the URL and token of mailtrail serve with its HubSpot relay.',
 };

@@ -88,4 +88,7 @@ export default {
   'outbox.discardConfirm': 'この記録を破棄しますか? このメールは CRM に記録されません。',
   'outbox.discardYes': '破棄する',
   'outbox.discardNo': '残す',
+  'outbox.tokenRejected': 'CRM がトークンを拒否しました。設定 (記録の送信先) で修正してください。記録は失われません。待機中の記録は修正後すぐに送信されます。',
+  'settings.hubspotNoOutlook': 'Outlook から HubSpot に直接送信することはできません。HubSpot の API はアドインからの要求を受け付けません。管理者に HubSpot リレーを有効にした mailtrail serve の運用を依頼し、「Mailtrail ローカル エンドポイント」を選んでそのサーバーの URL とトークンを入力してください。',
+  'settings.hubspotNotSaved': '保存されていません: Outlook から HubSpot には直接接続できません。「Mailtrail ローカル エンドポイント」を選び、HubSpot リレーを有効にした mailtrail serve の URL とトークンを入力してください。',
 };

@@ -88,4 +88,7 @@ export default {
   'outbox.discardConfirm': 'Odrzucić ten rekord? Wiadomość nie zostanie zarejestrowana.',
   'outbox.discardYes': 'Tak, odrzuć',
   'outbox.discardNo': 'Zachowaj',
+  'outbox.tokenRejected': 'CRM odrzucił token. Popraw go w Ustawieniach (Dokąd trafiają rekordy). Nic nie ginie: rekordy czekają i zostaną wysłane, gdy tylko token zostanie poprawiony.',
+  'settings.hubspotNoOutlook': 'Outlook nie może wysyłać bezpośrednio do HubSpot: API HubSpot nie przyjmuje żądań z dodatków. Poproś administratora o uruchomienie mailtrail serve z przekaźnikiem HubSpot, a następnie wybierz „Lokalny punkt końcowy Mailtrail” z adresem URL i tokenem tego serwera.',
+  'settings.hubspotNotSaved': 'Nie zapisano: Outlook nie może połączyć się bezpośrednio z HubSpot. Wybierz „Lokalny punkt końcowy Mailtrail” i wpisz adres URL oraz token mailtrail serve z przekaźnikiem HubSpot.',
 };

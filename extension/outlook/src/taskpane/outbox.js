@@ -15,6 +15,9 @@ export function outboxView(ctx, panel) {
   fill(panel, notes, summary, sendNowButton, queue, h('h2', {}, t('outbox.activity')), activity);
   let handoff = null;
   let lastFlush = null;
+  // Records waiting on a refused token (the engine's error code), also when no flush of this
+  // pane met the refusal (it happened earlier, and they wait 30 minutes before the next try).
+  let tokenWaiting = false;
   let timer = null;
 
   function renderNotes() {
@@ -34,7 +37,9 @@ export function outboxView(ctx, panel) {
         )
       );
     }
-    if (lastFlush && lastFlush.errors && lastFlush.errors.length && !lastFlush.delivered) parts.push(h('p', { class: 'warning', id: 'mt-unreachable' }, t('outbox.unreachable')));
+    // A refused token is not "unreachable": the CRM answered; the user has to fix the token.
+    if ((lastFlush && lastFlush.tokenRejected) || tokenWaiting) parts.push(h('p', { class: 'warning', id: 'mt-token-rejected', role: 'alert' }, t('outbox.tokenRejected')));
+    else if (lastFlush && lastFlush.errors && lastFlush.errors.length && !lastFlush.delivered) parts.push(h('p', { class: 'warning', id: 'mt-unreachable' }, t('outbox.unreachable')));
     else if (lastFlush && lastFlush.delivered) parts.push(h('p', { class: 'hint', id: 'mt-sent' }, t('outbox.sent', { n: lastFlush.delivered })));
     fill(notes, parts);
   }
@@ -44,6 +49,8 @@ export function outboxView(ctx, panel) {
     const service = await ctx.getService();
     if (!service) return;
     const status = await service.status();
+    tokenWaiting = status.queue.some((e) => e.state.state === 'retrying' && e.lastError && e.lastError.code === 'token-rejected');
+    renderNotes();
     fill(summary, t('outbox.counts', status.counts));
     summary.dataset.pending = String(status.counts.pending + status.counts.retrying + status.counts.sending);
     summary.dataset.done = String(status.counts.done);

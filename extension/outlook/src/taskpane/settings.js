@@ -14,6 +14,16 @@ const lines = (text) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** HubSpot's own API (the default base URL), which the add-in cannot reach from a web page. */
+export function unreachableHubspot(endpoint) {
+  if (!endpoint || endpoint.type !== 'hubspot') return false;
+  try {
+    return /(^|\.)hubapi\.com$/i.test(new URL(endpoint.baseUrl || 'https://api.hubapi.com').hostname);
+  } catch {
+    return true;
+  }
+}
+
 export function settingsView(ctx, panel, { deferred } = {}) {
   const { Office, t } = ctx;
   const shared = readSettings(Office.context.roamingSettings);
@@ -42,6 +52,10 @@ export function settingsView(ctx, panel, { deferred } = {}) {
     hubspot: h('div', { class: 'endpoint-group', dataset: { type: 'hubspot' } }, field('endpoint.token', hubspotToken, t('settings.token'))),
     webhook: h('div', { class: 'endpoint-group', dataset: { type: 'webhook' } }, field('endpoint.url', webhookUrl, t('settings.url')), field('endpoint.secret', webhookSecret, t('settings.secret'))),
   };
+  // HubSpot's CRM API answers no CORS preflight for a browser origin, and the add-in is a web
+  // page in every Outlook: it cannot send to HubSpot itself. Said as soon as HubSpot is chosen.
+  const hubspotWarning = h('p', { class: 'warning', id: 'mt-hubspot-warning', role: 'note' }, t('settings.hubspotNoOutlook'));
+  groups.hubspot.prepend(hubspotWarning);
   const showGroup = () => {
     for (const [k, g] of Object.entries(groups)) g.hidden = k !== type.value;
   };
@@ -165,6 +179,16 @@ export function settingsView(ctx, panel, { deferred } = {}) {
         message.dataset.state = 'invalid';
         return;
       }
+      // Saving HubSpot as the endpoint is refused: every record would wait in the outbox and
+      // every attempt fail as if HubSpot were down (the browser blocks the request), and the
+      // settings roam to each of the user's Outlooks. The one way that works is the relay in
+      // `mailtrail serve` (the local endpoint type). A HubSpot endpoint whose `baseUrl` an admin
+      // pointed at a proxy of their own (an imported document) is not HubSpot's API, so it is kept.
+      if (unreachableHubspot(check.settings.endpoint)) {
+        showErrors([{ field: 'endpoint.type', message: t('settings.hubspotNotSaved') }]);
+        message.dataset.state = 'invalid';
+        return;
+      }
       showErrors([]);
       const { shared: nextShared, secrets: nextSecrets } = splitSecrets(check.settings);
       const size = sizeOf(nextShared);
@@ -173,6 +197,10 @@ export function settingsView(ctx, panel, { deferred } = {}) {
         message.dataset.state = 'error';
         return;
       }
+      // A new endpoint or token: records that waited on a refused token are due again now (the
+      // engine decides which), so the pane sends them after the reload instead of in 30 minutes.
+      const service = await ctx.getService();
+      if (service) await service.endpointChanging(check.settings);
       // The secret stays on this device; the rest is written to roamingSettings after a reload.
       saveSecrets(nextSecrets);
       deferRoamingWrite({ kind: 'settings', shared: nextShared });
