@@ -9,8 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { activityFor, composeNew, configure, engineStatus, launch, openGmail, stopWorkers, waitFor, worker, startGmailSuite, stopGmailSuite } from './gmail_harness.mjs';
+import { activityFor, composeNew, configure, crmProxy, engineStatus, launch, openGmail, stopWorkers, waitFor, worker, startGmailSuite, stopGmailSuite } from './gmail_harness.mjs';
 
 let serve;
 let gmail;
@@ -143,59 +142,9 @@ test('the outbox is compacted: a delivered record keeps only its key in IndexedD
   assert.equal(await row(), null);
 });
 
-/**
- * A loopback proxy in front of the real `mailtrail serve` that counts the record POSTs reaching
- * it and, while `held`, keeps them waiting (so records queued meanwhile are due together).
- */
-async function countingProxy(target) {
-  const posts = [];
-  let held = false;
-  let waiting = [];
-  const forward = (req, body, res) => {
-    const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    up.end(body);
-  };
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === 'POST' && req.url === '/v1/records') {
-        posts.push({ at: Date.now(), token: String(req.headers.authorization || '').replace(/^Bearer /, ''), subject: JSON.parse(body.toString()).subject });
-        if (held) return waiting.push(() => forward(req, body, res));
-      }
-      forward(req, body, res);
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    posts,
-    hold() {
-      held = true;
-    },
-    release() {
-      held = false;
-      const go = waiting;
-      waiting = [];
-      for (const f of go) f();
-    },
-    get waiting() {
-      return waiting.length;
-    },
-    close: () => new Promise((r) => {
-      server.closeAllConnections?.();
-      server.close(r);
-    }),
-  };
-}
-
 test('a wrong token: one request per flush reaches the endpoint, the popup says the CRM rejected the token, nothing dies; fixed in the options page, all arrive at once', async () => {
-  const proxy = await countingProxy(serve.url);
+  // A proxy in front of the server counts the record POSTs and holds the first one.
+  const proxy = await crmProxy(serve.url);
   try {
     const sw = await worker(browser.context);
     await configure(sw, { ...BASE, endpoint: { type: 'local', url: proxy.url, token: 'mt_wrong_token' } }, { undoSendSeconds: 1 });

@@ -1,12 +1,13 @@
 // End-to-end: the extension after things went wrong behind its back. Settings that became
 // invalid (the worker restarts on the last valid ones, or logs nothing and says so), account
-// addresses the page reports that are not addresses, a record the CRM refuses for good (Discard
-// in the popup), and saved state that had to be repaired (shown in the popup).
+// addresses the page reports that are not addresses, a record the CRM refuses for good (a 422
+// from a proxy in front of the real server; Discard in the popup), and saved state that had to
+// be repaired (shown in the popup).
 // Run: node --test tests/e2e/gmail_e2e_recovery.mjs
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeGmail, Serve, activityFor, composeNew, configure, engineStatus, ensureBuilt, launch, openGmail, stopWorkers, waitFor, worker } from './gmail_harness.mjs';
+import { FakeGmail, Serve, activityFor, composeNew, configure, crmProxy, engineStatus, ensureBuilt, launch, openGmail, stopWorkers, waitFor, worker } from './gmail_harness.mjs';
 
 let serve;
 const BASE = { userAddresses: ['me@ourco.example'], internalDomains: ['ourco.example'] };
@@ -132,17 +133,28 @@ test('account addresses the page reports are checked: junk never becomes "the us
 test('popup: a record the CRM refused for good can be discarded (after confirming); it is never sent', async () => {
   const gmail = new FakeGmail();
   const browser = await launch({ gmail });
+  // A record the endpoint will never take: a proxy in front of the real server answers its POST
+  // as the server answers a value its database refuses (422 unstorable_value), which the engine
+  // treats as permanent. (A wrong token is not that: those records wait for the token.)
+  const proxy = await crmProxy(serve.url);
   try {
-    await configure(browser.sw, { ...BASE, endpoint: { ...serve.endpoint(), token: 'mt_wrong' } });
-    const page = await openGmail(browser.context);
     const subject = 'Refused by the CRM';
+    proxy.refuseRecords((post) => post.subject === subject);
+    await configure(browser.sw, { ...BASE, endpoint: { ...serve.endpoint(), url: proxy.url } });
+    const page = await openGmail(browser.context);
     const compose = await composeNew(page, { to: ['max@customer.example'], subject, body: 'Hi.' });
     await compose.locator(SEND).click();
     const a = await activityFor(browser.sw, subject);
-    await waitFor(async () => (await engineStatus(browser.sw)).queue.find((q) => q.key === a.key && q.state.state === 'dead'), { what: 'failed (dead) record' });
+    const dead = await waitFor(async () => (await engineStatus(browser.sw)).queue.find((q) => q.key === a.key && q.state.state === 'dead'), { what: 'failed (dead) record' });
+    assert.equal(dead.lastError.status, 422);
+    assert.match(dead.lastError.message, /^the endpoint answered 422: the database refused a value of this request/);
+    assert.equal(proxy.posts.filter((p) => p.key === a.key).length, 1, 'refused once, not retried');
 
     const popup = await popupPage(browser);
     const row = popup.locator(`#outbox-list li[data-key="${a.key}"]`);
+    await row.waitFor();
+    assert.equal(await row.getAttribute('data-state'), 'dead');
+    assert.match(await row.locator('.error-message').textContent(), /the database refused a value of this request/, "the CRM's own message");
     await row.locator('button.discard').click();
     assert.match(await row.locator('.confirm').textContent(), /Discard this record\? The email will not be logged\./);
     await row.locator('button.discard-no').click();
@@ -151,16 +163,25 @@ test('popup: a record the CRM refused for good can be discarded (after confirmin
     await row.locator('button.discard-yes').click();
     await waitFor(async () => (await popup.locator(`#outbox-list li[data-key="${a.key}"]`).count()) === 0, { what: 'row gone' });
 
-    // Persisted, and never sent even once the token is right.
+    // Persisted, and never sent even once the endpoint would take it: the next email goes
+    // through the same proxy and arrives, the discarded one is not sent again.
     await restartWorker(browser, popup);
     const status = await engineStatus(await worker(browser.context));
     assert.equal(status.counts.dead, 0);
     assert.equal(status.queue.some((q) => q.key === a.key), false);
-    await configure(await worker(browser.context), { ...BASE, endpoint: serve.endpoint() });
+    proxy.acceptRecords();
+    await configure(await worker(browser.context), { ...BASE, endpoint: { ...serve.endpoint(), url: proxy.url } });
+    const next = 'Sent after the discard';
+    const again = await composeNew(page, { to: ['max@customer.example'], subject: next, body: 'Hi again.' });
+    await again.locator(SEND).click();
+    const b = await activityFor(await worker(browser.context), next);
+    await waitFor(() => serve.record(b.key), { what: 'the next email delivered through the proxy' });
     await inWorker(browser.context, (host) => host.flushSoon());
     assert.equal(await serve.record(a.key), null);
+    assert.equal(proxy.posts.filter((p) => p.key === a.key).length, 1, 'the discarded record is never sent again');
   } finally {
     await browser.context.close();
+    await proxy.close();
   }
 });
 

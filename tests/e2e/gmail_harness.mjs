@@ -14,6 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+// A proxy in front of the real server: counts, holds or refuses record POSTs (see crm_proxy.mjs).
+export { crmProxy, UNSTORABLE } from './crm_proxy.mjs';
+
 process.env.PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK = '1';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

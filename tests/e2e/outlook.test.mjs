@@ -7,7 +7,9 @@
 //
 // (the test builds dist/outlook itself with the webpack part). Scenarios: settings saved in the
 // pane and a connection test; log on send; BCC mode (once); Log unchecked; never-log; endpoint
-// down then up (arrives once); "Log this email" on forwarded messages; an email sent from classic
+// down then up (arrives once); a record refused for good (a proxy in front of the server answers
+// 422) discarded; a refused token (the Outbox tab says so, a new token sends); HubSpot refused in
+// the settings form; "Log this email" on forwarded messages; an email sent from classic
 // Outlook (the real launchevent.js, without WebAssembly) taken over by the pane; screenshots of
 // the pane in English, Japanese and Polish in test-artifacts/.
 import test from 'node:test';
@@ -20,6 +22,8 @@ import vm from 'node:vm';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { crmProxy } from './crm_proxy.mjs';
+import { MESSAGES } from '../../extension/outlook/src/i18n/index.js';
 
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
@@ -353,35 +357,161 @@ test('endpoint down at send, then up: the email goes at once and the record arri
 });
 
 test('a record the endpoint refuses for good is failed in the pane, and Discard (confirmed) removes it for good', async () => {
-  const device = await outlookDevice({ configs: { send: { mode: 'compose', compose: composeItem({ subject: 'Refused by the endpoint' }) } }, seed: SETTINGS });
+  // A record the endpoint will never take: a proxy in front of the real server answers its POST
+  // as the server answers a value its database refuses (422 unstorable_value), which the engine
+  // treats as permanent. Pages and API both go through the proxy: one origin, as deployed.
+  // (A wrong token is not that: those records wait for the token; see the next test.)
+  const proxy = await crmProxy(env.server.url);
+  proxy.refuseRecords((post) => post.subject === 'Refused by the endpoint');
+  const device = await outlookDevice({ configs: { send: { mode: 'compose', compose: composeItem({ subject: 'Refused by the endpoint' }) } }, seed: SETTINGS, server: { url: proxy.url, token: env.server.token } });
   try {
-    // This device's token is wrong: the endpoint answers 401, which is final.
-    let pane = await device.pane('send');
-    await pane.evaluate(() => localStorage.setItem('mailtrail.secrets', JSON.stringify({ local: 'mt_wrong' })));
-    await pane.close();
     const sent = await device.fire('send', 'onMessageSend');
     assert.deepEqual(sent.completed, { allowEvent: true });
     const status = await device.status(sent.page);
     const key = status.queue[0].key;
     assert.equal(status.queue[0].state.state, 'dead');
+    assert.equal(status.queue[0].lastError.status, 422);
+    assert.deepEqual(device.posts.filter((p) => p.key === key).map((p) => p.status), [422]);
 
-    pane = await device.pane('send');
+    let pane = await device.pane('send');
     await pane.click('#tab-outbox');
     const row = pane.locator(`#mt-queue li[data-key="${key}"]`);
+    assert.equal(await row.getAttribute('data-state'), 'dead');
+    assert.match(await row.locator('p.error').textContent(), /^the endpoint answered 422: the database refused a value of this request/, "the CRM's own message");
     await row.locator('button.discard-ask').click();
     assert.equal(await row.locator('.confirm').textContent(), 'Discard this record? The email will not be logged.');
     await row.locator('button.discard-no').click();
     await row.locator('button.discard-ask').click();
     await row.locator('button.discard-yes').click();
     await pane.waitForFunction((k) => !document.querySelector(`#mt-queue li[data-key="${k}"]`), key);
-    // Persisted: a fresh runtime sees it cancelled, and a right token does not send it.
-    await pane.evaluate((token) => localStorage.setItem('mailtrail.secrets', JSON.stringify({ local: token })), env.server.token);
+    // Persisted: a fresh runtime sees it cancelled; with the endpoint taking records again, the
+    // next email arrives and the discarded one is not sent.
+    proxy.acceptRecords();
     await pane.reload();
     await pane.waitForSelector('body[data-ready="true"]');
     const after = await device.status(pane);
     assert.equal(after.counts.dead, 0);
     assert.equal(after.queue.length, 0);
+    await pane.evaluate((k) => {
+      const state = JSON.parse(localStorage.getItem(k));
+      state.compose.subject = 'Sent after the discard';
+      state.customProps = { mailtrailLog: '1' };
+      localStorage.setItem(k, JSON.stringify(state));
+    }, `__fakeOutlook:${device.mailboxKey}`);
+    await pane.close();
+    const next = await device.fire('send', 'onMessageSend');
+    const nextStatus = await device.status(next.page);
+    const nextKey = nextStatus.activity.find((a) => a.subject === 'Sent after the discard').key;
+    assert.equal((await api('GET', `/v1/records/${nextKey}`)).status, 200, 'the next email went through the proxy');
     assert.equal((await api('GET', `/v1/records/${key}`)).status, 404);
+    assert.equal(proxy.posts.filter((p) => p.key === key).length, 1, 'the discarded record is never sent again');
+  } finally {
+    await device.close();
+    await proxy.close();
+  }
+});
+
+test('a refused token: the record waits (never failed), the Outbox tab says the CRM rejected the token (en, ja, pl); a new token in Settings sends it at once', async () => {
+  const compose = composeItem({ subject: 'Sent with a refused token' });
+  const device = await outlookDevice({
+    configs: { send: { mode: 'compose', displayLanguage: 'en-US', compose }, ja: { mode: 'compose', displayLanguage: 'ja-JP', compose }, pl: { mode: 'compose', displayLanguage: 'pl-PL', compose } },
+    seed: SETTINGS,
+  });
+  try {
+    // This device's token is wrong: the real server answers 401.
+    let pane = await device.pane('send');
+    await pane.evaluate(() => localStorage.setItem('mailtrail.secrets', JSON.stringify({ local: 'mt_wrong' })));
+    await pane.close();
+    const sent = await device.fire('send', 'onMessageSend');
+    assert.deepEqual(sent.completed, { allowEvent: true });
+    const status = await device.status(sent.page);
+    const entry = status.queue[0];
+    assert.equal(entry.state.state, 'retrying', 'waits for the token, never failed for it');
+    assert.equal(entry.lastError.code, 'token-rejected');
+    assert.equal(entry.lastError.status, 401);
+    assert.ok(entry.state.nextAttemptAt - Date.now() > 25 * 60_000, 'waits for the token, not a short backoff');
+    assert.equal(status.counts.dead, 0);
+    assert.deepEqual(device.posts.filter((p) => p.key === entry.key).map((p) => p.status), [401]);
+    await sent.page.close();
+
+    // The Outbox tab names the problem and what to do, in the pane's language.
+    for (const [cfg, lang] of [['send', 'en'], ['ja', 'ja'], ['pl', 'pl']]) {
+      pane = await device.pane(cfg);
+      await pane.click('#tab-outbox');
+      await pane.waitForSelector('#mt-token-rejected');
+      assert.equal(await pane.textContent('#mt-token-rejected'), MESSAGES[lang]['outbox.tokenRejected'], lang);
+      assert.equal(await pane.locator('#mt-unreachable').count(), 0, `${lang}: not "cannot reach the CRM"`);
+      assert.equal(await pane.getAttribute(`#mt-queue li[data-key="${entry.key}"]`, 'data-state'), 'retrying');
+      if (lang === 'en') assert.equal(await pane.textContent('#mt-token-rejected'), 'The CRM rejected the token. Fix it in Settings (Where records go). Nothing is lost: records wait and are sent as soon as it is fixed.');
+      await pane.close();
+    }
+
+    // Fixed in Settings: sent after the reload, not in 30 minutes.
+    pane = await device.pane('send');
+    await pane.click('#tab-settings');
+    await pane.fill('#mt-localToken', env.server.token);
+    await Promise.all([pane.waitForEvent('load'), pane.click('#mt-save')]);
+    await pane.waitForSelector('body[data-ready="true"]');
+    assert.equal(await pane.textContent('#mt-settings-message'), 'Saved.');
+    await pane.click('#tab-outbox');
+    await pane.waitForFunction(() => document.querySelector('#mt-outbox-counts')?.dataset.done === '1', null, { timeout: 15_000 });
+    const stored = await api('GET', `/v1/records/${entry.key}`);
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.record.subject, 'Sent with a refused token');
+    assert.equal(await pane.locator('#mt-token-rejected').count(), 0, 'the warning is gone');
+    assert.deepEqual(device.posts.filter((p) => p.key === entry.key).map((p) => p.status), [401, 201], 'sent once with the new token');
+  } finally {
+    await device.close();
+  }
+});
+
+test('settings: choosing HubSpot warns that Outlook cannot reach it, and saving HubSpot’s own API is refused (nothing saved)', async () => {
+  const device = await outlookDevice({
+    configs: { en: { mode: 'compose', displayLanguage: 'en-US', compose: composeItem() }, pl: { mode: 'compose', displayLanguage: 'pl-PL', compose: composeItem() } },
+    seed: SETTINGS,
+  });
+  try {
+    const pane = await device.pane('en');
+    await pane.click('#tab-settings');
+    assert.equal(await pane.isVisible('#mt-hubspot-warning'), false, 'no warning for the local endpoint');
+    await pane.selectOption('#mt-endpointType', 'hubspot');
+    await pane.waitForSelector('#mt-hubspot-warning', { state: 'visible' });
+    const warning = await pane.textContent('#mt-hubspot-warning');
+    assert.equal(warning, MESSAGES.en['settings.hubspotNoOutlook']);
+    assert.match(warning, /^Outlook cannot send to HubSpot directly/);
+    assert.match(warning, /mailtrail serve with its HubSpot relay/);
+
+    const roamingBefore = (await device.mailbox(pane)).roaming['mailtrail.settings'];
+    const secretsBefore = await pane.evaluate(() => localStorage.getItem('mailtrail.secrets'));
+    await pane.fill('#mt-hubspotToken', 'pat-na1-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
+    await pane.evaluate(() => (window.__notReloaded = true));
+    await pane.click('#mt-save');
+    await pane.waitForSelector('#mt-settings-message[data-state="invalid"]', { state: 'attached' });
+    const refused = MESSAGES.en['settings.hubspotNotSaved'];
+    assert.match(refused, /^Not saved: Outlook cannot reach HubSpot directly/);
+    assert.equal(await pane.textContent('#mt-settings-errors li[data-field="endpoint.type"]'), `endpoint.type: ${refused}`);
+    assert.equal(await pane.textContent('.field[data-field="endpoint.type"] .field-error'), refused);
+    // Not saved: no reload to write roamingSettings, the mailbox's settings and this device's
+    // token are as before.
+    assert.equal(await pane.evaluate(() => window.__notReloaded), true);
+    assert.deepEqual((await device.mailbox(pane)).roaming['mailtrail.settings'], roamingBefore);
+    assert.equal(roamingBefore.endpoint.type, 'local');
+    assert.equal(await pane.evaluate(() => localStorage.getItem('mailtrail.secrets')), secretsBefore);
+    // Back to the local endpoint: the warning goes.
+    await pane.selectOption('#mt-endpointType', 'local');
+    assert.equal(await pane.isVisible('#mt-hubspot-warning'), false);
+    await pane.close();
+
+    // Said in the pane's language.
+    const pl = await device.pane('pl');
+    await pl.click('#tab-settings');
+    await pl.selectOption('#mt-endpointType', 'hubspot');
+    await pl.waitForSelector('#mt-hubspot-warning', { state: 'visible' });
+    assert.equal(await pl.textContent('#mt-hubspot-warning'), MESSAGES.pl['settings.hubspotNoOutlook']);
+    await pl.fill('#mt-hubspotToken', 'pat-eu1-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
+    await pl.click('#mt-save');
+    await pl.waitForSelector('#mt-settings-message[data-state="invalid"]', { state: 'attached' });
+    assert.equal(await pl.textContent('.field[data-field="endpoint.type"] .field-error'), MESSAGES.pl['settings.hubspotNotSaved']);
   } finally {
     await device.close();
   }
