@@ -5,89 +5,18 @@
 use mailtrail::delivery::{self, HUBSPOT_SEARCH_SETTLE_MS};
 use mailtrail::email::{AddressInput, ComposeData, Email};
 use mailtrail::engine::{Engine, ProcessOptions};
-use mailtrail::http::{HttpRequest, HttpResponse, Transport, TransportError};
+use mailtrail::http::HttpRequest;
 use mailtrail::hubspot::{self, utf16_len, TEXT_PROPERTY_LIMIT};
 use mailtrail::outbox::{DeliveryOutcome, EntryState};
 use mailtrail::policy::Trigger;
 use mailtrail::reason::{Reason, ReasonCode};
 use mailtrail::settings::{EndpointConfig, Settings};
 use serde_json::Value;
-use std::cell::RefCell;
-use std::collections::{HashSet, VecDeque};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::collections::HashSet;
 
-/// Runs a future whose I/O is always ready (the scripted transport never waits).
-fn block_on<F: Future>(f: F) -> F::Output {
-    fn noop(_: *const ()) {}
-    fn clone(p: *const ()) -> RawWaker {
-        RawWaker::new(p, &VTABLE)
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: the vtable's functions ignore the data pointer.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-    let mut cx = Context::from_waker(&waker);
-    let mut f = pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-/// Answers requests from a script, and keeps every request it saw.
-#[derive(Default)]
-struct Scripted {
-    answers: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
-    seen: RefCell<Vec<HttpRequest>>,
-}
-
-impl Scripted {
-    fn answer(&self, status: u16, body: &str) -> &Self {
-        self.answer_with(status, &[], body)
-    }
-    fn answer_with(&self, status: u16, headers: &[(&str, &str)], body: &str) -> &Self {
-        let headers = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.answers.borrow_mut().push_back(Ok(HttpResponse {
-            status,
-            headers,
-            body: body.into(),
-        }));
-        self
-    }
-    fn fail(&self, maybe_sent: bool) -> &Self {
-        self.answers.borrow_mut().push_back(Err(TransportError {
-            message: "connection reset".into(),
-            maybe_sent,
-        }));
-        self
-    }
-    fn requests(&self) -> Vec<HttpRequest> {
-        self.seen.borrow().clone()
-    }
-    fn bodies(&self) -> Vec<Value> {
-        self.requests()
-            .iter()
-            .map(|r| serde_json::from_str(&r.body).unwrap_or(Value::Null))
-            .collect()
-    }
-}
-
-impl Transport for Scripted {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.seen.borrow_mut().push(request);
-        self.answers.borrow_mut().pop_front().unwrap_or_else(|| {
-            Err(TransportError {
-                message: "no scripted answer".into(),
-                maybe_sent: false,
-            })
-        })
-    }
-}
+#[path = "support/scripted.rs"]
+mod scripted;
+use scripted::{block_on, Scripted};
 
 const NOW: i64 = 1_772_500_500_000;
 
