@@ -229,13 +229,27 @@ const HTML_NOTE: &str = "<p>[…] Shortened by Mailtrail: HubSpot keeps at most 
 /// cuts the text to [`TEXT_PROPERTY_LIMIT`] *bytes* of UTF-8, within the limit however HubSpot
 /// counts; without a text body, the HTML's text content stands in for it.
 pub fn fit_bodies(record: &Record, text_only: bool) -> Bodies {
+    let listing = attachment_listing(record);
     let mut out = Bodies {
         text: record.text.clone(),
-        html: if text_only { None } else { record.html.clone() },
+        html: if text_only {
+            None
+        } else {
+            record.html.as_ref().map(|h| match &listing {
+                Some(list) => format!("{h}<p>{}</p>", escape_html(list)),
+                None => h.clone(),
+            })
+        },
         shortened: None,
     };
+    if out.text.is_none() && out.html.is_none() && listing.is_some() {
+        out.text = Some(String::new()); // an email with only attachments still lists them
+    }
     let mut notes: Vec<&str> = Vec::new();
-    let mut text_note = String::new();
+    let mut text_note = listing
+        .as_deref()
+        .map(|list| format!("\n\n{list}"))
+        .unwrap_or_default();
     if text_only && record.html.is_some() {
         if out.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
             out.text = record.html.as_deref().map(html_to_text);
@@ -284,6 +298,66 @@ pub fn fit_bodies(record: &Record, text_only: bool) -> Bodies {
         out.shortened = Some(notes.join("; "));
     }
     out
+}
+
+/// What was attached, for the email's body in HubSpot: Mailtrail does not upload files (that
+/// takes HubSpot's Files API), so without this a sales rep would not know a quote came with the
+/// email. Inline images are part of the HTML and not listed; attachments over the size limit
+/// are listed as not sent. `None` when nothing was attached.
+fn attachment_listing(record: &Record) -> Option<String> {
+    let listed: Vec<String> = record
+        .attachments
+        .iter()
+        .filter(|a| !a.inline)
+        .map(|a| describe_attachment(a, false))
+        .chain(
+            record
+                .dropped_attachments
+                .iter()
+                .filter(|a| !a.inline)
+                .map(|a| describe_attachment(a, true)),
+        )
+        .collect();
+    (!listed.is_empty()).then(|| {
+        format!(
+            "[Attachments, kept in the mailbox (Mailtrail does not upload files to HubSpot): {}]",
+            listed.join(", ")
+        )
+    })
+}
+
+fn describe_attachment(a: &crate::email::Attachment, dropped: bool) -> String {
+    let name = a.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let size = human_size(a.size);
+    let what = match name {
+        Some(n) => format!("{n} ({size})"),
+        None => format!("{} ({size})", a.content_type),
+    };
+    if dropped {
+        format!("{what}, over the size limit")
+    } else {
+        what
+    }
+}
+
+/// `48 KB`, `2.1 MB`: sizes as people read them (1 KB = 1024 bytes, as mail clients show).
+fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    if bytes < KB {
+        format!("{bytes} B")
+    } else if bytes < MB {
+        format!("{} KB", bytes.div_ceil(KB))
+    } else {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The byte index where the longest prefix of `s` of at most `units` UTF-16 units ends.

@@ -218,6 +218,60 @@ fn bodies_within_the_limit_are_sent_as_they_are() {
 }
 
 #[test]
+fn attachments_are_named_in_the_email_hubspot_shows() {
+    // Files are not uploaded: the rep must still see that a quote came with the email.
+    let mut engine = Engine::new(&Settings {
+        user_addresses: vec!["me@ourco.example".into()],
+        endpoint: Some(hubspot("pat-1")),
+        attachment_limit: 1024 * 1024,
+        ..Settings::default()
+    })
+    .unwrap();
+    let attachment = |name: &str, size: u64, inline: bool| mailtrail::email::AttachmentInput {
+        name: Some(name.into()),
+        size,
+        content_type: Some("application/pdf".into()),
+        sha256: None,
+        inline,
+    };
+    queue(
+        &mut engine,
+        ComposeData {
+            text: Some("Please find the quote attached.".into()),
+            attachments: vec![
+                attachment("Oferta <Q3> & cennik.pdf", 48_213, false),
+                attachment("logo.png", 2_000, true),
+                attachment("見積書.pdf", 3 * 1024 * 1024, false),
+            ],
+            ..email("att", &["jane@customer.example"], "Quote")
+        },
+    );
+    let t = Scripted::default();
+    t.answer(200, JANE_FOUND).answer(201, r#"{"id":"9"}"#);
+    assert_eq!(flush(&mut engine, &t, NOW).delivered, 1);
+    let props = &t.bodies()[1]["properties"];
+    let text = props["hs_email_text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Please find the quote attached."),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("(Mailtrail does not upload files to HubSpot): Oferta <Q3> & cennik.pdf (48 KB), 見積書.pdf (3.0 MB), over the size limit]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("logo.png"),
+        "inline images are part of the body"
+    );
+    let html = props["hs_email_html"].as_str().unwrap();
+    assert!(html.starts_with("<p>Hello</p><p>[Attachments"), "{html}");
+    assert!(
+        html.contains("Oferta &lt;Q3&gt; &amp; cennik.pdf (48 KB)"),
+        "{html}"
+    );
+}
+
+#[test]
 fn a_400_naming_a_body_length_is_sent_again_with_text_only() {
     let mut engine = engine();
     let key = queue(&mut engine, email("len", &["jane@customer.example"], "Len"));
