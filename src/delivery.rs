@@ -51,12 +51,14 @@ pub async fn deliver<T: Transport>(
             base_url,
             emails_path,
             contacts_path,
+            owner_id,
         } => {
             let hs = HubSpot {
                 token,
                 base_url,
                 emails_path,
                 contacts_path,
+                owner_id: owner_id.as_deref(),
             };
             deliver_hubspot(&hs, record, maybe_sent, now_ms, transport).await
         }
@@ -351,6 +353,12 @@ async fn deliver_hubspot<T: Transport>(
                 text_only = true;
                 bodies = hubspot::fit_bodies(record, true);
             }
+            Err(HsFailure {
+                response: Some(resp),
+                ..
+            }) if hs.owner_id.is_some() && hubspot::refuses_owner(&resp) => {
+                break Err(invalid_owner(hs.owner_id.unwrap_or_default(), &resp));
+            }
             Err(failure) => break Err(failure.outcome),
         }
     };
@@ -382,6 +390,20 @@ async fn deliver_hubspot<T: Transport>(
         }
         Err(outcome) => outcome,
     }
+}
+
+/// HubSpot refused the configured owner: a settings problem, said as one. The record is kept
+/// (failed, retryable) for after the owner id is fixed.
+fn invalid_owner(owner_id: &str, resp: &HttpResponse) -> DeliveryOutcome {
+    let (message, _) = hubspot::error_message(resp);
+    permanent(
+        Some(resp.status),
+        format!(
+            "{message} — HubSpot has no owner {owner_id} (the owner id in the settings): fix it \
+             or clear it (\"Test connection\" finds yours), then retry"
+        ),
+        Some("invalid-owner".into()),
+    )
 }
 
 /// The permanent failure for an email no contact could be associated with.
@@ -591,11 +613,57 @@ pub struct ConnectionReport {
     pub ok: bool,
     pub status: Option<u16>,
     pub message: String,
+    /// HubSpot: the owner found for the user's address, or why none was (never a reason for
+    /// `ok` to be false). Absent for other endpoints and when the connection failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerLookup>,
+}
+
+/// How looking up the user's HubSpot owner went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerStatus {
+    /// HubSpot has an owner with the address: `owner` names it.
+    Found,
+    /// No HubSpot user has the address.
+    NotFound,
+    /// The token may not read owners: the private app lacks [`hubspot::OWNERS_SCOPE`].
+    MissingScope,
+    /// The settings name no address of the user's to look up.
+    NoAddress,
+    /// Another failure (network, HubSpot error); `message` says which.
+    Failed,
+}
+
+/// "Test connection"'s HubSpot owner lookup by the user's first address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerLookup {
+    pub status: OwnerStatus,
+    /// The address looked up.
+    pub address: Option<String>,
+    pub owner: Option<hubspot::Owner>,
+    /// An English explanation (UIs show a translation of `status`).
+    pub message: String,
 }
 
 /// Checks that the endpoint is reachable and accepts the credentials, without logging anything.
+/// (No owner lookup: see [`test_connection_as`].)
 pub async fn test_connection<T: Transport>(
     endpoint: &EndpointConfig,
+    transport: &T,
+) -> ConnectionReport {
+    test_connection_as(endpoint, None, transport).await
+}
+
+/// "Test connection" for a user: [`test_connection`], and for HubSpot, once connected, the
+/// HubSpot owner whose address is `user_address` (the first of the settings' `userAddresses`),
+/// to set as the owner of the emails created. The lookup never fails the test.
+pub async fn test_connection_as<T: Transport>(
+    endpoint: &EndpointConfig,
+    user_address: Option<&str>,
     transport: &T,
 ) -> ConnectionReport {
     let request = match endpoint {
@@ -627,6 +695,7 @@ pub async fn test_connection<T: Transport>(
             ok: false,
             status: None,
             message: problem,
+            owner: None,
         };
     }
     let report = match transport.send(request).await {
@@ -634,6 +703,7 @@ pub async fn test_connection<T: Transport>(
             ok: false,
             status: None,
             message: format!("could not reach the endpoint: {}", e.message),
+            owner: None,
         },
         Ok(resp) => {
             let authenticated = match endpoint {
@@ -662,6 +732,7 @@ pub async fn test_connection<T: Transport>(
                 ok,
                 status: Some(resp.status),
                 message,
+                owner: None,
             }
         }
     };
@@ -670,9 +741,113 @@ pub async fn test_connection<T: Transport>(
             token,
             base_url,
             emails_path,
-            ..
-        } if report.ok => test_hubspot_emails(token, base_url, emails_path, transport).await,
+            contacts_path,
+            owner_id,
+        } if report.ok => {
+            let mut report = test_hubspot_emails(token, base_url, emails_path, transport).await;
+            if report.ok {
+                let hs = HubSpot {
+                    token,
+                    base_url,
+                    emails_path,
+                    contacts_path,
+                    owner_id: owner_id.as_deref(),
+                };
+                report.owner = Some(lookup_owner(&hs, user_address, transport).await);
+            }
+            report
+        }
         _ => report,
+    }
+}
+
+/// The HubSpot owner with the user's address (`GET /crm/v3/owners/?email=`).
+async fn lookup_owner<T: Transport>(
+    hs: &HubSpot<'_>,
+    user_address: Option<&str>,
+    transport: &T,
+) -> OwnerLookup {
+    let lookup = |status, address: &str, owner, message| OwnerLookup {
+        status,
+        address: Some(address.to_string()),
+        owner,
+        message,
+    };
+    let Some(address) = user_address.map(str::trim).filter(|a| !a.is_empty()) else {
+        return OwnerLookup {
+            status: OwnerStatus::NoAddress,
+            address: None,
+            owner: None,
+            message: "no address of yours in the settings (userAddresses) to find your HubSpot \
+                      owner by"
+                .into(),
+        };
+    };
+    let resp = match transport
+        .send(hubspot::owner_by_email_request(hs, address))
+        .await
+    {
+        Ok(resp) => resp,
+        Err(e) => {
+            return lookup(
+                OwnerStatus::Failed,
+                address,
+                None,
+                format!(
+                    "could not look up the HubSpot owner for {address}: {}",
+                    e.message
+                ),
+            )
+        }
+    };
+    match resp.status {
+        200..=299 => match hubspot::first_owner(&resp) {
+            Some(owner) => {
+                let who = match (&owner.name, &owner.email) {
+                    (Some(n), Some(e)) => format!("{n} <{e}>"),
+                    (Some(n), None) => n.clone(),
+                    (None, Some(e)) => e.clone(),
+                    (None, None) => address.to_string(),
+                };
+                let setting = match hs.owner_id {
+                    Some(id) if id == owner.id => " (the owner id in the settings)".to_string(),
+                    Some(id) => format!("; the settings name owner {id} instead"),
+                    None => "; the settings name no owner, so emails are created without one"
+                        .to_string(),
+                };
+                let message = format!("HubSpot owner {} is {who}{setting}", owner.id);
+                lookup(OwnerStatus::Found, address, Some(owner), message)
+            }
+            None => lookup(
+                OwnerStatus::NotFound,
+                address,
+                None,
+                format!(
+                    "HubSpot has no user (owner) with the address {address}: ask a HubSpot admin \
+                     to add you, or enter an owner id by hand"
+                ),
+            ),
+        },
+        401 | 403 => lookup(
+            OwnerStatus::MissingScope,
+            address,
+            None,
+            format!(
+                "the token may not read HubSpot owners ({}): give the private app the {} scope \
+                 to find your owner id, or enter it by hand",
+                hubspot::error_message(&resp).0,
+                hubspot::OWNERS_SCOPE
+            ),
+        ),
+        _ => lookup(
+            OwnerStatus::Failed,
+            address,
+            None,
+            format!(
+                "could not look up the HubSpot owner for {address}: {}",
+                hubspot::error_message(&resp).0
+            ),
+        ),
     }
 }
 
@@ -699,11 +874,13 @@ async fn test_hubspot_emails<T: Transport>(
                 "contacts are reachable, but emails could not be reached: {}",
                 e.message
             ),
+            owner: None,
         },
         Ok(resp) if (200..300).contains(&resp.status) => ConnectionReport {
             ok: true,
             status: Some(resp.status),
             message: "connected".into(),
+            owner: None,
         },
         Ok(resp) if resp.status == 401 || resp.status == 403 => ConnectionReport {
             ok: false,
@@ -713,6 +890,7 @@ async fn test_hubspot_emails<T: Transport>(
                  sales-email-read scope (or crm.objects.emails.read and .write)",
                 hubspot::error_message(&resp).0
             ),
+            owner: None,
         },
         Ok(resp) => ConnectionReport {
             ok: false,
@@ -721,6 +899,7 @@ async fn test_hubspot_emails<T: Transport>(
                 "contacts are reachable, but the emails path {emails_path} is not: {}",
                 hubspot::error_message(&resp).0
             ),
+            owner: None,
         },
     }
 }
@@ -776,12 +955,14 @@ pub async fn lookup_contacts<T: Transport>(
             base_url,
             emails_path,
             contacts_path,
+            owner_id,
         } => {
             let hs = HubSpot {
                 token,
                 base_url,
                 emails_path,
                 contacts_path,
+                owner_id: owner_id.as_deref(),
             };
             let mut known = Vec::new();
             let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();

@@ -27,6 +27,8 @@ pub struct HubSpot<'a> {
     pub base_url: &'a str,
     pub emails_path: &'a str,
     pub contacts_path: &'a str,
+    /// `hubspot_owner_id` for every email created (digits, validated in the settings).
+    pub owner_id: Option<&'a str>,
 }
 
 impl HubSpot<'_> {
@@ -518,8 +520,9 @@ pub fn html_to_text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The properties of the email engagement, with bodies already fitted ([`fit_bodies`]).
-pub fn email_properties(record: &Record, bodies: &Bodies) -> Value {
+/// The properties of the email engagement, with bodies already fitted ([`fit_bodies`]), and
+/// `hubspot_owner_id` when an owner is configured (the timeline then names who logged it).
+pub fn email_properties(record: &Record, bodies: &Bodies, owner_id: Option<&str>) -> Value {
     let mut props = json!({
         "hs_timestamp": record.timestamp.to_string(),
         "hs_email_direction": direction_property(record.direction),
@@ -533,7 +536,86 @@ pub fn email_properties(record: &Record, bodies: &Bodies) -> Value {
     if let Some(html) = &bodies.html {
         props["hs_email_html"] = json!(html);
     }
+    if let Some(owner) = owner_id {
+        props["hubspot_owner_id"] = json!(owner);
+    }
     props
+}
+
+/// True when a `400` to an email create names `hubspot_owner_id`: the configured owner is not
+/// one of this account's owners (HubSpot: `INVALID_OWNER_ID`).
+pub fn refuses_owner(response: &HttpResponse) -> bool {
+    response.status == 400 && response.body.contains("hubspot_owner_id")
+}
+
+/// Path of HubSpot's owners (read-only; scope `crm.objects.owners.read`).
+pub const OWNERS_PATH: &str = "/crm/v3/owners/";
+/// The scope the owners API needs.
+pub const OWNERS_SCOPE: &str = "crm.objects.owners.read";
+
+/// `GET /crm/v3/owners/?email=…`: the owner (HubSpot user) with this address.
+pub fn owner_by_email_request(hs: &HubSpot<'_>, email: &str) -> HttpRequest {
+    hs.auth(HttpRequest::get(format!(
+        "{}?email={}&limit=1",
+        hs.url(OWNERS_PATH),
+        query_escape(email)
+    )))
+}
+
+/// A HubSpot owner, as "Test connection" reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    /// The owner id (`hubspot_owner_id`), not the user id.
+    pub id: String,
+    pub email: Option<String>,
+    /// First and last name, when HubSpot has them.
+    pub name: Option<String>,
+}
+
+/// The first owner in an owners answer whose id is a number (what `hubspot_owner_id` takes).
+pub fn first_owner(response: &HttpResponse) -> Option<Owner> {
+    let v: Value = serde_json::from_str(&response.body).ok()?;
+    v["results"].as_array()?.iter().find_map(|o| {
+        let id = match &o["id"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let text = |k: &str| {
+            o[k].as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let name = [text("firstName"), text("lastName")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(Owner {
+            id,
+            email: text("email"),
+            name: (!name.is_empty()).then_some(name),
+        })
+    })
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay; `@` and `+` do not).
+fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// True when a `400` names the length of an email body property: the answer to send the email
@@ -576,8 +658,7 @@ pub fn create_email_request(
             })
         })
         .collect();
-    let body =
-        json!({ "properties": email_properties(record, bodies), "associations": associations });
+    let body = json!({ "properties": email_properties(record, bodies, hs.owner_id), "associations": associations });
     hs.auth(HttpRequest::post_json(
         hs.url(hs.emails_path),
         body.to_string(),

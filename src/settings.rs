@@ -62,6 +62,10 @@ pub enum EndpointConfig {
         emails_path: String,
         #[serde(default = "default_hubspot_contacts_path")]
         contacts_path: String,
+        /// The HubSpot owner (`hubspot_owner_id`, digits) every email is created with, so the
+        /// timeline names who logged it and per-rep reports count it. `None`: no owner is sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner_id: Option<String>,
     },
 }
 
@@ -78,6 +82,41 @@ struct EndpointFields {
     base_url: Option<String>,
     emails_path: Option<String>,
     contacts_path: Option<String>,
+    /// A string, or a number as someone writing JSON by hand may give it (`"ownerId": 41629779`).
+    #[serde(default, deserialize_with = "string_or_number")]
+    owner_id: Option<String>,
+}
+
+/// An optional string that may be written as a JSON number (read without buffering, see
+/// `crate::json_read`).
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Visit;
+    impl serde::de::Visitor<'_> for Visit {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or a number")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // Kept as written so validation names it (`1.5` is no owner id).
+            Ok(Some(v.to_string()))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Visit)
 }
 
 impl<'de> Deserialize<'de> for EndpointConfig {
@@ -100,6 +139,7 @@ impl<'de> Deserialize<'de> for EndpointConfig {
                 contacts_path: f
                     .contacts_path
                     .unwrap_or_else(default_hubspot_contacts_path),
+                owner_id: f.owner_id,
             },
             other => {
                 return Err(D::Error::unknown_variant(
@@ -199,7 +239,7 @@ pub struct SettingsError {
     pub field: String,
     /// Machine-readable, for translated messages: `invalid-address`, `invalid-domain`,
     /// `bcc-required`, `https-required`, `invalid-url`, `invalid-token`, `required`,
-    /// `too-small`, `too-large`.
+    /// `too-small`, `too-large`, `invalid-owner-id`.
     pub code: String,
     /// An English explanation (the UI shows a translation of `code` when it has one).
     pub message: String,
@@ -306,6 +346,9 @@ impl Settings {
         if let Some(endpoint) = &mut out.endpoint {
             trim_credentials(endpoint);
             check_endpoint(endpoint, &mut errors);
+            if let EndpointConfig::Hubspot { owner_id, .. } = endpoint {
+                *owner_id = check_owner_id(owner_id.as_deref(), &mut errors);
+            }
         }
         if errors.is_empty() {
             Ok(out)
@@ -402,6 +445,29 @@ fn check_endpoint(endpoint: &EndpointConfig, errors: &mut Vec<SettingsError>) {
     } else if let Some(message) = credential_problem(credential) {
         errors.push(SettingsError::new(field, "invalid-token", message));
     }
+}
+
+/// The longest owner id accepted: HubSpot's ids are 64-bit numbers (at most 19 digits).
+const OWNER_ID_MAX_DIGITS: usize = 19;
+
+/// HubSpot's `hubspot_owner_id` is a number (`41629779`): surrounding whitespace is dropped, an
+/// empty value means "no owner", anything else that is not digits is refused with a field error
+/// (HubSpot would refuse every email created with it).
+fn check_owner_id(owner_id: Option<&str>, errors: &mut Vec<SettingsError>) -> Option<String> {
+    let id = owner_id.map(str::trim).filter(|s| !s.is_empty())?;
+    if id.len() <= OWNER_ID_MAX_DIGITS && id.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(id.to_string());
+    }
+    errors.push(SettingsError::new(
+        "endpoint.ownerId",
+        "invalid-owner-id",
+        format!(
+            "{id:?} is not a HubSpot owner id: it is a number of up to {OWNER_ID_MAX_DIGITS} \
+             digits (such as 41629779), not a name, email address or user id; \
+             \"Test connection\" finds yours"
+        ),
+    ));
+    None
 }
 
 /// Leading and trailing whitespace (a line break copied with the token) is never part of a
@@ -642,6 +708,7 @@ mod tests {
             base_url: default_hubspot_base(),
             emails_path: default_hubspot_emails_path(),
             contacts_path: default_hubspot_contacts_path(),
+            owner_id: None,
         };
         // A line break copied with the token is trimmed, not an error.
         let ok = with(hubspot(" pat-na1-abc\n")).validate().unwrap();
@@ -698,6 +765,7 @@ mod tests {
                 base_url: "https://api.hubapi.com".into(),
                 emails_path: "/crm/v3/objects/emails".into(),
                 contacts_path: "/crm/v3/objects/contacts".into(),
+                owner_id: None,
             }
         );
     }

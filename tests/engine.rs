@@ -38,6 +38,7 @@ fn hubspot(token: &str) -> EndpointConfig {
         base_url: "https://api.hubapi.example".into(),
         emails_path: "/crm/v3/objects/emails".into(),
         contacts_path: "/crm/v3/objects/contacts".into(),
+        owner_id: None,
     }
 }
 

@@ -54,6 +54,7 @@ fn endpoints() {
         base_url: "https://eu.example".into(),
         emails_path: "/e".into(),
         contacts_path: "/c".into(),
+        owner_id: None,
     });
     let h: EndpointConfig = serde_json::from_str(r#"{"type":"hubspot","token":"pat"}"#).unwrap();
     assert_eq!(
@@ -63,6 +64,7 @@ fn endpoints() {
             base_url: "https://api.hubapi.com".into(),
             emails_path: "/crm/v3/objects/emails".into(),
             contacts_path: "/crm/v3/objects/contacts".into(),
+            owner_id: None,
         }
     );
     assert!(

@@ -26,6 +26,7 @@ fn hubspot(token: &str) -> EndpointConfig {
         base_url: "https://api.hubapi.example".into(),
         emails_path: "/crm/v3/objects/emails".into(),
         contacts_path: "/crm/v3/objects/contacts".into(),
+        owner_id: None,
     }
 }
 
@@ -770,4 +771,292 @@ fn names_lose_titles_companies_and_quotes() {
     // Half-width katakana is written family name first, like the full-width kind.
     assert_eq!(split("ﾔﾏﾀﾞ ﾀﾛｳ"), name("ﾀﾛｳ", "ﾔﾏﾀﾞ"));
     assert_eq!(split("山田 太郎"), name("太郎", "山田"));
+}
+
+// ---------------------------------------------------------------- owner (hubspot_owner_id)
+
+fn hubspot_owned(owner: Option<&str>) -> EndpointConfig {
+    match hubspot("pat-1") {
+        EndpointConfig::Hubspot {
+            token,
+            base_url,
+            emails_path,
+            contacts_path,
+            ..
+        } => EndpointConfig::Hubspot {
+            token,
+            base_url,
+            emails_path,
+            contacts_path,
+            owner_id: owner.map(str::to_string),
+        },
+        other => other,
+    }
+}
+
+fn engine_with(endpoint: EndpointConfig) -> Engine {
+    Engine::new(&Settings {
+        user_addresses: vec!["me@ourco.example".into()],
+        internal_domains: vec!["ourco.example".into()],
+        endpoint: Some(endpoint),
+        ..Settings::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn emails_are_created_with_the_configured_owner_and_without_one_when_none_is_set() {
+    for (owner, expected) in [(Some("41629779"), Some("41629779")), (None, None)] {
+        let mut engine = engine_with(hubspot_owned(owner));
+        queue(&mut engine, email("own", &["jane@customer.example"], "Own"));
+        let t = Scripted::default();
+        t.answer(200, JANE_FOUND).answer(201, r#"{"id":"9001"}"#);
+        assert_eq!(flush(&mut engine, &t, NOW).delivered, 1);
+        let reqs = t.requests();
+        assert!(is_email_create(&reqs[1]));
+        let props = &t.bodies()[1]["properties"];
+        assert_eq!(props["hubspot_owner_id"].as_str(), expected, "{props}");
+        if expected.is_none() {
+            assert!(props.get("hubspot_owner_id").is_none(), "{props}");
+        }
+        // Contacts are never given an owner: only the email is.
+        assert!(!reqs[0].body.contains("hubspot_owner_id"));
+    }
+}
+
+#[test]
+fn an_owner_hubspot_does_not_know_fails_with_a_message_naming_the_setting() {
+    let mut engine = engine_with(hubspot_owned(Some("999")));
+    let key = queue(
+        &mut engine,
+        email("bad-owner", &["jane@customer.example"], "B"),
+    );
+    let t = Scripted::default();
+    t.answer(200, JANE_FOUND).answer(
+        400,
+        r#"{"status":"error","message":"Property values were not valid: [{\"isValid\":false,\"message\":\"999 is not a valid owner id\",\"error\":\"INVALID_OWNER_ID\",\"name\":\"hubspot_owner_id\"}]","category":"VALIDATION_ERROR"}"#,
+    );
+    let r = flush(&mut engine, &t, NOW);
+    assert_eq!(r.failed, 1, "{r:?}");
+    let error = &r.errors[0].1;
+    assert_eq!(error.code.as_deref(), Some("invalid-owner"));
+    assert!(
+        error.message.contains("owner 999") && error.message.contains("settings"),
+        "{}",
+        error.message
+    );
+    // Kept (failed, retryable), not lost.
+    assert!(engine.outbox().get(&key).is_some());
+}
+
+#[test]
+fn owner_id_in_settings_is_optional_digits_and_old_documents_still_load() {
+    // A document from before the field.
+    let old: Settings = serde_json::from_str(
+        r#"{"endpoint":{"type":"hubspot","token":"pat-1","baseUrl":"https://api.hubapi.com"}}"#,
+    )
+    .unwrap();
+    let old = old.validate().unwrap();
+    assert!(matches!(
+        old.endpoint,
+        Some(EndpointConfig::Hubspot { owner_id: None, .. })
+    ));
+    // Not written when unset: exports stay as they were.
+    assert!(!serde_json::to_string(&old).unwrap().contains("ownerId"));
+
+    let load = |owner: &str| -> Settings {
+        serde_json::from_str(&format!(
+            r#"{{"endpoint":{{"type":"hubspot","token":"pat-1","ownerId":{owner}}}}}"#
+        ))
+        .unwrap()
+    };
+    let owner_of = |s: Settings| match s.validate().unwrap().endpoint {
+        Some(EndpointConfig::Hubspot { owner_id, .. }) => owner_id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        owner_of(load(r#"" 41629779 ""#)).as_deref(),
+        Some("41629779")
+    );
+    assert_eq!(
+        owner_of(load("41629779")).as_deref(),
+        Some("41629779"),
+        "a JSON number"
+    );
+    assert_eq!(owner_of(load(r#""""#)), None, "empty means no owner");
+    assert_eq!(owner_of(load("null")), None);
+    let round = serde_json::to_value(load(r#""41629779""#).validate().unwrap()).unwrap();
+    assert_eq!(round["endpoint"]["ownerId"], "41629779");
+
+    for bad in [
+        r#""jane@ourco.example""#,
+        r#""Jane Doe""#,
+        r#""41 629 779""#,
+        r#""-5""#,
+        r#""12345678901234567890""#,
+        "1.5",
+    ] {
+        let errors = load(bad).validate().unwrap_err();
+        assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
+        assert_eq!(errors[0].field, "endpoint.ownerId", "{bad}");
+        assert_eq!(errors[0].code, "invalid-owner-id", "{bad}");
+        assert!(
+            errors[0].message.contains("owner id"),
+            "{}",
+            errors[0].message
+        );
+    }
+}
+
+const CONNECTED: &str = r#"{"results":[]}"#;
+
+#[test]
+fn test_connection_finds_the_users_hubspot_owner() {
+    let t = Scripted::default();
+    t.answer(200, CONNECTED).answer(200, CONNECTED).answer(
+        200,
+        r#"{"results":[{"id":"41629779","email":"me+sales@ourco.example","type":"PERSON","firstName":"Jane","lastName":"Doe","userId":9586504,"archived":false}]}"#,
+    );
+    let r = block_on(delivery::test_connection_as(
+        &hubspot_owned(None),
+        Some("me+sales@ourco.example"),
+        &t,
+    ));
+    assert!(r.ok, "{r:?}");
+    let owner = r.owner.expect("an owner lookup");
+    assert_eq!(owner.status, delivery::OwnerStatus::Found);
+    let found = owner.owner.expect("the owner");
+    assert_eq!(found.id, "41629779", "the owner id, not the user id");
+    assert_eq!(found.name.as_deref(), Some("Jane Doe"));
+    assert_eq!(found.email.as_deref(), Some("me+sales@ourco.example"));
+    assert!(owner.message.contains("41629779"), "{}", owner.message);
+    let reqs = t.requests();
+    assert_eq!(reqs[2].method, "GET");
+    assert_eq!(
+        reqs[2].url,
+        "https://api.hubapi.example/crm/v3/owners/?email=me%2Bsales%40ourco.example&limit=1"
+    );
+    assert_eq!(
+        reqs[2]
+            .headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .map(|(_, v)| v.as_str()),
+        Some("Bearer pat-1")
+    );
+    // In the JSON the options page reads.
+    let json = serde_json::to_value(block_on(delivery::test_connection_as(
+        &hubspot_owned(None),
+        Some("me@ourco.example"),
+        &{
+            let t = Scripted::default();
+            t.answer(200, CONNECTED).answer(200, CONNECTED).answer(
+                200,
+                r#"{"results":[{"id":"7","firstName":"Jane","lastName":"Doe"}]}"#,
+            );
+            t
+        },
+    )))
+    .unwrap();
+    assert_eq!(json["owner"]["status"], "found");
+    assert_eq!(json["owner"]["owner"]["id"], "7");
+}
+
+#[test]
+fn test_connection_says_why_no_owner_was_found_without_failing() {
+    // No HubSpot user with the address.
+    let t = Scripted::default();
+    t.answer(200, CONNECTED)
+        .answer(200, CONNECTED)
+        .answer(200, r#"{"results":[]}"#);
+    let r = block_on(delivery::test_connection_as(
+        &hubspot_owned(None),
+        Some("me@ourco.example"),
+        &t,
+    ));
+    assert!(r.ok, "{r:?}");
+    let owner = r.owner.unwrap();
+    assert_eq!(owner.status, delivery::OwnerStatus::NotFound);
+    assert!(owner.owner.is_none());
+    assert!(
+        owner.message.contains("me@ourco.example"),
+        "{}",
+        owner.message
+    );
+
+    // The private app lacks the owners scope: named.
+    let t = Scripted::default();
+    t.answer(200, CONNECTED).answer(200, CONNECTED).answer(
+        403,
+        r#"{"status":"error","message":"This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.","errors":[{"message":"One or more of the following scopes are required.","context":{"requiredGranularScopes":["crm.objects.owners.read"]}}],"category":"MISSING_SCOPES"}"#,
+    );
+    let r = block_on(delivery::test_connection_as(
+        &hubspot_owned(None),
+        Some("me@ourco.example"),
+        &t,
+    ));
+    assert!(r.ok, "the connection itself works: {r:?}");
+    assert_eq!(r.status, Some(200));
+    let owner = r.owner.unwrap();
+    assert_eq!(owner.status, delivery::OwnerStatus::MissingScope);
+    assert!(
+        owner.message.contains("crm.objects.owners.read"),
+        "{}",
+        owner.message
+    );
+
+    // No address to look up by: nothing asked, and said so.
+    let t = Scripted::default();
+    t.answer(200, CONNECTED).answer(200, CONNECTED);
+    let r = block_on(delivery::test_connection_as(&hubspot_owned(None), None, &t));
+    assert!(r.ok);
+    assert_eq!(r.owner.unwrap().status, delivery::OwnerStatus::NoAddress);
+    assert_eq!(t.requests().len(), 2);
+
+    // The owners call failing (network) does not fail the test either.
+    let t = Scripted::default();
+    t.answer(200, CONNECTED).answer(200, CONNECTED).fail(false);
+    let r = block_on(delivery::test_connection_as(
+        &hubspot_owned(None),
+        Some("me@ourco.example"),
+        &t,
+    ));
+    assert!(r.ok);
+    assert_eq!(r.owner.unwrap().status, delivery::OwnerStatus::Failed);
+
+    // A failed connection looks up no owner.
+    let t = Scripted::default();
+    t.answer(
+        401,
+        r#"{"status":"error","message":"expired","category":"EXPIRED_AUTHENTICATION"}"#,
+    );
+    let r = block_on(delivery::test_connection_as(
+        &hubspot_owned(None),
+        Some("me@ourco.example"),
+        &t,
+    ));
+    assert!(!r.ok && r.owner.is_none(), "{r:?}");
+    assert_eq!(t.requests().len(), 1);
+}
+
+#[test]
+fn test_connection_compares_the_found_owner_with_the_configured_one() {
+    let found = r#"{"results":[{"id":"41629779","email":"me@ourco.example"}]}"#;
+    let run = |owner: Option<&str>| {
+        let t = Scripted::default();
+        t.answer(200, CONNECTED)
+            .answer(200, CONNECTED)
+            .answer(200, found);
+        block_on(delivery::test_connection_as(
+            &hubspot_owned(owner),
+            Some("me@ourco.example"),
+            &t,
+        ))
+        .owner
+        .unwrap()
+        .message
+    };
+    assert!(run(Some("41629779")).contains("the owner id in the settings"));
+    assert!(run(Some("5")).contains("the settings name owner 5 instead"));
+    assert!(run(None).contains("without one"));
 }

@@ -526,12 +526,25 @@ impl Engine {
         })
     }
 
-    /// "Test connection": reaches the endpoint with the configured credentials.
+    /// "Test connection": reaches the endpoint with the configured credentials (and, for
+    /// HubSpot, finds the owner with the user's first address: `owner` in the report).
     #[wasm_bindgen(js_name = testConnection, unchecked_return_type = "Promise<ConnectionReport>")]
     pub fn test_connection(&self) -> js_sys::Promise {
-        let endpoint = self.inner.borrow().settings().endpoint_or_default();
+        let (endpoint, address) = {
+            let inner = self.inner.borrow();
+            let settings = inner.settings();
+            (
+                settings.endpoint_or_default(),
+                settings.user_addresses.first().cloned(),
+            )
+        };
         wasm_bindgen_futures::future_to_promise(async move {
-            let report = crate::delivery::test_connection(&endpoint, &transport::Fetch).await;
+            let report = crate::delivery::test_connection_as(
+                &endpoint,
+                address.as_deref(),
+                &transport::Fetch,
+            )
+            .await;
             to_js(&report)
         })
     }

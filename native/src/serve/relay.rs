@@ -211,6 +211,7 @@ impl RelaySetting {
                 base_url,
                 emails_path,
                 contacts_path,
+                owner_id: None,
             },
             timeout: Duration::from_secs(timeout),
             settle: Duration::from_secs(settle),

@@ -387,6 +387,7 @@ mod tests {
             base_url: base,
             emails_path: "/crm/v3/objects/emails".into(),
             contacts_path: "/crm/v3/objects/contacts".into(),
+            owner_id: None,
         };
         let settings = mailtrail::Settings {
             user_addresses: vec!["alice@ours.test".into()],
