@@ -18,6 +18,7 @@ import {
   splitDocument,
   DEFAULT_LOCAL_URL,
 } from '../../../shared/settings-form.js';
+import { ownerView, withOwnerId } from './owner.js';
 
 const t = (name, subs) => chrome.i18n.getMessage(name, subs);
 const $ = (id) => document.getElementById(id);
@@ -60,6 +61,7 @@ function fillForm(settings, prefs) {
   input('endpoint.token').value = e.token || '';
   input('endpoint.secret').value = e.secret || '';
   input('endpoint.baseUrl').value = e.baseUrl || '';
+  input('endpoint.ownerId').value = e.type === 'hubspot' && e.ownerId != null ? String(e.ownerId) : '';
   input('mode').value = settings.mode || 'api';
   input('bccAddress').value = settings.bccAddress || '';
   input('forwardingAddress').value = settings.forwardingAddress || '';
@@ -87,7 +89,7 @@ function readEndpoint() {
   const type = input('endpoint.type').value || 'local';
   const values = {};
   for (const field of ['url', 'token', 'secret', 'baseUrl']) values[field] = input(`endpoint.${field}`).value;
-  return formEndpoint(type, values, base.settings.endpoint);
+  return withOwnerId(formEndpoint(type, values, base.settings.endpoint), input('endpoint.ownerId').value);
 }
 
 /** The user's document from the form; fields the form does not show are kept from `base`. */
@@ -205,8 +207,35 @@ async function save() {
   return true;
 }
 
+/** The owner "Test connection" found (or why none was), with "Use this owner" when it helps. */
+function showOwner(lookup) {
+  const box = $('owner-result');
+  const button = $('use-owner');
+  const locked = (current?.locked || []).includes('endpoint');
+  const view = ownerView(lookup, input('endpoint.ownerId').value, { locked });
+  box.hidden = !view;
+  button.hidden = true;
+  if (!view) return;
+  box.className = `owner-result ${view.className}`;
+  $('owner-text').textContent = [t(view.message, view.subs), view.extra ? t(view.extra) : ''].filter(Boolean).join(' ');
+  if (view.offer) {
+    button.hidden = false;
+    button.dataset.ownerId = view.offer;
+  }
+}
+
+/** "Use this owner": fills the owner id field and saves, so the next email is created with it. */
+async function useOwner() {
+  const id = $('use-owner').dataset.ownerId;
+  if (!id) return;
+  input('endpoint.ownerId').value = id;
+  $('use-owner').hidden = true;
+  if (await save()) $('owner-text').textContent += ` ${t('options_owner_in_use')}`;
+}
+
 async function testConnection() {
   const out = $('test-result');
+  $('owner-result').hidden = true;
   if (!(await save())) return;
   out.className = '';
   out.textContent = t('popup_testing');
@@ -219,6 +248,7 @@ async function testConnection() {
     }
     out.className = r.ok ? 'ok' : 'warn';
     out.textContent = r.ok ? t('popup_test_ok') : t('popup_test_failed', [r.message || String(r.status || '')]);
+    showOwner(r.owner);
   } catch (e) {
     out.className = 'warn';
     out.textContent = t('popup_test_failed', [e.message]);
@@ -285,6 +315,7 @@ form.addEventListener('submit', (e) => {
   save();
 });
 $('test-connection').addEventListener('click', testConnection);
+$('use-owner').addEventListener('click', useOwner);
 $('export').addEventListener('click', exportSettings);
 $('import-file').addEventListener('change', (e) => {
   const file = e.target.files?.[0];
