@@ -219,16 +219,29 @@ async fn fake_hubspot(hub: Fake) -> String {
 
 /// `mailtrail serve` with the relay's environment (the shared helper takes arguments only).
 fn start_relaying(dir: &std::path::Path, db: &TestDb, hub_url: &str) -> Server {
+    start_with(
+        dir,
+        db,
+        &[],
+        &[
+            ("MAILTRAIL_HUBSPOT_TOKEN", TOKEN),
+            ("MAILTRAIL_HUBSPOT_BASE_URL", hub_url),
+            ("MAILTRAIL_HUBSPOT_TIMEOUT", "3"),
+            ("MAILTRAIL_HUBSPOT_SETTLE", "1"),
+        ],
+    )
+}
+
+/// `mailtrail serve` with these arguments and environment variables.
+fn start_with(dir: &std::path::Path, db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
     let bin = serve_support::bin();
     let mut cmd = Command::new(&bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(args)
         .env_remove("MAILTRAIL_TOKEN")
         .env("MAILTRAIL_LOG", "warn")
-        .env("MAILTRAIL_HUBSPOT_TOKEN", TOKEN)
-        .env("MAILTRAIL_HUBSPOT_BASE_URL", hub_url)
-        .env("MAILTRAIL_HUBSPOT_TIMEOUT", "3")
-        .env("MAILTRAIL_HUBSPOT_SETTLE", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(url) = &db.url {
@@ -590,6 +603,345 @@ async fn without_the_relay_nothing_is_queued(kind: Kind) {
     db.drop_db().await;
 }
 
+/// The relay configured by `mailtrail serve`'s flags alone, and flags over the environment:
+/// a wrong token, URL and lookups setting in the environment are overridden by the flags.
+async fn flags_configure_the_relay(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let dir = serve_support::temp_dir("relay-flags");
+    let hub: Fake = Arc::default();
+    hub.lock()
+        .unwrap()
+        .contacts
+        .insert("only-in-hubspot@customer.example".into(), "502".into());
+    let hub_url = fake_hubspot(hub.clone()).await;
+    let token_file = dir.join("hubspot-token");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let token_file = token_file.to_str().unwrap();
+    let flags = [
+        "--hubspot-token-file",
+        token_file,
+        "--hubspot-base-url",
+        &hub_url,
+        "--hubspot-timeout",
+        "3",
+        "--hubspot-settle",
+        "1",
+        "--hubspot-lookups",
+        "off",
+    ];
+    let mut s = start_with(
+        &dir,
+        &db,
+        &flags,
+        &[
+            ("MAILTRAIL_HUBSPOT_TOKEN", "pat-wrong"),
+            ("MAILTRAIL_HUBSPOT_BASE_URL", "https://hubspot.invalid"),
+            ("MAILTRAIL_HUBSPOT_LOOKUPS", "on"),
+        ],
+    );
+    assert!(
+        s.stdout_lines
+            .iter()
+            .any(|l| l.contains(&format!("relaying records to HubSpot at {hub_url}"))),
+        "{:?}",
+        s.stdout_lines
+    );
+    let (st, v) = s.get("/v1/relay").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["configured"], true, "{v}");
+    assert_eq!(v["baseUrl"], hub_url.as_str(), "{v}");
+    assert_eq!(v["lookups"], false, "{v}");
+    assert_eq!(
+        s.post_record(&record("flag-1", json!({})).to_string())
+            .await
+            .0,
+        201
+    );
+    let v = wait_relay(&s, "flag-1", "done").await;
+    assert_eq!(v["relay"]["hubspot"]["attempts"], 1, "{v}");
+    // --hubspot-lookups off: HubSpot's contacts are not asked about.
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::POST,
+            "/v1/contacts/lookup",
+            &json!({"addresses": ["only-in-hubspot@customer.example"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v["contacts"]["only-in-hubspot@customer.example"].is_null(),
+        "{v}"
+    );
+    {
+        let hub = hub.lock().unwrap();
+        assert_eq!(hub.emails.len(), 1);
+        assert_eq!(
+            hub.bad_auth, 0,
+            "the token file's token, not the environment's"
+        );
+    }
+
+    // --relay off over a token in the environment: nothing queued any more.
+    assert!(s.terminate().success());
+    let s = start_with(
+        &dir,
+        &db,
+        &["--relay", "off"],
+        &[
+            ("MAILTRAIL_HUBSPOT_TOKEN", TOKEN),
+            ("MAILTRAIL_HUBSPOT_BASE_URL", &hub_url),
+        ],
+    );
+    assert_eq!(
+        s.post_record(&record("flag-2", json!({})).to_string())
+            .await
+            .0,
+        201
+    );
+    let (_, v) = s.get("/v1/records/flag-2").await;
+    assert_eq!(v["relay"], json!({}), "{v}");
+    let (_, v) = s.get("/v1/relay").await;
+    assert_eq!(v["configured"], false, "{v}");
+    assert!(v["queuingSince"].is_null(), "{v}");
+    drop(s);
+    db.drop_db().await;
+}
+
+/// A bad relay flag: exit code 2 and a message naming the flag, before anything is started.
+/// The help lists the flags and says why the token has none.
+#[test]
+fn bad_relay_flags_exit_2() {
+    let dir = serve_support::temp_dir("relay-badflag");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("hubspot-token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let token_file = token_file.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec![
+                "--hubspot-token-file",
+                token_file,
+                "--hubspot-lookups",
+                "maybe",
+            ],
+            "--hubspot-lookups must be on or off",
+        ),
+        (vec!["--relay", "yes"], "--relay must be on or off"),
+        (
+            vec!["--relay", "on"],
+            "--relay on needs the private app's token",
+        ),
+        (
+            vec!["--hubspot-token-file", "/nonexistent/hubspot-token"],
+            "--hubspot-token-file /nonexistent/hubspot-token",
+        ),
+        (
+            vec!["--hubspot-token-file", "/dev/null"],
+            "the HubSpot token is empty",
+        ),
+        (
+            vec!["--hubspot-base-url", "https://api.hubapi.com"],
+            "--hubspot-base-url configures the HubSpot relay, which needs",
+        ),
+        (
+            vec![
+                "--hubspot-token-file",
+                token_file,
+                "--hubspot-base-url",
+                "http://hubspot.example",
+            ],
+            "--hubspot-base-url \"http://hubspot.example\": plain http",
+        ),
+        (
+            vec!["--hubspot-token-file", token_file, "--hubspot-timeout", "0"],
+            "--hubspot-timeout must be a number of seconds",
+        ),
+        (vec!["--hubspot-token", "pat-x"], "unexpected argument"),
+    ] {
+        let out = Command::new(serve_support::bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .args(&args)
+            .env_remove("MAILTRAIL_HUBSPOT_TOKEN")
+            .env_remove("MAILTRAIL_HUBSPOT_TOKEN_FILE")
+            .env_remove("MAILTRAIL_HUBSPOT_RELAY")
+            .env_remove("MAILTRAIL_TOKEN")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: not started");
+    }
+    let out = Command::new(serve_support::bin())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--relay <on|off>",
+        "--hubspot-token-file <PATH>",
+        "--hubspot-base-url <URL>",
+        "--hubspot-emails-path <PATH>",
+        "--hubspot-contacts-path <PATH>",
+        "--hubspot-timeout <SECS>",
+        "--hubspot-settle <SECS>",
+        "--hubspot-lookups <on|off>",
+        "MAILTRAIL_HUBSPOT_TOKEN",
+        "(`ps`)",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+/// Records stored before the relay was switched on are sent with a backfill: those dated from
+/// `since`, then the rest; each once, however often it runs; HubSpot gets each email once.
+async fn backfill_sends_earlier_records_once(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let dir = serve_support::temp_dir("relay-backfill");
+    let hub: Fake = Arc::default();
+    let hub_url = fake_hubspot(hub.clone()).await;
+
+    // Before the relay: three records, one of them from 2025.
+    let mut s = Server::start(&dir, &db, &[]);
+    let old = record(
+        "bf-old",
+        json!({"subject": "Old quote", "timestamp": 1_748_736_000_000i64}),
+    );
+    let new1 = record("bf-new-1", json!({"subject": "New quote 1"}));
+    let new2 = record("bf-new-2", json!({"subject": "New quote 2"}));
+    for r in [&old, &new1, &new2] {
+        assert_eq!(s.post_record(&r.to_string()).await.0, 201);
+    }
+    // Without the relay, a backfill says how to switch it on.
+    let (st, v) = s
+        .send_json(reqwest::Method::POST, "/v1/relay/backfill", &json!({}))
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("relay_off")),
+        "{v}"
+    );
+    assert!(s.terminate().success());
+
+    let s = start_relaying(&dir, &db, &hub_url);
+    // A record stored with the relay on is queued by itself.
+    assert_eq!(
+        s.post_record(&record("bf-live", json!({"subject": "Live"})).to_string())
+            .await
+            .0,
+        201
+    );
+    wait_relay(&s, "bf-live", "done").await;
+    let (_, v) = s.get("/v1/records/bf-new-1").await;
+    assert_eq!(v["relay"], json!({}), "not queued before the backfill: {v}");
+
+    // No token: refused.
+    let resp = s
+        .client
+        .post(format!("{}/v1/relay/backfill", s.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    // A bad since: 400, nothing queued.
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::POST,
+            "/v1/relay/backfill",
+            &json!({"since": "last March"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_since")),
+        "{v}"
+    );
+
+    // Since 2026-01-01: the two new ones.
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::POST,
+            "/v1/relay/backfill",
+            &json!({"since": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(v["queued"], 2, "{v}");
+    assert_eq!(v["since"], 1_767_225_600_000i64, "{v}");
+    wait_relay(&s, "bf-new-1", "done").await;
+    wait_relay(&s, "bf-new-2", "done").await;
+    let (_, v) = s.get("/v1/records/bf-old").await;
+    assert_eq!(v["relay"], json!({}), "older than since: {v}");
+
+    // The web UI's button (no date): the old one; then nothing more.
+    let html = ui_page(&s, "/relay?lang=pl").await;
+    assert!(
+        html.contains("action=\"/relay/backfill\"")
+            && html.contains("Wyślij wcześniejsze e-maile do HubSpot"),
+        "{html}"
+    );
+    let resp = s
+        .client
+        .post(format!("{}/relay/backfill?lang=en", s.url))
+        .bearer_auth(&s.token)
+        .form(&[("since", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("data-queued=\"1\"") && html.contains("1 earlier emails queued for HubSpot."),
+        "{html}"
+    );
+    wait_relay(&s, "bf-old", "done").await;
+    for _ in 0..2 {
+        let (st, v) = s
+            .send_json(reqwest::Method::POST, "/v1/relay/backfill", &json!({}))
+            .await;
+        assert_eq!((st, v["queued"].as_i64()), (202, Some(0)), "{v}");
+    }
+    let resp = s
+        .client
+        .post(format!("{}/v1/relay/backfill", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202, "no body at all");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    {
+        let hub = hub.lock().unwrap();
+        let mut subjects: Vec<&str> = hub
+            .emails
+            .iter()
+            .map(|e| e.1["hs_email_subject"].as_str().unwrap())
+            .collect();
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            ["Live", "New quote 1", "New quote 2", "Old quote"],
+            "each email once"
+        );
+    }
+    let (_, v) = s.get("/v1/relay").await;
+    assert_eq!(
+        v["counts"],
+        json!({"pending": 0, "retrying": 0, "done": 4, "dead": 0}),
+        "{v}"
+    );
+    drop(s);
+    db.drop_db().await;
+}
+
 macro_rules! relay_tests {
     ($kind:expr; $($name:ident),* $(,)?) => {
         $(
@@ -604,6 +956,8 @@ macro_rules! relay_tests {
 mod sqlite {
     use super::*;
     relay_tests!(Kind::Sqlite;
+        flags_configure_the_relay,
+        backfill_sends_earlier_records_once,
         relays_records_to_hubspot,
         a_crash_mid_create_does_not_create_twice,
         without_the_relay_nothing_is_queued,
@@ -613,6 +967,8 @@ mod sqlite {
 mod postgres {
     use super::*;
     relay_tests!(Kind::Postgres;
+        flags_configure_the_relay,
+        backfill_sends_earlier_records_once,
         relays_records_to_hubspot,
         a_crash_mid_create_does_not_create_twice,
         a_team_sharing_a_database_creates_each_email_once,

@@ -40,6 +40,52 @@ pub struct Args {
     /// Allow listening on a non-loopback address (use with --tls-cert on untrusted networks).
     #[arg(long)]
     pub allow_remote: bool,
+
+    /// The HubSpot relay's flags (boxed: they would make every command's arguments larger).
+    #[command(flatten)]
+    pub relay: Box<RelayArgs>,
+}
+
+/// The HubSpot relay (docs/server.md, "Relay to HubSpot"). Each flag overrides its
+/// MAILTRAIL_HUBSPOT_* variable; the values are checked with the environment's, in one place
+/// (`serve::relay::RelaySetting::resolve`).
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "HubSpot relay")]
+pub struct RelayArgs {
+    /// HubSpot relay: `off` stops queuing records for HubSpot (those queued keep their state);
+    /// `on` insists on it (refused without a token). [env: MAILTRAIL_HUBSPOT_RELAY]
+    #[arg(long, value_name = "on|off")]
+    pub relay: Option<String>,
+    /// File holding the HubSpot private app's access token; giving a token switches the relay
+    /// on. There is deliberately no flag for the token itself: a command line is visible to
+    /// every user of the machine (`ps`). [env: MAILTRAIL_HUBSPOT_TOKEN_FILE, or the token in
+    /// MAILTRAIL_HUBSPOT_TOKEN]
+    #[arg(long, value_name = "PATH")]
+    pub hubspot_token_file: Option<PathBuf>,
+    /// HubSpot's API: https://, or http:// to this machine only. [default:
+    /// https://api.hubapi.com] [env: MAILTRAIL_HUBSPOT_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub hubspot_base_url: Option<String>,
+    /// Path of HubSpot's emails object. [default: /crm/v3/objects/emails] [env:
+    /// MAILTRAIL_HUBSPOT_EMAILS_PATH]
+    #[arg(long, value_name = "PATH")]
+    pub hubspot_emails_path: Option<String>,
+    /// Path of HubSpot's contacts object. [default: /crm/v3/objects/contacts] [env:
+    /// MAILTRAIL_HUBSPOT_CONTACTS_PATH]
+    #[arg(long, value_name = "PATH")]
+    pub hubspot_contacts_path: Option<String>,
+    /// Seconds one delivery to HubSpot may take, 1 to 86400. [default: 240] [env:
+    /// MAILTRAIL_HUBSPOT_TIMEOUT]
+    #[arg(long, value_name = "SECS")]
+    pub hubspot_timeout: Option<String>,
+    /// Seconds HubSpot's search is given to show an email that may have been created before
+    /// the relay looks for it, 0 to 86400. [default: 60] [env: MAILTRAIL_HUBSPOT_SETTLE]
+    #[arg(long, value_name = "SECS")]
+    pub hubspot_settle: Option<String>,
+    /// Answer contact lookups from HubSpot's contacts too. [default: on] [env:
+    /// MAILTRAIL_HUBSPOT_LOOKUPS]
+    #[arg(long, value_name = "on|off")]
+    pub hubspot_lookups: Option<String>,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -69,6 +115,19 @@ pub fn run(args: Args) -> CliResult {
                     .into(),
             )),
         };
+    let r = *args.relay;
+    let relay_flags = serve::relay::RelayFlags {
+        relay: r.relay,
+        token_file: r.hubspot_token_file,
+        base_url: r.hubspot_base_url,
+        emails_path: r.hubspot_emails_path,
+        contacts_path: r.hubspot_contacts_path,
+        timeout: r.hubspot_timeout,
+        settle: r.hubspot_settle,
+        lookups: r.hubspot_lookups,
+    };
+    let relay = serve::relay::RelaySetting::resolve(&relay_flags, serve::relay::env_var)
+        .map_err(|e| CliError::BadInput(format!("{e:#}")))?;
     let cfg = serve::Config {
         listen,
         database: args.database,
@@ -82,6 +141,7 @@ pub fn run(args: Args) -> CliResult {
         } else {
             serve::db::Durability::PowerLoss
         },
+        relay,
     };
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()

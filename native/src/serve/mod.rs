@@ -53,6 +53,8 @@ pub struct Config {
     /// `ingest::MAX_BODY_BYTES` each).
     pub max_record_bytes: u64,
     pub durability: db::Durability,
+    /// The HubSpot relay's settings (flags over environment, already checked).
+    pub relay: relay::RelaySetting,
 }
 
 /// Shared by every request.
@@ -130,10 +132,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
-    let relay_setting = relay::RelaySetting::from_env()?;
     let store = db::Store::open(&database, cfg.durability).await?;
     tracing::info!(database = %db::redact_url(&database), "database ready");
-    let relay = start_relay(&store, relay_setting).await?;
+    let relay = start_relay(&store, cfg.relay.clone()).await?;
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -228,7 +229,8 @@ async fn start_relay(
             {
                 tracing::info!(
                     "HubSpot relay switched on: records stored from now on are sent to HubSpot \
-                     (earlier ones can be sent one by one from the web UI or the API)"
+                     (earlier ones with \"Send earlier emails\" on the web UI's relay page, or \
+                     POST /v1/relay/backfill)"
                 );
             }
             tracing::info!(
@@ -240,7 +242,7 @@ async fn start_relay(
         }
         relay::RelaySetting::Off => {
             if store.relay_disable(relay::TARGET).await.map_err(queued)? {
-                tracing::info!("HubSpot relay switched off (MAILTRAIL_HUBSPOT_RELAY=off): records are no longer queued for HubSpot");
+                tracing::info!("HubSpot relay switched off (--relay off or MAILTRAIL_HUBSPOT_RELAY=off): records are no longer queued for HubSpot");
             }
             warn_waiting(store).await;
             Ok(None)
@@ -254,8 +256,8 @@ async fn start_relay(
             {
                 tracing::warn!(
                     "records are queued for HubSpot in this database, but this server does not relay \
-                     (no MAILTRAIL_HUBSPOT_TOKEN): another server sharing the database must, or set \
-                     it here; MAILTRAIL_HUBSPOT_RELAY=off stops the queuing"
+                     (no HubSpot token): another server sharing the database must, or give it one here \
+                     (--hubspot-token-file or MAILTRAIL_HUBSPOT_TOKEN); --relay off stops the queuing"
                 );
             }
             warn_waiting(store).await;

@@ -6,8 +6,8 @@
 //! configured the server passes each stored record on to HubSpot with the core's own delivery
 //! code (`mailtrail::delivery`, the mapping the browser uses).
 //!
-//! - Configuration comes from the server's environment, never from a client
-//!   ([`RelaySetting::from_env`]).
+//! - Configuration comes from the server's command line and environment, never from a client
+//!   ([`RelaySetting::resolve`]: a flag over its variable, every value checked in one place).
 //! - Queue: table `relay`, one row per record, written by the record writer in the transaction
 //!   that stores the record while the relay is on (`relay_targets`); see db/relay.rs. A record
 //!   stored twice (same key, same Message-ID) is one row: HubSpot gets one email.
@@ -105,47 +105,176 @@ impl RelayConfig {
     }
 }
 
-impl RelaySetting {
-    /// Reads `MAILTRAIL_HUBSPOT_*` (docs/server.md, "Relay to HubSpot").
-    pub fn from_env() -> anyhow::Result<RelaySetting> {
-        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+/// The relay's settings as given on `mailtrail serve`'s command line (raw, validated with the
+/// environment's by [`RelaySetting::resolve`]). A flag overrides its environment variable.
+/// There is no flag for the token itself: a command line shows in `ps` to every user of the
+/// machine. `--hubspot-token-file` names a file holding it.
+#[derive(Debug, Clone, Default)]
+pub struct RelayFlags {
+    /// `--relay on|off`
+    pub relay: Option<String>,
+    /// `--hubspot-token-file PATH`
+    pub token_file: Option<std::path::PathBuf>,
+    /// `--hubspot-base-url URL`
+    pub base_url: Option<String>,
+    /// `--hubspot-emails-path PATH`
+    pub emails_path: Option<String>,
+    /// `--hubspot-contacts-path PATH`
+    pub contacts_path: Option<String>,
+    /// `--hubspot-timeout SECS`
+    pub timeout: Option<String>,
+    /// `--hubspot-settle SECS`
+    pub settle: Option<String>,
+    /// `--hubspot-lookups on|off`
+    pub lookups: Option<String>,
+}
+
+/// One relay setting: its environment variable and its flag.
+#[derive(Clone, Copy)]
+enum Setting {
+    Relay,
+    BaseUrl,
+    EmailsPath,
+    ContactsPath,
+    Timeout,
+    Settle,
+    Lookups,
+}
+
+impl Setting {
+    fn env(self) -> &'static str {
+        match self {
+            Setting::Relay => "MAILTRAIL_HUBSPOT_RELAY",
+            Setting::BaseUrl => "MAILTRAIL_HUBSPOT_BASE_URL",
+            Setting::EmailsPath => "MAILTRAIL_HUBSPOT_EMAILS_PATH",
+            Setting::ContactsPath => "MAILTRAIL_HUBSPOT_CONTACTS_PATH",
+            Setting::Timeout => "MAILTRAIL_HUBSPOT_TIMEOUT",
+            Setting::Settle => "MAILTRAIL_HUBSPOT_SETTLE",
+            Setting::Lookups => "MAILTRAIL_HUBSPOT_LOOKUPS",
+        }
     }
 
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<RelaySetting> {
-        let switch = var("MAILTRAIL_HUBSPOT_RELAY").map(|v| v.trim().to_ascii_lowercase());
-        match switch.as_deref() {
-            None | Some("on") => {}
-            Some("off") => return Ok(RelaySetting::Off),
-            Some(other) => {
-                return Err(super::bad_input!(
-                    "MAILTRAIL_HUBSPOT_RELAY must be on or off, not {other:?}"
-                ))
-            }
+    fn flag(self) -> &'static str {
+        match self {
+            Setting::Relay => "--relay",
+            Setting::BaseUrl => "--hubspot-base-url",
+            Setting::EmailsPath => "--hubspot-emails-path",
+            Setting::ContactsPath => "--hubspot-contacts-path",
+            Setting::Timeout => "--hubspot-timeout",
+            Setting::Settle => "--hubspot-settle",
+            Setting::Lookups => "--hubspot-lookups",
         }
-        let token = match (
-            var("MAILTRAIL_HUBSPOT_TOKEN"),
-            var("MAILTRAIL_HUBSPOT_TOKEN_FILE"),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(super::bad_input!(
-                    "set MAILTRAIL_HUBSPOT_TOKEN or MAILTRAIL_HUBSPOT_TOKEN_FILE, not both"
-                ))
+    }
+
+    fn given(self, flags: &RelayFlags) -> Option<&String> {
+        match self {
+            Setting::Relay => flags.relay.as_ref(),
+            Setting::BaseUrl => flags.base_url.as_ref(),
+            Setting::EmailsPath => flags.emails_path.as_ref(),
+            Setting::ContactsPath => flags.contacts_path.as_ref(),
+            Setting::Timeout => flags.timeout.as_ref(),
+            Setting::Settle => flags.settle.as_ref(),
+            Setting::Lookups => flags.lookups.as_ref(),
+        }
+    }
+}
+
+/// A setting's value and where it came from (the flag or the variable), for error messages.
+struct Given {
+    value: String,
+    origin: &'static str,
+}
+
+impl RelaySetting {
+    /// The environment's settings alone (`var` reads a variable).
+    #[cfg(test)]
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<RelaySetting> {
+        Self::resolve(&RelayFlags::default(), var)
+    }
+
+    /// The relay's settings from `mailtrail serve`'s flags, each over its environment variable
+    /// (`env` reads one; [`env_var`] for the process's). Every value is checked here, whichever
+    /// place it came from; a bad one is a [`super::BadInput`] naming that place.
+    pub fn resolve(
+        flags: &RelayFlags,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<RelaySetting> {
+        let var = |s: Setting| -> Option<Given> {
+            if let Some(v) = s.given(flags).filter(|v| !v.trim().is_empty()) {
+                return Some(Given {
+                    value: v.clone(),
+                    origin: s.flag(),
+                });
             }
-            (Some(t), None) => t.trim().to_string(),
-            (None, Some(path)) => std::fs::read_to_string(path.trim())
-                .map_err(|e| {
-                    super::bad_input!("MAILTRAIL_HUBSPOT_TOKEN_FILE {}: {e}", path.trim())
-                })?
-                .trim()
-                .to_string(),
-            (None, None) => {
-                if switch.is_some() {
+            env(s.env()).map(|value| Given {
+                value,
+                origin: s.env(),
+            })
+        };
+        let on_off = |s: Setting| -> anyhow::Result<Option<(bool, &'static str)>> {
+            match var(s) {
+                None => Ok(None),
+                Some(g) => match g.value.trim().to_ascii_lowercase().as_str() {
+                    "on" => Ok(Some((true, g.origin))),
+                    "off" => Ok(Some((false, g.origin))),
+                    other => Err(super::bad_input!(
+                        "{} must be on or off, not {other:?}",
+                        g.origin
+                    )),
+                },
+            }
+        };
+        let switch = on_off(Setting::Relay)?;
+        if let Some((false, _)) = switch {
+            return Ok(RelaySetting::Off);
+        }
+        let token = if let Some(path) = &flags.token_file {
+            // The flag overrides the token from the environment, in either variable.
+            read_token_file(path, "--hubspot-token-file")?
+        } else {
+            match (
+                env("MAILTRAIL_HUBSPOT_TOKEN"),
+                env("MAILTRAIL_HUBSPOT_TOKEN_FILE"),
+            ) {
+                (Some(_), Some(_)) => {
                     return Err(super::bad_input!(
-                        "MAILTRAIL_HUBSPOT_RELAY=on needs the private app's token in \
-                         MAILTRAIL_HUBSPOT_TOKEN or MAILTRAIL_HUBSPOT_TOKEN_FILE"
-                    ));
+                        "set MAILTRAIL_HUBSPOT_TOKEN or MAILTRAIL_HUBSPOT_TOKEN_FILE, not both"
+                    ))
                 }
-                return Ok(RelaySetting::Unset);
+                (Some(t), None) => t.trim().to_string(),
+                (None, Some(path)) => read_token_file(
+                    std::path::Path::new(path.trim()),
+                    "MAILTRAIL_HUBSPOT_TOKEN_FILE",
+                )?,
+                (None, None) => {
+                    if let Some((_, origin)) = switch {
+                        return Err(super::bad_input!(
+                            "{origin} on needs the private app's token: --hubspot-token-file, \
+                             MAILTRAIL_HUBSPOT_TOKEN_FILE or MAILTRAIL_HUBSPOT_TOKEN"
+                        ));
+                    }
+                    // A HubSpot flag without a token is a mistake (an environment variable
+                    // left over from an earlier setup is not: it stays ignored).
+                    let flagged = [
+                        Setting::BaseUrl,
+                        Setting::EmailsPath,
+                        Setting::ContactsPath,
+                        Setting::Timeout,
+                        Setting::Settle,
+                        Setting::Lookups,
+                    ]
+                    .into_iter()
+                    .find(|s| s.given(flags).is_some());
+                    if let Some(s) = flagged {
+                        return Err(super::bad_input!(
+                            "{} configures the HubSpot relay, which needs the private app's \
+                             token: --hubspot-token-file, MAILTRAIL_HUBSPOT_TOKEN_FILE or \
+                             MAILTRAIL_HUBSPOT_TOKEN",
+                            s.flag()
+                        ));
+                    }
+                    return Ok(RelaySetting::Unset);
+                }
             }
         };
         if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -154,57 +283,58 @@ impl RelaySetting {
                  app's access token (pat-…) alone"
             ));
         }
-        let base_url = var("MAILTRAIL_HUBSPOT_BASE_URL")
-            .map(|u| u.trim().trim_end_matches('/').to_string())
-            .unwrap_or_else(mailtrail::settings::default_hubspot_base);
-        check_base_url(&base_url)?;
-        let path = |name: &str, default: String| -> anyhow::Result<String> {
-            match var(name) {
+        let base_url = match var(Setting::BaseUrl) {
+            Some(g) => {
+                let url = g.value.trim().trim_end_matches('/').to_string();
+                check_base_url(&url, g.origin)?;
+                url
+            }
+            None => mailtrail::settings::default_hubspot_base(),
+        };
+        let path = |s: Setting, default: String| -> anyhow::Result<String> {
+            match var(s) {
                 None => Ok(default),
-                Some(p) if p.trim().starts_with('/') && !p.contains(char::is_whitespace) => {
-                    Ok(p.trim().to_string())
+                Some(g)
+                    if g.value.trim().starts_with('/')
+                        && !g.value.trim().contains(char::is_whitespace) =>
+                {
+                    Ok(g.value.trim().to_string())
                 }
-                Some(p) => Err(super::bad_input!(
-                    "{name} must be a path starting with /, not {p:?}"
+                Some(g) => Err(super::bad_input!(
+                    "{} must be a path starting with /, not {:?}",
+                    g.origin,
+                    g.value
                 )),
             }
         };
         let emails_path = path(
-            "MAILTRAIL_HUBSPOT_EMAILS_PATH",
+            Setting::EmailsPath,
             mailtrail::settings::default_hubspot_emails_path(),
         )?;
         let contacts_path = path(
-            "MAILTRAIL_HUBSPOT_CONTACTS_PATH",
+            Setting::ContactsPath,
             mailtrail::settings::default_hubspot_contacts_path(),
         )?;
-        let secs = |name: &str, default: u64, min: u64| -> anyhow::Result<u64> {
-            match var(name) {
+        let secs = |s: Setting, default: u64, min: u64| -> anyhow::Result<u64> {
+            match var(s) {
                 None => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
+                Some(g) => match g.value.trim().parse::<u64>() {
                     Ok(n) if n >= min && n <= 24 * 3600 => Ok(n),
                     _ => Err(super::bad_input!(
-                        "{name} must be a number of seconds from {min} to 86400, not {v:?}"
+                        "{} must be a number of seconds from {min} to 86400, not {:?}",
+                        g.origin,
+                        g.value
                     )),
                 },
             }
         };
-        let timeout = secs("MAILTRAIL_HUBSPOT_TIMEOUT", DEFAULT_TIMEOUT_SECS, 1)?;
+        let timeout = secs(Setting::Timeout, DEFAULT_TIMEOUT_SECS, 1)?;
         let settle = secs(
-            "MAILTRAIL_HUBSPOT_SETTLE",
+            Setting::Settle,
             mailtrail::delivery::HUBSPOT_SEARCH_SETTLE_MS / 1000,
             0,
         )?;
-        let lookups = match var("MAILTRAIL_HUBSPOT_LOOKUPS").map(|v| v.trim().to_ascii_lowercase())
-        {
-            None => true,
-            Some(v) if v == "on" => true,
-            Some(v) if v == "off" => false,
-            Some(v) => {
-                return Err(super::bad_input!(
-                    "MAILTRAIL_HUBSPOT_LOOKUPS must be on or off, not {v:?}"
-                ))
-            }
-        };
+        let lookups = on_off(Setting::Lookups)?.is_none_or(|(on, _)| on);
         Ok(RelaySetting::On(RelayConfig {
             endpoint: EndpointConfig::Hubspot {
                 token,
@@ -220,10 +350,22 @@ impl RelaySetting {
     }
 }
 
+/// A variable of the process's environment; unset and blank are the same.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The token held in a file (trimmed: files end with a line break).
+fn read_token_file(path: &std::path::Path, origin: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map(|t| t.trim().to_string())
+        .map_err(|e| super::bad_input!("{origin} {}: {e}", path.display()))
+}
+
 /// HTTPS, or plain HTTP to this machine only (a test server, a local proxy): the token goes in
-/// every request.
-fn check_base_url(url: &str) -> anyhow::Result<()> {
-    let bad = |why: &str| super::bad_input!("MAILTRAIL_HUBSPOT_BASE_URL {url:?}: {why}");
+/// every request. `origin` names where the URL came from.
+fn check_base_url(url: &str, origin: &str) -> anyhow::Result<()> {
+    let bad = |why: &str| super::bad_input!("{origin} {url:?}: {why}");
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(bad("not a URL (https://api.hubapi.com is HubSpot's)"));
     };
@@ -568,7 +710,7 @@ impl Relay {
             last_status: status.map(i64::from),
             last_code: code,
             last_error: Some(if credentials {
-                format!("{message} — set the right token in MAILTRAIL_HUBSPOT_TOKEN and restart the server; the records wait meanwhile")
+                format!("{message} — give the server the right token (--hubspot-token-file, MAILTRAIL_HUBSPOT_TOKEN_FILE or MAILTRAIL_HUBSPOT_TOKEN) and restart it; the records wait meanwhile")
             } else {
                 message
             }),
@@ -745,6 +887,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/relay", get(relay_status))
         .route("/v1/relay/retry", post(retry_failed))
+        .route("/v1/relay/backfill", post(backfill))
         .route("/v1/records/{key}/relay", post(retry_record))
         .layer(axum::middleware::from_fn(super::api::cors))
 }
@@ -753,9 +896,9 @@ fn relay_off() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "relay_off",
-        "this server does not relay to HubSpot: set MAILTRAIL_HUBSPOT_TOKEN (or \
-         MAILTRAIL_HUBSPOT_TOKEN_FILE) in its environment and restart it (docs/server.md, \
-         \"Relay to HubSpot\")",
+        "this server does not relay to HubSpot: give it the private app's token \
+         (--hubspot-token-file, or MAILTRAIL_HUBSPOT_TOKEN_FILE / MAILTRAIL_HUBSPOT_TOKEN in its \
+         environment) and restart it (docs/server.md, \"Relay to HubSpot\")",
     )
 }
 
@@ -925,6 +1068,82 @@ async fn retry_failed(_: Authed, State(st): St) -> Result<Response, ApiError> {
     Ok((StatusCode::ACCEPTED, Json(json!({"requeued": n}))).into_response())
 }
 
+/// Queues every stored record never sent to HubSpot (stored before the relay was switched on,
+/// or while it was off), those dated `since` or later when given. Each record once: a second
+/// run queues nothing new. Returns how many were queued.
+pub async fn backfill_records(st: &AppState, since: Option<i64>) -> Result<u64, ApiError> {
+    let Some(relay) = &st.relay else {
+        return Err(relay_off());
+    };
+    let n = st.store.relay_backfill(TARGET, since, now_ms()).await?;
+    if n > 0 {
+        tracing::info!(records = n, since, "HubSpot relay: earlier records queued");
+        relay.wake();
+    }
+    Ok(n)
+}
+
+/// A `since` given as text: an RFC 3339 time (`2026-03-01T09:00:00Z`, `…+01:00`), or a date
+/// (`2026-03-01`, its start in `zone`). Milliseconds since the epoch.
+pub fn parse_since_text(text: &str, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
+    let text = text.trim();
+    let wrong = || {
+        format!(
+            "since must be a date (2026-03-01), an RFC 3339 time (2026-03-01T09:00:00Z) or \
+             milliseconds since the epoch, not {text:?}"
+        )
+    };
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    let date = text.parse::<jiff::civil::Date>().map_err(|_| wrong())?;
+    date.to_zoned(zone.clone())
+        .map(|z| z.timestamp().as_millisecond())
+        .map_err(|_| wrong())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BackfillBody {
+    since: Option<Value>,
+}
+
+/// `POST /v1/relay/backfill` with `{"since": …}` or no body.
+async fn backfill(
+    _: Authed,
+    State(st): St,
+    super::api::SmallBody(body): super::api::SmallBody,
+) -> Result<Response, ApiError> {
+    let b: BackfillBody = if body.iter().all(u8::is_ascii_whitespace) {
+        BackfillBody::default()
+    } else {
+        super::error::parse_json(&body)?
+    };
+    let bad = |m: String| ApiError::bad_request("invalid_since", "since", m);
+    let since = match b.since {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_i64()
+                .ok_or_else(|| bad("since must be whole milliseconds since the epoch".into()))?,
+        ),
+        Some(Value::String(s)) => {
+            Some(parse_since_text(&s, &jiff::tz::TimeZone::UTC).map_err(bad)?)
+        }
+        Some(_) => {
+            return Err(bad(
+                "since must be milliseconds since the epoch or a date/time string".into(),
+            ))
+        }
+    };
+    let n = backfill_records(&st, since).await?;
+    let counts = st.store.relay_counts(TARGET).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"queued": n, "since": since, "counts": counts})),
+    )
+        .into_response())
+}
+
 /// The lookup answer's contacts, with HubSpot's added: `contacts` maps every asked address to
 /// its local contact, `{"address", "source": "hubspot"}` for a HubSpot contact not stored here,
 /// or null. Adds `"hubspot": {"complete", "message"}` to the answer.
@@ -1027,5 +1246,140 @@ mod tests {
         };
         assert_eq!(c.base_url(), "http://127.0.0.1:9");
         assert!(!c.lookups);
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let dir =
+            std::env::temp_dir().join(format!("mailtrail-relay-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "pat-from-file\n").unwrap();
+        let env = vars(&[
+            ("MAILTRAIL_HUBSPOT_TOKEN", "pat-from-env"),
+            ("MAILTRAIL_HUBSPOT_BASE_URL", "https://env.example"),
+            ("MAILTRAIL_HUBSPOT_LOOKUPS", "on"),
+            ("MAILTRAIL_HUBSPOT_TIMEOUT", "30"),
+        ]);
+        let flags = RelayFlags {
+            token_file: Some(file.clone()),
+            base_url: Some("http://localhost:9/".into()),
+            lookups: Some("OFF".into()),
+            settle: Some("2".into()),
+            ..RelayFlags::default()
+        };
+        let RelaySetting::On(c) = RelaySetting::resolve(&flags, &env).unwrap() else {
+            panic!("expected on");
+        };
+        let EndpointConfig::Hubspot { token, .. } = &c.endpoint else {
+            panic!("hubspot");
+        };
+        assert_eq!(token, "pat-from-file", "the flag's file over the variable");
+        assert_eq!(c.base_url(), "http://localhost:9");
+        assert!(!c.lookups);
+        assert_eq!(
+            c.timeout,
+            Duration::from_secs(30),
+            "unflagged: the environment's"
+        );
+        assert_eq!(c.settle, Duration::from_secs(2));
+        // --relay off wins over a token; --relay on over MAILTRAIL_HUBSPOT_RELAY=off.
+        let off = RelayFlags {
+            relay: Some("off".into()),
+            ..RelayFlags::default()
+        };
+        assert!(matches!(
+            RelaySetting::resolve(&off, &env).unwrap(),
+            RelaySetting::Off
+        ));
+        let on = RelayFlags {
+            relay: Some("on".into()),
+            ..RelayFlags::default()
+        };
+        let env_off = vars(&[
+            ("MAILTRAIL_HUBSPOT_TOKEN", "t"),
+            ("MAILTRAIL_HUBSPOT_RELAY", "off"),
+        ]);
+        assert!(matches!(
+            RelaySetting::resolve(&on, &env_off).unwrap(),
+            RelaySetting::On(_)
+        ));
+        // Bad flags name the flag.
+        for (flags, says) in [
+            (
+                RelayFlags {
+                    lookups: Some("maybe".into()),
+                    ..flags.clone()
+                },
+                "--hubspot-lookups",
+            ),
+            (
+                RelayFlags {
+                    timeout: Some("0".into()),
+                    ..flags.clone()
+                },
+                "--hubspot-timeout",
+            ),
+            (
+                RelayFlags {
+                    base_url: Some("http://hub.example".into()),
+                    ..flags.clone()
+                },
+                "--hubspot-base-url",
+            ),
+            (
+                RelayFlags {
+                    emails_path: Some("crm".into()),
+                    ..flags.clone()
+                },
+                "--hubspot-emails-path",
+            ),
+            (
+                RelayFlags {
+                    token_file: Some(dir.join("missing")),
+                    ..flags.clone()
+                },
+                "--hubspot-token-file",
+            ),
+            (
+                RelayFlags {
+                    relay: Some("yes".into()),
+                    ..flags.clone()
+                },
+                "--relay",
+            ),
+            (on.clone(), "--relay on needs"),
+            (
+                RelayFlags {
+                    base_url: Some("https://x.example".into()),
+                    ..RelayFlags::default()
+                },
+                "--hubspot-base-url configures",
+            ),
+        ] {
+            let err = RelaySetting::resolve(&flags, vars(&[])).unwrap_err();
+            assert!(
+                err.downcast_ref::<super::super::BadInput>().is_some(),
+                "{err}"
+            );
+            assert!(err.to_string().contains(says), "{says}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn since_as_text() {
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(parse_since_text("2026-03-01", &utc), Ok(1_772_323_200_000));
+        assert_eq!(
+            parse_since_text("2026-03-01T01:00:00+01:00", &utc),
+            Ok(1_772_323_200_000)
+        );
+        let warsaw = jiff::tz::db().get("Europe/Warsaw").unwrap();
+        assert_eq!(
+            parse_since_text("2026-03-01", &warsaw),
+            Ok(1_772_319_600_000)
+        );
+        assert!(parse_since_text("March", &utc).is_err());
     }
 }

@@ -764,6 +764,15 @@ impl Store {
         dispatch!(self, b => b.relay_retry_now(target, &key, now).await)
     }
 
+    pub async fn relay_backfill(
+        &self,
+        target: &str,
+        since: Option<i64>,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, b => b.relay_backfill(target, since, now).await)
+    }
+
     pub async fn relay_rows(
         &self,
         record_ids: &[i64],

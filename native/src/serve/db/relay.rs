@@ -6,6 +6,9 @@ const RELAY_COLUMNS: &str = "x.record_id, x.target, x.state, x.attempts, x.next_
      x.lease_owner, x.lease_until, x.last_status, x.last_code, x.last_error, x.remote_id, \
      x.created_at, x.updated_at";
 
+/// Records looked at per statement of a backfill.
+const BACKFILL_CHUNK: i64 = 500;
+
 fn relay_from_row(row: &<Db as sqlx::Database>::Row) -> Result<RelayRow, sqlx::Error> {
     Ok(RelayRow {
         record_id: row.try_get(0)?,
@@ -232,6 +235,53 @@ impl Backend {
         let out = relay_from_row(&row)?;
         tx.commit().await?;
         Ok(Some(out))
+    }
+
+    /// Queues for `target` every stored record that never was (stored before the relay was
+    /// switched on, or while it was off), the email dated `since` or later when given: each
+    /// once, whatever its number of runs (a record already queued, in any state, is left
+    /// alone). Works through the records in chunks of [`BACKFILL_CHUNK`], a short write
+    /// transaction each, so the record writer is never held up long. Returns how many were
+    /// queued.
+    pub async fn relay_backfill(&self, target: &str, since: Option<i64>, now: i64) -> Result<u64, StoreError> {
+        let since = since.unwrap_or(i64::MIN);
+        let mut after = i64::MIN;
+        let mut queued = 0u64;
+        loop {
+            let ids: Vec<i64> = sqlx::query(
+                "SELECT r.id FROM records r WHERE r.id > $1 AND r.sent_at >= $2 \
+                 AND NOT EXISTS (SELECT 1 FROM relay x WHERE x.record_id = r.id AND x.target = $3) \
+                 ORDER BY r.id LIMIT $4",
+            )
+            .bind(after)
+            .bind(since)
+            .bind(target)
+            .bind(BACKFILL_CHUNK)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+            let Some(last) = ids.last() else {
+                break;
+            };
+            after = *last;
+            let sql = format!(
+                "INSERT INTO relay (record_id, target, state, attempts, next_at, maybe_sent, created_at, updated_at) \
+                 SELECT r.id, $1, 'pending', 0, $2, FALSE, $2, $2 FROM records r WHERE r.id IN ({}) \
+                 ON CONFLICT (record_id, target) DO NOTHING",
+                placeholders(3, ids.len())
+            );
+            let mut q = sqlx::query(&sql).bind(target).bind(now);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            queued += q.execute(&self.pool).await?.rows_affected();
+            if (ids.len() as i64) < BACKFILL_CHUNK {
+                break;
+            }
+        }
+        Ok(queued)
     }
 
     /// The relay rows of these records, by record id.

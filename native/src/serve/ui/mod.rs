@@ -65,6 +65,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/status", get(status_page))
         .route("/relay", get(relay::relay_page))
         .route("/relay/retry", post(relay::retry_all))
+        .route("/relay/backfill", post(relay::backfill))
         .route("/emails/{id}/relay", post(relay::email_retry))
         .route("/settings/time-zone", get(time_zone_page));
     Router::new()

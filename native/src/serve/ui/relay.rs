@@ -167,10 +167,57 @@ pub async fn retry_all(
     }
 }
 
+#[derive(serde::Deserialize, Default)]
+pub struct BackfillForm {
+    since: Option<String>,
+}
+
+/// `POST /relay/backfill`: queue the emails stored before the relay was on (from a date, in
+/// the page's time zone, when one is given), then back to the relay page saying how many.
+pub async fn backfill(
+    axum::extract::State(st): St,
+    ui: Ui,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    form: Result<axum::extract::Form<BackfillForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Err(r) = guard(&ui, &uri) {
+        return r;
+    }
+    if cross_site(&headers) {
+        return error_page(&ui, StatusCode::FORBIDDEN, ui.lang.t("relay.crossSite"));
+    }
+    let form = form.map(|f| f.0).unwrap_or_default();
+    let since = match form
+        .since
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => match relay::parse_since_text(s, ui.tz.zone()) {
+            Ok(ms) => Some(ms),
+            Err(_) => {
+                return error_page(
+                    &ui,
+                    StatusCode::BAD_REQUEST,
+                    &ui.lang.tf("relay.backfillBadDate", &[("date", s)]),
+                )
+            }
+        },
+    };
+    match relay::backfill_records(&st, since).await {
+        Ok(n) => Redirect::to(&format!("/relay?queued={n}")).into_response(),
+        Err(e) => error_page(&ui, e.status, &e.message),
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct RelayQuery {
     state: Option<String>,
     cursor: Option<String>,
+    /// Set after a backfill: how many emails it queued.
+    queued: Option<u64>,
 }
 
 /// `GET /relay`: is the relay on, how many records are in each state, and the records that
@@ -188,6 +235,7 @@ pub async fn relay_page(
     let q = q.map(|Query(q)| q).unwrap_or(RelayQuery {
         state: None,
         cursor: None,
+        queued: None,
     });
     let states = match relay::list_states(q.state.as_deref()) {
         Ok(s) => s,
@@ -217,6 +265,13 @@ pub async fn relay_page(
         "<p class=\"notice relay-status\">{}</p>",
         esc(&status)
     );
+    if let Some(n) = q.queued {
+        let _ = write!(
+            body,
+            "<p class=\"notice saved relay-backfilled\" data-queued=\"{n}\">{}</p>",
+            esc(&lang.tf("relay.backfilled", &[("n", &n.to_string())]))
+        );
+    }
     let _ = write!(body, "<p class=\"relay-counts\">");
     for (state, n) in [
         ("pending", o.counts.pending),
@@ -236,6 +291,17 @@ pub async fn relay_page(
             body,
             "<form method=\"post\" action=\"/relay/retry\"><button type=\"submit\">{}</button></form>",
             esc(lang.t("relay.retryAll"))
+        );
+    }
+    if st.relay.is_some() {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/relay/backfill\" class=\"relay-backfill\"><p>{hint}</p>\
+             <label>{label} <input type=\"date\" name=\"since\"></label> \
+             <button type=\"submit\">{button}</button></form>",
+            hint = esc(lang.t("relay.backfillHint")),
+            label = esc(&lang.tf("relay.backfillSince", &[("tz", ui.tz.name())])),
+            button = esc(lang.t("relay.backfill")),
         );
     }
     if rows.is_empty() {

@@ -55,6 +55,10 @@ impl Tz {
             .clone()
     }
 
+    pub fn zone(&self) -> &jiff::tz::TimeZone {
+        &self.zone
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
