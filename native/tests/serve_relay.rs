@@ -11,8 +11,7 @@ use axum::routing::post;
 use serde_json::{json, Value};
 use serve_support::{record, Kind, Server, TestDb};
 use std::collections::HashMap;
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -227,7 +226,7 @@ async fn fake_hubspot(hub: Fake) -> String {
     format!("http://{addr}")
 }
 
-/// `mailtrail serve` with the relay's environment (the shared helper takes arguments only).
+/// `mailtrail serve` with the relay's environment.
 fn start_relaying(dir: &std::path::Path, db: &TestDb, hub_url: &str) -> Server {
     start_with(
         dir,
@@ -244,69 +243,7 @@ fn start_relaying(dir: &std::path::Path, db: &TestDb, hub_url: &str) -> Server {
 
 /// `mailtrail serve` with these arguments and environment variables.
 fn start_with(dir: &std::path::Path, db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let bin = serve_support::bin();
-    let mut cmd = Command::new(&bin);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .args(args)
-        .env_remove("MAILTRAIL_TOKEN")
-        .env("MAILTRAIL_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(url) = &db.url {
-        cmd.args(["--database", url]);
-    }
-    let mut child = cmd.spawn().expect("start mailtrail serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = std::io::BufReader::new(stdout);
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let Some(url) = first
-        .trim()
-        .strip_prefix("listening on ")
-        .map(str::to_string)
-    else {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "serve did not start: {first:?} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let mut lines = vec![first.trim().to_string()];
-    std::thread::sleep(Duration::from_millis(50));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-        lines.push(line);
-    }
-    if let Some(stderr) = child.stderr.take() {
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                eprintln!("[serve] {line}");
-            }
-        });
-    }
-    let token = std::fs::read_to_string(dir.join("token")).unwrap();
-    Server {
-        child,
-        url,
-        token: token.trim().to_string(),
-        data_dir: dir.to_path_buf(),
-        stdout_lines: lines,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
-    }
+    Server::start_with_env(dir, db, args, env)
 }
 
 /// Waits until the record's relay state is `state`; returns the record's JSON.

@@ -189,6 +189,25 @@ impl Server {
     }
 
     pub fn try_start(data_dir: &Path, db: &TestDb, extra: &[&str]) -> Result<Server, String> {
+        Self::try_start_with_env(data_dir, db, extra, &[])
+    }
+
+    /// [`Server::start`] with environment variables too (the HubSpot relay's settings).
+    pub fn start_with_env(
+        data_dir: &Path,
+        db: &TestDb,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        Self::try_start_with_env(data_dir, db, extra, env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_start_with_env(
+        data_dir: &Path,
+        db: &TestDb,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let bin = bin();
         let mut cmd = Command::new(&bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -196,6 +215,7 @@ impl Server {
             .args(extra)
             .env_remove("MAILTRAIL_TOKEN")
             .env("MAILTRAIL_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(url) = &db.url {
