@@ -254,7 +254,11 @@ pub fn fit_bodies(record: &Record, text_only: bool) -> Bodies {
         .unwrap_or_default();
     if text_only && record.html.is_some() {
         if out.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
-            out.text = record.html.as_deref().map(html_to_text);
+            // The engine's own HTML reader (quotes as `> ` lines, every entity decoded).
+            out.text = record
+                .html
+                .as_deref()
+                .map(|h| crate::extract::html::to_text(h).text);
         }
         text_note.push_str(HTML_LEFT_OUT_NOTE);
         notes.push("the HTML version was left out (HubSpot refused its length)");
@@ -452,72 +456,6 @@ fn html_safe_end(html: &str, units: usize) -> usize {
     } else {
         safe
     }
-}
-
-/// The text of an HTML body, roughly: tags dropped, block ends as line breaks, the common
-/// entities decoded. Only for the last resort of sending text where HubSpot refused the HTML.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
-        let after = &rest[lt..];
-        let lower_start: String = after
-            .chars()
-            .take(12)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let skip_to = |end: &str| {
-            after
-                .as_bytes()
-                .windows(end.len())
-                .position(|w| w.eq_ignore_ascii_case(end.as_bytes()))
-                .map(|e| e + end.len())
-        };
-        let consumed = if lower_start.starts_with("<!--") {
-            skip_to("-->")
-        } else if lower_start.starts_with("<script") {
-            skip_to("</script>")
-        } else if lower_start.starts_with("<style") {
-            skip_to("</style>")
-        } else {
-            after.find('>').map(|e| e + 1)
-        };
-        let Some(consumed) = consumed else {
-            rest = "";
-            break;
-        };
-        let tag = lower_start.trim_start_matches(['<', '/']);
-        if [
-            "br",
-            "p",
-            "div",
-            "li",
-            "tr",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "blockquote",
-        ]
-        .iter()
-        .any(|b| {
-            tag.starts_with(b) && !tag[b.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
-        }) && !out.ends_with('\n')
-        {
-            out.push('\n');
-        }
-        rest = &after[consumed..];
-    }
-    out.push_str(rest);
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 /// The properties of the email engagement, with bodies already fitted ([`fit_bodies`]), and

@@ -29,7 +29,7 @@ mod attribution;
 mod date;
 mod forward;
 mod headers;
-mod html;
+pub(crate) mod html;
 pub(crate) mod lang;
 mod lines;
 pub(crate) mod message;
